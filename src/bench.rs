@@ -1,0 +1,65 @@
+//! `gdr bench`: rules-only scan and rewrite throughput, single thread, at
+//! 1×, 10×, 100× the corpus, printed side by side so linearity shows as a
+//! ratio (machines are noisy; ratios within one run are not).
+
+use crate::pipeline::Pipeline;
+use std::time::Instant;
+
+/// One measured row.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    pub corpus: String,
+    pub scale: usize,
+    pub records: usize,
+    pub mbytes: f64,
+    pub scan_s: f64,
+    pub scan_mbps: f64,
+    pub rewrite_s: f64,
+    pub rewrite_mbps: f64,
+    /// Time per byte relative to the 1× run (1.0 = perfectly linear).
+    pub scan_linearity: f64,
+    pub spans: usize,
+}
+
+/// Run the benchmark over `texts` at each scale.
+pub fn run(p: &Pipeline, name: &str, texts: &[String], scales: &[usize]) -> Vec<Row> {
+    let bytes: usize = texts.iter().map(String::len).sum();
+    // Warm up caches and lazy state once.
+    for t in texts.iter().take(200) {
+        std::hint::black_box(p.scan(t));
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    for &scale in scales {
+        let mut spans = 0usize;
+        let t0 = Instant::now();
+        for _ in 0..scale {
+            for t in texts {
+                spans += std::hint::black_box(p.scan(t)).len();
+            }
+        }
+        let scan_s = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        for _ in 0..scale {
+            for t in texts {
+                std::hint::black_box(p.rewrite(t));
+            }
+        }
+        let rewrite_s = t1.elapsed().as_secs_f64();
+        let mb = (bytes * scale) as f64 / 1e6;
+        let per_byte = scan_s / (bytes * scale) as f64;
+        let base = rows.first().map_or(per_byte, |r| r.scan_s / (r.mbytes * 1e6));
+        rows.push(Row {
+            corpus: name.to_string(),
+            scale,
+            records: texts.len() * scale,
+            mbytes: mb,
+            scan_s,
+            scan_mbps: mb / scan_s,
+            rewrite_s,
+            rewrite_mbps: mb / rewrite_s,
+            scan_linearity: per_byte / base,
+            spans,
+        });
+    }
+    rows
+}

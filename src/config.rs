@@ -1,0 +1,170 @@
+//! One TOML config, validated once at start; unknown keys are errors so a
+//! typo never silently falls back to a default.
+//!
+//! ```toml
+//! state_dir = "/var/lib/gdr"
+//!
+//! [detect]
+//! threshold = 0.5          # spans below are reported by scan, not rewritten
+//! builtin_rules = true     # the embedded rule packs
+//! rules_dir = "/etc/gdr/rules"      # extra *.toml packs
+//! gazetteer_dir = "/etc/gdr/lists"  # replaces the embedded word lists
+//! disable_rules = ["url"]
+//! allow = ["Acme Support"]          # never touched
+//! deny = [{ text = "Project Falcon", entity = "PROJECT" }]  # always touched
+//!
+//! [policy]
+//! default = "tag"
+//! mask_keep_last = 4
+//! date_granularity = "year"         # or "month"
+//! [policy.ops]
+//! PERSON = "pseudonym"
+//! CREDIT_CARD = "mask"
+//! ```
+
+use crate::Error;
+use crate::detect::DenyEntry;
+use crate::plan::{DateGranularity, Op, Policy};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub detect: DetectConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectConfig {
+    #[serde(default = "default_threshold")]
+    pub threshold: f32,
+    #[serde(default = "yes")]
+    pub builtin_rules: bool,
+    #[serde(default)]
+    pub rules_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub gazetteer_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub disable_rules: Vec<String>,
+    #[serde(default)]
+    pub allow: Vec<String>,
+    #[serde(default)]
+    pub deny: Vec<DenyEntry>,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        Self {
+            threshold: default_threshold(),
+            builtin_rules: true,
+            rules_dir: None,
+            gazetteer_dir: None,
+            disable_rules: Vec::new(),
+            allow: Vec::new(),
+            deny: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    #[serde(default)]
+    pub default: Option<Op>,
+    #[serde(default)]
+    pub mask_keep_last: Option<usize>,
+    #[serde(default)]
+    pub date_granularity: Option<DateGranularity>,
+    #[serde(default)]
+    pub ops: BTreeMap<String, Op>,
+}
+
+fn default_threshold() -> f32 {
+    0.5
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let cfg: Config = toml::from_str(&text)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), Error> {
+        if !(0.0..=1.0).contains(&self.detect.threshold) {
+            return Err(Error::Config(format!(
+                "detect.threshold {} outside 0..=1",
+                self.detect.threshold
+            )));
+        }
+        for k in self.policy.ops.keys() {
+            if k.is_empty() || !k.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+                return Err(Error::Config(format!(
+                    "policy.ops key {k:?}: entity types are UPPER_SNAKE_CASE"
+                )));
+            }
+        }
+        if self.detect.deny.iter().any(|d| d.text.trim().is_empty()) {
+            return Err(Error::Config("detect.deny: empty text".into()));
+        }
+        Ok(())
+    }
+
+    /// The effective policy: defaults overlaid with the config.
+    pub fn policy(&self) -> Policy {
+        let mut p = Policy::default();
+        if let Some(d) = self.policy.default {
+            p.default = d;
+        }
+        if let Some(k) = self.policy.mask_keep_last {
+            p.mask_keep_last = k;
+        }
+        if let Some(g) = self.policy.date_granularity {
+            p.date_granularity = g;
+        }
+        for (k, v) in &self.policy.ops {
+            p.ops.insert(k.clone(), *v);
+        }
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        assert!(toml::from_str::<Config>("[detect]\nthreshhold = 0.5\n").is_err());
+        assert!(toml::from_str::<Config>("[policy.ops]\nPERSON = \"scramble\"\n").is_err());
+        let c: Config = toml::from_str("[detect]\nthreshold = 1.5\n").unwrap();
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn policy_overlay() {
+        let c: Config = toml::from_str(
+            "[policy]\nmask_keep_last = 2\n[policy.ops]\nPERSON = \"tag\"\nCREDIT_CARD = \"mask\"\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        let p = c.policy();
+        assert_eq!(p.op("PERSON"), Op::Tag);
+        assert_eq!(p.op("CREDIT_CARD"), Op::Mask);
+        assert_eq!(p.op("EMAIL"), Op::Pseudonym);
+        assert_eq!(p.mask_keep_last, 2);
+    }
+}

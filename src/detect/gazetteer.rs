@@ -1,0 +1,635 @@
+//! Word-list detection of people and places.
+//!
+//! Regexes cannot tell "Judy" from "judge"; word lists can, if they also know
+//! which names are ordinary English words ("Will", "Grace", "Nice"). Every
+//! list lives in one hash map from the lower-cased word to a bit set, so each
+//! word of the text costs one lookup. Evidence is combined per run of
+//! capitalised words: a title before it ("Dr."), a cue ("my name is"), a known
+//! first name followed by another capitalised word, a known surname...
+//! Ambiguous words (names that are also common words) need more evidence.
+
+use super::Span;
+use crate::Error;
+use rustc_hash::FxHashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+const FIRST: u16 = 1;
+const LAST: u16 = 2;
+const CITY: u16 = 4;
+const COUNTRY: u16 = 8;
+const COMMON: u16 = 16;
+const TITLE: u16 = 32;
+const PARTICLE: u16 = 64;
+/// First word of a multi-word place name: try longer n-grams from here.
+const PLACE_PREFIX: u16 = 128;
+/// Words after which a capitalised word is very likely a person.
+const PERSON_CUE: u16 = 256;
+/// Prepositions that make a following place name likely.
+const PLACE_CUE: u16 = 512;
+/// Words that end an organisation name (Ltd, University...): a run that
+/// ends in one is not a person.
+const ORG_WORD: u16 = 1024;
+/// Street words: a run containing one is an address, not a person.
+const STREET_WORD: u16 = 2048;
+
+const TITLES: &[&str] = &[
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "dame", "madam", "mme",
+    "mlle", "herr", "frau", "sr", "sra", "srta", "lord", "lady", "rev", "fr", "judge", "justice",
+    "president", "senator", "officer", "nurse", "doctor", "mister", "missus", "uncle", "aunt",
+];
+const PARTICLES: &[&str] = &[
+    "van", "der", "den", "de", "da", "von", "del", "della", "la", "le", "di", "du", "dos", "das",
+    "do", "bin", "ibn", "al", "el", "ter", "ten", "y", "zu", "st", "st.", "'s",
+];
+/// Words right before a name: "my name is X", "Dear X", "signed X".
+const PERSON_CUES: &[&str] = &[
+    "name", "named", "called", "dear", "hi", "hello", "hey", "thanks", "regards", "sincerely",
+    "cheers", "signed", "patient", "client", "customer", "employee", "user", "by", "cc", "from",
+    "to", "attn", "contact", "ask", "tell", "met", "told", "with", "wife", "husband", "son",
+    "daughter", "mother", "father", "brother", "sister", "friend", "colleague", "manager",
+    "partner", "am", "i'm", "im", "me", "is", "was", "and", "mr", "mrs", "ms", "dr",
+];
+const PLACE_CUES: &[&str] = &[
+    "in", "at", "from", "to", "near", "of", "visit", "visited", "visiting", "live", "lives",
+    "lived", "born", "moved", "city", "town", "village", "via", "toward", "towards", "into",
+    "outside", "around", "across", "through", "left", "reached", "arrived",
+];
+const ORG_WORDS: &[&str] = &[
+    "ltd", "ltd.", "inc", "inc.", "llc", "gmbh", "ag", "plc", "corp", "corp.", "corporation",
+    "company", "group", "holdings", "bank", "university", "college", "institute", "foundation",
+    "hospital", "clinic", "school", "academy", "association", "society", "ministry", "department",
+    "court", "council", "agency", "office", "church", "club", "team", "committee", "commission",
+    "services", "solutions", "systems", "technologies", "partners", "associates", "labs",
+    "museum", "library", "airport", "station", "hotel", "restaurant", "cafe", "center", "centre",
+];
+const STREET_WORDS: &[&str] = &[
+    "street", "st", "st.", "avenue", "ave", "ave.", "road", "rd", "rd.", "lane", "ln", "drive",
+    "dr.", "boulevard", "blvd", "court", "ct", "way", "place", "pl", "terrace", "square", "sq",
+    "highway", "hwy", "parkway", "pkwy", "crescent", "close", "circle", "alley", "trail", "suite",
+    "apt", "apt.", "apartment", "unit", "floor", "rue", "via", "calle", "rua", "strasse",
+    "straße", "weg", "straat", "laan", "plein", "gasse", "platz", "vej", "gatan", "gata", "veien",
+    "ulica", "utca", "út", "corner",
+];
+
+/// Word lists loaded once at start.
+pub struct Gazetteers {
+    words: FxHashMap<Box<str>, u16>,
+    /// Longest multi-word place name, in words.
+    max_place_words: usize,
+    /// Original-case lists, for realistic surrogates.
+    pub first_names: Vec<String>,
+    pub surnames: Vec<String>,
+    pub cities: Vec<String>,
+    person: Arc<str>,
+    location: Arc<str>,
+    det_name: Arc<str>,
+    det_place: Arc<str>,
+}
+
+/// The embedded default lists (see rules/gazetteers/README.md).
+pub const BUILTIN: GazetteerSources<'static> = GazetteerSources {
+    first_names: include_str!("../../rules/gazetteers/first_names.txt"),
+    surnames: include_str!("../../rules/gazetteers/surnames.txt"),
+    cities: include_str!("../../rules/gazetteers/cities.txt"),
+    countries: include_str!("../../rules/gazetteers/countries.txt"),
+    common_words: include_str!("../../rules/gazetteers/common_words.txt"),
+};
+
+/// The text of each list; one entry per line, `#` starts a comment line.
+#[derive(Clone, Copy)]
+pub struct GazetteerSources<'a> {
+    pub first_names: &'a str,
+    pub surnames: &'a str,
+    pub cities: &'a str,
+    pub countries: &'a str,
+    pub common_words: &'a str,
+}
+
+fn entries(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+/// A word of the text, as the name detector sees it.
+#[derive(Debug, Clone, Copy)]
+struct Tok {
+    start: usize,
+    end: usize,
+    flags: u16,
+    /// Starts with an upper-case letter.
+    cap: bool,
+    /// Every letter is upper case (and there are at least two).
+    all_caps: bool,
+    /// A single letter followed by a dot ("J.").
+    initial: bool,
+    /// First word of a sentence, line or field: capitalisation proves nothing.
+    sentence_start: bool,
+    /// Only plain spaces separate this word from the previous one.
+    joined_prev: bool,
+}
+
+impl Gazetteers {
+    pub fn builtin() -> Self {
+        Self::from_sources(BUILTIN)
+    }
+
+    /// Load the five lists from a directory holding files of the built-in
+    /// names (a site's own lists replace the embedded ones).
+    pub fn from_dir(dir: &Path) -> Result<Self, Error> {
+        let read = |name: &str| {
+            let p = dir.join(name);
+            std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))
+        };
+        let (f, s, c, k, w) = (
+            read("first_names.txt")?,
+            read("surnames.txt")?,
+            read("cities.txt")?,
+            read("countries.txt")?,
+            read("common_words.txt")?,
+        );
+        Ok(Self::from_sources(GazetteerSources {
+            first_names: &f,
+            surnames: &s,
+            cities: &c,
+            countries: &k,
+            common_words: &w,
+        }))
+    }
+
+    pub fn from_sources(src: GazetteerSources<'_>) -> Self {
+        let mut words: FxHashMap<Box<str>, u16> = FxHashMap::default();
+        let mut add = |w: &str, flag: u16| {
+            *words.entry(w.to_lowercase().into_boxed_str()).or_insert(0) |= flag;
+        };
+        let mut max_place_words = 1;
+        for w in entries(src.common_words) {
+            add(w, COMMON);
+        }
+        let mut first_names = Vec::new();
+        for w in entries(src.first_names) {
+            add(w, FIRST);
+            first_names.push(w.to_string());
+        }
+        let mut surnames = Vec::new();
+        for w in entries(src.surnames) {
+            if w.contains(' ') {
+                // "van der Voet": the particles are handled as particles,
+                // the last word is the surname proper.
+                if let Some(last) = w.rsplit(' ').next() {
+                    add(last, LAST);
+                }
+            } else {
+                add(w, LAST);
+            }
+            surnames.push(w.to_string());
+        }
+        let mut cities = Vec::new();
+        for (list, flag) in [(src.cities, CITY), (src.countries, COUNTRY)] {
+            for w in entries(list) {
+                let n = w.split_whitespace().count();
+                if n > 1 {
+                    max_place_words = max_place_words.max(n);
+                    let first = w.split_whitespace().next().unwrap_or(w);
+                    add(first, PLACE_PREFIX);
+                    let joined = w.split_whitespace().collect::<Vec<_>>().join(" ");
+                    add(&joined, flag);
+                } else {
+                    add(w, flag);
+                }
+                if flag == CITY {
+                    cities.push(w.to_string());
+                }
+            }
+        }
+        for w in TITLES {
+            add(w, TITLE);
+        }
+        for w in PARTICLES {
+            add(w, PARTICLE);
+        }
+        for w in PERSON_CUES {
+            add(w, PERSON_CUE);
+        }
+        for w in PLACE_CUES {
+            add(w, PLACE_CUE);
+        }
+        for w in ORG_WORDS {
+            add(w, ORG_WORD);
+        }
+        for w in STREET_WORDS {
+            add(w, STREET_WORD);
+        }
+        Self {
+            words,
+            max_place_words,
+            first_names,
+            surnames,
+            cities,
+            person: Arc::from("PERSON"),
+            location: Arc::from("LOCATION"),
+            det_name: Arc::from("gazetteer:name"),
+            det_place: Arc::from("gazetteer:place"),
+        }
+    }
+
+    fn flags(&self, word: &str, buf: &mut String) -> u16 {
+        buf.clear();
+        for c in word.chars() {
+            if c == '’' {
+                buf.push('\'');
+            } else {
+                buf.extend(c.to_lowercase());
+            }
+        }
+        self.words.get(buf.as_str()).copied().unwrap_or(0)
+    }
+
+    /// True if `word` (any case) is a known first name or surname.
+    pub fn is_name(&self, word: &str) -> bool {
+        let mut b = String::new();
+        self.flags(word, &mut b) & (FIRST | LAST) != 0
+    }
+
+    /// True if `word` is one of the common English words.
+    pub fn is_common(&self, word: &str) -> bool {
+        let mut b = String::new();
+        self.flags(word, &mut b) & COMMON != 0
+    }
+
+    fn tokenize(&self, text: &str) -> Vec<Tok> {
+        let mut toks = Vec::new();
+        let mut buf = String::new();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        // Sentence starts: text start, after . ! ? : ; newline, quotes, bullets.
+        let mut sentence_start = true;
+        let mut joined = false;
+        let mut prev_end = 0;
+        while i < text.len() {
+            let c = text[i..].chars().next().unwrap_or(' ');
+            if c.is_alphabetic() {
+                let start = i;
+                let mut end = i;
+                let mut it = text[i..].char_indices().peekable();
+                while let Some((off, ch)) = it.next() {
+                    let ok = ch.is_alphabetic()
+                        || ((ch == '\'' || ch == '’' || ch == '-')
+                            && it.peek().is_some_and(|(_, n)| n.is_alphabetic()));
+                    if !ok {
+                        break;
+                    }
+                    end = i + off + ch.len_utf8();
+                }
+                let word = &text[start..end];
+                let first = word.chars().next().unwrap_or(' ');
+                let letters = word.chars().filter(|c| c.is_alphabetic()).count();
+                let cap = first.is_uppercase();
+                let all_caps = letters >= 2 && word.chars().all(|c| !c.is_lowercase());
+                let initial = letters == 1 && cap && bytes.get(end) == Some(&b'.');
+                let mut flags = self.flags(word, &mut buf);
+                // "Dr." vs "Dr": titles and initials keep their dot.
+                let mut tend = end;
+                if bytes.get(end) == Some(&b'.') && (initial || flags & TITLE != 0) {
+                    tend = end + 1;
+                }
+                if initial {
+                    flags &= !(COMMON | CITY | COUNTRY);
+                }
+                toks.push(Tok {
+                    start,
+                    end: tend,
+                    flags,
+                    cap,
+                    all_caps,
+                    initial,
+                    sentence_start,
+                    joined_prev: joined && !toks.is_empty() && start > prev_end,
+                });
+                prev_end = tend;
+                i = tend;
+                sentence_start = false;
+                joined = true;
+                continue;
+            }
+            match c {
+                ' ' | '\u{a0}' => {}
+                '.' => {
+                    // "Dr." handled above; any other dot ends a sentence,
+                    // unless it is inside a number or abbreviation.
+                    sentence_start = true;
+                    joined = false;
+                }
+                '!' | '?' | ':' | ';' | '\n' | '\r' | '"' | '“' | '”' | '*' | '•' | '|' | '\t'
+                | '>' | '(' | ')' | '[' | ']' | '{' | '}' | '=' => {
+                    sentence_start = true;
+                    joined = false;
+                }
+                _ => {
+                    joined = false;
+                }
+            }
+            i += c.len_utf8();
+        }
+        toks
+    }
+
+    /// Add PERSON and LOCATION spans for `text` to `out`.
+    pub fn find(&self, text: &str, out: &mut Vec<Span>) {
+        let toks = self.tokenize(text);
+        let mut taken = vec![false; toks.len()];
+        self.find_places(text, &toks, &mut taken, out);
+        self.find_people(text, &toks, &mut taken, out);
+    }
+
+    fn find_places(&self, text: &str, toks: &[Tok], taken: &mut [bool], out: &mut Vec<Span>) {
+        let mut buf = String::new();
+        let mut i = 0;
+        while i < toks.len() {
+            let t = toks[i];
+            // Longest multi-word place first.
+            let mut best: Option<(usize, u16)> = None;
+            if t.flags & PLACE_PREFIX != 0 {
+                let mut j = i + 1;
+                while j < toks.len() && j - i < self.max_place_words && toks[j].joined_prev {
+                    let phrase = text[t.start..toks[j].end].split_whitespace();
+                    buf.clear();
+                    for (k, w) in phrase.enumerate() {
+                        if k > 0 {
+                            buf.push(' ');
+                        }
+                        buf.extend(w.chars().flat_map(char::to_lowercase));
+                    }
+                    if let Some(&f) = self.words.get(buf.as_str())
+                        && f & (CITY | COUNTRY) != 0
+                    {
+                        best = Some((j, f));
+                    }
+                    j += 1;
+                }
+            }
+            if best.is_none() && t.flags & (CITY | COUNTRY) != 0 {
+                best = Some((i, t.flags));
+            }
+            let Some((j, f)) = best else {
+                i += 1;
+                continue;
+            };
+            let cue = i > 0 && toks[i - 1].flags & PLACE_CUE != 0 && toks[i].joined_prev;
+            let multi = j > i;
+            let common = !multi && t.flags & COMMON != 0;
+            let person_like = !multi && t.flags & (FIRST | LAST) != 0;
+            let cap = t.cap && !t.all_caps || t.all_caps && (multi || t.end - t.start > 3);
+            let country = f & COUNTRY != 0;
+            let score: f32 = if cap {
+                if common {
+                    if cue && !t.sentence_start { 0.6 } else { 0.0 }
+                } else if person_like && !cue {
+                    // "Jordan", "Florence": the name detector decides.
+                    0.0
+                } else if country || cue || multi {
+                    0.85
+                } else {
+                    0.7
+                }
+            } else if common || t.end - t.start < 4 {
+                0.0
+            } else if country {
+                0.7
+            } else if cue {
+                0.55
+            } else {
+                0.4
+            };
+            if score > 0.0 {
+                out.push(Span {
+                    start: t.start,
+                    end: toks[j].end,
+                    entity: self.location.clone(),
+                    score,
+                    detector: self.det_place.clone(),
+                    validated: false,
+                });
+                for k in taken.iter_mut().take(j + 1).skip(i) {
+                    *k = true;
+                }
+                i = j + 1;
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn find_people(&self, text: &str, toks: &[Tok], taken: &mut [bool], out: &mut Vec<Span>) {
+        let _ = text;
+        let mut i = 0;
+        while i < toks.len() {
+            let t = toks[i];
+            let starts_run = (t.cap || t.initial) && !taken[i] && t.flags & TITLE == 0;
+            if !starts_run {
+                // Lower-case text: a first name that is not an ordinary word.
+                if !t.cap
+                    && !taken[i]
+                    && t.flags & FIRST != 0
+                    && t.flags & (COMMON | TITLE | PARTICLE) == 0
+                    && t.end - t.start >= 4
+                {
+                    out.push(self.person_span(t.start, t.end, 0.55));
+                }
+                i += 1;
+                continue;
+            }
+            // Grow a run of capitalised words (particles allowed inside).
+            let mut j = i;
+            while j + 1 < toks.len() {
+                let n = toks[j + 1];
+                if !n.joined_prev || taken[j + 1] || j + 1 - i >= 4 {
+                    break;
+                }
+                if n.cap || n.initial {
+                    j += 1;
+                    continue;
+                }
+                // "van der Voet": particles followed by a capitalised word.
+                if n.flags & PARTICLE != 0 {
+                    let mut k = j + 1;
+                    while k < toks.len() && toks[k].flags & PARTICLE != 0 && toks[k].joined_prev {
+                        k += 1;
+                    }
+                    if k < toks.len() && toks[k].cap && toks[k].joined_prev {
+                        j = k;
+                        continue;
+                    }
+                }
+                break;
+            }
+            let run = &toks[i..=j];
+            // An organisation or street word in the run: not a person.
+            if run
+                .iter()
+                .any(|t| t.flags & (ORG_WORD | STREET_WORD) != 0 && t.flags & (FIRST | LAST) == 0)
+                || run.last().is_some_and(|t| t.flags & ORG_WORD != 0)
+            {
+                i = j + 1;
+                continue;
+            }
+            let prev = if i > 0 && toks[i].joined_prev || i > 0 && toks[i - 1].end + 2 >= t.start
+            {
+                Some(toks[i - 1])
+            } else {
+                None
+            };
+            let titled = prev.is_some_and(|p| p.flags & TITLE != 0);
+            let cued = prev.is_some_and(|p| p.flags & PERSON_CUE != 0 && !p.cap)
+                || prev.is_some_and(|p| p.flags & (PERSON_CUE | TITLE) != 0 && p.cap);
+            if let Some((s, e, score)) = self.judge_run(run, titled, cued) {
+                // Include the title in the span ("Mr. Grimes"): a title is
+                // part of how the person is named.
+                let start = if titled { prev.map_or(s, |p| p.start) } else { s };
+                out.push(self.person_span(start, e, score));
+            }
+            i = j + 1;
+        }
+    }
+
+    /// Score a run of capitalised words; returns the span to keep.
+    fn judge_run(&self, run: &[Tok], titled: bool, cued: bool) -> Option<(usize, usize, f32)> {
+        let is_name = |t: &Tok| t.flags & (FIRST | LAST) != 0;
+        let plain = |t: &Tok| t.flags & COMMON == 0;
+        // Leading words that are ordinary words and not names ("Meet Jeffrey",
+        // "Please Tamara") are dropped; so are trailing ones.
+        let mut a = 0;
+        let mut b = run.len();
+        while a < b && !run[a].initial && !is_name(&run[a]) && !plain(&run[a]) {
+            a += 1;
+        }
+        while b > a && !run[b - 1].initial && !is_name(&run[b - 1]) && !plain(&run[b - 1]) {
+            b -= 1;
+        }
+        if a == b {
+            return None;
+        }
+        let r = &run[a..b];
+        let titled = titled && a == 0;
+        let cued = cued && a == 0;
+        let n_words = r.iter().filter(|t| !t.initial && t.flags & PARTICLE == 0).count();
+        let first = r[0];
+        let last = r[r.len() - 1];
+        let score: f32 = if titled {
+            0.95
+        } else if n_words >= 2 || (r.len() >= 2 && first.initial) {
+            let fname = first.flags & FIRST != 0 || first.initial;
+            let lname = last.flags & LAST != 0 || last.flags & FIRST != 0;
+            let all_caps = r.iter().all(|t| t.all_caps);
+            let unknown_plain = |t: &Tok| !is_name(t) && plain(t);
+            if all_caps && !(fname && lname) {
+                0.0
+            } else if fname && (lname || unknown_plain(&last)) {
+                // Two common words both in the name lists ("Will Power",
+                // "Grace Church") at a sentence start stay uncertain.
+                let both_common = !plain(&first) && !plain(&last);
+                if both_common && first.sentence_start && !cued {
+                    0.45
+                } else {
+                    0.85
+                }
+            } else if lname && unknown_plain(&first) {
+                0.7
+            } else if r.iter().all(|t| unknown_plain(t) || t.initial) {
+                // Two unknown capitalised words: a foreign name, a product,
+                // a title. Left for the LLM unless something cues it.
+                if cued { 0.6 } else { 0.4 }
+            } else if cued && r.iter().any(is_name) {
+                0.7
+            } else {
+                0.3
+            }
+        } else {
+            // One word.
+            let w = first;
+            if w.all_caps && w.end - w.start <= 4 {
+                0.0
+            } else if w.flags & FIRST != 0 && plain(&w) {
+                if w.sentence_start && !cued { 0.7 } else { 0.8 }
+            } else if w.flags & LAST != 0 && plain(&w) {
+                if cued { 0.75 } else { 0.6 }
+            } else if is_name(&w) {
+                // A name that is also an ordinary word: only mid-sentence
+                // capitalisation or a cue makes it a name.
+                if cued && !w.sentence_start || cued && w.flags & FIRST != 0 {
+                    0.6
+                } else if !w.sentence_start {
+                    0.5
+                } else {
+                    0.2
+                }
+            } else if cued && plain(&w) && !w.sentence_start {
+                0.5
+            } else {
+                0.0
+            }
+        };
+        (score > 0.0).then_some((r[0].start, last.end, score))
+    }
+
+    fn person_span(&self, start: usize, end: usize, score: f32) -> Span {
+        Span {
+            start,
+            end,
+            entity: self.person.clone(),
+            score,
+            detector: self.det_name.clone(),
+            validated: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::OnceLock;
+
+    fn gaz() -> &'static Gazetteers {
+        static G: OnceLock<Gazetteers> = OnceLock::new();
+        G.get_or_init(Gazetteers::builtin)
+    }
+
+    fn found(text: &str, entity: &str, min: f32) -> Vec<String> {
+        let mut v = Vec::new();
+        gaz().find(text, &mut v);
+        v.into_iter()
+            .filter(|s| &*s.entity == entity && s.score >= min)
+            .map(|s| text[s.start..s.end].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn names_with_titles_pairs_and_cues() {
+        assert_eq!(found("Mr. Grimes is 50.", "PERSON", 0.5), ["Mr. Grimes"]);
+        assert_eq!(
+            found("Elizabeth Floyd will be talking", "PERSON", 0.5),
+            ["Elizabeth Floyd"]
+        );
+        assert_eq!(
+            found("It's under my partner's name Donald van der Voet", "PERSON", 0.5),
+            ["Donald van der Voet"]
+        );
+        assert_eq!(found("Don't go to town, Judy!", "PERSON", 0.5), ["Judy"]);
+    }
+
+    #[test]
+    fn ordinary_words_are_not_names() {
+        assert!(found("Will my account stay active?", "PERSON", 0.5).is_empty());
+        assert!(found("Please send the report by Monday.", "PERSON", 0.5).is_empty());
+        assert!(found("The API returned 404.", "PERSON", 0.5).is_empty());
+    }
+
+    #[test]
+    fn places_by_case_and_cue() {
+        assert_eq!(found("She moved here from Cuba", "LOCATION", 0.5), ["Cuba"]);
+        assert_eq!(found("arrived from bahrain.", "LOCATION", 0.5), ["bahrain"]);
+        assert_eq!(found("We met in New York last year", "LOCATION", 0.5), ["New York"]);
+        assert!(found("That was a nice day", "LOCATION", 0.5).is_empty());
+    }
+}

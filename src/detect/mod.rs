@@ -1,0 +1,154 @@
+//! Detection: every detector turns text into candidate [`Span`]s; [`merge`]
+//! resolves overlaps. Detectors never see or emit anything but offsets,
+//! types and scores, so nothing downstream needs the raw value except the
+//! rewriter, which reads it from the original text.
+
+pub mod gazetteer;
+pub mod merge;
+pub mod rules;
+pub mod validators;
+
+use serde::Serialize;
+use std::sync::Arc;
+
+pub use gazetteer::Gazetteers;
+pub use rules::RuleSet;
+
+/// One detected sensitive span. Offsets are byte offsets into the text the
+/// detector was given (always on `char` boundaries).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+    /// Entity type, upper-case (`PERSON`, `EMAIL`...). Shared, because
+    /// millions of spans carry the same few type names.
+    pub entity: Arc<str>,
+    /// Confidence in 0..=1 after context adjustment.
+    pub score: f32,
+    /// Which detector and rule produced it (`rule:email`, `gazetteer:first_name`).
+    pub detector: Arc<str>,
+    /// A checksum or range validator confirmed it: ranks above unvalidated
+    /// spans of equal score when overlaps are resolved.
+    pub validated: bool,
+}
+
+impl Span {
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.end == self.start
+    }
+
+    pub fn overlaps(&self, other: &Span) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+}
+
+/// Everything that turns text into spans, built once at start and shared
+/// read-only between threads.
+pub struct Detector {
+    pub rules: RuleSet,
+    pub gazetteers: Arc<Gazetteers>,
+    /// Spans below this score are reported by `scan` but not rewritten.
+    pub threshold: f32,
+    allow: Vec<String>,
+    deny: Option<(aho_corasick::AhoCorasick, Vec<Arc<str>>)>,
+}
+
+/// A deny-list entry: text that is always treated as `entity`.
+#[derive(Debug, Clone, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DenyEntry {
+    pub text: String,
+    #[serde(default = "default_deny_entity")]
+    pub entity: String,
+}
+
+fn default_deny_entity() -> String {
+    "CUSTOM".into()
+}
+
+impl Detector {
+    pub fn new(
+        rules: RuleSet,
+        gazetteers: Arc<Gazetteers>,
+        threshold: f32,
+        allow: &[String],
+        deny: &[DenyEntry],
+    ) -> Result<Self, crate::Error> {
+        let deny = if deny.is_empty() {
+            None
+        } else {
+            let ac = aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                .build(deny.iter().map(|d| d.text.as_str()))
+                .map_err(|e| crate::Error::Config(format!("deny list: {e}")))?;
+            let types = deny
+                .iter()
+                .map(|d| Arc::from(d.entity.to_uppercase().as_str()))
+                .collect();
+            Some((ac, types))
+        };
+        Ok(Self {
+            rules,
+            gazetteers,
+            threshold,
+            allow: allow.iter().map(|a| a.to_lowercase()).collect(),
+            deny,
+        })
+    }
+
+    /// All candidate spans, merged and sorted by position, including those
+    /// below the threshold (callers filter with [`Detector::actionable`]).
+    pub fn detect(&self, text: &str) -> Vec<Span> {
+        let mut spans = self.rules.find(text, &self.gazetteers);
+        self.gazetteers.find(text, &mut spans);
+        if let Some((ac, types)) = &self.deny {
+            let det: Arc<str> = Arc::from("deny_list");
+            for m in ac.find_iter(text) {
+                if is_word_boundary(text, m.start(), m.end()) {
+                    spans.push(Span {
+                        start: m.start(),
+                        end: m.end(),
+                        entity: types[m.pattern().as_usize()].clone(),
+                        score: 1.0,
+                        detector: det.clone(),
+                        validated: true,
+                    });
+                }
+            }
+        }
+        if !self.allow.is_empty() {
+            spans.retain(|s| {
+                let t = text[s.start..s.end].to_lowercase();
+                !self.allow.iter().any(|a| *a == t)
+            });
+        }
+        merge::resolve(spans)
+    }
+
+    /// Spans at or above the threshold: the ones the rewriter acts on.
+    pub fn actionable(&self, spans: &[Span]) -> Vec<Span> {
+        spans
+            .iter()
+            .filter(|s| s.score >= self.threshold)
+            .cloned()
+            .collect()
+    }
+}
+
+/// True when `start..end` is not glued to a letter or digit on either side.
+pub fn is_word_boundary(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    !before.is_some_and(|c| c.is_alphanumeric()) && !after.is_some_and(|c| c.is_alphanumeric())
+}
+
+/// Convert a byte offset to a char (code point) offset; `scan` reports both
+/// because Python and most labelling tools count code points.
+pub fn char_offset(text: &str, byte: usize) -> usize {
+    text[..byte].chars().count()
+}

@@ -1,0 +1,208 @@
+//! JSONL records with field paths: `text`, `meta.note`, `messages[].content`.
+//! Only the selected string fields change; every other field and the key
+//! order pass through (serde_json with `preserve_order`, and
+//! `arbitrary_precision` so numbers keep their digits).
+
+use crate::RecordError;
+use serde_json::Value;
+
+/// One step of a field path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    /// `[]`: every element of an array.
+    Each,
+}
+
+/// A parsed field path such as `messages[].content`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldPath {
+    pub raw: String,
+    steps: Vec<Step>,
+}
+
+impl std::str::FromStr for FieldPath {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.is_empty() {
+            return Err("empty field path".into());
+        }
+        let mut steps = Vec::new();
+        for part in s.split('.') {
+            let mut name = part;
+            let mut each = 0;
+            while let Some(stripped) = name.strip_suffix("[]") {
+                name = stripped;
+                each += 1;
+            }
+            if name.contains('[') || name.contains(']') {
+                return Err(format!("field path {s:?}: only [] (every element) is supported"));
+            }
+            if name.is_empty() && each == 0 {
+                return Err(format!("field path {s:?}: empty segment"));
+            }
+            if !name.is_empty() {
+                steps.push(Step::Key(name.to_string()));
+            }
+            steps.extend(std::iter::repeat_n(Step::Each, each));
+        }
+        Ok(Self {
+            raw: s.to_string(),
+            steps,
+        })
+    }
+}
+
+impl FieldPath {
+    /// Call `f` on every string this path reaches in `v`, with the concrete
+    /// location (e.g. `messages[2].content`). A missing key is an error,
+    /// except inside array elements (chat messages differ in shape); null
+    /// values are skipped; other non-string values are errors.
+    pub fn for_each_mut(
+        &self,
+        v: &mut Value,
+        f: &mut dyn FnMut(&str, &mut String),
+    ) -> Result<usize, RecordError> {
+        let mut loc = String::new();
+        walk(&self.steps, v, &mut loc, false, f, &self.raw)
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn walk(
+    steps: &[Step],
+    v: &mut Value,
+    loc: &mut String,
+    in_array: bool,
+    f: &mut dyn FnMut(&str, &mut String),
+    raw: &str,
+) -> Result<usize, RecordError> {
+    let Some((step, rest)) = steps.split_first() else {
+        return match v {
+            Value::String(s) => {
+                f(loc, s);
+                Ok(1)
+            }
+            Value::Null => Ok(0),
+            other => Err(RecordError::NotString {
+                path: loc.clone(),
+                found: kind(other),
+            }),
+        };
+    };
+    let base = loc.len();
+    let r = match (step, v) {
+        (Step::Key(k), Value::Object(map)) => match map.get_mut(k) {
+            Some(child) => {
+                if !loc.is_empty() {
+                    loc.push('.');
+                }
+                loc.push_str(k);
+                walk(rest, child, loc, in_array, f, raw)
+            }
+            None if in_array => Ok(0),
+            None => Err(RecordError::MissingField(raw.to_string())),
+        },
+        (Step::Each, Value::Array(items)) => {
+            let mut n = 0;
+            for (i, item) in items.iter_mut().enumerate() {
+                let b = loc.len();
+                loc.push_str(&format!("[{i}]"));
+                n += walk(rest, item, loc, true, f, raw)?;
+                loc.truncate(b);
+            }
+            Ok(n)
+        }
+        (_, Value::Null) if in_array => Ok(0),
+        (_, other) => Err(RecordError::NotString {
+            path: if loc.is_empty() { raw.to_string() } else { loc.clone() },
+            found: kind(other),
+        }),
+    };
+    loc.truncate(base);
+    r
+}
+
+/// Parse one line as a JSON object.
+pub fn parse_line(line: &[u8]) -> Result<Value, RecordError> {
+    let text = std::str::from_utf8(line).map_err(|e| RecordError::InvalidUtf8 {
+        offset: e.valid_up_to(),
+    })?;
+    // serde_json's messages give line/column and the kind of error, never
+    // the offending content.
+    let v: Value = serde_json::from_str(text).map_err(|e| RecordError::Json(e.to_string()))?;
+    if !v.is_object() {
+        return Err(RecordError::NotObject);
+    }
+    Ok(v)
+}
+
+/// The record's `id` when it is a string or number (for reports).
+pub fn record_id(v: &Value) -> Option<Value> {
+    match v.get("id") {
+        Some(id @ (Value::String(_) | Value::Number(_))) => Some(id.clone()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> FieldPath {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn nested_paths_and_order_kept() {
+        let line = br#"{"z":1,"messages":[{"role":"user","content":"hi Ann"},{"role":"tool","content":null},{"role":"x"}],"a":1.50}"#;
+        let mut v = parse_line(line).unwrap();
+        let mut seen = Vec::new();
+        let n = p("messages[].content")
+            .for_each_mut(&mut v, &mut |loc, s| {
+                seen.push(loc.to_string());
+                s.make_ascii_uppercase();
+            })
+            .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(seen, ["messages[0].content"]);
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"z":1,"messages":[{"role":"user","content":"HI ANN"},{"role":"tool","content":null},{"role":"x"}],"a":1.50}"#
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let mut v = parse_line(br#"{"id":"x","body":"t"}"#).unwrap();
+        let e = p("text").for_each_mut(&mut v, &mut |_, _| {}).unwrap_err();
+        assert_eq!(e, RecordError::MissingField("text".into()));
+        let mut v = parse_line(br#"{"text":5}"#).unwrap();
+        let e = p("text").for_each_mut(&mut v, &mut |_, _| {}).unwrap_err();
+        assert!(e.to_string().contains("number"), "{e}");
+        assert!(matches!(parse_line(b"{\"a\":"), Err(RecordError::Json(_))));
+        assert!(matches!(parse_line(b"[1]"), Err(RecordError::NotObject)));
+        assert!(matches!(
+            parse_line(b"{\"a\":\"\xff\"}"),
+            Err(RecordError::InvalidUtf8 { offset: 6 })
+        ));
+    }
+
+    #[test]
+    fn bad_paths_rejected() {
+        assert!("a[0]".parse::<FieldPath>().is_err());
+        assert!("".parse::<FieldPath>().is_err());
+        assert!("a..b".parse::<FieldPath>().is_err());
+        assert_eq!(p("a[][]").steps.len(), 3);
+    }
+}

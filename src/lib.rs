@@ -1,0 +1,19 @@
+//! gdr: generative data refinement. Detect identifiers and sensitive spans,
+//! rewrite text so they are gone while the useful content stays, verify the
+//! rewrite, record every decision.
+//!
+//! One function, [`pipeline::Pipeline::process`], runs a text through detect
+//! → plan → rewrite; the CLI (and later the daemon) only differ in where
+//! records come from and where results go.
+
+pub mod bench;
+pub mod config;
+pub mod detect;
+pub mod error;
+pub mod formats;
+pub mod keystore;
+pub mod pipeline;
+pub mod plan;
+pub mod rewrite;
+
+pub use error::{Error, RecordError};

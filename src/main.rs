@@ -1,0 +1,442 @@
+//! The `gdr` command line. Library errors are typed; here they become
+//! `anyhow` errors with context for the user.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use gdr::RecordError;
+use gdr::config::Config;
+use gdr::detect::{Span, char_offset};
+use gdr::formats::jsonl::{self, FieldPath};
+use gdr::formats::text::Paragraphs;
+use gdr::formats::read_line_capped;
+use gdr::pipeline::Pipeline;
+use serde_json::{Value, json};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "gdr",
+    version,
+    about = "Detect and rewrite personal data in text, JSONL and chat datasets"
+)]
+struct Cli {
+    /// Config file (TOML). Without one, the embedded defaults are used.
+    #[arg(long, global = true, env = "GDR_CONFIG")]
+    config: Option<PathBuf>,
+    /// State directory holding the pseudonym key (created 0700/0600).
+    #[arg(long, global = true, env = "GDR_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Report sensitive spans per record (types, offsets, scores; no raw values
+    /// unless --show-values).
+    Scan(ScanArgs),
+    /// Rewrite the selected fields with identifiers replaced per policy.
+    Rewrite(RewriteArgs),
+    /// Rules-only scan/rewrite throughput at 1x, 10x, 100x a corpus.
+    Bench(BenchArgs),
+    /// Check the rule packs: compile them and run every example and
+    /// counter-example they declare.
+    Rules {
+        /// Print each rule.
+        #[arg(long)]
+        list: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Text,
+    Jsonl,
+}
+
+#[derive(Args)]
+struct IoArgs {
+    /// Input file; stdin when absent or "-".
+    input: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// JSONL field path(s) to process, e.g. `text`, `messages[].content`.
+    #[arg(long = "field", default_value = "text")]
+    fields: Vec<String>,
+    /// Skip the on-device LLM and use rules only. (The LLM detector is not
+    /// built in yet, so this is currently always the behaviour.)
+    #[arg(long)]
+    no_llm: bool,
+    /// Largest record (line or paragraph) accepted, in bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    max_record_bytes: usize,
+}
+
+#[derive(Args)]
+struct ScanArgs {
+    #[command(flatten)]
+    io: IoArgs,
+    /// Include the matched text (off by default: scan output is often logged).
+    #[arg(long)]
+    show_values: bool,
+    /// Also list candidates below the rewrite threshold, down to this score.
+    #[arg(long)]
+    min_score: Option<f32>,
+}
+
+#[derive(Args)]
+struct RewriteArgs {
+    #[command(flatten)]
+    io: IoArgs,
+    /// Write a per-record JSONL report (entities, operations, path, errors).
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// JSONL corpora (field `text`); default: fixtures/bench.jsonl.
+    #[arg(long = "corpus")]
+    corpora: Vec<PathBuf>,
+    /// Comma-separated scales.
+    #[arg(long, default_value = "1,10,100", value_delimiter = ',')]
+    scales: Vec<usize>,
+    /// A peer's throughput in MB/s, to print the ratio against.
+    #[arg(long)]
+    baseline_mbps: Option<f64>,
+    /// Print rows as JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GDR_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run() {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("gdr: error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn run() -> Result<i32> {
+    let cli = Cli::parse();
+    let cfg = match &cli.config {
+        Some(p) => Config::load(p).with_context(|| format!("loading config {}", p.display()))?,
+        None => Config::default(),
+    };
+    let state_dir = cli
+        .state_dir
+        .clone()
+        .or_else(|| cfg.state_dir.clone())
+        .unwrap_or_else(gdr::keystore::default_state_dir);
+    match cli.cmd {
+        Cmd::Rules { list } => {
+            let p = Pipeline::with_key(&cfg, &[0u8; 32])?;
+            let rules = &p.detector.rules;
+            if list {
+                for r in &rules.rules {
+                    println!("{}\t{}\t{}", r.pack, r.id, r.entity);
+                }
+            }
+            let failures = rules.check_examples(&p.detector.gazetteers);
+            for f in &failures {
+                eprintln!("rule check failed: {f}");
+            }
+            eprintln!(
+                "{} rules in {} packs; {} example failures",
+                rules.rules.len(),
+                rules.packs.len(),
+                failures.len()
+            );
+            Ok(if failures.is_empty() { 0 } else { 1 })
+        }
+        Cmd::Bench(b) => {
+            let p = Pipeline::with_key(&cfg, &[7u8; 32])?;
+            bench(&p, b)
+        }
+        Cmd::Scan(a) => {
+            let p = Pipeline::from_config(&cfg, &state_dir)?;
+            let _ = a.io.no_llm;
+            process(&p, &a.io, Mode::Scan {
+                show_values: a.show_values,
+                min_score: a.min_score.unwrap_or(p.detector.threshold),
+            }, None)
+        }
+        Cmd::Rewrite(a) => {
+            let p = Pipeline::from_config(&cfg, &state_dir)?;
+            let report = match &a.report {
+                Some(path) => Some(BufWriter::new(
+                    File::create(path).with_context(|| format!("creating {}", path.display()))?,
+                )),
+                None => None,
+            };
+            process(&p, &a.io, Mode::Rewrite, report)
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Scan { show_values: bool, min_score: f32 },
+    Rewrite,
+}
+
+fn open_input(input: &Option<PathBuf>) -> Result<(Box<dyn BufRead>, String)> {
+    Ok(match input {
+        Some(p) if p.as_os_str() != "-" => (
+            Box::new(BufReader::with_capacity(
+                1 << 16,
+                File::open(p).with_context(|| format!("opening {}", p.display()))?,
+            )),
+            p.display().to_string(),
+        ),
+        _ => (
+            Box::new(BufReader::with_capacity(1 << 16, std::io::stdin().lock())),
+            "<stdin>".to_string(),
+        ),
+    })
+}
+
+/// Stream records from the input to stdout. Bad records are reported on
+/// stderr (and in the report) and skipped; the exit code is 1 if any were.
+fn process(
+    p: &Pipeline,
+    io: &IoArgs,
+    mode: Mode,
+    mut report: Option<BufWriter<File>>,
+) -> Result<i32> {
+    let (mut input, name) = open_input(&io.input)?;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let paths: Vec<FieldPath> = io
+        .fields
+        .iter()
+        .map(|f| f.parse().map_err(anyhow::Error::msg))
+        .collect::<Result<_>>()?;
+    let mut failed = 0usize;
+    let mut total = 0usize;
+    let mut fail = |line: usize, e: &RecordError, report: &mut Option<BufWriter<File>>| {
+        failed += 1;
+        eprintln!("gdr: {name}:{line}: {e}; record skipped");
+        if let Some(r) = report {
+            let _ = writeln!(r, "{}", json!({"line": line, "status": "error", "error": e.to_string()}));
+        }
+    };
+    match io.format {
+        Format::Jsonl => {
+            let mut buf = Vec::new();
+            let mut line_no = 0usize;
+            while let Some(full) = read_line_capped(&mut input, &mut buf, io.max_record_bytes)
+                .with_context(|| format!("reading {name}"))?
+            {
+                line_no += 1;
+                if buf.iter().all(u8::is_ascii_whitespace) && full == buf.len() {
+                    continue;
+                }
+                total += 1;
+                if full > buf.len() {
+                    let e = RecordError::TooLarge { size: full, limit: io.max_record_bytes };
+                    fail(line_no, &e, &mut report);
+                    continue;
+                }
+                match guarded(|| jsonl_record(p, &buf, &paths, mode, line_no)) {
+                    Ok((line, rep)) => {
+                        out.write_all(line.as_bytes())?;
+                        out.write_all(b"\n")?;
+                        if let (Some(r), Some(rep)) = (&mut report, rep) {
+                            writeln!(r, "{rep}")?;
+                        }
+                    }
+                    Err(e) => fail(line_no, &e, &mut report),
+                }
+            }
+        }
+        Format::Text => {
+            for para in Paragraphs::new(input, io.max_record_bytes) {
+                let para = para.with_context(|| format!("reading {name}"))?;
+                let text = match para.result {
+                    Ok(t) => t,
+                    Err(e) => {
+                        total += 1;
+                        fail(para.first_line, &e, &mut report);
+                        continue;
+                    }
+                };
+                if text.is_empty() {
+                    out.write_all(para.trailer.as_bytes())?;
+                    continue;
+                }
+                total += 1;
+                let line = para.first_line;
+                match guarded(|| Ok(text_record(p, &text, mode, line))) {
+                    Ok((body, rep)) => {
+                        out.write_all(body.as_bytes())?;
+                        if matches!(mode, Mode::Rewrite) {
+                            out.write_all(para.trailer.as_bytes())?;
+                        } else {
+                            out.write_all(b"\n")?;
+                        }
+                        if let (Some(r), Some(rep)) = (&mut report, rep) {
+                            writeln!(r, "{rep}")?;
+                        }
+                    }
+                    Err(e) => fail(line, &e, &mut report),
+                }
+            }
+        }
+    }
+    out.flush()?;
+    if let Some(r) = &mut report {
+        r.flush()?;
+    }
+    if failed > 0 {
+        eprintln!("gdr: {failed} of {total} records failed and were skipped");
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+/// A panic while processing one record must not take the others down.
+fn guarded<T>(f: impl FnOnce() -> Result<T, RecordError>) -> Result<T, RecordError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(Err(RecordError::Panic))
+}
+
+fn span_json(text: &str, field: &str, s: &Span, show: bool) -> Value {
+    let mut v = json!({
+        "field": field,
+        "type": &*s.entity,
+        "start": s.start,
+        "end": s.end,
+        "char_start": char_offset(text, s.start),
+        "char_end": char_offset(text, s.end),
+        "score": (s.score * 1000.0).round() / 1000.0,
+        "detector": &*s.detector,
+    });
+    if show {
+        v["value"] = Value::String(text[s.start..s.end].to_string());
+    }
+    v
+}
+
+fn jsonl_record(
+    p: &Pipeline,
+    line: &[u8],
+    paths: &[FieldPath],
+    mode: Mode,
+    line_no: usize,
+) -> Result<(String, Option<Value>), RecordError> {
+    let mut v = jsonl::parse_line(line)?;
+    let id = jsonl::record_id(&v);
+    let mut spans_out = Vec::new();
+    let mut entities = Vec::new();
+    let mut n_spans = 0usize;
+    for path in paths {
+        path.for_each_mut(&mut v, &mut |loc, s| match mode {
+            Mode::Scan { show_values, min_score } => {
+                for sp in p.scan(s).iter().filter(|sp| sp.score >= min_score) {
+                    spans_out.push(span_json(s, loc, sp, show_values));
+                }
+            }
+            Mode::Rewrite => {
+                let r = p.rewrite(s);
+                n_spans += r.plan.spans.len();
+                for e in r.entities {
+                    let mut ej = serde_json::to_value(&e).unwrap_or(Value::Null);
+                    ej["field"] = Value::String(loc.to_string());
+                    entities.push(ej);
+                }
+                *s = r.text;
+            }
+        })?;
+    }
+    Ok(match mode {
+        Mode::Scan { .. } => {
+            let rec = json!({"line": line_no, "id": id, "spans": spans_out});
+            (rec.to_string(), None)
+        }
+        Mode::Rewrite => {
+            let rep = json!({"line": line_no, "id": id, "status": "ok", "path": "deterministic",
+                "spans": n_spans, "entities": entities});
+            (serde_json::to_string(&v).map_err(|e| RecordError::Json(e.to_string()))?, Some(rep))
+        }
+    })
+}
+
+fn text_record(p: &Pipeline, text: &str, mode: Mode, line: usize) -> (String, Option<Value>) {
+    match mode {
+        Mode::Scan { show_values, min_score } => {
+            let spans: Vec<Value> = p
+                .scan(text)
+                .iter()
+                .filter(|s| s.score >= min_score)
+                .map(|s| span_json(text, "text", s, show_values))
+                .collect();
+            (json!({"line": line, "spans": spans}).to_string(), None)
+        }
+        Mode::Rewrite => {
+            let r = p.rewrite(text);
+            let rep = json!({"line": line, "status": "ok", "path": "deterministic",
+                "spans": r.plan.spans.len(), "entities": r.entities});
+            (r.text, Some(rep))
+        }
+    }
+}
+
+fn bench(p: &Pipeline, b: BenchArgs) -> Result<i32> {
+    let corpora = if b.corpora.is_empty() {
+        vec![PathBuf::from("fixtures/bench.jsonl")]
+    } else {
+        b.corpora
+    };
+    if b.scales.is_empty() || b.scales.contains(&0) {
+        bail!("--scales must be positive integers");
+    }
+    println!(
+        "{:<22} {:>6} {:>9} {:>9} {:>10} {:>12} {:>10} {:>9}",
+        "corpus", "scale", "records", "MB", "scan MB/s", "rewrite MB/s", "t/byte vs 1x", "spans"
+    );
+    for c in &corpora {
+        let f = File::open(c).with_context(|| format!("opening {}", c.display()))?;
+        let mut texts = Vec::new();
+        for (i, line) in BufReader::new(f).lines().enumerate() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: Value = serde_json::from_str(&line)
+                .with_context(|| format!("{}:{}: malformed JSON", c.display(), i + 1))?;
+            if let Some(t) = v.get("text").and_then(Value::as_str) {
+                texts.push(t.to_string());
+            }
+        }
+        let name = c.file_name().map_or("?".into(), |n| n.to_string_lossy().to_string());
+        for r in gdr::bench::run(p, &name, &texts, &b.scales) {
+            if b.json {
+                println!("{}", serde_json::to_string(&r)?);
+                continue;
+            }
+            println!(
+                "{:<22} {:>6} {:>9} {:>9.2} {:>10.1} {:>12.1} {:>10.3} {:>9}",
+                r.corpus, r.scale, r.records, r.mbytes, r.scan_mbps, r.rewrite_mbps,
+                r.scan_linearity, r.spans
+            );
+            if let Some(base) = b.baseline_mbps {
+                println!(
+                    "{:<22} scan is {:.0}x the baseline's {base} MB/s",
+                    "", r.scan_mbps / base
+                );
+            }
+        }
+    }
+    Ok(0)
+}

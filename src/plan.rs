@@ -1,0 +1,288 @@
+//! Planning: spans → entities → one operation per entity.
+//!
+//! Mentions of the same identifier are one entity ("Karl Strobel" and later
+//! "Strobel"; "4111 1111 1111 1111" and "4111-1111-1111-1111"), so a tag
+//! gets one number and a pseudonym stays consistent inside a document.
+
+use crate::detect::Span;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What to do with an entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    /// A realistic surrogate of the same shape, keyed: same input, same
+    /// surrogate, across documents and restarts.
+    Pseudonym,
+    /// `[PERSON_1]`, numbered per document.
+    Tag,
+    /// Keep the last few characters, star the rest.
+    Mask,
+    /// Coarser value: date → year, age → 5-year band, address → city.
+    Generalize,
+    /// `[REDACTED]`.
+    Redact,
+    /// Leave as is (reported, not changed).
+    Keep,
+}
+
+impl std::str::FromStr for Op {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "pseudonym" => Op::Pseudonym,
+            "tag" => Op::Tag,
+            "mask" => Op::Mask,
+            "generalize" => Op::Generalize,
+            "redact" => Op::Redact,
+            "keep" => Op::Keep,
+            _ => {
+                return Err(format!(
+                    "unknown operation {s:?} (pseudonym, tag, mask, generalize, redact, keep)"
+                ));
+            }
+        })
+    }
+}
+
+/// Granularity of generalised dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DateGranularity {
+    #[default]
+    Year,
+    Month,
+}
+
+/// Operation per entity type, from the config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub ops: BTreeMap<String, Op>,
+    /// For types not listed.
+    pub default: Op,
+    pub mask_keep_last: usize,
+    pub date_granularity: DateGranularity,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        use Op::*;
+        let ops = [
+            ("PERSON", Pseudonym),
+            ("EMAIL", Pseudonym),
+            ("PHONE", Pseudonym),
+            ("CREDIT_CARD", Pseudonym),
+            ("IBAN", Pseudonym),
+            ("US_SSN", Pseudonym),
+            ("IP_ADDRESS", Pseudonym),
+            ("MAC_ADDRESS", Pseudonym),
+            ("URL", Pseudonym),
+            // A realistic fake key would set off secret scanners downstream.
+            ("SECRET", Tag),
+            // HIPAA Safe Harbor keeps the year of a date, nothing finer.
+            ("DATE", Generalize),
+            ("AGE", Generalize),
+            ("ADDRESS", Pseudonym),
+            ("LOCATION", Pseudonym),
+            ("ORG", Pseudonym),
+            ("ID", Pseudonym),
+            ("ZIP", Pseudonym),
+            ("USERNAME", Pseudonym),
+            ("CUSTOM", Tag),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        Self {
+            ops,
+            default: Op::Tag,
+            mask_keep_last: 4,
+            date_granularity: DateGranularity::Year,
+        }
+    }
+}
+
+impl Policy {
+    pub fn op(&self, entity: &str) -> Op {
+        self.ops.get(entity).copied().unwrap_or(self.default)
+    }
+}
+
+/// One identifier, possibly mentioned several times.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entity {
+    pub entity: Arc<str>,
+    pub op: Op,
+    /// 1-based number among entities of the same type in this document.
+    pub number: usize,
+    /// Indexes into [`Plan::spans`].
+    pub mentions: Vec<usize>,
+    /// Normalised key (never leaves the process: not serialised).
+    #[serde(skip)]
+    pub key: String,
+    /// PERSON: the lower-case name words (without titles), for matching
+    /// later partial mentions.
+    #[serde(skip)]
+    pub words: Vec<String>,
+}
+
+/// The spans to act on, grouped into entities.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub spans: Vec<Span>,
+    /// For each span, the index of its entity.
+    pub entity_of: Vec<usize>,
+    pub entities: Vec<Entity>,
+}
+
+const TITLE_WORDS: &[&str] = &[
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "mme", "herr", "frau",
+];
+
+/// Key under which two mentions are the same identifier.
+pub fn normalise(entity: &str, text: &str) -> String {
+    match entity {
+        "PHONE" | "CREDIT_CARD" | "US_SSN" | "IBAN" | "ID" | "ZIP" | "MAC_ADDRESS" => text
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_uppercase())
+            .collect(),
+        _ => text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase(),
+    }
+}
+
+fn name_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphabetic() || c == '\'' || c == '-'))
+        .filter(|w| w.chars().count() >= 2)
+        .map(str::to_lowercase)
+        .filter(|w| !TITLE_WORDS.contains(&w.as_str()))
+        .collect()
+}
+
+/// Group `spans` (sorted, disjoint, already filtered by threshold) of
+/// `text` into entities and pick each entity's operation.
+pub fn plan(text: &str, spans: Vec<Span>, policy: &Policy) -> Plan {
+    let mut entities: Vec<Entity> = Vec::new();
+    let mut entity_of = Vec::with_capacity(spans.len());
+    let mut per_type: BTreeMap<Arc<str>, usize> = BTreeMap::new();
+    // Full names first, so that "Strobel" before "Karl Strobel" in the text
+    // still joins the full name's entity.
+    let mut order: Vec<usize> = (0..spans.len()).collect();
+    order.sort_by_key(|&i| {
+        let s = &spans[i];
+        let words = if &*s.entity == "PERSON" {
+            name_words(&text[s.start..s.end]).len()
+        } else {
+            1
+        };
+        (std::cmp::Reverse(words), s.start)
+    });
+    let mut assigned = vec![usize::MAX; spans.len()];
+    for &i in &order {
+        let s = &spans[i];
+        let value = &text[s.start..s.end];
+        let key = normalise(&s.entity, value);
+        let words = if &*s.entity == "PERSON" {
+            name_words(value)
+        } else {
+            Vec::new()
+        };
+        let found = entities.iter().position(|e| {
+            e.entity == s.entity
+                && (e.key == key
+                    || (!words.is_empty()
+                        && !e.words.is_empty()
+                        && words.iter().all(|w| e.words.contains(w))))
+        });
+        let idx = match found {
+            Some(idx) => idx,
+            None => {
+                entities.push(Entity {
+                    entity: s.entity.clone(),
+                    op: policy.op(&s.entity),
+                    number: 0,
+                    mentions: Vec::new(),
+                    key,
+                    words,
+                });
+                entities.len() - 1
+            }
+        };
+        assigned[i] = idx;
+    }
+    // Number entities in order of first appearance in the text.
+    let mut numbered = vec![false; entities.len()];
+    for (i, &e) in assigned.iter().enumerate() {
+        entities[e].mentions.push(i);
+        entity_of.push(e);
+        if !numbered[e] {
+            numbered[e] = true;
+            let n = per_type.entry(entities[e].entity.clone()).or_insert(0);
+            *n += 1;
+            entities[e].number = *n;
+        }
+    }
+    Plan {
+        spans,
+        entity_of,
+        entities,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sp(start: usize, end: usize, t: &str) -> Span {
+        Span {
+            start,
+            end,
+            entity: Arc::from(t),
+            score: 0.9,
+            detector: Arc::from("t"),
+            validated: false,
+        }
+    }
+
+    #[test]
+    fn partial_name_mentions_join_the_full_name() {
+        let text = "Strobel met Karl Strobel and Mr. Strobel; Anna too.";
+        let spans = vec![
+            sp(0, 7, "PERSON"),
+            sp(12, 24, "PERSON"),
+            sp(29, 40, "PERSON"),
+            sp(42, 46, "PERSON"),
+        ];
+        let p = plan(text, spans, &Policy::default());
+        assert_eq!(p.entities.len(), 2);
+        assert_eq!(p.entity_of[0], p.entity_of[1]);
+        assert_eq!(p.entity_of[1], p.entity_of[2]);
+        assert_ne!(p.entity_of[3], p.entity_of[0]);
+        assert_eq!(p.entities[p.entity_of[0]].number, 1);
+        assert_eq!(p.entities[p.entity_of[3]].number, 2);
+    }
+
+    #[test]
+    fn numbers_spelled_differently_are_one_entity() {
+        let text = "4111 1111 1111 1111 / 4111-1111-1111-1111";
+        let spans = vec![sp(0, 19, "CREDIT_CARD"), sp(22, 41, "CREDIT_CARD")];
+        let p = plan(text, spans, &Policy::default());
+        assert_eq!(p.entities.len(), 1);
+        assert_eq!(p.entities[0].mentions, vec![0, 1]);
+    }
+
+    #[test]
+    fn op_parse_and_policy_default() {
+        assert_eq!("mask".parse::<Op>().unwrap(), Op::Mask);
+        assert!("bogus".parse::<Op>().is_err());
+        let p = Policy::default();
+        assert_eq!(p.op("PERSON"), Op::Pseudonym);
+        assert_eq!(p.op("SOMETHING_NEW"), Op::Tag);
+    }
+}

@@ -1,0 +1,278 @@
+//! Deterministic rewriting: each planned mention is replaced according to
+//! its entity's operation. Always available, always the safe fallback for
+//! the generative path.
+
+pub mod surrogate;
+
+use crate::detect::Gazetteers;
+use crate::plan::{DateGranularity, Op, Plan, Policy};
+pub use surrogate::Surrogates;
+
+/// Words kept verbatim inside address and organisation pseudonyms: they
+/// carry the shape ("Street", "Ltd") but identify nobody.
+const KEEP_WORDS: &[&str] = &[
+    "street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive", "dr", "boulevard",
+    "blvd", "court", "ct", "way", "place", "pl", "terrace", "square", "highway", "parkway",
+    "crescent", "close", "circle", "trail", "suite", "ste", "apt", "apartment", "unit", "flat",
+    "floor", "box", "po", "p", "o", "rue", "via", "viale", "calle", "rua", "avenida", "piazza",
+    "plaza", "de", "la", "le", "del", "da", "do", "dos", "van", "der", "den", "the", "of", "and",
+    "ltd", "limited", "inc", "llc", "llp", "gmbh", "ag", "sa", "plc", "corp", "corporation", "co",
+    "company", "group", "holdings", "university", "college", "hospital", "institute", "academy",
+    "clinic", "school", "foundation", "bank", "court", "ministry", "council", "agency",
+    "museum", "church", "services", "solutions", "systems", "technologies", "network",
+    "networks", "consulting", "partners", "associates", "sons", "house", "building", "tower",
+    "út", "utca", "weg", "straat", "strasse", "straße", "laan", "baan", "plein", "gasse", "platz",
+    "corner", "north", "south", "east", "west", "n", "s", "e", "w", "nw", "ne", "sw", "se",
+];
+
+/// Street-type endings of compound street names ("Hochstrasse").
+const STREET_SUFFIXES: &[&str] = &[
+    "straße", "strasse", "str.", "straat", "weg", "laan", "gasse", "plein", "baan", "vej",
+    "veien", "gatan", "gata", "gade", "allee", "platz", "kade", "utca", "katu", "vägen",
+];
+
+/// Rewrites texts given their plan.
+pub struct Rewriter<'a> {
+    pub surrogates: &'a Surrogates,
+    pub gazetteers: &'a Gazetteers,
+    pub policy: &'a Policy,
+}
+
+impl Rewriter<'_> {
+    /// The text with every planned mention replaced.
+    pub fn apply(&self, text: &str, plan: &Plan) -> String {
+        let mut out = String::with_capacity(text.len() + 16);
+        let mut last = 0;
+        for (i, s) in plan.spans.iter().enumerate() {
+            let e = &plan.entities[plan.entity_of[i]];
+            out.push_str(&text[last..s.start]);
+            let value = &text[s.start..s.end];
+            out.push_str(&self.replacement(&e.entity, e.op, e.number, value));
+            last = s.end;
+        }
+        out.push_str(&text[last..]);
+        out
+    }
+
+    /// The replacement of one mention.
+    pub fn replacement(&self, entity: &str, op: Op, number: usize, value: &str) -> String {
+        match op {
+            Op::Keep => value.to_string(),
+            Op::Redact => "[REDACTED]".to_string(),
+            Op::Tag => format!("[{entity}_{number}]"),
+            Op::Mask => mask(value, self.policy.mask_keep_last),
+            Op::Generalize => self.generalize(entity, number, value),
+            Op::Pseudonym => self.pseudonym(entity, value),
+        }
+    }
+
+    fn pseudonym(&self, entity: &str, value: &str) -> String {
+        let s = self.surrogates;
+        match entity {
+            "PERSON" => s.person(value),
+            "EMAIL" => s.email(value),
+            "PHONE" => s.phone(value),
+            "CREDIT_CARD" => s.credit_card(value),
+            "IBAN" => s.iban(value),
+            "US_SSN" => s.us_ssn(value),
+            "IP_ADDRESS" => s.ip(value),
+            "MAC_ADDRESS" => s.mac(value),
+            "SECRET" => s.secret(value),
+            "DATE" => s.date(value),
+            "LOCATION" => s.location(value, &self.gazetteers.cities),
+            "ADDRESS" | "ORG" => self.words_pseudonym(value),
+            "URL" => url_pseudonym(s, value),
+            _ => s.shape(value),
+        }
+    }
+
+    /// Replace every word that could identify (names, numbers) and keep the
+    /// structural words, so "42 Hochstrasse, Apt. 5" stays an address.
+    fn words_pseudonym(&self, value: &str) -> String {
+        let mut out = String::with_capacity(value.len());
+        let mut word = String::new();
+        let flush = |word: &mut String, out: &mut String| {
+            if word.is_empty() {
+                return;
+            }
+            let lower = word.to_lowercase();
+            if word.chars().all(|c| c.is_ascii_digit()) {
+                out.push_str(&self.surrogates.shape(word));
+            } else if KEEP_WORDS.contains(&lower.trim_end_matches('.')) {
+                out.push_str(word);
+            } else if let Some(suf) = STREET_SUFFIXES
+                .iter()
+                .find(|s| lower.ends_with(*s) && lower.len() > s.len() + 2)
+            {
+                // Split on a char boundary: the suffix is lower-case ASCII or
+                // a known multi-byte spelling, so count chars from the end.
+                let n = suf.chars().count();
+                let cut = word
+                    .char_indices()
+                    .rev()
+                    .nth(n - 1)
+                    .map_or(0, |(i, _)| i);
+                let stem = self.surrogates.name_token(&word[..cut], false);
+                out.push_str(&stem);
+                out.push_str(&word[cut..]);
+            } else if word.chars().any(|c| c.is_alphabetic()) {
+                out.push_str(&self.surrogates.name_token(word, false));
+            } else {
+                out.push_str(&self.surrogates.shape(word));
+            }
+            word.clear();
+        };
+        for c in value.chars() {
+            if c.is_alphanumeric() || c == '\'' || (c == '.' && !word.is_empty()) {
+                word.push(c);
+            } else {
+                flush(&mut word, &mut out);
+                out.push(c);
+            }
+        }
+        flush(&mut word, &mut out);
+        out
+    }
+
+    fn generalize(&self, entity: &str, number: usize, value: &str) -> String {
+        match entity {
+            "DATE" => generalize_date(value, self.policy.date_granularity)
+                .unwrap_or_else(|| format!("[{entity}_{number}]")),
+            "AGE" => match value.trim().parse::<u32>() {
+                Ok(a) if a >= 90 => "90+".to_string(),
+                Ok(a) => format!("{}-{}", a / 5 * 5, a / 5 * 5 + 4),
+                Err(_) => format!("[{entity}_{number}]"),
+            },
+            "ZIP" => {
+                // HIPAA: the first three digits of a ZIP code.
+                let d: String = value.chars().filter(char::is_ascii_digit).collect();
+                if d.len() >= 5 {
+                    format!("{}XX", &d[..3])
+                } else {
+                    format!("[{entity}_{number}]")
+                }
+            }
+            "ADDRESS" => self
+                .city_in(value)
+                .unwrap_or_else(|| format!("[{entity}_{number}]")),
+            _ => format!("[{entity}_{number}]"),
+        }
+    }
+
+    /// The last place name inside an address, for address → city.
+    fn city_in(&self, value: &str) -> Option<String> {
+        let mut spans = Vec::new();
+        self.gazetteers.find(value, &mut spans);
+        spans
+            .iter()
+            .rev()
+            .find(|s| &*s.entity == "LOCATION" && s.score >= 0.5)
+            .map(|s| value[s.start..s.end].to_string())
+    }
+}
+
+/// Keep the last `keep` alphanumerics, star the others, keep separators.
+pub fn mask(value: &str, keep: usize) -> String {
+    let total = value.chars().filter(|c| c.is_alphanumeric()).count();
+    let mut seen = 0;
+    value
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() {
+                seen += 1;
+                if seen + keep > total { c } else { '*' }
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+const MONTHS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// Year (or month and year) of a date in a common spelling.
+pub fn generalize_date(value: &str, g: DateGranularity) -> Option<String> {
+    let lower = value.to_lowercase();
+    let nums: Vec<u32> = lower
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let year = nums.iter().copied().find(|&n| (1000..=9999).contains(&n)).or_else(|| {
+        // Two-digit year at the end (3/4/61).
+        nums.last()
+            .filter(|_| nums.len() == 3)
+            .map(|&y| if y < 100 { if y > 30 { 1900 + y } else { 2000 + y } } else { y })
+    })?;
+    if g == DateGranularity::Year {
+        return Some(year.to_string());
+    }
+    let month_name = MONTHS
+        .iter()
+        .position(|m| lower.contains(&m[..3]))
+        .map(|i| i as u32 + 1);
+    let month = month_name.or_else(|| {
+        if nums.len() != 3 {
+            return None;
+        }
+        if nums[0] >= 1000 {
+            Some(nums[1])
+        } else {
+            // US order M/D/Y unless the first number cannot be a month.
+            Some(if nums[0] > 12 { nums[1] } else { nums[0] })
+        }
+    })?;
+    let name = MONTHS.get(month.checked_sub(1)? as usize)?;
+    let mut cap = name.to_string();
+    cap[..1].make_ascii_uppercase();
+    Some(format!("{cap} {year}"))
+}
+
+fn url_pseudonym(s: &Surrogates, value: &str) -> String {
+    let (scheme, rest) = match value.find("://") {
+        Some(i) => (&value[..i + 3], &value[i + 3..]),
+        None => ("", value),
+    };
+    let path = rest.find('/').map_or("", |i| &rest[i..]);
+    let host = if rest.to_lowercase().starts_with("www.") {
+        "www.example.org"
+    } else {
+        "example.org"
+    };
+    format!("{scheme}{host}{}", s.shape(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_keeps_last_four_and_separators() {
+        assert_eq!(mask("4111-1111-1111-1234", 4), "****-****-****-1234");
+        assert_eq!(mask("ab", 4), "ab");
+    }
+
+    #[test]
+    fn dates_generalize() {
+        use DateGranularity::*;
+        assert_eq!(generalize_date("3/23/1940", Year).unwrap(), "1940");
+        assert_eq!(generalize_date("3/23/1940", Month).unwrap(), "March 1940");
+        assert_eq!(generalize_date("12 March 1990", Month).unwrap(), "March 1990");
+        assert_eq!(generalize_date("1961-02-07", Month).unwrap(), "February 1961");
+        assert_eq!(generalize_date("2/7/61", Year).unwrap(), "1961");
+        assert!(generalize_date("sunday", Year).is_none());
+    }
+}
