@@ -323,18 +323,41 @@ def inner(args):
     # ---------------- common English words ----------------
     import wordfreq
 
+    # wordfreq lower-cases everything, so its top list holds proper nouns
+    # too ("paris", "norway", "john"). A dictionary that keeps proper nouns
+    # capitalised tells them apart: keep a frequent word only if the
+    # dictionary lists it in lower case. Debian's wamerican provides it.
+    dict_path = "/usr/share/dict/american-english"
+    if not os.path.exists(dict_path):
+        sys.exit(f"{dict_path} missing: apt-get install wamerican")
+    with open(dict_path, encoding="utf-8") as f:
+        lower_dict = {l.strip() for l in f if l.strip() and l.strip() == l.strip().lower()}
     words = set()
     for w in wordfreq.top_n_list("en", COMMON_WORDS_N):
         w = unicodedata.normalize("NFC", w).lower()
-        if any(ch.isalpha() for ch in w) and not any(ch.isspace() for ch in w):
+        if not (any(ch.isalpha() for ch in w) and not any(ch.isspace() for ch in w)):
+            continue
+        # Contractions and short function words are not in the dictionary
+        # as such but are plainly common.
+        if w in lower_dict or "'" in w or len(w) <= 2:
             words.add(w)
 
     total += write("common_words.txt", common_header + [
-        f"The {COMMON_WORDS_N} most frequent English words, lowercased (entries without a letter dropped).",
+        f"The {COMMON_WORDS_N} most frequent English words, lowercased (entries without a letter dropped),",
+        "kept only if Debian's wamerican dictionary lists them in lower case (drops proper nouns).",
         f"Source: wordfreq=={ver('wordfreq')} top_n_list('en', {COMMON_WORDS_N}); code Apache-2.0,",
         "        word-frequency data CC BY-SA 4.0 (https://github.com/rspeer/wordfreq).",
         "Used to mark gazetteer entries that are also ordinary words (will, may, grace) as ambiguous.",
     ], words)
+
+    # Every lower-case dictionary word (with inflections): tells an unknown
+    # capitalised word ("Kaypa", a likely name) from an English word at the
+    # start of a sentence ("Deployments").
+    total += write("dictionary.txt", common_header + [
+        "Lower-case entries of Debian's wamerican word list (/usr/share/dict/american-english),",
+        "possessive forms dropped. Licence: public domain / freely redistributable (SCOWL).",
+        "Used to decide whether an unknown capitalised word is an English word or likely a name.",
+    ], {w for w in lower_dict if not w.endswith("'s") and all(ch.isalpha() or ch in "'-" for ch in w)})
 
     print(f"{'total':18} {'':7} {'':8}{total:9d} bytes  ({len(locales)} Faker person locales)")
     return 0

@@ -32,6 +32,8 @@ const PLACE_CUE: u16 = 512;
 const ORG_WORD: u16 = 1024;
 /// Street words: a run containing one is an address, not a person.
 const STREET_WORD: u16 = 2048;
+/// Any lower-case dictionary word, inflections included.
+const DICT: u16 = 4096;
 
 const TITLES: &[&str] = &[
     "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "dame", "madam", "mme",
@@ -48,7 +50,9 @@ const PERSON_CUES: &[&str] = &[
     "cheers", "signed", "patient", "client", "customer", "employee", "user", "by", "cc", "from",
     "to", "attn", "contact", "ask", "tell", "met", "told", "with", "wife", "husband", "son",
     "daughter", "mother", "father", "brother", "sister", "friend", "colleague", "manager",
-    "partner", "am", "i'm", "im", "me", "is", "was", "and", "mr", "mrs", "ms", "dr",
+    "partner", "am", "i'm", "im", "me", "is", "was", "and", "mr", "mrs", "ms", "dr", "says",
+    "said", "asks", "asked", "replied", "wrote", "writes", "thank", "meet", "spoke", "speak",
+    "per", "ask", "for",
 ];
 const PLACE_CUES: &[&str] = &[
     "in", "at", "from", "to", "near", "of", "visit", "visited", "visiting", "live", "lives",
@@ -94,6 +98,7 @@ pub const BUILTIN: GazetteerSources<'static> = GazetteerSources {
     cities: include_str!("../../rules/gazetteers/cities.txt"),
     countries: include_str!("../../rules/gazetteers/countries.txt"),
     common_words: include_str!("../../rules/gazetteers/common_words.txt"),
+    dictionary: include_str!("../../rules/gazetteers/dictionary.txt"),
 };
 
 /// The text of each list; one entry per line, `#` starts a comment line.
@@ -104,6 +109,7 @@ pub struct GazetteerSources<'a> {
     pub cities: &'a str,
     pub countries: &'a str,
     pub common_words: &'a str,
+    pub dictionary: &'a str,
 }
 
 fn entries(text: &str) -> impl Iterator<Item = &str> {
@@ -142,12 +148,13 @@ impl Gazetteers {
             let p = dir.join(name);
             std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))
         };
-        let (f, s, c, k, w) = (
+        let (f, s, c, k, w, d) = (
             read("first_names.txt")?,
             read("surnames.txt")?,
             read("cities.txt")?,
             read("countries.txt")?,
             read("common_words.txt")?,
+            read("dictionary.txt")?,
         );
         Ok(Self::from_sources(GazetteerSources {
             first_names: &f,
@@ -155,6 +162,7 @@ impl Gazetteers {
             cities: &c,
             countries: &k,
             common_words: &w,
+            dictionary: &d,
         }))
     }
 
@@ -165,7 +173,10 @@ impl Gazetteers {
         };
         let mut max_place_words = 1;
         for w in entries(src.common_words) {
-            add(w, COMMON);
+            add(w, COMMON | DICT);
+        }
+        for w in entries(src.dictionary) {
+            add(w, DICT);
         }
         let mut first_names = Vec::new();
         for w in entries(src.first_names) {
@@ -281,6 +292,13 @@ impl Gazetteers {
                         break;
                     }
                     end = i + off + ch.len_utf8();
+                }
+                // "Karen's": the name is "Karen".
+                for poss in ["'s", "’s", "'S"] {
+                    if end - start > poss.len() + 1 && text[start..end].ends_with(poss) {
+                        end -= poss.len();
+                        break;
+                    }
                 }
                 let word = &text[start..end];
                 let first = word.chars().next().unwrap_or(' ');
@@ -428,14 +446,12 @@ impl Gazetteers {
             let t = toks[i];
             let starts_run = (t.cap || t.initial) && !taken[i] && t.flags & TITLE == 0;
             if !starts_run {
-                // Lower-case text: a first name that is not an ordinary word.
-                if !t.cap
-                    && !taken[i]
-                    && t.flags & FIRST != 0
-                    && t.flags & (COMMON | TITLE | PARTICLE) == 0
-                    && t.end - t.start >= 4
-                {
-                    out.push(self.person_span(t.start, t.end, 0.55));
+                if !t.cap && !taken[i] {
+                    if let Some((end_tok, score)) = self.lower_case_name(toks, i) {
+                        out.push(self.person_span(t.start, toks[end_tok].end, score));
+                        i = end_tok + 1;
+                        continue;
+                    }
                 }
                 i += 1;
                 continue;
@@ -474,29 +490,64 @@ impl Gazetteers {
                 i = j + 1;
                 continue;
             }
-            let prev = if i > 0 && toks[i].joined_prev || i > 0 && toks[i - 1].end + 2 >= t.start
-            {
-                Some(toks[i - 1])
-            } else {
-                None
-            };
+            let prev = (i > 0 && toks[i].joined_prev).then(|| toks[i - 1]);
             let titled = prev.is_some_and(|p| p.flags & TITLE != 0);
-            let cued = prev.is_some_and(|p| p.flags & PERSON_CUE != 0 && !p.cap)
-                || prev.is_some_and(|p| p.flags & (PERSON_CUE | TITLE) != 0 && p.cap);
-            if let Some((s, e, score)) = self.judge_run(run, titled, cued) {
+            let cued = prev.is_some_and(|p| p.flags & PERSON_CUE != 0);
+            let place_cued = prev.is_some_and(|p| p.flags & PLACE_CUE != 0 && !p.cap);
+            if let Some((s, e, score, known)) = self.judge_run(run, titled, cued) {
                 // Include the title in the span ("Mr. Grimes"): a title is
                 // part of how the person is named.
                 let start = if titled { prev.map_or(s, |p| p.start) } else { s };
-                out.push(self.person_span(start, e, score));
+                let mut span = self.person_span(start, e, score);
+                if !known && !titled && place_cued && !cued {
+                    // "grew up in Hrušovany", "works at Solarlist": an unknown
+                    // proper noun after a place preposition.
+                    span.entity = self.location.clone();
+                    span.detector = self.det_place.clone();
+                }
+                out.push(span);
             }
             i = j + 1;
         }
     }
 
-    /// Score a run of capitalised words; returns the span to keep.
-    fn judge_run(&self, run: &[Tok], titled: bool, cued: bool) -> Option<(usize, usize, f32)> {
+    /// Lower-case names ("don't go to town, judy", "follow up with jessica
+    /// kadyrov"): a first name that is no ordinary word, optionally followed
+    /// by a surname or an unknown word. Returns the last token and a score.
+    fn lower_case_name(&self, toks: &[Tok], i: usize) -> Option<(usize, f32)> {
+        let t = toks[i];
+        if t.flags & (TITLE | PARTICLE) != 0 || t.end - t.start < 3 {
+            return None;
+        }
+        let first = t.flags & FIRST != 0;
+        let next = toks
+            .get(i + 1)
+            .filter(|n| n.joined_prev && !n.cap && n.end - n.start >= 3);
+        let next_surname = next.is_some_and(|n| {
+            n.flags & LAST != 0 && n.flags & COMMON == 0
+                || n.flags & (DICT | COMMON | FIRST | PARTICLE | TITLE) == 0
+        });
+        if first && next_surname && (t.flags & COMMON == 0 || next.is_some_and(|n| n.flags & DICT == 0)) {
+            return Some((i + 1, 0.6));
+        }
+        if first && t.flags & (COMMON | DICT) == 0 && t.end - t.start >= 4 {
+            return Some((i, 0.55));
+        }
+        None
+    }
+
+    /// Score a run of capitalised words; returns the span to keep and
+    /// whether any of its words is a known name.
+    fn judge_run(
+        &self,
+        run: &[Tok],
+        titled: bool,
+        cued: bool,
+    ) -> Option<(usize, usize, f32, bool)> {
         let is_name = |t: &Tok| t.flags & (FIRST | LAST) != 0;
         let plain = |t: &Tok| t.flags & COMMON == 0;
+        // Not an English word at all: likely a name of some kind.
+        let unknown = |t: &Tok| t.flags & (DICT | COMMON | FIRST | LAST) == 0 && !t.initial;
         // Leading words that are ordinary words and not names ("Meet Jeffrey",
         // "Please Tamara") are dropped; so are trailing ones.
         let mut a = 0;
@@ -516,6 +567,7 @@ impl Gazetteers {
         let n_words = r.iter().filter(|t| !t.initial && t.flags & PARTICLE == 0).count();
         let first = r[0];
         let last = r[r.len() - 1];
+        let known = r.iter().any(is_name);
         let score: f32 = if titled {
             0.95
         } else if n_words >= 2 || (r.len() >= 2 && first.initial) {
@@ -536,11 +588,13 @@ impl Gazetteers {
                 }
             } else if lname && unknown_plain(&first) {
                 0.7
+            } else if r.iter().all(|t| unknown(t) || t.initial) {
+                // Capitalised words that are in no dictionary: a foreign
+                // name, a company, a village.
+                if cued { 0.7 } else { 0.55 }
             } else if r.iter().all(|t| unknown_plain(t) || t.initial) {
-                // Two unknown capitalised words: a foreign name, a product,
-                // a title. Left for the LLM unless something cues it.
                 if cued { 0.6 } else { 0.4 }
-            } else if cued && r.iter().any(is_name) {
+            } else if cued && known {
                 0.7
             } else {
                 0.3
@@ -564,13 +618,16 @@ impl Gazetteers {
                 } else {
                     0.2
                 }
+            } else if unknown(&w) && w.end - w.start >= 3 && !w.all_caps {
+                // Not a word of the language: at any position a likely name.
+                if cued { 0.7 } else { 0.5 }
             } else if cued && plain(&w) && !w.sentence_start {
                 0.5
             } else {
                 0.0
             }
         };
-        (score > 0.0).then_some((r[0].start, last.end, score))
+        (score > 0.0).then_some((r[0].start, last.end, score, known))
     }
 
     fn person_span(&self, start: usize, end: usize, score: f32) -> Span {
