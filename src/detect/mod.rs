@@ -6,6 +6,7 @@
 pub mod gazetteer;
 pub mod merge;
 pub mod rules;
+pub mod structure;
 pub mod validators;
 
 use serde::Serialize;
@@ -127,7 +128,9 @@ impl Detector {
                 !self.allow.iter().any(|a| *a == t)
             });
         }
-        merge::resolve(spans)
+        let mut spans = merge::resolve(spans);
+        structure::address_context(text, &mut spans);
+        spans
     }
 
     /// Spans at or above the threshold: the ones the rewriter acts on.

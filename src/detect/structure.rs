@@ -1,0 +1,255 @@
+//! Address structure: evidence no single pattern sees.
+//!
+//! Postal addresses are written in blocks and in number–name–number shapes
+//! that differ by country ("89 Gammelhavn 36", "Apt. 5 / Assen / Japan
+//! 00436"). Once one part of an address is found, its neighbours are
+//! probably address too:
+//!
+//! - a house number right before an address span belongs to it;
+//! - a name found by the gazetteer between two numbers is a street;
+//! - the short lines that follow an address line (city, region, country and
+//!   postcode lines of a postal block) are places.
+
+use super::Span;
+use std::sync::Arc;
+
+/// Longest line still taken as a city/region line of an address block.
+const BLOCK_LINE_MAX: usize = 48;
+
+/// Apply the address heuristics to merged, sorted, disjoint `spans`.
+/// Returns spans that are still sorted and disjoint.
+pub fn address_context(text: &str, spans: &mut Vec<Span>) {
+    if spans.is_empty() {
+        return;
+    }
+    let address: Arc<str> = Arc::from("ADDRESS");
+    let location: Arc<str> = Arc::from("LOCATION");
+    let det: Arc<str> = Arc::from("structure:address");
+    let mut changed = false;
+    for i in 0..spans.len() {
+        let s = &spans[i];
+        let is_addr = &*s.entity == "ADDRESS";
+        let gaz_name = s.detector.starts_with("gazetteer:") && s.score < 0.9;
+        let before = house_number_before(text, s.start);
+        let after = number_after(text, s.end);
+        let prev_end = if i > 0 { spans[i - 1].end } else { 0 };
+        let next_start = spans.get(i + 1).map_or(text.len(), |n| n.start);
+        if is_addr {
+            if let Some(b) = before.filter(|&b| b >= prev_end) {
+                spans[i].start = b;
+                changed = true;
+            }
+        } else if gaz_name && before.is_some_and(|b| b >= prev_end) {
+            if let Some(a) = after.filter(|&a| a <= next_start) {
+                let sp = &mut spans[i];
+                sp.start = before.unwrap_or(sp.start);
+                sp.end = a;
+                sp.entity = address.clone();
+                sp.detector = det.clone();
+                sp.score = sp.score.max(0.6);
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        // Extensions only grow into gaps, so order and disjointness hold.
+        debug_assert!(spans.windows(2).all(|w| w[0].end <= w[1].start));
+    }
+    block_lines(text, spans, &location, &det);
+}
+
+/// Start of "12 " / "12a, " / "46 89 " directly before `pos` on one line.
+fn house_number_before(text: &str, pos: usize) -> Option<usize> {
+    let head = &text[..pos];
+    let mut start = None;
+    let mut cur = head.len();
+    for _ in 0..2 {
+        let trimmed = head[..cur].trim_end_matches([' ', ',']);
+        if trimmed.len() == cur {
+            break;
+        }
+        let digits_start = trimmed
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric())
+            .last()
+            .map(|(i, _)| i)?;
+        let word = &trimmed[digits_start..];
+        let ok = word.len() <= 6
+            && word.chars().next().is_some_and(|c| c.is_ascii_digit())
+            && word.chars().filter(|c| c.is_ascii_alphabetic()).count() <= 1;
+        let glued = trimmed[..digits_start]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        if !ok || glued {
+            break;
+        }
+        start = Some(digits_start);
+        cur = digits_start;
+    }
+    start
+}
+
+/// End of " 36" / " 36b" directly after `pos` on the same line.
+fn number_after(text: &str, pos: usize) -> Option<usize> {
+    let tail = &text[pos..];
+    let sp = tail.len() - tail.trim_start_matches(' ').len();
+    if sp == 0 || sp > 2 {
+        return None;
+    }
+    let rest = &tail[sp..];
+    let n = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if n == 0 || n > 5 {
+        return None;
+    }
+    let mut end = sp + n;
+    if rest[n..].starts_with(|c: char| c.is_ascii_alphabetic())
+        && !rest[n + 1..].starts_with(|c: char| c.is_alphanumeric())
+    {
+        end += 1;
+    }
+    if tail[end..].starts_with(|c: char| c.is_alphanumeric()) {
+        return None;
+    }
+    Some(pos + end)
+}
+
+/// The short lines of a postal block: the line holding an address span and
+/// up to three short lines after it (city, region, country + postcode).
+/// What such a line holds outside existing spans becomes LOCATION.
+fn block_lines(text: &str, spans: &mut Vec<Span>, location: &Arc<str>, det: &Arc<str>) {
+    let mut added = Vec::new();
+    let mut after_address = 0usize;
+    let mut offset = 0usize;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let start = offset;
+        offset += line.len();
+        // Trim decoration: spaces, quote markers, bullets.
+        let lead = body.len() - body.trim_start_matches([' ', '\t', '>', '?', '*', '-', '•']).len();
+        let content = body[lead..].trim_end();
+        if content.is_empty() {
+            continue;
+        }
+        let (cs, ce) = (start + lead, start + lead + content.len());
+        let has_addr = spans
+            .iter()
+            .any(|s| s.start < ce && s.end > cs && matches!(&*s.entity, "ADDRESS" | "ZIP"));
+        let short = content.len() <= BLOCK_LINE_MAX && content.split_whitespace().count() <= 6;
+        let prose = content.ends_with(['.', '?', '!', ':']);
+        if has_addr {
+            after_address = 3;
+        } else if after_address > 0 {
+            after_address -= 1;
+        } else {
+            continue;
+        }
+        if !short || prose {
+            if !has_addr {
+                after_address = 0;
+            }
+            continue;
+        }
+        fill_gaps(text, cs, ce, spans, &mut added, location, det);
+    }
+    if !added.is_empty() {
+        spans.extend(added);
+        spans.sort_by_key(|s| s.start);
+    }
+}
+
+/// Add a span for each stretch of `cs..ce` outside `spans` that holds a
+/// letter (trimmed of spaces and commas).
+fn fill_gaps(
+    text: &str,
+    cs: usize,
+    ce: usize,
+    spans: &[Span],
+    added: &mut Vec<Span>,
+    entity: &Arc<str>,
+    det: &Arc<str>,
+) {
+    let mut cuts: Vec<(usize, usize)> = spans
+        .iter()
+        .filter(|s| s.start < ce && s.end > cs)
+        .map(|s| (s.start.max(cs), s.end.min(ce)))
+        .collect();
+    cuts.sort_unstable();
+    let mut pos = cs;
+    cuts.push((ce, ce));
+    for (a, b) in cuts {
+        if a > pos {
+            let seg = &text[pos..a];
+            let trimmed = seg.trim_matches(|c: char| c == ' ' || c == ',' || c == '\t');
+            if trimmed.chars().any(char::is_alphabetic) {
+                let lead = seg.len() - seg.trim_start_matches([' ', ',', '\t']).len();
+                added.push(Span {
+                    start: pos + lead,
+                    end: pos + lead + trimmed.len(),
+                    entity: entity.clone(),
+                    score: 0.6,
+                    detector: det.clone(),
+                    validated: false,
+                });
+            }
+        }
+        pos = pos.max(b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sp(text: &str, part: &str, entity: &str, det: &str) -> Span {
+        let start = text.find(part).unwrap();
+        Span {
+            start,
+            end: start + part.len(),
+            entity: Arc::from(entity),
+            score: 0.55,
+            detector: Arc::from(det),
+            validated: false,
+        }
+    }
+
+    fn values(text: &str, spans: &[Span]) -> Vec<(String, String)> {
+        spans
+            .iter()
+            .map(|s| (s.entity.to_string(), text[s.start..s.end].to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn number_name_number_is_a_street() {
+        let t = "his address: 76 Stubben 149, Oslo";
+        let mut v = vec![sp(t, "Stubben", "PERSON", "gazetteer:name")];
+        address_context(t, &mut v);
+        assert_eq!(values(t, &v), [("ADDRESS".into(), "76 Stubben 149".into())]);
+    }
+
+    #[test]
+    fn house_number_joins_address_and_block_lines_are_places() {
+        let t = "Jane Roe\n46 89 Rue de la Paix 3\n Apt. 5\n Assen\n Japan 00436\nThanks for everything.";
+        let mut v = vec![
+            sp(t, "Rue de la Paix 3", "ADDRESS", "rule:x"),
+            sp(t, "Apt. 5", "ADDRESS", "rule:unit"),
+            sp(t, "00436", "ZIP", "rule:zip"),
+        ];
+        address_context(t, &mut v);
+        let got = values(t, &v);
+        assert!(got.contains(&("ADDRESS".into(), "46 89 Rue de la Paix 3".into())), "{got:?}");
+        assert!(got.contains(&("LOCATION".into(), "Assen".into())), "{got:?}");
+        assert!(got.contains(&("LOCATION".into(), "Japan".into())), "{got:?}");
+        assert!(!got.iter().any(|(_, v)| v.contains("Thanks")), "{got:?}");
+    }
+
+    #[test]
+    fn plain_numbers_in_prose_untouched() {
+        let t = "Chapter 3 has 12 pages.";
+        let mut v = Vec::new();
+        address_context(t, &mut v);
+        assert!(v.is_empty());
+    }
+}
