@@ -16,7 +16,7 @@ def leaked(ident, on, od):
     return False
 corpus = [json.loads(l) for l in open(sys.argv[1])]
 outs = {json.loads(l)["id"]: json.loads(l)["text"] for l in open(sys.argv[2]) if l.strip()}
-want = sys.argv[3] if len(sys.argv) > 3 else None
+want = (sys.argv[3] or None) if len(sys.argv) > 3 else None
 n = int(sys.argv[4]) if len(sys.argv) > 4 else 40
 rows = []
 for r in corpus:

@@ -16,7 +16,8 @@
 //! [policy]
 //! default = "tag"
 //! mask_keep_last = 4
-//! date_granularity = "year"         # or "month"
+//! date_granularity = "month"        # DATE: "month" or "year" (DATE_OF_BIRTH: year)
+//! person_titles = "drop"            # or "keep": Mr./Dr./PhD in pseudonyms
 //! [policy.ops]
 //! PERSON = "pseudonym"
 //! CREDIT_CARD = "mask"
@@ -24,7 +25,7 @@
 
 use crate::Error;
 use crate::detect::DenyEntry;
-use crate::plan::{DateGranularity, Op, Policy};
+use crate::plan::{DateGranularity, Op, Policy, TitleMode};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -83,6 +84,8 @@ pub struct PolicyConfig {
     #[serde(default)]
     pub date_granularity: Option<DateGranularity>,
     #[serde(default)]
+    pub person_titles: Option<TitleMode>,
+    #[serde(default)]
     pub ops: BTreeMap<String, Op>,
 }
 
@@ -134,6 +137,9 @@ impl Config {
         }
         if let Some(g) = self.policy.date_granularity {
             p.date_granularity = g;
+        }
+        if let Some(t) = self.policy.person_titles {
+            p.person_titles = t;
         }
         for (k, v) in &self.policy.ops {
             p.ops.insert(k.clone(), *v);

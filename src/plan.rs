@@ -51,8 +51,8 @@ impl std::str::FromStr for Op {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum DateGranularity {
-    #[default]
     Year,
+    #[default]
     Month,
 }
 
@@ -63,7 +63,20 @@ pub struct Policy {
     /// For types not listed.
     pub default: Op,
     pub mask_keep_last: usize,
+    /// Granularity for DATE (DATE_OF_BIRTH is always generalised to the year).
     pub date_granularity: DateGranularity,
+    pub person_titles: TitleMode,
+}
+
+/// What pseudonyms do with honorifics and name suffixes (Mr., Dr., PhD).
+/// They reveal gender or occupation; tags already cover them, so the
+/// default drops them from pseudonyms too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TitleMode {
+    #[default]
+    Drop,
+    Keep,
 }
 
 impl Default for Policy {
@@ -81,7 +94,9 @@ impl Default for Policy {
             ("URL", Pseudonym),
             // A realistic fake key would set off secret scanners downstream.
             ("SECRET", Tag),
-            // HIPAA Safe Harbor keeps the year of a date, nothing finer.
+            // HIPAA Safe Harbor keeps the year of a birth date, nothing finer;
+            // other dates keep month and year (policy.date_granularity).
+            ("DATE_OF_BIRTH", Generalize),
             ("DATE", Generalize),
             ("AGE", Generalize),
             ("ADDRESS", Pseudonym),
@@ -99,7 +114,8 @@ impl Default for Policy {
             ops,
             default: Op::Tag,
             mask_keep_last: 4,
-            date_granularity: DateGranularity::Year,
+            date_granularity: DateGranularity::Month,
+            person_titles: TitleMode::Drop,
         }
     }
 }

@@ -34,6 +34,13 @@ const ORG_WORD: u16 = 1024;
 const STREET_WORD: u16 = 2048;
 /// Any lower-case dictionary word, inflections included.
 const DICT: u16 = 4096;
+/// Never a name on its own (nationality, month...).
+const NOT_NAME: u16 = 8192;
+/// "the", "a", "an": a capitalised phrase after an article is a title or
+/// a thing ("the Princess Royal"), rarely a person's name.
+const ARTICLE: u16 = 16384;
+/// "Apt", "Suite", "Unit": ends a name run, starts an address.
+const UNIT_WORD: u16 = 32768;
 
 const TITLES: &[&str] = &[
     "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "dame", "madam", "mme",
@@ -99,6 +106,7 @@ pub const BUILTIN: GazetteerSources<'static> = GazetteerSources {
     countries: include_str!("../../rules/gazetteers/countries.txt"),
     common_words: include_str!("../../rules/gazetteers/common_words.txt"),
     dictionary: include_str!("../../rules/gazetteers/dictionary.txt"),
+    not_names: include_str!("../../rules/gazetteers/not_names.txt"),
 };
 
 /// The text of each list; one entry per line, `#` starts a comment line.
@@ -110,6 +118,8 @@ pub struct GazetteerSources<'a> {
     pub countries: &'a str,
     pub common_words: &'a str,
     pub dictionary: &'a str,
+    /// Capitalised words that are never names (nationalities, months...).
+    pub not_names: &'a str,
 }
 
 fn entries(text: &str) -> impl Iterator<Item = &str> {
@@ -148,13 +158,14 @@ impl Gazetteers {
             let p = dir.join(name);
             std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))
         };
-        let (f, s, c, k, w, d) = (
+        let (f, s, c, k, w, d, n) = (
             read("first_names.txt")?,
             read("surnames.txt")?,
             read("cities.txt")?,
             read("countries.txt")?,
             read("common_words.txt")?,
             read("dictionary.txt")?,
+            read("not_names.txt")?,
         );
         Ok(Self::from_sources(GazetteerSources {
             first_names: &f,
@@ -163,6 +174,7 @@ impl Gazetteers {
             countries: &k,
             common_words: &w,
             dictionary: &d,
+            not_names: &n,
         }))
     }
 
@@ -177,6 +189,9 @@ impl Gazetteers {
         }
         for w in entries(src.dictionary) {
             add(w, DICT);
+        }
+        for w in entries(src.not_names).flat_map(str::split_whitespace) {
+            add(w, COMMON | DICT | NOT_NAME);
         }
         let mut first_names = Vec::new();
         for w in entries(src.first_names) {
@@ -232,6 +247,12 @@ impl Gazetteers {
         for w in STREET_WORDS {
             add(w, STREET_WORD);
         }
+        for w in ["the", "a", "an"] {
+            add(w, ARTICLE);
+        }
+        for w in ["apt", "apartment", "suite", "ste", "unit", "flat", "floor", "room", "box"] {
+            add(w, UNIT_WORD);
+        }
         Self {
             words,
             max_place_words,
@@ -261,6 +282,15 @@ impl Gazetteers {
     pub fn is_name(&self, word: &str) -> bool {
         let mut b = String::new();
         self.flags(word, &mut b) & (FIRST | LAST) != 0
+    }
+
+    /// True if any word of `text` is a common English word or a function
+    /// word (lets the address-block heuristic skip prose).
+    pub fn has_common_word(&self, text: &str) -> bool {
+        let mut b = String::new();
+        text.split(|c: char| !(c.is_alphabetic() || c == '\'' || c == '-'))
+            .filter(|w| !w.is_empty())
+            .any(|w| self.flags(w, &mut b) & (COMMON | ARTICLE) != 0 && self.flags(w, &mut b) & (CITY | COUNTRY) == 0)
     }
 
     /// True if `word` is one of the common English words.
@@ -314,6 +344,9 @@ impl Gazetteers {
                 }
                 if initial {
                     flags &= !(COMMON | CITY | COUNTRY);
+                }
+                if flags & NOT_NAME != 0 {
+                    flags &= !(FIRST | LAST | CITY | COUNTRY | PLACE_PREFIX);
                 }
                 toks.push(Tok {
                     start,
@@ -448,7 +481,13 @@ impl Gazetteers {
             if !starts_run {
                 if !t.cap && !taken[i] {
                     if let Some((end_tok, score)) = self.lower_case_name(toks, i) {
-                        out.push(self.person_span(t.start, toks[end_tok].end, score));
+                        // "mr. chad farmer": the title belongs to the name.
+                        let start = if i > 0 && t.joined_prev && toks[i - 1].flags & TITLE != 0 {
+                            toks[i - 1].start
+                        } else {
+                            t.start
+                        };
+                        out.push(self.person_span(start, toks[end_tok].end, score));
                         i = end_tok + 1;
                         continue;
                     }
@@ -480,6 +519,10 @@ impl Gazetteers {
                 }
                 break;
             }
+            // "Diana Weöres Apt. 434": a unit word ends the name.
+            if let Some(k) = (i + 1..=j).find(|&k| toks[k].flags & UNIT_WORD != 0) {
+                j = k - 1;
+            }
             let run = &toks[i..=j];
             // An organisation or street word in the run: not a person.
             if run
@@ -492,6 +535,15 @@ impl Gazetteers {
             }
             let prev = (i > 0 && toks[i].joined_prev).then(|| toks[i - 1]);
             let titled = prev.is_some_and(|p| p.flags & TITLE != 0);
+            let strong_name = run.iter().any(|t| {
+                t.flags & (FIRST | LAST) != 0 && t.flags & COMMON == 0
+                    || t.flags & (DICT | COMMON) == 0
+            });
+            if !titled && !strong_name && prev.is_some_and(|p| p.flags & ARTICLE != 0) {
+                // "the Princess Royal", "a Big Three song".
+                i = j + 1;
+                continue;
+            }
             let cued = prev.is_some_and(|p| p.flags & PERSON_CUE != 0);
             let place_cued = prev.is_some_and(|p| p.flags & PLACE_CUE != 0 && !p.cap);
             if let Some((s, e, score, known)) = self.judge_run(run, titled, cued) {
@@ -527,7 +579,10 @@ impl Gazetteers {
             n.flags & LAST != 0 && n.flags & COMMON == 0
                 || n.flags & (DICT | COMMON | FIRST | PARTICLE | TITLE) == 0
         });
-        if first && next_surname && (t.flags & COMMON == 0 || next.is_some_and(|n| n.flags & DICT == 0)) {
+        // A common first word ("dawn", "add") needs a next word that can
+        // only be a surname.
+        let strong_next = next.is_some_and(|n| n.flags & (DICT | FIRST) == 0);
+        if first && next_surname && (t.flags & COMMON == 0 || strong_next) {
             return Some((i + 1, 0.6));
         }
         if first && t.flags & (COMMON | DICT) == 0 && t.end - t.start >= 4 {
@@ -562,8 +617,9 @@ impl Gazetteers {
             return None;
         }
         let r = &run[a..b];
-        let titled = titled && a == 0;
-        let cued = cued && a == 0;
+        // A stripped leading word can itself be the cue ("Hi John").
+        let titled = if a == 0 { titled } else { run[a - 1].flags & TITLE != 0 };
+        let cued = if a == 0 { cued } else { run[a - 1].flags & PERSON_CUE != 0 };
         let n_words = r.iter().filter(|t| !t.initial && t.flags & PARTICLE == 0).count();
         let first = r[0];
         let last = r[r.len() - 1];
@@ -614,7 +670,8 @@ impl Gazetteers {
                 if cued && !w.sentence_start || cued && w.flags & FIRST != 0 {
                     0.6
                 } else if !w.sentence_start {
-                    0.5
+                    // "Capitalized words like Wisdom": too often a word.
+                    0.45
                 } else {
                     0.2
                 }

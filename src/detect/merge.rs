@@ -1,7 +1,9 @@
 //! Overlap resolution: when detectors disagree about a stretch of text, one
 //! span wins. Validated spans (a checksum passed) beat unvalidated ones;
 //! then higher score; then the longer span (it covers more of the
-//! identifier, so less of it can leak); then the earlier one.
+//! identifier, so less of it can leak); then the earlier one. A loser that
+//! sticks out of the winner widens it: both detectors found something
+//! sensitive there, and the union leaks less than either.
 
 use super::Span;
 
@@ -24,6 +26,20 @@ pub fn resolve(mut spans: Vec<Span>) -> Vec<Span> {
         let clash_prev = pos > 0 && kept[pos - 1].overlaps(&s);
         let clash_next = pos < kept.len() && kept[pos].overlaps(&s);
         if clash_prev || clash_next {
+            // Widen the (single) winner it overlaps, unless that would
+            // swallow a neighbour.
+            let w = if clash_prev { pos - 1 } else { pos };
+            let other = if clash_prev { pos < kept.len() && kept[pos].overlaps(&s) } else { false };
+            if !other {
+                let lo = s.start.min(kept[w].start);
+                let hi = s.end.max(kept[w].end);
+                let left_ok = w == 0 || kept[w - 1].end <= lo;
+                let right_ok = w + 1 >= kept.len() || kept[w + 1].start >= hi;
+                if left_ok && right_ok {
+                    kept[w].start = lo;
+                    kept[w].end = hi;
+                }
+            }
             continue;
         }
         kept.insert(pos, s);
@@ -58,6 +74,13 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!(&*out[0].entity, "CREDIT_CARD");
         assert_eq!((out[1].start, out[1].end), (20, 31));
+    }
+
+    #[test]
+    fn partial_overlap_widens_the_winner() {
+        let out = resolve(vec![sp(10, 20, 0.9, false, "USERNAME"), sp(15, 30, 0.6, false, "PERSON")]);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].start, out[0].end, &*out[0].entity), (10, 30, "USERNAME"));
     }
 
     #[test]

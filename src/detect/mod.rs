@@ -129,7 +129,7 @@ impl Detector {
             });
         }
         let mut spans = merge::resolve(spans);
-        structure::address_context(text, &mut spans);
+        structure::address_context(text, &mut spans, &self.gazetteers);
         spans
     }
 

@@ -10,7 +10,7 @@
 //! - the short lines that follow an address line (city, region, country and
 //!   postcode lines of a postal block) are places.
 
-use super::Span;
+use super::{Gazetteers, Span};
 use std::sync::Arc;
 
 /// Longest line still taken as a city/region line of an address block.
@@ -18,7 +18,7 @@ const BLOCK_LINE_MAX: usize = 48;
 
 /// Apply the address heuristics to merged, sorted, disjoint `spans`.
 /// Returns spans that are still sorted and disjoint.
-pub fn address_context(text: &str, spans: &mut Vec<Span>) {
+pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
     if spans.is_empty() {
         return;
     }
@@ -55,7 +55,7 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>) {
         // Extensions only grow into gaps, so order and disjointness hold.
         debug_assert!(spans.windows(2).all(|w| w[0].end <= w[1].start));
     }
-    block_lines(text, spans, &location, &det);
+    block_lines(text, spans, &location, &det, gaz);
 }
 
 /// Start of "12 " / "12a, " / "46 89 " directly before `pos` on one line.
@@ -118,7 +118,13 @@ fn number_after(text: &str, pos: usize) -> Option<usize> {
 /// The short lines of a postal block: the line holding an address span and
 /// up to three short lines after it (city, region, country + postcode).
 /// What such a line holds outside existing spans becomes LOCATION.
-fn block_lines(text: &str, spans: &mut Vec<Span>, location: &Arc<str>, det: &Arc<str>) {
+fn block_lines(
+    text: &str,
+    spans: &mut Vec<Span>,
+    location: &Arc<str>,
+    det: &Arc<str>,
+    gaz: &Gazetteers,
+) {
     let mut added = Vec::new();
     let mut after_address = 0usize;
     let mut offset = 0usize;
@@ -151,7 +157,7 @@ fn block_lines(text: &str, spans: &mut Vec<Span>, location: &Arc<str>, det: &Arc
             }
             continue;
         }
-        fill_gaps(text, cs, ce, spans, &mut added, location, det);
+        fill_gaps(text, cs, ce, spans, &mut added, location, det, gaz);
     }
     if !added.is_empty() {
         spans.extend(added);
@@ -160,7 +166,8 @@ fn block_lines(text: &str, spans: &mut Vec<Span>, location: &Arc<str>, det: &Arc
 }
 
 /// Add a span for each stretch of `cs..ce` outside `spans` that holds a
-/// letter (trimmed of spaces and commas).
+/// letter and no common word (trimmed of spaces and commas).
+#[allow(clippy::too_many_arguments)]
 fn fill_gaps(
     text: &str,
     cs: usize,
@@ -169,6 +176,7 @@ fn fill_gaps(
     added: &mut Vec<Span>,
     entity: &Arc<str>,
     det: &Arc<str>,
+    gaz: &Gazetteers,
 ) {
     let mut cuts: Vec<(usize, usize)> = spans
         .iter()
@@ -182,7 +190,8 @@ fn fill_gaps(
         if a > pos {
             let seg = &text[pos..a];
             let trimmed = seg.trim_matches(|c: char| c == ' ' || c == ',' || c == '\t');
-            if trimmed.chars().any(char::is_alphabetic) {
+            // Ordinary words ("My zip code is") mean prose, not a place line.
+            if trimmed.chars().any(char::is_alphabetic) && !gaz.has_common_word(trimmed) {
                 let lead = seg.len() - seg.trim_start_matches([' ', ',', '\t']).len();
                 added.push(Span {
                     start: pos + lead,
@@ -201,6 +210,12 @@ fn fill_gaps(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::OnceLock;
+
+    fn gaz() -> &'static Gazetteers {
+        static G: OnceLock<Gazetteers> = OnceLock::new();
+        G.get_or_init(Gazetteers::builtin)
+    }
 
     fn sp(text: &str, part: &str, entity: &str, det: &str) -> Span {
         let start = text.find(part).unwrap();
@@ -225,7 +240,7 @@ mod tests {
     fn number_name_number_is_a_street() {
         let t = "his address: 76 Stubben 149, Oslo";
         let mut v = vec![sp(t, "Stubben", "PERSON", "gazetteer:name")];
-        address_context(t, &mut v);
+        address_context(t, &mut v, gaz());
         assert_eq!(values(t, &v), [("ADDRESS".into(), "76 Stubben 149".into())]);
     }
 
@@ -237,7 +252,7 @@ mod tests {
             sp(t, "Apt. 5", "ADDRESS", "rule:unit"),
             sp(t, "00436", "ZIP", "rule:zip"),
         ];
-        address_context(t, &mut v);
+        address_context(t, &mut v, gaz());
         let got = values(t, &v);
         assert!(got.contains(&("ADDRESS".into(), "46 89 Rue de la Paix 3".into())), "{got:?}");
         assert!(got.contains(&("LOCATION".into(), "Assen".into())), "{got:?}");
@@ -249,7 +264,7 @@ mod tests {
     fn plain_numbers_in_prose_untouched() {
         let t = "Chapter 3 has 12 pages.";
         let mut v = Vec::new();
-        address_context(t, &mut v);
+        address_context(t, &mut v, gaz());
         assert!(v.is_empty());
     }
 }

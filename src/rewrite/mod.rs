@@ -5,7 +5,7 @@
 pub mod surrogate;
 
 use crate::detect::Gazetteers;
-use crate::plan::{DateGranularity, Op, Plan, Policy};
+use crate::plan::{DateGranularity, Op, Plan, Policy, TitleMode};
 pub use surrogate::Surrogates;
 
 /// Words kept verbatim inside address and organisation pseudonyms: they
@@ -69,7 +69,18 @@ impl Rewriter<'_> {
     fn pseudonym(&self, entity: &str, value: &str) -> String {
         let s = self.surrogates;
         match entity {
-            "PERSON" => s.person(value),
+            "PERSON" => match self.policy.person_titles {
+                TitleMode::Keep => s.person(value),
+                TitleMode::Drop => {
+                    let core = strip_titles(value);
+                    if core.is_empty() {
+                        // Only a title was found: replace it by nothing.
+                        String::new()
+                    } else {
+                        s.person(core)
+                    }
+                }
+            },
             "EMAIL" => s.email(value),
             "PHONE" => s.phone(value),
             "CREDIT_CARD" => s.credit_card(value),
@@ -136,6 +147,8 @@ impl Rewriter<'_> {
 
     fn generalize(&self, entity: &str, number: usize, value: &str) -> String {
         match entity {
+            "DATE_OF_BIRTH" => generalize_date(value, DateGranularity::Year)
+                .unwrap_or_else(|| format!("[{entity}_{number}]")),
             "DATE" => generalize_date(value, self.policy.date_granularity)
                 .unwrap_or_else(|| format!("[{entity}_{number}]")),
             "AGE" => match value.trim().parse::<u32>() {
@@ -169,6 +182,40 @@ impl Rewriter<'_> {
             .find(|s| &*s.entity == "LOCATION" && s.score >= 0.5)
             .map(|s| value[s.start..s.end].to_string())
     }
+}
+
+const HONORIFICS: &[&str] = &[
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "madam", "mme", "mlle", "herr",
+    "frau", "sr", "sra", "srta", "rev", "fr", "lord", "lady",
+];
+const SUFFIXES: &[&str] = &["phd", "md", "jr", "sr", "ii", "iii", "iv", "esq", "dds", "rn"];
+
+/// The name without leading honorifics and trailing suffixes
+/// ("Mrs. Tammy Brynjólfsson PhD" → "Tammy Brynjólfsson").
+pub fn strip_titles(value: &str) -> &str {
+    let mut v = value.trim();
+    loop {
+        let word_end = v.find(char::is_whitespace).unwrap_or(v.len());
+        let w = v[..word_end].trim_end_matches(['.', ',']).to_lowercase();
+        if word_end < v.len() && HONORIFICS.contains(&w.as_str()) {
+            v = v[word_end..].trim_start();
+            continue;
+        }
+        if word_end == v.len() && HONORIFICS.contains(&w.as_str()) {
+            return "";
+        }
+        break;
+    }
+    loop {
+        let start = v.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let w = v[start..].trim_end_matches(['.', ',']).to_lowercase();
+        if start > 0 && SUFFIXES.contains(&w.as_str()) {
+            v = v[..start].trim_end().trim_end_matches(',');
+            continue;
+        }
+        break;
+    }
+    v
 }
 
 /// Keep the last `keep` alphanumerics, star the others, keep separators.
@@ -258,6 +305,14 @@ fn url_pseudonym(s: &Surrogates, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn titles_are_stripped() {
+        assert_eq!(strip_titles("Mrs. Tammy Brynjólfsson PhD"), "Tammy Brynjólfsson");
+        assert_eq!(strip_titles("Dr. Kent"), "Kent");
+        assert_eq!(strip_titles("Mr."), "");
+        assert_eq!(strip_titles("Drake"), "Drake");
+    }
 
     #[test]
     fn mask_keeps_last_four_and_separators() {
