@@ -284,13 +284,16 @@ impl Gazetteers {
         self.flags(word, &mut b) & (FIRST | LAST) != 0
     }
 
-    /// True if any word of `text` is a common English word or a function
-    /// word (lets the address-block heuristic skip prose).
+    /// True if `text` holds a lower-case common English word ("My zip code
+    /// is"): prose, not a place line of an address block.
     pub fn has_common_word(&self, text: &str) -> bool {
         let mut b = String::new();
         text.split(|c: char| !(c.is_alphabetic() || c == '\'' || c == '-'))
-            .filter(|w| !w.is_empty())
-            .any(|w| self.flags(w, &mut b) & (COMMON | ARTICLE) != 0 && self.flags(w, &mut b) & (CITY | COUNTRY) == 0)
+            .filter(|w| w.chars().next().is_some_and(char::is_lowercase))
+            .any(|w| {
+                let f = self.flags(w, &mut b);
+                f & (COMMON | ARTICLE) != 0 && f & (CITY | COUNTRY | PARTICLE) == 0
+            })
     }
 
     /// True if `word` is one of the common English words.
@@ -346,7 +349,7 @@ impl Gazetteers {
                     flags &= !(COMMON | CITY | COUNTRY);
                 }
                 if flags & NOT_NAME != 0 {
-                    flags &= !(FIRST | LAST | CITY | COUNTRY | PLACE_PREFIX);
+                    flags &= !(FIRST | LAST);
                 }
                 toks.push(Tok {
                     start,
@@ -434,7 +437,11 @@ impl Gazetteers {
             let cap = t.cap && !t.all_caps || t.all_caps && (multi || t.end - t.start > 3);
             let country = f & COUNTRY != 0;
             let score: f32 = if cap {
-                if common {
+                if common && country && !t.sentence_start {
+                    // "Japan", "Chad": lower-case senders of these words are
+                    // rare next to the capitalised country.
+                    0.8
+                } else if common {
                     if cue && !t.sentence_start { 0.6 } else { 0.0 }
                 } else if person_like && !cue {
                     // "Jordan", "Florence": the name detector decides.
@@ -479,6 +486,27 @@ impl Gazetteers {
             let t = toks[i];
             let starts_run = (t.cap || t.initial) && !taken[i] && t.flags & TITLE == 0;
             if !starts_run {
+                if !t.cap
+                    && !taken[i]
+                    && t.joined_prev
+                    && i > 0
+                    && toks[i - 1].flags & PLACE_CUE != 0
+                    && t.flags & (DICT | COMMON | PARTICLE) == 0
+                    && t.end - t.start >= 4
+                {
+                    // "grew up in lubbeek": an unknown lower-case word after a
+                    // place preposition.
+                    out.push(Span {
+                        start: t.start,
+                        end: t.end,
+                        entity: self.location.clone(),
+                        score: 0.5,
+                        detector: self.det_place.clone(),
+                        validated: false,
+                    });
+                    i += 1;
+                    continue;
+                }
                 if !t.cap && !taken[i] {
                     if let Some((end_tok, score)) = self.lower_case_name(toks, i) {
                         // "mr. chad farmer": the title belongs to the name.
@@ -546,6 +574,22 @@ impl Gazetteers {
             }
             let cued = prev.is_some_and(|p| p.flags & PERSON_CUE != 0);
             let place_cued = prev.is_some_and(|p| p.flags & PLACE_CUE != 0 && !p.cap);
+            if place_cued
+                && !cued
+                && run.iter().all(|t| t.all_caps && t.flags & (DICT | COMMON) == 0)
+            {
+                // "grew up in ΛΑΡΝΑΚΑ", "I am in PADASJOKI".
+                out.push(Span {
+                    start: run[0].start,
+                    end: run[run.len() - 1].end,
+                    entity: self.location.clone(),
+                    score: 0.6,
+                    detector: self.det_place.clone(),
+                    validated: false,
+                });
+                i = j + 1;
+                continue;
+            }
             if let Some((s, e, score, known)) = self.judge_run(run, titled, cued) {
                 // Include the title in the span ("Mr. Grimes"): a title is
                 // part of how the person is named.
@@ -652,6 +696,9 @@ impl Gazetteers {
                 if cued { 0.6 } else { 0.4 }
             } else if cued && known {
                 0.7
+            } else if r.iter().any(|t| is_name(t) && plain(t)) {
+                // "Port Edward": a real name inside a capitalised phrase.
+                0.6
             } else {
                 0.3
             }

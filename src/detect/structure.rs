@@ -55,7 +55,57 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
         // Extensions only grow into gaps, so order and disjointness hold.
         debug_assert!(spans.windows(2).all(|w| w[0].end <= w[1].start));
     }
+    trailing_places(text, spans, &location, &det, gaz);
     block_lines(text, spans, &location, &det, gaz);
+}
+
+/// "lives at 38 Calle Mayor 88, Villafranca del Cid": the words after the
+/// comma that closes an address, up to the end of the line or sentence.
+fn trailing_places(
+    text: &str,
+    spans: &mut Vec<Span>,
+    location: &Arc<str>,
+    det: &Arc<str>,
+    gaz: &Gazetteers,
+) {
+    let mut added = Vec::new();
+    for (i, s) in spans.iter().enumerate() {
+        if &*s.entity != "ADDRESS" {
+            continue;
+        }
+        let rest = &text[s.end..];
+        let Some(after) = rest.strip_prefix(", ") else {
+            continue;
+        };
+        let stop = after
+            .find(['\n', '.', '!', '?', ';', '(', ')', '"'])
+            .unwrap_or(after.len());
+        let seg = after[..stop].trim_end_matches([',', ' ']);
+        let limit = spans.get(i + 1).map_or(text.len(), |n| n.start);
+        let start = s.end + 2;
+        let end = start + seg.len();
+        if seg.is_empty()
+            || end > limit
+            || seg.split_whitespace().count() > 4
+            || seg.len() > BLOCK_LINE_MAX
+            || gaz.has_common_word(seg)
+            || !seg.chars().any(char::is_alphabetic)
+        {
+            continue;
+        }
+        added.push(Span {
+            start,
+            end,
+            entity: location.clone(),
+            score: 0.6,
+            detector: det.clone(),
+            validated: false,
+        });
+    }
+    if !added.is_empty() {
+        spans.extend(added);
+        spans.sort_by_key(|s| s.start);
+    }
 }
 
 /// Start of "12 " / "12a, " / "46 89 " directly before `pos` on one line.
@@ -258,6 +308,15 @@ mod tests {
         assert!(got.contains(&("LOCATION".into(), "Assen".into())), "{got:?}");
         assert!(got.contains(&("LOCATION".into(), "Japan".into())), "{got:?}");
         assert!(!got.iter().any(|(_, v)| v.contains("Thanks")), "{got:?}");
+    }
+
+    #[test]
+    fn place_after_address_comma() {
+        let t = "Rania lives at 38 Calle Mayor 88, Villafranca del Cid.";
+        let mut v = vec![sp(t, "38 Calle Mayor 88", "ADDRESS", "rule:x")];
+        address_context(t, &mut v, gaz());
+        let got = values(t, &v);
+        assert!(got.contains(&("LOCATION".into(), "Villafranca del Cid".into())), "{got:?}");
     }
 
     #[test]
