@@ -98,7 +98,10 @@ mod tests {
         let k2 = load_or_create(&sd).unwrap();
         assert_eq!(k1, k2);
         assert_eq!(k1.len(), 32);
-        let mode = std::fs::metadata(sd.join(KEY_FILE)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(sd.join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 

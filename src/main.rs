@@ -7,8 +7,8 @@ use gdr::RecordError;
 use gdr::config::Config;
 use gdr::detect::{Span, char_offset};
 use gdr::formats::jsonl::{self, FieldPath};
-use gdr::formats::text::Paragraphs;
 use gdr::formats::read_line_capped;
+use gdr::formats::text::Paragraphs;
 use gdr::pipeline::Pipeline;
 use serde_json::{Value, json};
 use std::fs::File;
@@ -109,6 +109,9 @@ struct BenchArgs {
     /// Print rows as JSON lines.
     #[arg(long)]
     json: bool,
+    /// Also time every rule alone (slowest first).
+    #[arg(long)]
+    per_rule: bool,
 }
 
 fn main() {
@@ -167,10 +170,15 @@ fn run() -> Result<i32> {
         Cmd::Scan(a) => {
             let p = Pipeline::from_config(&cfg, &state_dir)?;
             let _ = a.io.no_llm;
-            process(&p, &a.io, Mode::Scan {
-                show_values: a.show_values,
-                min_score: a.min_score.unwrap_or(p.detector.threshold),
-            }, None)
+            process(
+                &p,
+                &a.io,
+                Mode::Scan {
+                    show_values: a.show_values,
+                    min_score: a.min_score.unwrap_or(p.detector.threshold),
+                },
+                None,
+            )
         }
         Cmd::Rewrite(a) => {
             let p = Pipeline::from_config(&cfg, &state_dir)?;
@@ -229,7 +237,11 @@ fn process(
         failed += 1;
         eprintln!("gdr: {name}:{line}: {e}; record skipped");
         if let Some(r) = report {
-            let _ = writeln!(r, "{}", json!({"line": line, "status": "error", "error": e.to_string()}));
+            let _ = writeln!(
+                r,
+                "{}",
+                json!({"line": line, "status": "error", "error": e.to_string()})
+            );
         }
     };
     match io.format {
@@ -245,7 +257,10 @@ fn process(
                 }
                 total += 1;
                 if full > buf.len() {
-                    let e = RecordError::TooLarge { size: full, limit: io.max_record_bytes };
+                    let e = RecordError::TooLarge {
+                        size: full,
+                        limit: io.max_record_bytes,
+                    };
                     fail(line_no, &e, &mut report);
                     continue;
                 }
@@ -342,7 +357,10 @@ fn jsonl_record(
     let mut n_spans = 0usize;
     for path in paths {
         path.for_each_mut(&mut v, &mut |loc, s| match mode {
-            Mode::Scan { show_values, min_score } => {
+            Mode::Scan {
+                show_values,
+                min_score,
+            } => {
                 for sp in p.scan(s).iter().filter(|sp| sp.score >= min_score) {
                     spans_out.push(span_json(s, loc, sp, show_values));
                 }
@@ -367,14 +385,20 @@ fn jsonl_record(
         Mode::Rewrite => {
             let rep = json!({"line": line_no, "id": id, "status": "ok", "path": "deterministic",
                 "spans": n_spans, "entities": entities});
-            (serde_json::to_string(&v).map_err(|e| RecordError::Json(e.to_string()))?, Some(rep))
+            (
+                serde_json::to_string(&v).map_err(|e| RecordError::Json(e.to_string()))?,
+                Some(rep),
+            )
         }
     })
 }
 
 fn text_record(p: &Pipeline, text: &str, mode: Mode, line: usize) -> (String, Option<Value>) {
     match mode {
-        Mode::Scan { show_values, min_score } => {
+        Mode::Scan {
+            show_values,
+            min_score,
+        } => {
             let spans: Vec<Value> = p
                 .scan(text)
                 .iter()
@@ -419,7 +443,19 @@ fn bench(p: &Pipeline, b: BenchArgs) -> Result<i32> {
                 texts.push(t.to_string());
             }
         }
-        let name = c.file_name().map_or("?".into(), |n| n.to_string_lossy().to_string());
+        let name = c
+            .file_name()
+            .map_or("?".into(), |n| n.to_string_lossy().to_string());
+        if b.per_rule {
+            let mb = texts.iter().map(String::len).sum::<usize>() as f64 / 1e6;
+            for (id, secs) in gdr::bench::per_rule(p, &texts).iter().take(15) {
+                println!(
+                    "{name:<22} rule {id:<28} {:>8.1} ms {:>9.1} MB/s",
+                    secs * 1e3,
+                    mb / secs
+                );
+            }
+        }
         for r in gdr::bench::run(p, &name, &texts, &b.scales) {
             if b.json {
                 println!("{}", serde_json::to_string(&r)?);
@@ -427,13 +463,20 @@ fn bench(p: &Pipeline, b: BenchArgs) -> Result<i32> {
             }
             println!(
                 "{:<22} {:>6} {:>9} {:>9.2} {:>10.1} {:>12.1} {:>10.3} {:>9}",
-                r.corpus, r.scale, r.records, r.mbytes, r.scan_mbps, r.rewrite_mbps,
-                r.scan_linearity, r.spans
+                r.corpus,
+                r.scale,
+                r.records,
+                r.mbytes,
+                r.scan_mbps,
+                r.rewrite_mbps,
+                r.scan_linearity,
+                r.spans
             );
             if let Some(base) = b.baseline_mbps {
                 println!(
                     "{:<22} scan is {:.0}x the baseline's {base} MB/s",
-                    "", r.scan_mbps / base
+                    "",
+                    r.scan_mbps / base
                 );
             }
         }

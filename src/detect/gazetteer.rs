@@ -43,9 +43,39 @@ const ARTICLE: u16 = 16384;
 const UNIT_WORD: u16 = 32768;
 
 const TITLES: &[&str] = &[
-    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "dame", "madam", "mme",
-    "mlle", "herr", "frau", "sr", "sra", "srta", "lord", "lady", "rev", "fr", "judge", "justice",
-    "president", "senator", "officer", "nurse", "doctor", "mister", "missus", "uncle", "aunt",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mx",
+    "dr",
+    "prof",
+    "professor",
+    "sir",
+    "dame",
+    "madam",
+    "mme",
+    "mlle",
+    "herr",
+    "frau",
+    "sr",
+    "sra",
+    "srta",
+    "lord",
+    "lady",
+    "rev",
+    "fr",
+    "judge",
+    "justice",
+    "president",
+    "senator",
+    "officer",
+    "nurse",
+    "doctor",
+    "mister",
+    "missus",
+    "uncle",
+    "aunt",
 ];
 const PARTICLES: &[&str] = &[
     "van", "der", "den", "de", "da", "von", "del", "della", "la", "le", "di", "du", "dos", "das",
@@ -53,13 +83,71 @@ const PARTICLES: &[&str] = &[
 ];
 /// Words right before a name: "my name is X", "Dear X", "signed X".
 const PERSON_CUES: &[&str] = &[
-    "name", "named", "called", "dear", "hi", "hello", "hey", "thanks", "regards", "sincerely",
-    "cheers", "signed", "patient", "client", "customer", "employee", "user", "by", "cc", "from",
-    "to", "attn", "contact", "ask", "tell", "met", "told", "with", "wife", "husband", "son",
-    "daughter", "mother", "father", "brother", "sister", "friend", "colleague", "manager",
-    "partner", "am", "i'm", "im", "me", "is", "was", "and", "mr", "mrs", "ms", "dr", "says",
-    "said", "asks", "asked", "replied", "wrote", "writes", "thank", "meet", "spoke", "speak",
-    "per", "ask", "for",
+    "name",
+    "named",
+    "called",
+    "dear",
+    "hi",
+    "hello",
+    "hey",
+    "thanks",
+    "regards",
+    "sincerely",
+    "cheers",
+    "signed",
+    "patient",
+    "client",
+    "customer",
+    "employee",
+    "user",
+    "by",
+    "cc",
+    "from",
+    "to",
+    "attn",
+    "contact",
+    "ask",
+    "tell",
+    "met",
+    "told",
+    "with",
+    "wife",
+    "husband",
+    "son",
+    "daughter",
+    "mother",
+    "father",
+    "brother",
+    "sister",
+    "friend",
+    "colleague",
+    "manager",
+    "partner",
+    "am",
+    "i'm",
+    "im",
+    "me",
+    "is",
+    "was",
+    "and",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "says",
+    "said",
+    "asks",
+    "asked",
+    "replied",
+    "wrote",
+    "writes",
+    "thank",
+    "meet",
+    "spoke",
+    "speak",
+    "per",
+    "ask",
+    "for",
 ];
 const PLACE_CUES: &[&str] = &[
     "in", "at", "from", "to", "near", "of", "visit", "visited", "visiting", "live", "lives",
@@ -67,20 +155,118 @@ const PLACE_CUES: &[&str] = &[
     "outside", "around", "across", "through", "left", "reached", "arrived",
 ];
 const ORG_WORDS: &[&str] = &[
-    "ltd", "ltd.", "inc", "inc.", "llc", "gmbh", "ag", "plc", "corp", "corp.", "corporation",
-    "company", "group", "holdings", "bank", "university", "college", "institute", "foundation",
-    "hospital", "clinic", "school", "academy", "association", "society", "ministry", "department",
-    "court", "council", "agency", "office", "church", "club", "team", "committee", "commission",
-    "services", "solutions", "systems", "technologies", "partners", "associates", "labs",
-    "museum", "library", "airport", "station", "hotel", "restaurant", "cafe", "center", "centre",
+    "ltd",
+    "ltd.",
+    "inc",
+    "inc.",
+    "llc",
+    "gmbh",
+    "ag",
+    "plc",
+    "corp",
+    "corp.",
+    "corporation",
+    "company",
+    "group",
+    "holdings",
+    "bank",
+    "university",
+    "college",
+    "institute",
+    "foundation",
+    "hospital",
+    "clinic",
+    "school",
+    "academy",
+    "association",
+    "society",
+    "ministry",
+    "department",
+    "court",
+    "council",
+    "agency",
+    "office",
+    "church",
+    "club",
+    "team",
+    "committee",
+    "commission",
+    "services",
+    "solutions",
+    "systems",
+    "technologies",
+    "partners",
+    "associates",
+    "labs",
+    "museum",
+    "library",
+    "airport",
+    "station",
+    "hotel",
+    "restaurant",
+    "cafe",
+    "center",
+    "centre",
 ];
 const STREET_WORDS: &[&str] = &[
-    "street", "st", "st.", "avenue", "ave", "ave.", "road", "rd", "rd.", "lane", "ln", "drive",
-    "dr.", "boulevard", "blvd", "court", "ct", "way", "place", "pl", "terrace", "square", "sq",
-    "highway", "hwy", "parkway", "pkwy", "crescent", "close", "circle", "alley", "trail", "suite",
-    "apt", "apt.", "apartment", "unit", "floor", "rue", "via", "calle", "rua", "strasse",
-    "straße", "weg", "straat", "laan", "plein", "gasse", "platz", "vej", "gatan", "gata", "veien",
-    "ulica", "utca", "út", "corner",
+    "street",
+    "st",
+    "st.",
+    "avenue",
+    "ave",
+    "ave.",
+    "road",
+    "rd",
+    "rd.",
+    "lane",
+    "ln",
+    "drive",
+    "dr.",
+    "boulevard",
+    "blvd",
+    "court",
+    "ct",
+    "way",
+    "place",
+    "pl",
+    "terrace",
+    "square",
+    "sq",
+    "highway",
+    "hwy",
+    "parkway",
+    "pkwy",
+    "crescent",
+    "close",
+    "circle",
+    "alley",
+    "trail",
+    "suite",
+    "apt",
+    "apt.",
+    "apartment",
+    "unit",
+    "floor",
+    "rue",
+    "via",
+    "calle",
+    "rua",
+    "strasse",
+    "straße",
+    "weg",
+    "straat",
+    "laan",
+    "plein",
+    "gasse",
+    "platz",
+    "vej",
+    "gatan",
+    "gata",
+    "veien",
+    "ulica",
+    "utca",
+    "út",
+    "corner",
 ];
 
 /// Word lists loaded once at start.
@@ -120,6 +306,16 @@ pub struct GazetteerSources<'a> {
     pub dictionary: &'a str,
     /// Capitalised words that are never names (nationalities, months...).
     pub not_names: &'a str,
+}
+
+fn push_lower(buf: &mut String, word: &str) {
+    if word.is_ascii() {
+        let at = buf.len();
+        buf.push_str(word);
+        buf[at..].make_ascii_lowercase();
+    } else {
+        buf.extend(word.chars().flat_map(char::to_lowercase));
+    }
 }
 
 fn entries(text: &str) -> impl Iterator<Item = &str> {
@@ -250,7 +446,17 @@ impl Gazetteers {
         for w in ["the", "a", "an"] {
             add(w, ARTICLE);
         }
-        for w in ["apt", "apartment", "suite", "ste", "unit", "flat", "floor", "room", "box"] {
+        for w in [
+            "apt",
+            "apartment",
+            "suite",
+            "ste",
+            "unit",
+            "flat",
+            "floor",
+            "room",
+            "box",
+        ] {
             add(w, UNIT_WORD);
         }
         Self {
@@ -268,6 +474,12 @@ impl Gazetteers {
 
     fn flags(&self, word: &str, buf: &mut String) -> u16 {
         buf.clear();
+        if word.is_ascii() {
+            // Fast path: most words of most text.
+            buf.push_str(word);
+            buf.make_ascii_lowercase();
+            return self.words.get(buf.as_str()).copied().unwrap_or(0);
+        }
         for c in word.chars() {
             if c == '’' {
                 buf.push('\'');
@@ -402,19 +614,16 @@ impl Gazetteers {
         let mut i = 0;
         while i < toks.len() {
             let t = toks[i];
-            // Longest multi-word place first.
+            // Longest multi-word place first. A prefix that is an ordinary
+            // lower-case word ("the", "new") starts no place name.
             let mut best: Option<(usize, u16)> = None;
-            if t.flags & PLACE_PREFIX != 0 {
+            if t.flags & PLACE_PREFIX != 0 && (t.cap || t.flags & COMMON == 0) {
+                buf.clear();
+                push_lower(&mut buf, &text[t.start..t.end]);
                 let mut j = i + 1;
                 while j < toks.len() && j - i < self.max_place_words && toks[j].joined_prev {
-                    let phrase = text[t.start..toks[j].end].split_whitespace();
-                    buf.clear();
-                    for (k, w) in phrase.enumerate() {
-                        if k > 0 {
-                            buf.push(' ');
-                        }
-                        buf.extend(w.chars().flat_map(char::to_lowercase));
-                    }
+                    buf.push(' ');
+                    push_lower(&mut buf, &text[toks[j].start..toks[j].end]);
                     if let Some(&f) = self.words.get(buf.as_str())
                         && f & (CITY | COUNTRY) != 0
                     {
@@ -576,7 +785,9 @@ impl Gazetteers {
             let place_cued = prev.is_some_and(|p| p.flags & PLACE_CUE != 0 && !p.cap);
             if place_cued
                 && !cued
-                && run.iter().all(|t| t.all_caps && t.flags & (DICT | COMMON) == 0)
+                && run
+                    .iter()
+                    .all(|t| t.all_caps && t.flags & (DICT | COMMON) == 0)
             {
                 // "grew up in ΛΑΡΝΑΚΑ", "I am in PADASJOKI".
                 out.push(Span {
@@ -593,7 +804,11 @@ impl Gazetteers {
             if let Some((s, e, score, known)) = self.judge_run(run, titled, cued) {
                 // Include the title in the span ("Mr. Grimes"): a title is
                 // part of how the person is named.
-                let start = if titled { prev.map_or(s, |p| p.start) } else { s };
+                let start = if titled {
+                    prev.map_or(s, |p| p.start)
+                } else {
+                    s
+                };
                 let mut span = self.person_span(start, e, score);
                 if !known && !titled && place_cued && !cued {
                     // "grew up in Hrušovany", "works at Solarlist": an unknown
@@ -662,9 +877,20 @@ impl Gazetteers {
         }
         let r = &run[a..b];
         // A stripped leading word can itself be the cue ("Hi John").
-        let titled = if a == 0 { titled } else { run[a - 1].flags & TITLE != 0 };
-        let cued = if a == 0 { cued } else { run[a - 1].flags & PERSON_CUE != 0 };
-        let n_words = r.iter().filter(|t| !t.initial && t.flags & PARTICLE == 0).count();
+        let titled = if a == 0 {
+            titled
+        } else {
+            run[a - 1].flags & TITLE != 0
+        };
+        let cued = if a == 0 {
+            cued
+        } else {
+            run[a - 1].flags & PERSON_CUE != 0
+        };
+        let n_words = r
+            .iter()
+            .filter(|t| !t.initial && t.flags & PARTICLE == 0)
+            .count();
         let first = r[0];
         let last = r[r.len() - 1];
         let known = r.iter().any(is_name);
@@ -773,7 +999,11 @@ mod tests {
             ["Elizabeth Floyd"]
         );
         assert_eq!(
-            found("It's under my partner's name Donald van der Voet", "PERSON", 0.5),
+            found(
+                "It's under my partner's name Donald van der Voet",
+                "PERSON",
+                0.5
+            ),
             ["Donald van der Voet"]
         );
         assert_eq!(found("Don't go to town, Judy!", "PERSON", 0.5), ["Judy"]);
@@ -790,7 +1020,10 @@ mod tests {
     fn places_by_case_and_cue() {
         assert_eq!(found("She moved here from Cuba", "LOCATION", 0.5), ["Cuba"]);
         assert_eq!(found("arrived from bahrain.", "LOCATION", 0.5), ["bahrain"]);
-        assert_eq!(found("We met in New York last year", "LOCATION", 0.5), ["New York"]);
+        assert_eq!(
+            found("We met in New York last year", "LOCATION", 0.5),
+            ["New York"]
+        );
         assert!(found("That was a nice day", "LOCATION", 0.5).is_empty());
     }
 }

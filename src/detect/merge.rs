@@ -29,7 +29,11 @@ pub fn resolve(mut spans: Vec<Span>) -> Vec<Span> {
             // Widen the (single) winner it overlaps, unless that would
             // swallow a neighbour.
             let w = if clash_prev { pos - 1 } else { pos };
-            let other = if clash_prev { pos < kept.len() && kept[pos].overlaps(&s) } else { false };
+            let other = if clash_prev {
+                pos < kept.len() && kept[pos].overlaps(&s)
+            } else {
+                false
+            };
             if !other {
                 let lo = s.start.min(kept[w].start);
                 let hi = s.end.max(kept[w].end);
@@ -78,9 +82,15 @@ mod tests {
 
     #[test]
     fn partial_overlap_widens_the_winner() {
-        let out = resolve(vec![sp(10, 20, 0.9, false, "USERNAME"), sp(15, 30, 0.6, false, "PERSON")]);
+        let out = resolve(vec![
+            sp(10, 20, 0.9, false, "USERNAME"),
+            sp(15, 30, 0.6, false, "PERSON"),
+        ]);
         assert_eq!(out.len(), 1);
-        assert_eq!((out[0].start, out[0].end, &*out[0].entity), (10, 30, "USERNAME"));
+        assert_eq!(
+            (out[0].start, out[0].end, &*out[0].entity),
+            (10, 30, "USERNAME")
+        );
     }
 
     #[test]

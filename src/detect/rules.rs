@@ -34,12 +34,30 @@ use std::sync::Arc;
 
 /// The rule packs compiled into the binary: the embedded defaults.
 pub const BUILTIN_PACKS: &[(&str, &str)] = &[
-    ("rules/contact.toml", include_str!("../../rules/contact.toml")),
-    ("rules/financial.toml", include_str!("../../rules/financial.toml")),
-    ("rules/network.toml", include_str!("../../rules/network.toml")),
-    ("rules/secrets.toml", include_str!("../../rules/secrets.toml")),
-    ("rules/identity.toml", include_str!("../../rules/identity.toml")),
-    ("rules/location.toml", include_str!("../../rules/location.toml")),
+    (
+        "rules/contact.toml",
+        include_str!("../../rules/contact.toml"),
+    ),
+    (
+        "rules/financial.toml",
+        include_str!("../../rules/financial.toml"),
+    ),
+    (
+        "rules/network.toml",
+        include_str!("../../rules/network.toml"),
+    ),
+    (
+        "rules/secrets.toml",
+        include_str!("../../rules/secrets.toml"),
+    ),
+    (
+        "rules/identity.toml",
+        include_str!("../../rules/identity.toml"),
+    ),
+    (
+        "rules/location.toml",
+        include_str!("../../rules/location.toml"),
+    ),
     ("rules/person.toml", include_str!("../../rules/person.toml")),
 ];
 
@@ -150,6 +168,11 @@ pub struct RuleSet {
     pub rules: Vec<Rule>,
     context_ac: Option<AhoCorasick>,
     pub packs: Vec<String>,
+    /// The patterns in a few sets: one pass per set tells which patterns
+    /// match at all, so the (slower) capturing search runs only for those.
+    /// Several small sets rather than one: one lazy DFA for every pattern
+    /// has too many states to stay in its cache.
+    sets: Vec<(regex::RegexSet, Vec<(usize, usize)>)>,
 }
 
 /// Where a context word was found in the text.
@@ -248,7 +271,7 @@ impl RuleSet {
                 let mut patterns = Vec::new();
                 for p in &def.patterns {
                     patterns.push(
-                        regex::RegexBuilder::new(p)
+                        regex::RegexBuilder::new(&p.replace(r"\b", r"(?-u:\b)"))
                             .size_limit(1 << 24)
                             .build()
                             .map_err(|e| err(format!("bad pattern: {e}")))?,
@@ -257,9 +280,8 @@ impl RuleSet {
                 let mut exclude = Vec::new();
                 for p in &def.exclude {
                     let anchored = format!("^(?:{p})$");
-                    exclude.push(
-                        Regex::new(&anchored).map_err(|e| err(format!("bad exclude: {e}")))?,
-                    );
+                    exclude
+                        .push(Regex::new(&anchored).map_err(|e| err(format!("bad exclude: {e}")))?);
                 }
                 let edge = |p: &Option<String>, anchor_end: bool| -> Result<Option<Regex>, Error> {
                     match p {
@@ -328,10 +350,34 @@ impl RuleSet {
                     .map_err(|e| Error::Config(format!("context words: {e}")))?,
             )
         };
+        let mut groups: Vec<(Vec<String>, Vec<(usize, usize)>)> = Vec::new();
+        let mut group_of: std::collections::HashMap<(String, bool), usize> = Default::default();
+        for (ri, r) in rules.iter().enumerate() {
+            for (pi, re) in r.patterns.iter().enumerate() {
+                // Digit patterns and word patterns apart, per pack.
+                let key = (r.pack.clone(), r.needs_digit);
+                let g = *group_of.entry(key).or_insert_with(|| {
+                    groups.push((Vec::new(), Vec::new()));
+                    groups.len() - 1
+                });
+                groups[g].0.push(re.as_str().to_string());
+                groups[g].1.push((ri, pi));
+            }
+        }
+        let mut sets = Vec::new();
+        for (pats, index) in groups {
+            let set = regex::RegexSetBuilder::new(&pats)
+                .size_limit(1 << 26)
+                .dfa_size_limit(1 << 24)
+                .build()
+                .map_err(|e| Error::Config(format!("rule set: {e}")))?;
+            sets.push((set, index));
+        }
         Ok(Self {
             rules,
             context_ac,
             packs,
+            sets,
         })
     }
 
@@ -344,27 +390,40 @@ impl RuleSet {
             || (!text.is_ascii() && text.chars().any(char::is_numeric));
         // Context words are found once per text, lazily: most texts match no rule.
         let mut hits: Option<Vec<ContextHit>> = None;
-        for rule in &self.rules {
-            if rule.needs_digit && !has_digit {
-                continue;
-            }
-            for re in &rule.patterns {
-                for caps in re.captures_iter(text) {
-                    let m = caps.name("v").unwrap_or_else(|| caps.get(0).unwrap());
-                    if m.start() == m.end() {
-                        continue;
-                    }
-                    let hits = hits.get_or_insert_with(|| self.context_hits(text));
-                    let n = caps.name("n").map_or(m.as_str(), |n| n.as_str());
-                    if let Some(score) = rule.judge(text, m.start(), m.end(), n, hits) {
-                        out.push(Span {
-                            start: m.start(),
-                            end: m.end(),
-                            entity: rule.entity.clone(),
-                            score,
-                            detector: rule.detector.clone(),
-                            validated: rule.validator.is_some() && score >= rule.score,
-                        });
+        // Long documents are searched paragraph by paragraph: a pattern that
+        // matches in one paragraph is then re-run (with captures) on that
+        // paragraph only, not on the whole document.
+        for (base, chunk) in chunks(text) {
+            for (set, set_index) in &self.sets {
+                if !has_digit
+                    && set_index
+                        .first()
+                        .is_some_and(|&(ri, _)| self.rules[ri].needs_digit)
+                {
+                    continue;
+                }
+                let matched = set.matches(chunk);
+                for idx in matched.iter() {
+                    let (ri, pi) = set_index[idx];
+                    let rule = &self.rules[ri];
+                    for caps in rule.patterns[pi].captures_iter(chunk) {
+                        let m = caps.name("v").unwrap_or_else(|| caps.get(0).unwrap());
+                        if m.start() == m.end() {
+                            continue;
+                        }
+                        let hits = hits.get_or_insert_with(|| self.context_hits(text));
+                        let n = caps.name("n").map_or(m.as_str(), |n| n.as_str());
+                        let (start, end) = (base + m.start(), base + m.end());
+                        if let Some(score) = rule.judge(text, start, end, n, hits) {
+                            out.push(Span {
+                                start,
+                                end,
+                                entity: rule.entity.clone(),
+                                score,
+                                detector: rule.detector.clone(),
+                                validated: rule.validator.is_some() && score >= rule.score,
+                            });
+                        }
                     }
                 }
             }
@@ -402,7 +461,10 @@ impl RuleSet {
                     failures.push(format!(
                         "{}: counter-example {ex:?} matched {:?}",
                         rule.id,
-                        spans.iter().map(|s| &ex[s.start..s.end]).collect::<Vec<_>>()
+                        spans
+                            .iter()
+                            .map(|s| &ex[s.start..s.end])
+                            .collect::<Vec<_>>()
                     ));
                 }
             }
@@ -501,6 +563,36 @@ impl Rule {
     }
 }
 
+/// Texts longer than this are searched paragraph by paragraph.
+const CHUNK: usize = 2048;
+
+/// Split `text` at blank lines into pieces of at least ~CHUNK bytes (the
+/// whole text when short), with their byte offsets. Patterns never need to
+/// see across a blank line.
+fn chunks(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        if pos >= text.len() {
+            return None;
+        }
+        let rest = &text[pos..];
+        let cut = if rest.len() <= CHUNK {
+            rest.len()
+        } else {
+            let from = CHUNK.min(rest.len());
+            let from = (from..rest.len())
+                .find(|&i| rest.is_char_boundary(i))
+                .unwrap_or(rest.len());
+            rest[from..]
+                .find("\n\n")
+                .map_or(rest.len(), |i| from + i + 2)
+        };
+        let piece = (pos, &rest[..cut]);
+        pos += cut;
+        Some(piece)
+    })
+}
+
 /// How much text around a match the edge patterns see.
 const EDGE: usize = 16;
 
@@ -530,11 +622,15 @@ fn pattern_needs_digit(p: &str) -> bool {
             HirKind::Literal(l) => l.0.iter().any(u8::is_ascii_digit),
             HirKind::Class(Class::Unicode(c)) => {
                 !c.ranges().is_empty()
-                    && c.ranges().iter().all(|r| r.start() >= '0' && r.end() <= '9')
+                    && c.ranges()
+                        .iter()
+                        .all(|r| r.start() >= '0' && r.end() <= '9')
             }
             HirKind::Class(Class::Bytes(c)) => {
                 !c.ranges().is_empty()
-                    && c.ranges().iter().all(|r| r.start() >= b'0' && r.end() <= b'9')
+                    && c.ranges()
+                        .iter()
+                        .all(|r| r.start() >= b'0' && r.end() <= b'9')
             }
             HirKind::Repetition(r) => r.min >= 1 && req(&r.sub),
             HirKind::Capture(c) => req(&c.sub),
@@ -545,7 +641,10 @@ fn pattern_needs_digit(p: &str) -> bool {
     }
     // `\d` is Unicode-aware by default; rules that need a digit written as
     // `\d` still need *some* decimal digit, so test on an ASCII parse.
-    let mut parser = regex_syntax::ParserBuilder::new().unicode(false).utf8(false).build();
+    let mut parser = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build();
     match parser.parse(p) {
         Ok(h) => req(&h),
         // The real compile reports the error; here, stay conservative.
@@ -595,6 +694,22 @@ mod tests {
         ];
         let e = RuleSet::from_sources(&src, &[]).err().unwrap().to_string();
         assert!(e.contains("duplicate") && e.contains("a.toml"), "{e}");
+    }
+
+    #[test]
+    fn chunks_cover_text_and_cut_at_blank_lines() {
+        let text = format!("{}\n\n{}\n\nend", "a".repeat(3000), "b".repeat(10));
+        let parts: Vec<_> = chunks(&text).collect();
+        assert_eq!(
+            parts.iter().map(|(_, p)| p.len()).sum::<usize>(),
+            text.len()
+        );
+        assert!(parts[0].1.ends_with("\n\n"));
+        for (base, p) in &parts {
+            assert_eq!(&text[*base..*base + p.len()], *p);
+        }
+        assert_eq!(chunks("short").count(), 1);
+        assert_eq!(chunks("").count(), 0);
     }
 
     #[test]

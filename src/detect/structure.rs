@@ -55,8 +55,13 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
         // Extensions only grow into gaps, so order and disjointness hold.
         debug_assert!(spans.windows(2).all(|w| w[0].end <= w[1].start));
     }
-    trailing_places(text, spans, &location, &det, gaz);
-    block_lines(text, spans, &location, &det, gaz);
+    if spans
+        .iter()
+        .any(|s| matches!(&*s.entity, "ADDRESS" | "ZIP"))
+    {
+        trailing_places(text, spans, &location, &det, gaz);
+        block_lines(text, spans, &location, &det, gaz);
+    }
 }
 
 /// "lives at 38 Calle Mayor 88, Villafranca del Cid": the words after the
@@ -118,12 +123,15 @@ fn house_number_before(text: &str, pos: usize) -> Option<usize> {
         if trimmed.len() == cur {
             break;
         }
-        let digits_start = trimmed
+        let Some(digits_start) = trimmed
             .char_indices()
             .rev()
             .take_while(|(_, c)| c.is_ascii_alphanumeric())
             .last()
-            .map(|(i, _)| i)?;
+            .map(|(i, _)| i)
+        else {
+            break;
+        };
         let word = &trimmed[digits_start..];
         let ok = word.len() <= 6
             && word.chars().next().is_some_and(|c| c.is_ascii_digit())
@@ -183,7 +191,10 @@ fn block_lines(
         let start = offset;
         offset += line.len();
         // Trim decoration: spaces, quote markers, bullets.
-        let lead = body.len() - body.trim_start_matches([' ', '\t', '>', '?', '*', '-', '•']).len();
+        let lead = body.len()
+            - body
+                .trim_start_matches([' ', '\t', '>', '?', '*', '-', '•'])
+                .len();
         let content = body[lead..].trim_end();
         if content.is_empty() {
             continue;
@@ -304,9 +315,18 @@ mod tests {
         ];
         address_context(t, &mut v, gaz());
         let got = values(t, &v);
-        assert!(got.contains(&("ADDRESS".into(), "46 89 Rue de la Paix 3".into())), "{got:?}");
-        assert!(got.contains(&("LOCATION".into(), "Assen".into())), "{got:?}");
-        assert!(got.contains(&("LOCATION".into(), "Japan".into())), "{got:?}");
+        assert!(
+            got.contains(&("ADDRESS".into(), "46 89 Rue de la Paix 3".into())),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&("LOCATION".into(), "Assen".into())),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&("LOCATION".into(), "Japan".into())),
+            "{got:?}"
+        );
         assert!(!got.iter().any(|(_, v)| v.contains("Thanks")), "{got:?}");
     }
 
@@ -316,7 +336,10 @@ mod tests {
         let mut v = vec![sp(t, "38 Calle Mayor 88", "ADDRESS", "rule:x")];
         address_context(t, &mut v, gaz());
         let got = values(t, &v);
-        assert!(got.contains(&("LOCATION".into(), "Villafranca del Cid".into())), "{got:?}");
+        assert!(
+            got.contains(&("LOCATION".into(), "Villafranca del Cid".into())),
+            "{got:?}"
+        );
     }
 
     #[test]

@@ -36,7 +36,9 @@ impl std::str::FromStr for FieldPath {
                 each += 1;
             }
             if name.contains('[') || name.contains(']') {
-                return Err(format!("field path {s:?}: only [] (every element) is supported"));
+                return Err(format!(
+                    "field path {s:?}: only [] (every element) is supported"
+                ));
             }
             if name.is_empty() && each == 0 {
                 return Err(format!("field path {s:?}: empty segment"));
@@ -125,7 +127,11 @@ fn walk(
         }
         (_, Value::Null) if in_array => Ok(0),
         (_, other) => Err(RecordError::NotString {
-            path: if loc.is_empty() { raw.to_string() } else { loc.clone() },
+            path: if loc.is_empty() {
+                raw.to_string()
+            } else {
+                loc.clone()
+            },
             found: kind(other),
         }),
     };

@@ -89,6 +89,9 @@ impl<R: BufRead> Iterator for Paragraphs<R> {
                     }
                     continue;
                 }
+                // The newline that ended the paragraph's last line, then
+                // the blank line itself.
+                trailer.push('\n');
                 trailer.push_str(std::str::from_utf8(&line).unwrap_or(""));
                 trailer.push('\n');
                 break;
@@ -121,11 +124,9 @@ impl<R: BufRead> Iterator for Paragraphs<R> {
                 offset: e.utf8_error().valid_up_to(),
             }),
         };
-        if trailer.is_empty() && !self.done {
-            trailer.push('\n');
-        } else if self.done && trailer.is_empty() {
-            // Input did not end with a newline? We cannot know after the
-            // capped reader; emit one newline, the usual text convention.
+        if trailer.is_empty() {
+            // Split at a size limit or end of input: the last line's newline
+            // (a missing final newline is added: the text convention).
             trailer.push('\n');
         }
         Some(Ok(Paragraph {

@@ -11,24 +11,136 @@ pub use surrogate::Surrogates;
 /// Words kept verbatim inside address and organisation pseudonyms: they
 /// carry the shape ("Street", "Ltd") but identify nobody.
 const KEEP_WORDS: &[&str] = &[
-    "street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive", "dr", "boulevard",
-    "blvd", "court", "ct", "way", "place", "pl", "terrace", "square", "highway", "parkway",
-    "crescent", "close", "circle", "trail", "suite", "ste", "apt", "apartment", "unit", "flat",
-    "floor", "box", "po", "p", "o", "rue", "via", "viale", "calle", "rua", "avenida", "piazza",
-    "plaza", "de", "la", "le", "del", "da", "do", "dos", "van", "der", "den", "the", "of", "and",
-    "ltd", "limited", "inc", "llc", "llp", "gmbh", "ag", "sa", "plc", "corp", "corporation", "co",
-    "company", "group", "holdings", "university", "college", "hospital", "institute", "academy",
-    "clinic", "school", "foundation", "bank", "court", "ministry", "council", "agency",
-    "museum", "church", "services", "solutions", "systems", "technologies", "network",
-    "networks", "consulting", "partners", "associates", "sons", "house", "building", "tower",
-    "út", "utca", "weg", "straat", "strasse", "straße", "laan", "baan", "plein", "gasse", "platz",
-    "corner", "north", "south", "east", "west", "n", "s", "e", "w", "nw", "ne", "sw", "se",
+    "street",
+    "st",
+    "avenue",
+    "ave",
+    "road",
+    "rd",
+    "lane",
+    "ln",
+    "drive",
+    "dr",
+    "boulevard",
+    "blvd",
+    "court",
+    "ct",
+    "way",
+    "place",
+    "pl",
+    "terrace",
+    "square",
+    "highway",
+    "parkway",
+    "crescent",
+    "close",
+    "circle",
+    "trail",
+    "suite",
+    "ste",
+    "apt",
+    "apartment",
+    "unit",
+    "flat",
+    "floor",
+    "box",
+    "po",
+    "p",
+    "o",
+    "rue",
+    "via",
+    "viale",
+    "calle",
+    "rua",
+    "avenida",
+    "piazza",
+    "plaza",
+    "de",
+    "la",
+    "le",
+    "del",
+    "da",
+    "do",
+    "dos",
+    "van",
+    "der",
+    "den",
+    "the",
+    "of",
+    "and",
+    "ltd",
+    "limited",
+    "inc",
+    "llc",
+    "llp",
+    "gmbh",
+    "ag",
+    "sa",
+    "plc",
+    "corp",
+    "corporation",
+    "co",
+    "company",
+    "group",
+    "holdings",
+    "university",
+    "college",
+    "hospital",
+    "institute",
+    "academy",
+    "clinic",
+    "school",
+    "foundation",
+    "bank",
+    "court",
+    "ministry",
+    "council",
+    "agency",
+    "museum",
+    "church",
+    "services",
+    "solutions",
+    "systems",
+    "technologies",
+    "network",
+    "networks",
+    "consulting",
+    "partners",
+    "associates",
+    "sons",
+    "house",
+    "building",
+    "tower",
+    "út",
+    "utca",
+    "weg",
+    "straat",
+    "strasse",
+    "straße",
+    "laan",
+    "baan",
+    "plein",
+    "gasse",
+    "platz",
+    "corner",
+    "north",
+    "south",
+    "east",
+    "west",
+    "n",
+    "s",
+    "e",
+    "w",
+    "nw",
+    "ne",
+    "sw",
+    "se",
 ];
 
 /// Street-type endings of compound street names ("Hochstrasse").
 const STREET_SUFFIXES: &[&str] = &[
-    "straße", "strasse", "str.", "straat", "weg", "laan", "gasse", "plein", "baan", "vej",
-    "veien", "gatan", "gata", "gade", "allee", "platz", "kade", "utca", "katu", "vägen",
+    "straße", "strasse", "str.", "straat", "weg", "laan", "gasse", "plein", "baan", "vej", "veien",
+    "gatan", "gata", "gade", "allee", "platz", "kade", "utca", "katu", "vägen",
 ];
 
 /// Rewrites texts given their plan.
@@ -118,11 +230,7 @@ impl Rewriter<'_> {
                 // Split on a char boundary: the suffix is lower-case ASCII or
                 // a known multi-byte spelling, so count chars from the end.
                 let n = suf.chars().count();
-                let cut = word
-                    .char_indices()
-                    .rev()
-                    .nth(n - 1)
-                    .map_or(0, |(i, _)| i);
+                let cut = word.char_indices().rev().nth(n - 1).map_or(0, |(i, _)| i);
                 let stem = self.surrogates.name_token(&word[..cut], false);
                 out.push_str(&stem);
                 out.push_str(&word[cut..]);
@@ -188,7 +296,9 @@ const HONORIFICS: &[&str] = &[
     "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "madam", "mme", "mlle", "herr",
     "frau", "sr", "sra", "srta", "rev", "fr", "lord", "lady",
 ];
-const SUFFIXES: &[&str] = &["phd", "md", "jr", "sr", "ii", "iii", "iv", "esq", "dds", "rn"];
+const SUFFIXES: &[&str] = &[
+    "phd", "md", "jr", "sr", "ii", "iii", "iv", "esq", "dds", "rn",
+];
 
 /// The name without leading honorifics and trailing suffixes
 /// ("Mrs. Tammy Brynjólfsson PhD" → "Tammy Brynjólfsson").
@@ -258,12 +368,20 @@ pub fn generalize_date(value: &str, g: DateGranularity) -> Option<String> {
         .filter(|s| !s.is_empty())
         .filter_map(|s| s.parse().ok())
         .collect();
-    let year = nums.iter().copied().find(|&n| (1000..=9999).contains(&n)).or_else(|| {
-        // Two-digit year at the end (3/4/61).
-        nums.last()
-            .filter(|_| nums.len() == 3)
-            .map(|&y| if y < 100 { if y > 30 { 1900 + y } else { 2000 + y } } else { y })
-    })?;
+    let year = nums
+        .iter()
+        .copied()
+        .find(|&n| (1000..=9999).contains(&n))
+        .or_else(|| {
+            // Two-digit year at the end (3/4/61).
+            nums.last().filter(|_| nums.len() == 3).map(|&y| {
+                if y < 100 {
+                    if y > 30 { 1900 + y } else { 2000 + y }
+                } else {
+                    y
+                }
+            })
+        })?;
     if g == DateGranularity::Year {
         return Some(year.to_string());
     }
@@ -308,7 +426,10 @@ mod tests {
 
     #[test]
     fn titles_are_stripped() {
-        assert_eq!(strip_titles("Mrs. Tammy Brynjólfsson PhD"), "Tammy Brynjólfsson");
+        assert_eq!(
+            strip_titles("Mrs. Tammy Brynjólfsson PhD"),
+            "Tammy Brynjólfsson"
+        );
         assert_eq!(strip_titles("Dr. Kent"), "Kent");
         assert_eq!(strip_titles("Mr."), "");
         assert_eq!(strip_titles("Drake"), "Drake");
@@ -325,8 +446,14 @@ mod tests {
         use DateGranularity::*;
         assert_eq!(generalize_date("3/23/1940", Year).unwrap(), "1940");
         assert_eq!(generalize_date("3/23/1940", Month).unwrap(), "March 1940");
-        assert_eq!(generalize_date("12 March 1990", Month).unwrap(), "March 1990");
-        assert_eq!(generalize_date("1961-02-07", Month).unwrap(), "February 1961");
+        assert_eq!(
+            generalize_date("12 March 1990", Month).unwrap(),
+            "March 1990"
+        );
+        assert_eq!(
+            generalize_date("1961-02-07", Month).unwrap(),
+            "February 1961"
+        );
         assert_eq!(generalize_date("2/7/61", Year).unwrap(), "1961");
         assert!(generalize_date("sunday", Year).is_none());
     }

@@ -253,7 +253,14 @@ fn apply_case(s: &str, case: Case) -> String {
 }
 
 fn eq_ci(a: &str, b: &str) -> bool {
-    a == b || a.to_lowercase() == b.to_lowercase()
+    a == b
+        || if a.is_ascii() && b.is_ascii() {
+            a.eq_ignore_ascii_case(b)
+        } else {
+            a.chars()
+                .flat_map(char::to_lowercase)
+                .eq(b.chars().flat_map(char::to_lowercase))
+        }
 }
 
 /// Replaces the ASCII digits of `template` in order with `new_digits`,
@@ -1384,25 +1391,11 @@ impl Surrogates {
     /// containing only the original) uses a built-in list of generic town
     /// names.
     pub fn location(&self, orig: &str, pool: &[String]) -> String {
+        // Keyed pick, retried on a collision with the original: no pass
+        // over the (large) pool per call.
         let norm = orig.trim().to_lowercase();
-        let mut cands: Vec<&str> = pool
-            .iter()
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty() && !eq_ci(s, &norm))
-            .collect();
-        if cands.is_empty() {
-            cands = BUILTIN_CITIES
-                .iter()
-                .copied()
-                .filter(|s| !eq_ci(s, &norm))
-                .collect();
-        }
-        let mut st = self.stream("LOCATION", &norm);
-        let pick = cands
-            .get(st.index(cands.len()))
-            .copied()
-            .unwrap_or("Springfield");
-        apply_case(pick, case_of(orig))
+        let pick = self.pick_distinct("LOCATION", &norm, pool, BUILTIN_CITIES);
+        apply_case(pick.trim(), case_of(orig))
     }
 }
 
