@@ -154,7 +154,7 @@ const RECORD_IDENTIFIERS: &[&str] = &[
     "GB82WEST12345698765432",
     "12345698765432",
     "536-22-8174",
-    "203.0.113.42",
+    "86.231.85.193",
     // street address
     "1600 Amphitheatre",
     "Amphitheatre Parkway",
@@ -187,7 +187,7 @@ fn rewrite_jsonl_replaces_identifiers_and_keeps_everything_else() {
             }
             // Equal as values (numbers compare by their digits with
             // arbitrary_precision) and byte-identical when serialised (so
-            // nested key order and number spelling like 1.50, 1e3, -0.0 hold).
+            // nested key order and number spelling like 1.50, 12.000, -0.0 hold).
             assert_eq!(a[&k], b[&k], "record {}: field {k} changed", i + 1);
             assert_eq!(
                 serde_json::to_string(&a[&k]).unwrap(),
@@ -200,7 +200,6 @@ fn rewrite_jsonl_replaces_identifiers_and_keeps_everything_else() {
     // Spot check of the raw bytes of untouched numbers and nesting.
     for raw in [
         r#""amount":1.50"#,
-        r#""amount":1e3"#,
         r#""amount":12.000"#,
         r#""nested":{"a":{"b":[1,2.50,-0.0]}}"#,
         r#""big":12345678901234567890"#,
@@ -248,6 +247,24 @@ fn rewrite_jsonl_replaces_identifiers_and_keeps_everything_else() {
     assert_eq!(iban.len(), "GB82WEST12345698765432".len(), "{iban:?}");
     assert_ne!(iban, "GB82WEST12345698765432");
     assert!(iban_valid(&iban), "IBAN surrogate {iban} fails mod 97");
+}
+
+// 1b. Numbers written with an exponent must also pass through byte for byte.
+// The value comparisons in test 1 cannot see this (the test parses the input
+// with the same serde_json, which normalises on both sides), so check the raw
+// output. KNOWN FAILURE at the time of writing: serde_json (with
+// arbitrary_precision) rewrites `1e3` as `1e+3` and `2.5E-3` as `2.5e-3`.
+#[test]
+fn exponent_numbers_pass_through_byte_identical() {
+    let state = tempfile::tempdir().unwrap();
+    let out = rewrite_records(state.path());
+    let line2 = out.lines().nth(1).unwrap();
+    for raw in [r#""amount":1e3,"#, r#""rate":2.5E-3,"#] {
+        assert!(
+            line2.contains(raw),
+            "{raw} not passed through byte-identical: {line2}"
+        );
+    }
 }
 
 // 2. Same key, same output; new key, new surrogates.
@@ -379,7 +396,7 @@ fn scan_reports_spans_without_values() {
         "maria.garcia@example.com",
         "GB82WEST12345698765432",
         "536-22-8174",
-        "203.0.113.42",
+        "86.231.85.193",
         "4111 1111 1111 1111",
     ] {
         assert!(out.contains(v), "--show-values output lacks {v:?}:\n{out}");
@@ -465,7 +482,7 @@ fn chat_field_path_rewrites_only_contents() {
 
 /// `bad.jsonl`: good lines 1, 2, 8, 10; bad lines 3 (invalid UTF-8),
 /// 4 (malformed JSON), 5 (no `text`), 6 (`text` is a number); 7 empty and 9
-/// whitespace only (skipped, not errors). Every bad line carries raw
+/// whitespace only (skipped, not errors; no report entry). Every bad line carries raw
 /// personal data that must never reach stderr.
 fn bad_jsonl() -> Vec<u8> {
     let mut b = Vec::new();
@@ -481,9 +498,9 @@ fn bad_jsonl() -> Vec<u8> {
     b.extend_from_slice(br#"{"id":6,"text":4111111111111111}"#);
     b.push(b'\n');
     b.push(b'\n');
-    b.extend_from_slice(b"   \n");
     b.extend_from_slice(br#"{"id":8,"text":"Call (415) 555-0132 please."}"#);
     b.push(b'\n');
+    b.extend_from_slice(b"   \n");
     b.extend_from_slice(br#"{"id":10,"text":"All done.","n":1.50}"#);
     b.push(b'\n');
     b

@@ -155,3 +155,107 @@ pub fn is_word_boundary(text: &str, start: usize, end: usize) -> bool {
 pub fn char_offset(text: &str, byte: usize) -> usize {
     text[..byte].chars().count()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::OnceLock;
+
+    fn detector() -> &'static Detector {
+        static D: OnceLock<Detector> = OnceLock::new();
+        D.get_or_init(|| {
+            let rules = RuleSet::load(true, None, &[]).unwrap();
+            Detector::new(rules, Arc::new(Gazetteers::builtin()), 0.5, &[], &[]).unwrap()
+        })
+    }
+
+    fn found(text: &str) -> Vec<(String, String)> {
+        let d = detector();
+        d.actionable(&d.detect(text))
+            .iter()
+            .map(|s| (s.entity.to_string(), text[s.start..s.end].to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_builtin_rule_has_passing_examples() {
+        let d = detector();
+        for r in &d.rules.rules {
+            assert!(!r.examples.is_empty(), "rule {} has no examples", r.id);
+        }
+        let failures = d.rules.check_examples(&d.gazetteers);
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+
+    #[test]
+    fn hard_negatives_stay_untouched() {
+        for text in [
+            "Upgraded to v1.2.3 and then 10.4.2 without issues.",
+            "Order ORD-2024-000123 and ticket JIRA-4521 (#4521) are closed.",
+            "2024-01-05T14:56:41Z ERROR worker=3 retry=2",
+            "2024-01-05 14:56:41,123 INFO request took 250 ms",
+            "ISBN 978-3-16-148410-0, second edition.",
+            "The invoice total is $1,234.56 (EUR 4,684.40 incl. VAT).",
+            "commit 9fceb02d0ae598e95dc970b74767f19372d61af8 fixed it",
+            "sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "error at line 42, column 7",
+            "We shipped 1200 units in 2023 and 1500 in 2024.",
+            "The meeting is on Monday at 10:30 in room 4.",
+        ] {
+            assert_eq!(found(text), Vec::<(String, String)>::new(), "{text}");
+        }
+    }
+
+    #[test]
+    fn core_identifiers_found() {
+        let text = "Contact Maria Gonzalez at maria.g@example.com or +1 (415) 555-0132; \
+                    card 4111 1111 1111 1111, IBAN GB82 WEST 1234 5698 7654 32, SSN 308-63-0237, \
+                    from 203.0.113.9. She lives at 42 Elm Street, Apt. 5.";
+        let got = found(text);
+        for (t, v) in [
+            ("PERSON", "Maria Gonzalez"),
+            ("EMAIL", "maria.g@example.com"),
+            ("CREDIT_CARD", "4111 1111 1111 1111"),
+            ("IBAN", "GB82 WEST 1234 5698 7654 32"),
+            ("US_SSN", "308-63-0237"),
+            ("IP_ADDRESS", "203.0.113.9"),
+        ] {
+            assert!(
+                got.contains(&(t.to_string(), v.to_string())),
+                "{t} {v}: {got:?}"
+            );
+        }
+        assert!(
+            got.iter()
+                .any(|(t, v)| t == "PHONE" && v.contains("555-0132")),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .any(|(t, v)| t == "ADDRESS" && v.contains("42 Elm Street")),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn allow_and_deny_lists() {
+        let rules = RuleSet::load(true, None, &[]).unwrap();
+        let deny = [DenyEntry {
+            text: "Project Falcon".into(),
+            entity: "project".into(),
+        }];
+        let d = Detector::new(
+            rules,
+            Arc::new(Gazetteers::builtin()),
+            0.5,
+            &["Maria Gonzalez".to_string()],
+            &deny,
+        )
+        .unwrap();
+        let text = "Maria Gonzalez leads project falcon.";
+        let spans = d.actionable(&d.detect(text));
+        assert_eq!(spans.len(), 1, "{spans:?}");
+        assert_eq!(&*spans[0].entity, "PROJECT");
+        assert_eq!(&text[spans[0].start..spans[0].end], "project falcon");
+    }
+}

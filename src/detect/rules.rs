@@ -144,6 +144,8 @@ pub struct Rule {
     pub entity: Arc<str>,
     detector: Arc<str>,
     patterns: Vec<Regex>,
+    /// Per pattern: has a `v` or `n` group (needs the capturing search).
+    grouped: Vec<bool>,
     validator: Option<fn(&str) -> bool>,
     score: f32,
     context_score: f32,
@@ -313,7 +315,12 @@ impl RuleSet {
                     return Err(err("requires_context but no context words".into()));
                 }
                 let needs_digit = def.patterns.iter().all(|p| pattern_needs_digit(p));
+                let grouped = patterns
+                    .iter()
+                    .map(|re| re.capture_names().flatten().any(|n| n == "v" || n == "n"))
+                    .collect();
                 rules.push(Rule {
+                    grouped,
                     detector: Arc::from(format!("rule:{}", def.id).as_str()),
                     entity: Arc::from(def.entity.as_str()),
                     pack: pf.pack.name.clone(),
@@ -355,7 +362,13 @@ impl RuleSet {
         for (ri, r) in rules.iter().enumerate() {
             for (pi, re) in r.patterns.iter().enumerate() {
                 // Digit patterns and word patterns apart, per pack.
-                let key = (r.pack.clone(), r.needs_digit);
+                let mode = std::env::var("GDR_SETS").unwrap_or_default();
+                let key = match mode.as_str() {
+                    "one" => (String::new(), false),
+                    "digit" => (String::new(), r.needs_digit),
+                    "rule" => (r.id.clone(), r.needs_digit),
+                    _ => (r.pack.clone(), r.needs_digit),
+                };
                 let g = *group_of.entry(key).or_insert_with(|| {
                     groups.push((Vec::new(), Vec::new()));
                     groups.len() - 1
@@ -406,15 +419,11 @@ impl RuleSet {
                 for idx in matched.iter() {
                     let (ri, pi) = set_index[idx];
                     let rule = &self.rules[ri];
-                    for caps in rule.patterns[pi].captures_iter(chunk) {
-                        let m = caps.name("v").unwrap_or_else(|| caps.get(0).unwrap());
-                        if m.start() == m.end() {
-                            continue;
-                        }
+                    rule.each_match(pi, chunk, &mut |v, n| {
                         let hits = hits.get_or_insert_with(|| self.context_hits(text));
-                        let n = caps.name("n").map_or(m.as_str(), |n| n.as_str());
-                        let (start, end) = (base + m.start(), base + m.end());
-                        if let Some(score) = rule.judge(text, start, end, n, hits) {
+                        let (start, end) = (base + v.start, base + v.end);
+                        let checked = &chunk[n];
+                        if let Some(score) = rule.judge(text, start, end, checked, hits) {
                             out.push(Span {
                                 start,
                                 end,
@@ -424,7 +433,7 @@ impl RuleSet {
                                 validated: rule.validator.is_some() && score >= rule.score,
                             });
                         }
-                    }
+                    });
                 }
             }
         }
@@ -472,25 +481,31 @@ impl RuleSet {
         failures
     }
 
+    /// Only the prefilter pass (benchmarks: how much of scan it costs).
+    pub fn prefilter_count(&self, text: &str) -> usize {
+        self.sets
+            .iter()
+            .map(|(set, _)| set.matches(text).iter().count())
+            .sum()
+    }
+
     /// Spans of a single rule on `text` (for tests and examples).
     pub fn find_one(&self, rule: &Rule, text: &str, _gaz: &Gazetteers) -> Vec<Span> {
         let hits = self.context_hits(text);
         let mut out = Vec::new();
-        for re in &rule.patterns {
-            for caps in re.captures_iter(text) {
-                let m = caps.name("v").unwrap_or_else(|| caps.get(0).unwrap());
-                let n = caps.name("n").map_or(m.as_str(), |n| n.as_str());
-                if let Some(score) = rule.judge(text, m.start(), m.end(), n, &hits) {
+        for pi in 0..rule.patterns.len() {
+            rule.each_match(pi, text, &mut |v, n| {
+                if let Some(score) = rule.judge(text, v.start, v.end, &text[n], &hits) {
                     out.push(Span {
-                        start: m.start(),
-                        end: m.end(),
+                        start: v.start,
+                        end: v.end,
                         entity: rule.entity.clone(),
                         score,
                         detector: rule.detector.clone(),
                         validated: rule.validator.is_some(),
                     });
                 }
-            }
+            });
         }
         out
     }
@@ -501,6 +516,36 @@ impl RuleSet {
 }
 
 impl Rule {
+    /// Call `f(span range, validated range)` for every non-empty match of
+    /// pattern `pi` in `hay`. Patterns without `v`/`n` groups use the plain
+    /// (DFA-only) search; capture groups cost a slower engine.
+    fn each_match(
+        &self,
+        pi: usize,
+        hay: &str,
+        f: &mut dyn FnMut(std::ops::Range<usize>, std::ops::Range<usize>),
+    ) {
+        let re = &self.patterns[pi];
+        if !self.grouped[pi] {
+            for m in re.find_iter(hay) {
+                if m.start() < m.end() {
+                    f(m.range(), m.range());
+                }
+            }
+            return;
+        }
+        for caps in re.captures_iter(hay) {
+            let Some(m) = caps.name("v").or_else(|| caps.get(0)) else {
+                continue;
+            };
+            if m.start() == m.end() {
+                continue;
+            }
+            let n = caps.name("n").map_or(m.range(), |n| n.range());
+            f(m.range(), n);
+        }
+    }
+
     /// Decide whether a regex match is a span, and its score.
     fn judge(
         &self,
