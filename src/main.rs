@@ -188,7 +188,8 @@ fn run() -> Result<i32> {
                 )),
                 None => None,
             };
-            process(&p, &a.io, Mode::Rewrite, report)
+            let want = report.is_some();
+            process(&p, &a.io, Mode::Rewrite { report: want }, report)
         }
     }
 }
@@ -196,7 +197,7 @@ fn run() -> Result<i32> {
 #[derive(Clone, Copy)]
 enum Mode {
     Scan { show_values: bool, min_score: f32 },
-    Rewrite,
+    Rewrite { report: bool },
 }
 
 fn open_input(input: &Option<PathBuf>) -> Result<(Box<dyn BufRead>, String)> {
@@ -296,7 +297,7 @@ fn process(
                 match guarded(|| Ok(text_record(p, &text, mode, line))) {
                     Ok((body, rep)) => {
                         out.write_all(body.as_bytes())?;
-                        if matches!(mode, Mode::Rewrite) {
+                        if matches!(mode, Mode::Rewrite { .. }) {
                             out.write_all(para.trailer.as_bytes())?;
                         } else {
                             out.write_all(b"\n")?;
@@ -365,10 +366,15 @@ fn jsonl_record(
                     spans_out.push(span_json(s, loc, sp, show_values));
                 }
             }
-            Mode::Rewrite => {
+            Mode::Rewrite { report } => {
                 let r = p.rewrite(s);
                 n_spans += r.plan.spans.len();
-                for e in r.entities {
+                let reports = if report {
+                    p.entity_reports(&r)
+                } else {
+                    Vec::new()
+                };
+                for e in reports {
                     let mut ej = serde_json::to_value(&e).unwrap_or(Value::Null);
                     ej["field"] = Value::String(loc.to_string());
                     entities.push(ej);
@@ -382,7 +388,7 @@ fn jsonl_record(
             let rec = json!({"line": line_no, "id": id, "spans": spans_out});
             (rec.to_string(), None)
         }
-        Mode::Rewrite => {
+        Mode::Rewrite { .. } => {
             let rep = json!({"line": line_no, "id": id, "status": "ok", "path": "deterministic",
                 "spans": n_spans, "entities": entities});
             (
@@ -407,11 +413,13 @@ fn text_record(p: &Pipeline, text: &str, mode: Mode, line: usize) -> (String, Op
                 .collect();
             (json!({"line": line, "spans": spans}).to_string(), None)
         }
-        Mode::Rewrite => {
+        Mode::Rewrite { report } => {
             let r = p.rewrite(text);
-            let rep = json!({"line": line, "status": "ok", "path": "deterministic",
-                "spans": r.plan.spans.len(), "entities": r.entities});
-            (r.text, Some(rep))
+            let rep = report.then(|| {
+                json!({"line": line, "status": "ok", "path": "deterministic",
+                    "spans": r.plan.spans.len(), "entities": p.entity_reports(&r)})
+            });
+            (r.text, rep)
         }
     }
 }

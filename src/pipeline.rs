@@ -42,7 +42,6 @@ pub struct Rewritten {
     pub text: String,
     pub plan: Plan,
     pub path: RewritePath,
-    pub entities: Vec<EntityReport>,
 }
 
 impl Pipeline {
@@ -92,7 +91,17 @@ impl Pipeline {
             policy: &self.policy,
         };
         let out = rw.apply(text, &plan);
-        let entities = plan
+        Rewritten {
+            text: out,
+            plan,
+            path: RewritePath::Deterministic,
+        }
+    }
+
+    /// Per-entity report lines for a rewrite (computed only when a report
+    /// is wanted: the keyed fingerprints cost an HMAC each).
+    pub fn entity_reports(&self, r: &Rewritten) -> Vec<EntityReport> {
+        r.plan
             .entities
             .iter()
             .map(|e| EntityReport {
@@ -101,12 +110,6 @@ impl Pipeline {
                 mentions: e.mentions.len(),
                 fingerprint: self.surrogates.fingerprint(&e.entity, &e.key),
             })
-            .collect();
-        Rewritten {
-            text: out,
-            plan,
-            path: RewritePath::Deterministic,
-            entities,
-        }
+            .collect()
     }
 }

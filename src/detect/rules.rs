@@ -175,6 +175,10 @@ pub struct RuleSet {
     /// Several small sets rather than one: one lazy DFA for every pattern
     /// has too many states to stay in its cache.
     sets: Vec<(regex::RegexSet, Vec<(usize, usize)>)>,
+    /// Patterns run on their own, outside any set: those whose Unicode
+    /// classes and bounded repetitions would blow up a shared lazy DFA;
+    /// alone, the regex engine finds a literal to prefilter them with.
+    solo: Vec<(usize, usize)>,
 }
 
 /// Where a context word was found in the text.
@@ -358,9 +362,14 @@ impl RuleSet {
             )
         };
         let mut groups: Vec<(Vec<String>, Vec<(usize, usize)>)> = Vec::new();
+        let mut solo = Vec::new();
         let mut group_of: std::collections::HashMap<(String, bool), usize> = Default::default();
         for (ri, r) in rules.iter().enumerate() {
             for (pi, re) in r.patterns.iter().enumerate() {
+                if std::env::var("GDR_SOLO").is_ok() && re.as_str().contains(r"\p{") {
+                    solo.push((ri, pi));
+                    continue;
+                }
                 // Digit patterns and word patterns apart, per pack.
                 let mode = std::env::var("GDR_SETS").unwrap_or_default();
                 let key = match mode.as_str() {
@@ -391,6 +400,7 @@ impl RuleSet {
             context_ac,
             packs,
             sets,
+            solo,
         })
     }
 
@@ -406,7 +416,14 @@ impl RuleSet {
         // Long documents are searched paragraph by paragraph: a pattern that
         // matches in one paragraph is then re-run (with captures) on that
         // paragraph only, not on the whole document.
+        let mut todo: Vec<(usize, usize)> = Vec::new();
         for (base, chunk) in chunks(text) {
+            todo.clear();
+            for &(ri, pi) in &self.solo {
+                if has_digit || !self.rules[ri].needs_digit {
+                    todo.push((ri, pi));
+                }
+            }
             for (set, set_index) in &self.sets {
                 if !has_digit
                     && set_index
@@ -415,26 +432,24 @@ impl RuleSet {
                 {
                     continue;
                 }
-                let matched = set.matches(chunk);
-                for idx in matched.iter() {
-                    let (ri, pi) = set_index[idx];
-                    let rule = &self.rules[ri];
-                    rule.each_match(pi, chunk, &mut |v, n| {
-                        let hits = hits.get_or_insert_with(|| self.context_hits(text));
-                        let (start, end) = (base + v.start, base + v.end);
-                        let checked = &chunk[n];
-                        if let Some(score) = rule.judge(text, start, end, checked, hits) {
-                            out.push(Span {
-                                start,
-                                end,
-                                entity: rule.entity.clone(),
-                                score,
-                                detector: rule.detector.clone(),
-                                validated: rule.validator.is_some() && score >= rule.score,
-                            });
-                        }
-                    });
-                }
+                todo.extend(set.matches(chunk).iter().map(|idx| set_index[idx]));
+            }
+            for &(ri, pi) in &todo {
+                let rule = &self.rules[ri];
+                rule.each_match(pi, chunk, &mut |v, n| {
+                    let hits = hits.get_or_insert_with(|| self.context_hits(text));
+                    let (start, end) = (base + v.start, base + v.end);
+                    if let Some(score) = rule.judge(text, start, end, &chunk[n], hits) {
+                        out.push(Span {
+                            start,
+                            end,
+                            entity: rule.entity.clone(),
+                            score,
+                            detector: rule.detector.clone(),
+                            validated: rule.validator.is_some() && score >= rule.score,
+                        });
+                    }
+                });
             }
         }
         out
