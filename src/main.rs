@@ -352,12 +352,12 @@ fn jsonl_record(
     line_no: usize,
 ) -> Result<(String, Option<Value>), RecordError> {
     let mut v = jsonl::parse_line(line)?;
-    let id = jsonl::record_id(&v);
+    let id = v.id();
     let mut spans_out = Vec::new();
     let mut entities = Vec::new();
     let mut n_spans = 0usize;
     for path in paths {
-        path.for_each_mut(&mut v, &mut |loc, s| match mode {
+        v.for_each_mut(path, &mut |loc, s| match mode {
             Mode::Scan {
                 show_values,
                 min_score,
@@ -391,10 +391,7 @@ fn jsonl_record(
         Mode::Rewrite { .. } => {
             let rep = json!({"line": line_no, "id": id, "status": "ok", "path": "deterministic",
                 "spans": n_spans, "entities": entities});
-            (
-                serde_json::to_string(&v).map_err(|e| RecordError::Json(e.to_string()))?,
-                Some(rep),
-            )
+            (v.to_line(), Some(rep))
         }
     })
 }

@@ -197,15 +197,18 @@ fn rewrite_jsonl_replaces_identifiers_and_keeps_everything_else() {
             );
         }
     }
-    // Spot check of the raw bytes of untouched numbers and nesting.
+    // Spot check of the raw bytes of untouched numbers and nesting: the
+    // value text of a field no path touches is copied verbatim (inner
+    // spacing included); only the separators between top-level fields are
+    // normalised.
     for raw in [
         r#""amount":1.50"#,
         r#""amount":12.000"#,
-        r#""nested":{"a":{"b":[1,2.50,-0.0]}}"#,
+        r#""nested":{"a": {"b": [1, 2.50, -0.0]}}"#,
         r#""big":12345678901234567890"#,
         r#""weight_kg":2.250"#,
         r#""zz":"last-key-first","aa":"first-key-last""#,
-        r#""list":[true,false,null,"x",3.14159],"empty":{}"#,
+        r#""list":[true, false, null, "x", 3.14159],"empty":{}"#,
         r#""id":"rec-003""#,
     ] {
         assert!(out.contains(raw), "{raw} missing from output:\n{out}");
@@ -475,9 +478,9 @@ fn chat_field_path_rewrites_only_contents() {
     assert!(e1.is_some(), "email surrogate missing: {user}");
     assert_eq!(e1, e2, "email surrogate differs between turns");
     // The raw meta strings survive byte for byte.
-    assert!(out.contains(r#""user":"Sofia Rossi""#), "{out}");
-    assert!(out.contains(r#""email":"john.smith@example.com""#), "{out}");
-    assert!(out.contains(r#""rating":4.50"#), "{out}");
+    assert!(out.contains(r#""user": "Sofia Rossi""#), "{out}");
+    assert!(out.contains(r#""email": "john.smith@example.com""#), "{out}");
+    assert!(out.contains(r#""rating": 4.50"#), "{out}");
 }
 
 /// `bad.jsonl`: good lines 1, 2, 8, 10; bad lines 3 (invalid UTF-8),

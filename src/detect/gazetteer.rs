@@ -278,6 +278,7 @@ pub struct Gazetteers {
     pub first_names: Vec<String>,
     pub surnames: Vec<String>,
     pub cities: Vec<String>,
+    pub countries: Vec<String>,
     person: Arc<str>,
     location: Arc<str>,
     det_name: Arc<str>,
@@ -408,6 +409,7 @@ impl Gazetteers {
             surnames.push(w.to_string());
         }
         let mut cities = Vec::new();
+        let mut countries = Vec::new();
         for (list, flag) in [(src.cities, CITY), (src.countries, COUNTRY)] {
             for w in entries(list) {
                 let n = w.split_whitespace().count();
@@ -422,6 +424,8 @@ impl Gazetteers {
                 }
                 if flag == CITY {
                     cities.push(w.to_string());
+                } else {
+                    countries.push(w.to_string());
                 }
             }
         }
@@ -465,6 +469,7 @@ impl Gazetteers {
             first_names,
             surnames,
             cities,
+            countries,
             person: Arc::from("PERSON"),
             location: Arc::from("LOCATION"),
             det_name: Arc::from("gazetteer:name"),
@@ -506,6 +511,14 @@ impl Gazetteers {
                 let f = self.flags(w, &mut b);
                 f & (COMMON | ARTICLE) != 0 && f & (CITY | COUNTRY | PARTICLE) == 0
             })
+    }
+
+    /// True if `name` (any case, words separated by spaces) is a country.
+    pub fn is_country(&self, name: &str) -> bool {
+        let mut b = String::new();
+        let joined = name.split_whitespace().collect::<Vec<_>>().join(" ");
+        push_lower(&mut b, &joined);
+        self.words.get(b.as_str()).is_some_and(|f| f & COUNTRY != 0)
     }
 
     /// True if `word` is one of the common English words.
@@ -866,7 +879,12 @@ impl Gazetteers {
         // "Please Tamara") are dropped; so are trailing ones.
         let mut a = 0;
         let mut b = run.len();
-        while a < b && !run[a].initial && !is_name(&run[a]) && !plain(&run[a]) {
+        // Also a cue word that happens to be a surname ("Dear Hannah").
+        let cue_word = |t: &Tok| t.flags & PERSON_CUE != 0 && !plain(t);
+        while a < b
+            && !run[a].initial
+            && (!is_name(&run[a]) && !plain(&run[a]) || cue_word(&run[a]) && a + 1 < b)
+        {
             a += 1;
         }
         while b > a && !run[b - 1].initial && !is_name(&run[b - 1]) && !plain(&run[b - 1]) {
@@ -1007,6 +1025,12 @@ mod tests {
             ["Donald van der Voet"]
         );
         assert_eq!(found("Don't go to town, Judy!", "PERSON", 0.5), ["Judy"]);
+    }
+
+    #[test]
+    fn salutations_are_cues_not_names() {
+        assert_eq!(found("Dear Hannah Becker, thanks.", "PERSON", 0.5), ["Hannah Becker"]);
+        assert_eq!(found("Dear John, thanks.", "PERSON", 0.5), ["John"]);
     }
 
     #[test]

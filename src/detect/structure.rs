@@ -302,7 +302,13 @@ mod tests {
         let t = "his address: 76 Stubben 149, Oslo";
         let mut v = vec![sp(t, "Stubben", "PERSON", "gazetteer:name")];
         address_context(t, &mut v, gaz());
-        assert_eq!(values(t, &v), [("ADDRESS".into(), "76 Stubben 149".into())]);
+        assert_eq!(
+            values(t, &v),
+            [
+                ("ADDRESS".into(), "76 Stubben 149".into()),
+                ("LOCATION".into(), "Oslo".into())
+            ]
+        );
     }
 
     #[test]

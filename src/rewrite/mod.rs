@@ -202,6 +202,10 @@ impl Rewriter<'_> {
             "MAC_ADDRESS" => s.mac(value),
             "SECRET" => s.secret(value),
             "DATE" => s.date(value),
+            // A country stays a country, a city a city.
+            "LOCATION" if self.gazetteers.is_country(value) => {
+                s.location(value, &self.gazetteers.countries)
+            }
             "LOCATION" => s.location(value, &self.gazetteers.cities),
             "ADDRESS" | "ORG" => self.words_pseudonym(value),
             "URL" => url_pseudonym(s, value),
