@@ -479,7 +479,10 @@ fn chat_field_path_rewrites_only_contents() {
     assert_eq!(e1, e2, "email surrogate differs between turns");
     // The raw meta strings survive byte for byte.
     assert!(out.contains(r#""user": "Sofia Rossi""#), "{out}");
-    assert!(out.contains(r#""email": "john.smith@example.com""#), "{out}");
+    assert!(
+        out.contains(r#""email": "john.smith@example.com""#),
+        "{out}"
+    );
     assert!(out.contains(r#""rating": 4.50"#), "{out}");
 }
 

@@ -1029,7 +1029,10 @@ mod tests {
 
     #[test]
     fn salutations_are_cues_not_names() {
-        assert_eq!(found("Dear Hannah Becker, thanks.", "PERSON", 0.5), ["Hannah Becker"]);
+        assert_eq!(
+            found("Dear Hannah Becker, thanks.", "PERSON", 0.5),
+            ["Hannah Becker"]
+        );
         assert_eq!(found("Dear John, thanks.", "PERSON", 0.5), ["John"]);
     }
 

@@ -170,15 +170,9 @@ pub struct RuleSet {
     pub rules: Vec<Rule>,
     context_ac: Option<AhoCorasick>,
     pub packs: Vec<String>,
-    /// The patterns in a few sets: one pass per set tells which patterns
-    /// match at all, so the (slower) capturing search runs only for those.
-    /// Several small sets rather than one: one lazy DFA for every pattern
-    /// has too many states to stay in its cache.
+    /// The patterns in two sets: one pass per set tells which patterns
+    /// match at all, so the per-pattern search runs only for those.
     sets: Vec<(regex::RegexSet, Vec<(usize, usize)>)>,
-    /// Patterns run on their own, outside any set: those whose Unicode
-    /// classes and bounded repetitions would blow up a shared lazy DFA;
-    /// alone, the regex engine finds a literal to prefilter them with.
-    solo: Vec<(usize, usize)>,
 }
 
 /// Where a context word was found in the text.
@@ -362,22 +356,13 @@ impl RuleSet {
             )
         };
         let mut groups: Vec<(Vec<String>, Vec<(usize, usize)>)> = Vec::new();
-        let mut solo = Vec::new();
-        let mut group_of: std::collections::HashMap<(String, bool), usize> = Default::default();
+        let mut group_of: std::collections::HashMap<bool, usize> = Default::default();
         for (ri, r) in rules.iter().enumerate() {
             for (pi, re) in r.patterns.iter().enumerate() {
-                if std::env::var("GDR_SOLO").is_ok() && re.as_str().contains(r"\p{") {
-                    solo.push((ri, pi));
-                    continue;
-                }
-                // Digit patterns and word patterns apart, per pack.
-                let mode = std::env::var("GDR_SETS").unwrap_or_default();
-                let key = match mode.as_str() {
-                    "one" => (String::new(), false),
-                    "digit" => (String::new(), r.needs_digit),
-                    "rule" => (r.id.clone(), r.needs_digit),
-                    _ => (r.pack.clone(), r.needs_digit),
-                };
+                // Two sets: patterns that need a digit (skipped on digit-free
+                // text) and the others. Measured against one set, one per
+                // pack and one per rule: two is fastest (`gdr bench`).
+                let key = r.needs_digit;
                 let g = *group_of.entry(key).or_insert_with(|| {
                     groups.push((Vec::new(), Vec::new()));
                     groups.len() - 1
@@ -390,6 +375,9 @@ impl RuleSet {
         for (pats, index) in groups {
             let set = regex::RegexSetBuilder::new(&pats)
                 .size_limit(1 << 26)
+                // The lazy DFA's cache: at the 2 MiB default the union of
+                // patterns thrashes it and search falls back to the PikeVM
+                // (30x slower); 16 MiB holds it (`gdr bench`).
                 .dfa_size_limit(1 << 24)
                 .build()
                 .map_err(|e| Error::Config(format!("rule set: {e}")))?;
@@ -400,7 +388,6 @@ impl RuleSet {
             context_ac,
             packs,
             sets,
-            solo,
         })
     }
 
@@ -419,11 +406,6 @@ impl RuleSet {
         let mut todo: Vec<(usize, usize)> = Vec::new();
         for (base, chunk) in chunks(text) {
             todo.clear();
-            for &(ri, pi) in &self.solo {
-                if has_digit || !self.rules[ri].needs_digit {
-                    todo.push((ri, pi));
-                }
-            }
             for (set, set_index) in &self.sets {
                 if !has_digit
                     && set_index
