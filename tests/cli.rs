@@ -93,7 +93,7 @@ fn luhn_valid(digits: &[u8]) -> bool {
         }
         sum += d;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn iban_valid(iban: &str) -> bool {
@@ -748,7 +748,7 @@ fn streaming_50mb_through_a_pipe() {
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
         // Spot-check order and well-formedness without parsing every line.
-        if count % 5000 == 0 {
+        if count.is_multiple_of(5000) {
             let v: Value = serde_json::from_str(&line).unwrap();
             assert_eq!(v["id"], Value::from(count), "output out of order");
             let email = format!("user{count}@example.com");

@@ -729,8 +729,11 @@ impl Gazetteers {
                     i += 1;
                     continue;
                 }
-                if !t.cap && !taken[i] {
-                    if let Some((end_tok, score)) = self.lower_case_name(toks, i) {
+                if !t.cap
+                    && !taken[i]
+                    && let Some((end_tok, score)) = self.lower_case_name(toks, i)
+                {
+                    {
                         // "mr. chad farmer": the title belongs to the name.
                         let start = if i > 0 && t.joined_prev && toks[i - 1].flags & TITLE != 0 {
                             toks[i - 1].start
@@ -958,7 +961,7 @@ impl Gazetteers {
             } else if is_name(&w) {
                 // A name that is also an ordinary word: only mid-sentence
                 // capitalisation or a cue makes it a name.
-                if cued && !w.sentence_start || cued && w.flags & FIRST != 0 {
+                if cued && (!w.sentence_start || w.flags & FIRST != 0) {
                     0.6
                 } else if !w.sentence_start {
                     // "Capitalized words like Wisdom": too often a word.

@@ -125,7 +125,7 @@ impl Detector {
         if !self.allow.is_empty() {
             spans.retain(|s| {
                 let t = text[s.start..s.end].to_lowercase();
-                !self.allow.iter().any(|a| *a == t)
+                !self.allow.contains(&t)
             });
         }
         let mut spans = merge::resolve(spans);

@@ -248,7 +248,7 @@ impl RuleSet {
                 if let Some(prev) = seen.insert(def.id.clone(), file.clone()) {
                     return Err(err(format!("duplicate rule id (first defined in {prev})")));
                 }
-                if disabled.iter().any(|d| *d == def.id) {
+                if disabled.contains(&def.id) {
                     continue;
                 }
                 if def.patterns.is_empty() {
@@ -355,7 +355,8 @@ impl RuleSet {
                     .map_err(|e| Error::Config(format!("context words: {e}")))?,
             )
         };
-        let mut groups: Vec<(Vec<String>, Vec<(usize, usize)>)> = Vec::new();
+        type Group = (Vec<String>, Vec<(usize, usize)>);
+        let mut groups: Vec<Group> = Vec::new();
         let mut group_of: std::collections::HashMap<bool, usize> = Default::default();
         for (ri, r) in rules.iter().enumerate() {
             for (pi, re) in r.patterns.iter().enumerate() {

@@ -39,8 +39,11 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
                 spans[i].start = b;
                 changed = true;
             }
-        } else if gaz_name && before.is_some_and(|b| b >= prev_end) {
-            if let Some(a) = after.filter(|&a| a <= next_start) {
+        } else if gaz_name
+            && before.is_some_and(|b| b >= prev_end)
+            && let Some(a) = after.filter(|&a| a <= next_start)
+        {
+            {
                 let sp = &mut spans[i];
                 sp.start = before.unwrap_or(sp.start);
                 sp.end = a;
