@@ -528,7 +528,7 @@ impl Gazetteers {
     }
 
     fn tokenize(&self, text: &str) -> Vec<Tok> {
-        let mut toks = Vec::new();
+        let mut toks = Vec::with_capacity(text.len() / 5 + 1);
         let mut buf = String::new();
         let bytes = text.as_bytes();
         let mut i = 0;
@@ -536,20 +536,39 @@ impl Gazetteers {
         let mut sentence_start = true;
         let mut joined = false;
         let mut prev_end = 0;
+        // The char at byte `i`, with an ASCII fast path (most text).
+        let char_at = |i: usize| -> char {
+            let b = bytes[i];
+            if b.is_ascii() {
+                b as char
+            } else {
+                text[i..].chars().next().unwrap_or(' ')
+            }
+        };
         while i < text.len() {
-            let c = text[i..].chars().next().unwrap_or(' ');
+            let c = char_at(i);
             if c.is_alphabetic() {
                 let start = i;
-                let mut end = i;
-                let mut it = text[i..].char_indices().peekable();
-                while let Some((off, ch)) = it.next() {
-                    let ok = ch.is_alphabetic()
-                        || ((ch == '\'' || ch == '’' || ch == '-')
-                            && it.peek().is_some_and(|(_, n)| n.is_alphabetic()));
-                    if !ok {
+                // Letters, and ' ’ - between letters.
+                let mut end = i + c.len_utf8();
+                let mut upper = usize::from(c.is_uppercase());
+                let mut lower = usize::from(c.is_lowercase());
+                let mut letters = 1usize;
+                while end < text.len() {
+                    let ch = char_at(end);
+                    if ch.is_alphabetic() {
+                        letters += 1;
+                        upper += usize::from(ch.is_uppercase());
+                        lower += usize::from(ch.is_lowercase());
+                        end += ch.len_utf8();
+                    } else if matches!(ch, '\'' | '’' | '-')
+                        && end + ch.len_utf8() < text.len()
+                        && char_at(end + ch.len_utf8()).is_alphabetic()
+                    {
+                        end += ch.len_utf8();
+                    } else {
                         break;
                     }
-                    end = i + off + ch.len_utf8();
                 }
                 // "Karen's": the name is "Karen".
                 for poss in ["'s", "’s", "'S"] {
@@ -559,10 +578,11 @@ impl Gazetteers {
                     }
                 }
                 let word = &text[start..end];
-                let first = word.chars().next().unwrap_or(' ');
-                let letters = word.chars().filter(|c| c.is_alphabetic()).count();
-                let cap = first.is_uppercase();
-                let all_caps = letters >= 2 && word.chars().all(|c| !c.is_lowercase());
+                let cap = c.is_uppercase();
+                // Counts include a stripped possessive "s": close enough
+                // for "is this word all capitals".
+                let _ = upper;
+                let all_caps = letters >= 2 && lower == 0;
                 let initial = letters == 1 && cap && bytes.get(end) == Some(&b'.');
                 let mut flags = self.flags(word, &mut buf);
                 // "Dr." vs "Dr": titles and initials keep their dot.
@@ -594,6 +614,9 @@ impl Gazetteers {
             }
             match c {
                 ' ' | '\u{a0}' => {}
+                _ if c.is_ascii_digit() => {
+                    joined = false;
+                }
                 '.' => {
                     // "Dr." handled above; any other dot ends a sentence,
                     // unless it is inside a number or abbreviation.

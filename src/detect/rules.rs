@@ -350,7 +350,7 @@ impl RuleSet {
             Some(
                 AhoCorasick::builder()
                     .ascii_case_insensitive(true)
-                    .match_kind(aho_corasick::MatchKind::Standard)
+                    .match_kind(aho_corasick::MatchKind::LeftmostLongest)
                     .build(&words)
                     .map_err(|e| Error::Config(format!("context words: {e}")))?,
             )
@@ -442,7 +442,7 @@ impl RuleSet {
         let Some(ac) = &self.context_ac else {
             return Vec::new();
         };
-        ac.find_overlapping_iter(text)
+        ac.find_iter(text)
             .filter(|m| super::is_word_boundary(text, m.start(), m.end()))
             .map(|m| ContextHit {
                 start: m.start(),
