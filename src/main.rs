@@ -453,7 +453,7 @@ fn bench(p: &Pipeline, b: BenchArgs) -> Result<i32> {
             .map_or("?".into(), |n| n.to_string_lossy().to_string());
         if b.per_rule {
             let mb = texts.iter().map(String::len).sum::<usize>() as f64 / 1e6;
-            for (id, secs) in gdr::bench::per_rule(p, &texts).iter().take(15) {
+            for (id, secs) in gdr::bench::per_rule(p, &texts).iter().take(80) {
                 println!(
                     "{name:<22} rule {id:<28} {:>8.1} ms {:>9.1} MB/s",
                     secs * 1e3,

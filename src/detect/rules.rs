@@ -271,7 +271,7 @@ impl RuleSet {
                 let mut patterns = Vec::new();
                 for p in &def.patterns {
                     patterns.push(
-                        regex::RegexBuilder::new(&p.replace(r"\b", r"(?-u:\b)"))
+                        regex::RegexBuilder::new(&compile_form(p))
                             .size_limit(1 << 24)
                             .build()
                             .map_err(|e| err(format!("bad pattern: {e}")))?,
@@ -479,12 +479,22 @@ impl RuleSet {
         failures
     }
 
-    /// Only the prefilter pass (benchmarks: how much of scan it costs).
-    pub fn prefilter_count(&self, text: &str) -> usize {
+    /// Only the prefilter pass of set `i` (benchmarks: what it costs).
+    pub fn prefilter_count(&self, i: usize, text: &str) -> usize {
+        self.sets
+            .get(i)
+            .map_or(0, |(set, _)| set.matches(text).iter().count())
+    }
+
+    /// For each prefilter set, whether it holds the digit patterns.
+    pub fn set_kinds(&self) -> Vec<bool> {
         self.sets
             .iter()
-            .map(|(set, _)| set.matches(text).iter().count())
-            .sum()
+            .map(|(_, idx)| {
+                idx.first()
+                    .is_some_and(|&(ri, _)| self.rules[ri].needs_digit)
+            })
+            .collect()
     }
 
     /// Spans of a single rule on `text` (for tests and examples).
@@ -604,6 +614,15 @@ impl Rule {
         }
         Some(score)
     }
+}
+
+/// The pattern as compiled. `\b` becomes an ASCII word boundary: the lazy
+/// DFA cannot do Unicode word boundaries on non-ASCII text and the search
+/// would fall back to a 30x slower engine. (A letter next to a non-ASCII
+/// letter is then not a boundary; patterns start and end on ASCII or on
+/// explicit classes.)
+fn compile_form(p: &str) -> String {
+    p.replace(r"\b", r"(?-u:\b)")
 }
 
 /// Texts longer than this are searched paragraph by paragraph.
