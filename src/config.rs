@@ -39,6 +39,85 @@ pub struct Config {
     pub detect: DetectConfig,
     #[serde(default)]
     pub policy: PolicyConfig,
+    #[serde(default)]
+    pub llm: LlmSection,
+}
+
+/// `[llm]`: the on-device model.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmSection {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The model manifest (relative paths in it are relative to its folder).
+    #[serde(default = "default_manifest")]
+    pub manifest: PathBuf,
+    /// Manifest entry; the manifest's default when absent.
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub threads: Option<i32>,
+    #[serde(default = "default_context")]
+    pub context: u32,
+    #[serde(default = "default_batch")]
+    pub batch: u32,
+    /// LLM tokens (prompt + generated) one job may spend; then rules only.
+    #[serde(default)]
+    pub job_budget: Option<u64>,
+    /// Ask the model for fluent rewrites (else detection only).
+    #[serde(default = "yes")]
+    pub generative: bool,
+}
+
+impl Default for LlmSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            manifest: default_manifest(),
+            model: None,
+            threads: None,
+            context: default_context(),
+            batch: default_batch(),
+            job_budget: None,
+            generative: true,
+        }
+    }
+}
+
+fn default_manifest() -> PathBuf {
+    std::env::var_os("GDR_MODELS")
+        .map(|d| PathBuf::from(d).join("manifest.toml"))
+        .unwrap_or_else(|| PathBuf::from("models/manifest.toml"))
+}
+
+fn default_context() -> u32 {
+    2048
+}
+
+fn default_batch() -> u32 {
+    512
+}
+
+impl LlmSection {
+    /// The engine/LLM settings this section describes.
+    pub fn to_config(&self) -> crate::llm::detect::LlmConfig {
+        let mut engine = crate::llm::EngineConfig {
+            context: self.context,
+            batch: self.batch,
+            ..Default::default()
+        };
+        if let Some(t) = self.threads {
+            engine.threads = t;
+        }
+        crate::llm::detect::LlmConfig {
+            manifest: self.manifest.clone(),
+            model: self.model.clone(),
+            engine,
+            job_budget: self.job_budget,
+            generative: self.generative,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -12,6 +12,7 @@ pub mod detect;
 pub mod error;
 pub mod formats;
 pub mod keystore;
+pub mod llm;
 pub mod pipeline;
 pub mod plan;
 pub mod rewrite;

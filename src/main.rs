@@ -65,10 +65,19 @@ struct IoArgs {
     /// JSONL field path(s) to process, e.g. `text`, `messages[].content`.
     #[arg(long = "field", default_value = "text")]
     fields: Vec<String>,
-    /// Skip the on-device LLM and use rules only. (The LLM detector is not
-    /// built in yet, so this is currently always the behaviour.)
+    /// Skip the on-device LLM and use rules only.
     #[arg(long)]
     no_llm: bool,
+    /// Model manifest entry to use (default: the manifest's default).
+    #[arg(long)]
+    model: Option<String>,
+    /// LLM token budget for this job (prompt + generated tokens); when it is
+    /// spent the rest of the job runs on rules only.
+    #[arg(long)]
+    llm_budget: Option<u64>,
+    /// Use the LLM for detection only, not for fluent rewrites.
+    #[arg(long)]
+    no_generative: bool,
     /// Largest record (line or paragraph) accepted, in bytes.
     #[arg(long, default_value_t = 64 << 20)]
     max_record_bytes: usize,
@@ -168,8 +177,7 @@ fn run() -> Result<i32> {
             bench(&p, b)
         }
         Cmd::Scan(a) => {
-            let p = Pipeline::from_config(&cfg, &state_dir)?;
-            let _ = a.io.no_llm;
+            let p = with_llm(Pipeline::from_config(&cfg, &state_dir)?, &cfg, &a.io)?;
             process(
                 &p,
                 &a.io,
@@ -181,7 +189,7 @@ fn run() -> Result<i32> {
             )
         }
         Cmd::Rewrite(a) => {
-            let p = Pipeline::from_config(&cfg, &state_dir)?;
+            let p = with_llm(Pipeline::from_config(&cfg, &state_dir)?, &cfg, &a.io)?;
             let report = match &a.report {
                 Some(path) => Some(BufWriter::new(
                     File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -192,6 +200,27 @@ fn run() -> Result<i32> {
             process(&p, &a.io, Mode::Rewrite { report: want }, report)
         }
     }
+}
+
+/// Attach the model unless `--no-llm` / `llm.enabled = false`. A missing or
+/// corrupt model is an error (with the fix in the message), not a silent
+/// downgrade to rules only.
+fn with_llm(p: Pipeline, cfg: &Config, io: &IoArgs) -> Result<Pipeline> {
+    if io.no_llm || !cfg.llm.enabled {
+        return Ok(p);
+    }
+    let mut lc = cfg.llm.to_config();
+    if io.model.is_some() {
+        lc.model = io.model.clone();
+    }
+    if io.llm_budget.is_some() {
+        lc.job_budget = io.llm_budget;
+    }
+    if io.no_generative {
+        lc.generative = false;
+    }
+    let llm = gdr::llm::detect::Llm::load(&lc).context("loading the LLM")?;
+    Ok(p.with_llm(llm))
 }
 
 #[derive(Clone, Copy)]
@@ -356,6 +385,9 @@ fn jsonl_record(
     let mut spans_out = Vec::new();
     let mut entities = Vec::new();
     let mut n_spans = 0usize;
+    let mut rw_paths = Vec::new();
+    let mut llm_uses = Vec::new();
+    let mut reasons = Vec::new();
     for path in paths {
         v.for_each_mut(path, &mut |loc, s| match mode {
             Mode::Scan {
@@ -369,6 +401,13 @@ fn jsonl_record(
             Mode::Rewrite { report } => {
                 let r = p.rewrite(s);
                 n_spans += r.plan.spans.len();
+                rw_paths.push(r.path);
+                if let Some(u) = r.llm {
+                    llm_uses.push(u);
+                }
+                if let Some(reason) = r.fallback_reason {
+                    reasons.push(reason);
+                }
                 let reports = if report {
                     p.entity_reports(&r)
                 } else {
@@ -389,7 +428,8 @@ fn jsonl_record(
             (rec.to_string(), None)
         }
         Mode::Rewrite { .. } => {
-            let rep = json!({"line": line_no, "id": id, "status": "ok", "path": "deterministic",
+            let rep = json!({"line": line_no, "id": id, "status": "ok", "paths": rw_paths,
+                "llm": llm_uses, "fallback_reasons": reasons,
                 "spans": n_spans, "entities": entities});
             (v.to_line(), Some(rep))
         }
@@ -413,7 +453,8 @@ fn text_record(p: &Pipeline, text: &str, mode: Mode, line: usize) -> (String, Op
         Mode::Rewrite { report } => {
             let r = p.rewrite(text);
             let rep = report.then(|| {
-                json!({"line": line, "status": "ok", "path": "deterministic",
+                json!({"line": line, "status": "ok", "paths": [r.path], "llm": r.llm,
+                    "fallback_reasons": r.fallback_reason.into_iter().collect::<Vec<_>>(),
                     "spans": r.plan.spans.len(), "entities": p.entity_reports(&r)})
             });
             (r.text, rep)

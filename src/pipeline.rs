@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::detect::{Detector, Gazetteers, RuleSet, Span};
+use crate::llm::detect::{Llm, LlmUse, expected_gain};
 use crate::plan::{self, Op, Plan, Policy};
 use crate::rewrite::{Rewriter, Surrogates};
 use crate::{Error, keystore};
@@ -15,14 +16,20 @@ pub struct Pipeline {
     pub detector: Detector,
     pub surrogates: Surrogates,
     pub policy: Policy,
+    /// The on-device model, when enabled.
+    pub llm: Option<Llm>,
 }
 
-/// Which path produced the rewrite (the LLM path arrives later; the report
-/// field is already there so consumers need not change).
+/// Which path produced the rewrite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RewritePath {
+    /// Keyed substitution per policy (the LLM was off, skipped or not asked).
     Deterministic,
+    /// The model's fluent rewrite passed the checks.
+    Generative,
+    /// The model's rewrite failed a check; the deterministic rewrite was used.
+    Fallback,
 }
 
 /// Per-entity summary for reports: type, operation, mention count and a
@@ -42,6 +49,10 @@ pub struct Rewritten {
     pub text: String,
     pub plan: Plan,
     pub path: RewritePath,
+    /// Whether and how the LLM took part (None: LLM off).
+    pub llm: Option<LlmUse>,
+    /// Why a generative rewrite was rejected (machine-readable).
+    pub fallback_reason: Option<&'static str>,
 }
 
 impl Pipeline {
@@ -66,18 +77,75 @@ impl Pipeline {
             detector,
             surrogates,
             policy: cfg.policy(),
+            llm: None,
         })
+    }
+
+    /// Attach a loaded model: scan and rewrite use it from now on.
+    pub fn with_llm(mut self, llm: Llm) -> Self {
+        self.llm = Some(llm);
+        self
+    }
+
+    /// Rule spans plus, when the model is on, has budget and the rules
+    /// left something unexplained, the model's spans.
+    fn detect_all(&self, text: &str) -> (Vec<Span>, Option<LlmUse>) {
+        let rule_spans = self.detector.detect(text);
+        let Some(llm) = &self.llm else {
+            return (rule_spans, None);
+        };
+        if expected_gain(text, &rule_spans, self.detector.threshold) == 0.0 {
+            return (rule_spans, Some(LlmUse::Skipped));
+        }
+        match llm.detect(text) {
+            Ok((extra, used)) if !extra.is_empty() => {
+                (self.detector.detect_with(text, extra), Some(used))
+            }
+            Ok((_, used)) => (rule_spans, Some(used)),
+            Err(e) => {
+                tracing::warn!(error = %e, "LLM detection failed; rules only for this record");
+                (rule_spans, Some(LlmUse::Skipped))
+            }
+        }
     }
 
     /// All candidate spans, including those below the threshold.
     pub fn scan(&self, text: &str) -> Vec<Span> {
-        self.detector.detect(text)
+        self.detect_all(text).0
     }
 
-    /// Detect, plan and rewrite one text deterministically.
+    /// Detect, plan and rewrite one text: the model's rewrite when it is on
+    /// and its output passes the checks, else the deterministic rewrite.
     pub fn rewrite(&self, text: &str) -> Rewritten {
-        let spans = self.detector.detect(text);
-        self.rewrite_spans(text, &spans)
+        let (spans, used) = self.detect_all(text);
+        let mut r = self.rewrite_spans(text, &spans);
+        r.llm = used;
+        if let Some(llm) = &self.llm
+            && llm.generative
+            && !r.plan.spans.is_empty()
+            && used != Some(LlmUse::BudgetSpent)
+        {
+            match llm.rewrite(text) {
+                Ok(Some(g)) => match check_generative(text, &r.plan, &g) {
+                    Ok(()) => {
+                        r.text = g.text.trim().to_string();
+                        r.path = RewritePath::Generative;
+                        r.llm = Some(LlmUse::Used);
+                    }
+                    Err(reason) => {
+                        r.path = RewritePath::Fallback;
+                        r.fallback_reason = Some(reason);
+                    }
+                },
+                Ok(None) => r.llm = Some(LlmUse::BudgetSpent),
+                Err(e) => {
+                    tracing::warn!(error = %e, "LLM rewrite failed; deterministic rewrite used");
+                    r.path = RewritePath::Fallback;
+                    r.fallback_reason = Some("llm_error");
+                }
+            }
+        }
+        r
     }
 
     /// Rewrite given spans already detected (lets `scan`-then-`rewrite`
@@ -95,6 +163,8 @@ impl Pipeline {
             text: out,
             plan,
             path: RewritePath::Deterministic,
+            llm: None,
+            fallback_reason: None,
         }
     }
 
@@ -112,4 +182,46 @@ impl Pipeline {
             })
             .collect()
     }
+}
+
+/// The minimum a generative rewrite must pass before it is used (the full
+/// verifier is a separate component): no original identifier survives, in
+/// any case; the output is complete and of a plausible length.
+fn check_generative(
+    original: &str,
+    plan: &Plan,
+    g: &crate::llm::Generation,
+) -> Result<(), &'static str> {
+    let out = g.text.trim();
+    if g.truncated {
+        return Err("truncated");
+    }
+    if out.is_empty() {
+        return Err("empty");
+    }
+    let ratio = out.len() as f32 / original.len().max(1) as f32;
+    if !(0.5..=2.0).contains(&ratio) {
+        return Err("length_ratio");
+    }
+    let lower = out.to_lowercase();
+    for s in &plan.spans {
+        let v = original[s.start..s.end].trim().to_lowercase();
+        if !v.is_empty() && lower.contains(&v) {
+            return Err("identifier_survives");
+        }
+        // Each word of a name counts: "Karl" alone still identifies.
+        if &*s.entity == "PERSON" {
+            for w in v.split_whitespace().filter(|w| w.chars().count() >= 3) {
+                let w = w.trim_matches(|c: char| !c.is_alphanumeric());
+                if !w.is_empty()
+                    && lower
+                        .split(|c: char| !c.is_alphanumeric())
+                        .any(|t| t == w)
+                {
+                    return Err("identifier_survives");
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -105,7 +105,15 @@ impl Detector {
     /// All candidate spans, merged and sorted by position, including those
     /// below the threshold (callers filter with [`Detector::actionable`]).
     pub fn detect(&self, text: &str) -> Vec<Span> {
+        self.detect_with(text, Vec::new())
+    }
+
+    /// Like [`Detector::detect`], with extra candidate spans (the LLM's)
+    /// merged in. Rule spans are a floor: an extra span can widen an
+    /// overlapping rule span or add a new one, never remove one.
+    pub fn detect_with(&self, text: &str, extra: Vec<Span>) -> Vec<Span> {
         let mut spans = self.rules.find(text, &self.gazetteers);
+        spans.extend(extra);
         self.gazetteers.find(text, &mut spans);
         if let Some((ac, types)) = &self.deny {
             let det: Arc<str> = Arc::from("deny_list");

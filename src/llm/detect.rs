@@ -1,0 +1,343 @@
+//! What gdr asks the LLM: contextual detection (grammar-constrained JSON,
+//! spans kept only when they are exact substrings of the input) and the
+//! generative rewrite, with a token budget that sends the model where the
+//! rules are least sure.
+
+use super::engine::{Engine, EngineConfig, Generation, Request};
+use super::{LlmError, Manifest, Prompt};
+use crate::detect::Span;
+use serde::Deserialize;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Prompt indexes in the engine.
+const DETECT: usize = 0;
+const REWRITE: usize = 1;
+
+/// Score of an LLM-proposed span: above the rewrite threshold (it is
+/// evidence), below validated rule hits (which win overlaps).
+pub const LLM_SCORE: f32 = 0.6;
+
+/// Longest window of text given to the model at once, in bytes; longer
+/// texts are split on paragraph/sentence boundaries with an overlap.
+const WINDOW: usize = 1200;
+const OVERLAP: usize = 200;
+
+#[derive(Debug, Deserialize)]
+struct DetectOut {
+    entities: Vec<DetectEntity>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DetectEntity {
+    #[serde(rename = "type")]
+    kind: String,
+    text: String,
+}
+
+/// LLM settings (the `[llm]` config section and CLI flags).
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    pub manifest: std::path::PathBuf,
+    pub model: Option<String>,
+    pub engine: EngineConfig,
+    /// Token budget for this job (prompt + generated tokens); None = no cap.
+    pub job_budget: Option<u64>,
+    /// Ask the model for a fluent rewrite (else it only detects).
+    pub generative: bool,
+    pub max_detect_tokens: usize,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            manifest: std::path::PathBuf::from("models/manifest.toml"),
+            model: None,
+            engine: EngineConfig::default(),
+            job_budget: None,
+            generative: true,
+            max_detect_tokens: 256,
+        }
+    }
+}
+
+/// The loaded model with its prompts and budget.
+pub struct Llm {
+    pub engine: Engine,
+    pub model_name: String,
+    grammar: String,
+    budget: Option<u64>,
+    used: AtomicU64,
+    pub generative: bool,
+    max_detect_tokens: usize,
+    kinds: [Arc<str>; 6],
+    detector: Arc<str>,
+}
+
+/// Why the LLM was or was not used for a record (goes to the report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LlmUse {
+    /// Rules explained the text: nothing uncertain for the model to look at.
+    Skipped,
+    /// The job's token budget was spent.
+    BudgetSpent,
+    Used,
+}
+
+impl Llm {
+    /// Load the manifest entry (hash-checked) and start the engine.
+    pub fn load(cfg: &LlmConfig) -> Result<Self, LlmError> {
+        let manifest = Manifest::load(&cfg.manifest)?;
+        let entry = manifest.entry(cfg.model.as_deref())?;
+        let file = manifest.verified_file(entry)?;
+        let prompts_dir = manifest.dir.join("prompts");
+        let prompts = vec![
+            Prompt::load(&prompts_dir, "detect")?,
+            Prompt::load(&prompts_dir, "rewrite")?,
+        ];
+        let gpath = prompts_dir.join("detect.gbnf");
+        let grammar = std::fs::read_to_string(&gpath).map_err(|e| LlmError::Io {
+            path: gpath.display().to_string(),
+            source: e,
+        })?;
+        let mut ecfg = cfg.engine.clone();
+        ecfg.context = ecfg.context.min(entry.context.max(512));
+        let engine = Engine::start(&file, ecfg, prompts)?;
+        Ok(Self {
+            engine,
+            model_name: entry.name.clone(),
+            grammar,
+            budget: cfg.job_budget,
+            used: AtomicU64::new(0),
+            generative: cfg.generative,
+            max_detect_tokens: cfg.max_detect_tokens,
+            kinds: ["PERSON", "ADDRESS", "LOCATION", "ORG", "DATE", "ID"].map(Arc::from),
+            detector: Arc::from("llm"),
+        })
+    }
+
+    /// Tokens spent so far in this job.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Reserve budget for a request of about `tokens`; false when spent.
+    fn take(&self, g: &Generation) {
+        self.used.fetch_add(
+            (g.prompt_tokens + g.generated_tokens) as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    fn has_budget(&self) -> bool {
+        self.budget.is_none_or(|b| self.used() < b)
+    }
+
+    /// Contextual detection over `text`: spans the model proposes that are
+    /// exact substrings of the text (every occurrence), typed.
+    pub fn detect(&self, text: &str) -> Result<(Vec<Span>, LlmUse), LlmError> {
+        let mut out = Vec::new();
+        for (base, window) in windows(text) {
+            if !self.has_budget() {
+                return Ok((out, LlmUse::BudgetSpent));
+            }
+            let g = self.engine.generate(Request {
+                prompt: DETECT,
+                input: window.to_string(),
+                grammar: Some(self.grammar.clone()),
+                max_tokens: self.max_detect_tokens,
+                no_cache: false,
+            })?;
+            self.take(&g);
+            out.extend(self.parse_spans(&g.text, window, base));
+        }
+        out.sort_by_key(|s| (s.start, s.end));
+        out.dedup_by(|a, b| a.start == b.start && a.end == b.end);
+        Ok((out, LlmUse::Used))
+    }
+
+    /// Turn the model's JSON into spans. Output that does not parse (a
+    /// truncated list) yields the entities that did; proposed strings that
+    /// are not in the text are dropped.
+    pub fn parse_spans(&self, json: &str, window: &str, base: usize) -> Vec<Span> {
+        let entities = match serde_json::from_str::<DetectOut>(json) {
+            Ok(o) => o.entities,
+            Err(_) => salvage(json),
+        };
+        let mut out = Vec::new();
+        for e in entities {
+            let t = e.text.trim();
+            if t.chars().filter(|c| c.is_alphanumeric()).count() < 2 {
+                continue;
+            }
+            let Some(kind) = self.kinds.iter().find(|k| ***k == *e.kind) else {
+                continue;
+            };
+            for (i, _) in window.match_indices(t) {
+                let (s, e) = (base + i, base + i + t.len());
+                out.push(Span {
+                    start: s,
+                    end: e,
+                    entity: kind.clone(),
+                    score: LLM_SCORE,
+                    detector: self.detector.clone(),
+                    validated: false,
+                });
+            }
+        }
+        out
+    }
+
+    /// A fluent rewrite of `text` by the model, or None when the budget is
+    /// spent or the text does not fit the context.
+    pub fn rewrite(&self, text: &str) -> Result<Option<Generation>, LlmError> {
+        if !self.has_budget() || text.len() > WINDOW * 2 {
+            return Ok(None);
+        }
+        let tokens = self.engine.count_tokens(text)?;
+        let g = self.engine.generate(Request {
+            prompt: REWRITE,
+            input: text.to_string(),
+            grammar: None,
+            max_tokens: tokens * 3 / 2 + 16,
+            no_cache: false,
+        })?;
+        self.take(&g);
+        Ok(Some(g))
+    }
+
+    /// Load with defaults from a manifest path (tests, benches).
+    pub fn load_default(manifest: &Path) -> Result<Self, LlmError> {
+        Self::load(&LlmConfig {
+            manifest: manifest.to_path_buf(),
+            ..LlmConfig::default()
+        })
+    }
+}
+
+/// Entities from a JSON list cut off mid-way: every complete
+/// `{"type": ..., "text": ...}` object before the cut.
+fn salvage(json: &str) -> Vec<DetectEntity> {
+    let mut out = Vec::new();
+    let mut rest = json;
+    while let Some(i) = rest.find("{\"type\"") {
+        let tail = &rest[i..];
+        match tail.find('}') {
+            Some(j) => {
+                if let Ok(e) = serde_json::from_str::<DetectEntity>(&tail[..=j]) {
+                    out.push(e);
+                }
+                rest = &tail[j + 1..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// Split `text` into windows of at most WINDOW bytes, cut after a
+/// paragraph or sentence end where possible, each overlapping the previous
+/// by about OVERLAP bytes so an entity on a cut is seen whole once.
+pub fn windows(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < text.len() {
+        let hard = floor_boundary(text, (start + WINDOW).min(text.len()));
+        let end = if hard == text.len() {
+            hard
+        } else {
+            let slice = &text[start..hard];
+            let cut = slice
+                .rfind("\n\n")
+                .map(|i| i + 2)
+                .or_else(|| slice.rfind(". ").map(|i| i + 2))
+                .or_else(|| slice.rfind('\n').map(|i| i + 1))
+                .or_else(|| slice.rfind(' ').map(|i| i + 1))
+                .filter(|&c| c > OVERLAP)
+                .unwrap_or(slice.len());
+            start + cut
+        };
+        out.push((start, &text[start..end]));
+        if end >= text.len() {
+            break;
+        }
+        let next = floor_boundary(text, end.saturating_sub(OVERLAP).max(start + 1));
+        // Start the overlap at a word boundary.
+        let next = text[next..end]
+            .find(' ')
+            .map_or(next, |i| next + i + 1)
+            .min(end);
+        start = if next > start { next } else { end };
+    }
+    out
+}
+
+fn floor_boundary(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// How much an LLM pass is likely to add on this text, from what the rules
+/// saw: uncertain candidates (below the threshold) and capitalised words no
+/// detector explained. Zero means the rules explain the text: skip the LLM.
+pub fn expected_gain(text: &str, spans: &[Span], threshold: f32) -> f32 {
+    let uncertain = spans.iter().filter(|s| s.score < threshold).count() as f32;
+    let mut unexplained = 0.0f32;
+    let mut prev_alnum = false;
+    let mut sentence_start = true;
+    for (i, c) in text.char_indices() {
+        if c.is_uppercase() && !prev_alnum && !sentence_start {
+            let covered = spans.iter().any(|s| s.start <= i && i < s.end);
+            if !covered {
+                unexplained += 1.0;
+            }
+        }
+        if matches!(c, '.' | '!' | '?' | '\n' | ':' | '"') {
+            sentence_start = true;
+        } else if c.is_alphanumeric() {
+            sentence_start = false;
+        }
+        prev_alnum = c.is_alphanumeric();
+    }
+    uncertain * 2.0 + unexplained
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_cover_and_overlap() {
+        let para = "Sentence one is here. ".repeat(200);
+        let w = windows(&para);
+        assert!(w.len() > 2);
+        assert_eq!(w[0].0, 0);
+        for pair in w.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            assert!(b.0 < a.0 + a.1.len(), "windows must overlap");
+            assert!(b.0 > a.0);
+        }
+        let last = w.last().unwrap();
+        assert_eq!(last.0 + last.1.len(), para.len());
+        assert_eq!(windows("short"), vec![(0, "short")]);
+        assert!(windows("").is_empty());
+    }
+
+    #[test]
+    fn salvage_keeps_complete_entities() {
+        let cut = r#"{"entities": [{"type": "PERSON", "text": "Ann Lee"}, {"type": "ORG", "text": "Ac"#;
+        let e = salvage(cut);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].text, "Ann Lee");
+    }
+
+    #[test]
+    fn gain_is_zero_when_rules_explain() {
+        assert_eq!(expected_gain("the cat sat. It slept.", &[], 0.5), 0.0);
+        assert!(expected_gain("we met Kowalczyk at noon", &[], 0.5) > 0.0);
+    }
+}
