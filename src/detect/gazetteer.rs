@@ -907,9 +907,21 @@ impl Gazetteers {
         let mut b = run.len();
         // Also a cue word that happens to be a surname ("Dear Hannah").
         let cue_word = |t: &Tok| t.flags & PERSON_CUE != 0 && !plain(t);
+        // A common word opening a sentence ("Then Kowalczyk") is not part of
+        // the name unless it is a first name before another name ("Will
+        // Smith").
+        let opener = |k: usize| {
+            let t = &run[k];
+            t.sentence_start
+                && !plain(t)
+                && k + 1 < b
+                && (t.flags & FIRST == 0 || !is_name(&run[k + 1]))
+        };
         while a < b
             && !run[a].initial
-            && (!is_name(&run[a]) && !plain(&run[a]) || cue_word(&run[a]) && a + 1 < b)
+            && (!is_name(&run[a]) && !plain(&run[a])
+                || cue_word(&run[a]) && a + 1 < b
+                || opener(a))
         {
             a += 1;
         }
@@ -1060,6 +1072,18 @@ mod tests {
             ["Hannah Becker"]
         );
         assert_eq!(found("Dear John, thanks.", "PERSON", 0.5), ["John"]);
+    }
+
+    #[test]
+    fn sentence_openers_are_not_part_of_names() {
+        assert_eq!(
+            found("Then Brzęczyszczykiewicz arrived.", "PERSON", 0.5),
+            ["Brzęczyszczykiewicz"]
+        );
+        assert_eq!(
+            found("Grace Kowalski said so.", "PERSON", 0.5),
+            ["Grace Kowalski"]
+        );
     }
 
     #[test]

@@ -1,0 +1,131 @@
+//! Tests against the real default model (models/fetch.sh puts it in
+//! models/). No mock: these load SmolLM2-135M through llama.cpp.
+
+use gdr::config::Config;
+use gdr::llm::detect::{Llm, LlmConfig, LlmUse};
+use gdr::llm::{LlmError, Manifest};
+use gdr::pipeline::{Pipeline, RewritePath};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+fn manifest_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/manifest.toml")
+}
+
+/// One engine for the whole test binary: loading is the slow part.
+fn llm() -> &'static Llm {
+    static L: OnceLock<Llm> = OnceLock::new();
+    L.get_or_init(|| Llm::load_default(&manifest_path()).expect("run models/fetch.sh first"))
+}
+
+#[test]
+fn manifest_default_model_hash_verifies() {
+    let m = Manifest::load(&manifest_path()).unwrap();
+    let e = m.entry(None).unwrap();
+    assert_eq!(e.name, "smollm2-135m");
+    m.verified_file(e).unwrap();
+}
+
+#[test]
+fn corrupted_copy_is_refused() {
+    let m = Manifest::load(&manifest_path()).unwrap();
+    let e = m.entry(None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // A copy of the real model with one byte flipped, under a manifest
+    // that pins the real hash.
+    let mut bytes = std::fs::read(m.file_of(e)).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(dir.path().join(&e.file), &bytes).unwrap();
+    std::fs::write(
+        dir.path().join("manifest.toml"),
+        format!(
+            "default = \"x\"\n[[model]]\nname = \"x\"\nfile = \"{}\"\nsha256 = \"{}\"\n",
+            e.file.display(),
+            e.sha256
+        ),
+    )
+    .unwrap();
+    let m2 = Manifest::load(&dir.path().join("manifest.toml")).unwrap();
+    let err = m2.verified_file(m2.entry(None).unwrap()).unwrap_err();
+    assert!(matches!(err, LlmError::HashMismatch { .. }), "{err}");
+    // And the LLM loader refuses it too (prompts are not even reached).
+    let err = Llm::load(&LlmConfig {
+        manifest: dir.path().join("manifest.toml"),
+        ..LlmConfig::default()
+    })
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("refusing"), "{err}");
+}
+
+#[test]
+fn detection_returns_only_substrings() {
+    let text = "Yesterday I met Anna Kowalczyk at the Gdansk office of Baltic Freight; \
+                she lives at 12 Dluga Street.";
+    let (spans, used) = llm().detect(text).unwrap();
+    assert_eq!(used, LlmUse::Used);
+    eprintln!(
+        "llm spans: {:?}",
+        spans
+            .iter()
+            .map(|s| (&*s.entity, &text[s.start..s.end]))
+            .collect::<Vec<_>>()
+    );
+    for s in &spans {
+        assert!(s.end <= text.len() && text.is_char_boundary(s.start) && text.is_char_boundary(s.end));
+        assert_eq!(&*s.detector, "llm");
+    }
+    // Greedy decoding: the same input gives the same spans.
+    let (again, _) = llm().detect(text).unwrap();
+    assert_eq!(spans, again);
+}
+
+#[test]
+fn hallucinated_spans_are_dropped() {
+    let text = "Call Maria tomorrow.";
+    let json = r#"{"entities": [{"type": "PERSON", "text": "Maria"}, {"type": "PERSON", "text": "Mario Rossi"}, {"type": "PERSON", "text": "maria"}]}"#;
+    let spans = llm().parse_spans(json, text, 0);
+    assert_eq!(spans.len(), 1);
+    assert_eq!(&text[spans[0].start..spans[0].end], "Maria");
+}
+
+fn pipeline(budget: Option<u64>) -> Pipeline {
+    let cfg = Config::default();
+    let p = Pipeline::with_key(&cfg, &[9u8; 32]).unwrap();
+    let llm = Llm::load(&LlmConfig {
+        manifest: manifest_path(),
+        job_budget: budget,
+        ..LlmConfig::default()
+    })
+    .unwrap();
+    p.with_llm(llm)
+}
+
+#[test]
+fn rewrite_passes_leak_check_or_falls_back() {
+    let p = pipeline(None);
+    let text = "Karl Strobel called from Vienna about his invoice; Strobel wants it by Friday.";
+    let r = p.rewrite(text);
+    eprintln!("path {:?} reason {:?}", r.path, r.fallback_reason);
+    for leaked in ["Karl", "Strobel", "Vienna"] {
+        assert!(!r.text.contains(leaked), "{leaked} survived via {:?}: {}", r.path, r.text);
+    }
+    assert!(matches!(r.path, RewritePath::Generative | RewritePath::Fallback));
+    if r.path == RewritePath::Fallback {
+        assert!(r.fallback_reason.is_some());
+    }
+}
+
+#[test]
+fn budget_exhaustion_switches_to_rules() {
+    // A budget of one token is spent by the first request.
+    let p = pipeline(Some(1));
+    let text = "We met Kowalczyk at the Gdansk harbour.";
+    let first = p.rewrite(text);
+    assert!(first.llm.is_some());
+    let second = p.rewrite("Then Brzęczyszczykiewicz arrived from Ostrava.");
+    assert_eq!(second.llm, Some(LlmUse::BudgetSpent));
+    assert_eq!(second.path, RewritePath::Deterministic);
+    assert!(!second.text.contains("Brzęczyszczykiewicz"));
+}
