@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh
+models/fetch.sh
 cargo build --release --quiet
 exec target/release/gdr rewrite --format jsonl "$@"

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh
+models/fetch.sh
 cargo fmt --all -- --check
 cargo build --release --quiet
 cargo clippy --release --all-targets --quiet -- -D warnings

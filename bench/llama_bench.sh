@@ -42,11 +42,11 @@ THREADS="${2:-2}"
 MODEL="$(cd "$(dirname "$MODEL")" && pwd -P)/$(basename "$MODEL")"
 
 CACHE="${GDR_BENCH_CACHE:-$HOME/.cache/gdr-bench}"
-mkdir -p "$CACHE"
-CACHE="$(cd "$CACHE" && pwd -P)"
+CACHE="$(realpath -m "$CACHE")"
 case "$CACHE/" in
     "$REPO_ROOT/"*) die "GDR_BENCH_CACHE ($CACHE) must be outside the repository ($REPO_ROOT)" ;;
 esac
+mkdir -p "$CACHE"
 
 for tool in cmake tar sha256sum; do
     command -v "$tool" >/dev/null || die "'$tool' is required"

@@ -55,7 +55,12 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
-            threads: std::thread::available_parallelism().map_or(2, |n| n.get() as i32),
+            // Half the cores: llama.cpp's OpenMP threads spin at barriers, and
+            // with every core taken (by gdr's own work or anything else) a
+            // descheduled worker stalls each step — measured here: one
+            // token-heavy request took 2.2 s on 1 thread and 100 s on 2
+            // while another build used the machine.
+            threads: std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1) as i32),
             context: 2048,
             batch: 512,
             queue: 64,
