@@ -119,3 +119,88 @@ pub fn per_rule(p: &Pipeline, texts: &[String]) -> Vec<(String, f64)> {
     out.sort_by(|a, b| b.1.total_cmp(&a.1));
     out
 }
+
+/// Engine throughput measured like llama-bench: prompt processing of
+/// `n_prompt` tokens and generation of `n_gen` tokens, `reps` times each.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LlmBench {
+    pub threads: i32,
+    pub pp_tokens: usize,
+    pub pp_tps: f64,
+    pub tg_tokens: usize,
+    pub tg_tps: f64,
+    /// Mean latency of a detection request reusing the cached prefix, and
+    /// evaluating it again, in ms.
+    pub cached_ms: f64,
+    pub uncached_ms: f64,
+    pub prefix_tokens: usize,
+}
+
+/// Run the engine benchmark on a loaded model.
+pub fn llm(
+    llm: &crate::llm::detect::Llm,
+    n_prompt: usize,
+    n_gen: usize,
+    reps: usize,
+) -> Result<LlmBench, crate::llm::LlmError> {
+    use crate::llm::detect::DETECT;
+    use crate::llm::engine::Request;
+    let e = &llm.engine;
+    // A prompt of exactly n_prompt tokens: grow a text until it tokenizes
+    // to at least that many, then trim by words.
+    let mut text = String::new();
+    let words = "the quarterly report for the northern region shows steady growth in orders";
+    while e.count_tokens(&text)? < n_prompt {
+        text.push_str(words);
+        text.push(' ');
+    }
+    while e.count_tokens(&text)? > n_prompt {
+        let cut = text.trim_end().rfind(' ').unwrap_or(0);
+        text.truncate(cut);
+    }
+    let mut pp = Vec::new();
+    let mut tg = Vec::new();
+    for _ in 0..reps.max(1) {
+        let mut r = Request::new(DETECT, text.clone(), 0);
+        r.raw = true;
+        let g = e.generate(r)?;
+        pp.push(g.prompt_tokens as f64 / (g.prompt_ms / 1e3));
+        let mut r = Request::new(DETECT, "Once", n_gen);
+        r.raw = true;
+        r.ignore_eos = true;
+        let g = e.generate(r)?;
+        tg.push(g.generated_tokens as f64 / (g.gen_ms / 1e3));
+    }
+    // Prefix cache: one short detection request, cached vs not.
+    let input = "Please call Anna Kowalczyk at the Gdansk office.";
+    let mut cached = Vec::new();
+    let mut uncached = Vec::new();
+    let mut prefix_tokens = 0;
+    for _ in 0..reps.max(1) {
+        for no_cache in [false, true] {
+            let mut r = Request::new(DETECT, input, 48);
+            r.grammar = Some(llm.grammar().to_string());
+            r.no_cache = no_cache;
+            let t0 = Instant::now();
+            let g = e.generate(r)?;
+            let ms = t0.elapsed().as_secs_f64() * 1e3;
+            if no_cache {
+                uncached.push(ms);
+            } else {
+                prefix_tokens = g.cached_tokens;
+                cached.push(ms);
+            }
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    Ok(LlmBench {
+        threads: e.threads,
+        pp_tokens: n_prompt,
+        pp_tps: mean(&pp),
+        tg_tokens: n_gen,
+        tg_tps: mean(&tg),
+        cached_ms: mean(&cached),
+        uncached_ms: mean(&uncached),
+        prefix_tokens,
+    })
+}

@@ -121,6 +121,16 @@ struct BenchArgs {
     /// Also time every rule alone (slowest first).
     #[arg(long)]
     per_rule: bool,
+    /// Benchmark the LLM engine instead (pp/tg tokens/s like llama-bench,
+    /// prefix-cache saving), and run bench/llama_bench.sh beside it.
+    #[arg(long)]
+    llm: bool,
+    /// LLM threads for --llm (default: as the engine).
+    #[arg(long)]
+    threads: Option<i32>,
+    /// Repetitions for --llm.
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
 }
 
 fn main() {
@@ -172,6 +182,7 @@ fn run() -> Result<i32> {
             );
             Ok(if failures.is_empty() { 0 } else { 1 })
         }
+        Cmd::Bench(b) if b.llm => bench_llm(&cfg, &b),
         Cmd::Bench(b) => {
             let p = Pipeline::with_key(&cfg, &[7u8; 32])?;
             bench(&p, b)
@@ -527,5 +538,67 @@ fn bench(p: &Pipeline, b: BenchArgs) -> Result<i32> {
             }
         }
     }
+    Ok(0)
+}
+
+/// `gdr bench --llm`: the engine next to llama.cpp's own llama-bench, same
+/// model and threads, in one run.
+fn bench_llm(cfg: &Config, b: &BenchArgs) -> Result<i32> {
+    let mut lc = cfg.llm.to_config();
+    if let Some(t) = b.threads {
+        lc.engine.threads = t;
+    }
+    let llm = gdr::llm::detect::Llm::load(&lc).context("loading the LLM")?;
+    let r = gdr::bench::llm(&llm, 128, 64, b.reps)?;
+    println!(
+        "gdr engine   model {} threads {}: pp{} {:.1} t/s  tg{} {:.1} t/s",
+        llm.model_name, r.threads, r.pp_tokens, r.pp_tps, r.tg_tokens, r.tg_tps
+    );
+    println!(
+        "prefix cache ({} prefix tokens): detection request {:.1} ms cached vs {:.1} ms uncached ({:.0}% saved)",
+        r.prefix_tokens,
+        r.cached_ms,
+        r.uncached_ms,
+        100.0 * (1.0 - r.cached_ms / r.uncached_ms.max(1e-9))
+    );
+    let script = PathBuf::from("bench/llama_bench.sh");
+    if !script.exists() {
+        eprintln!(
+            "gdr: bench/llama_bench.sh not found (run from the repo root) — no reference figures"
+        );
+        return Ok(0);
+    }
+    let out = std::process::Command::new(&script)
+        .arg(&llm.engine.model_path)
+        .arg(r.threads.to_string())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running bench/llama_bench.sh")?;
+    if !out.status.success() {
+        bail!("bench/llama_bench.sh failed");
+    }
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).context("llama-bench JSON")?;
+    let pick = |pp: bool| {
+        rows.iter().find_map(|r| {
+            let np = r["n_prompt"].as_u64().unwrap_or(0);
+            let ng = r["n_gen"].as_u64().unwrap_or(0);
+            let ok = if pp {
+                np > 0 && ng == 0
+            } else {
+                ng > 0 && np == 0
+            };
+            ok.then(|| r["avg_ts"].as_f64().unwrap_or(0.0))
+        })
+    };
+    let (ref_pp, ref_tg) = (pick(true).unwrap_or(0.0), pick(false).unwrap_or(0.0));
+    println!(
+        "llama-bench  same model, threads {}: pp128 {ref_pp:.1} t/s  tg64 {ref_tg:.1} t/s",
+        r.threads
+    );
+    println!(
+        "ratio gdr/llama-bench: pp {:.1}%  tg {:.1}%",
+        100.0 * r.pp_tps / ref_pp.max(1e-9),
+        100.0 * r.tg_tps / ref_tg.max(1e-9)
+    );
     Ok(0)
 }

@@ -213,11 +213,7 @@ fn check_generative(
         if &*s.entity == "PERSON" {
             for w in v.split_whitespace().filter(|w| w.chars().count() >= 3) {
                 let w = w.trim_matches(|c: char| !c.is_alphanumeric());
-                if !w.is_empty()
-                    && lower
-                        .split(|c: char| !c.is_alphanumeric())
-                        .any(|t| t == w)
-                {
+                if !w.is_empty() && lower.split(|c: char| !c.is_alphanumeric()).any(|t| t == w) {
                     return Err("identifier_survives");
                 }
             }

@@ -73,7 +73,9 @@ fn detection_returns_only_substrings() {
             .collect::<Vec<_>>()
     );
     for s in &spans {
-        assert!(s.end <= text.len() && text.is_char_boundary(s.start) && text.is_char_boundary(s.end));
+        assert!(
+            s.end <= text.len() && text.is_char_boundary(s.start) && text.is_char_boundary(s.end)
+        );
         assert_eq!(&*s.detector, "llm");
     }
     // Greedy decoding: the same input gives the same spans.
@@ -109,9 +111,17 @@ fn rewrite_passes_leak_check_or_falls_back() {
     let r = p.rewrite(text);
     eprintln!("path {:?} reason {:?}", r.path, r.fallback_reason);
     for leaked in ["Karl", "Strobel", "Vienna"] {
-        assert!(!r.text.contains(leaked), "{leaked} survived via {:?}: {}", r.path, r.text);
+        assert!(
+            !r.text.contains(leaked),
+            "{leaked} survived via {:?}: {}",
+            r.path,
+            r.text
+        );
     }
-    assert!(matches!(r.path, RewritePath::Generative | RewritePath::Fallback));
+    assert!(matches!(
+        r.path,
+        RewritePath::Generative | RewritePath::Fallback
+    ));
     if r.path == RewritePath::Fallback {
         assert!(r.fallback_reason.is_some());
     }

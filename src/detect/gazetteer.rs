@@ -919,9 +919,7 @@ impl Gazetteers {
         };
         while a < b
             && !run[a].initial
-            && (!is_name(&run[a]) && !plain(&run[a])
-                || cue_word(&run[a]) && a + 1 < b
-                || opener(a))
+            && (!is_name(&run[a]) && !plain(&run[a]) || cue_word(&run[a]) && a + 1 < b || opener(a))
         {
             a += 1;
         }

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Prompt indexes in the engine.
-const DETECT: usize = 0;
-const REWRITE: usize = 1;
+pub const DETECT: usize = 0;
+pub const REWRITE: usize = 1;
 
 /// Score of an LLM-proposed span: above the rewrite threshold (it is
 /// evidence), below validated rule hits (which win overlaps).
@@ -123,7 +123,7 @@ impl Llm {
         self.used.load(Ordering::Relaxed)
     }
 
-    /// Reserve budget for a request of about `tokens`; false when spent.
+    /// Charge a finished request to the job's budget.
     fn take(&self, g: &Generation) {
         self.used.fetch_add(
             (g.prompt_tokens + g.generated_tokens) as u64,
@@ -143,13 +143,9 @@ impl Llm {
             if !self.has_budget() {
                 return Ok((out, LlmUse::BudgetSpent));
             }
-            let g = self.engine.generate(Request {
-                prompt: DETECT,
-                input: window.to_string(),
-                grammar: Some(self.grammar.clone()),
-                max_tokens: self.max_detect_tokens,
-                no_cache: false,
-            })?;
+            let mut req = Request::new(DETECT, window, self.max_detect_tokens);
+            req.grammar = Some(self.grammar.clone());
+            let g = self.engine.generate(req)?;
             self.take(&g);
             out.extend(self.parse_spans(&g.text, window, base));
         }
@@ -197,15 +193,16 @@ impl Llm {
             return Ok(None);
         }
         let tokens = self.engine.count_tokens(text)?;
-        let g = self.engine.generate(Request {
-            prompt: REWRITE,
-            input: text.to_string(),
-            grammar: None,
-            max_tokens: tokens * 3 / 2 + 16,
-            no_cache: false,
-        })?;
+        let g = self
+            .engine
+            .generate(Request::new(REWRITE, text, tokens * 3 / 2 + 16))?;
         self.take(&g);
         Ok(Some(g))
+    }
+
+    /// The detection grammar (benchmarks).
+    pub fn grammar(&self) -> &str {
+        &self.grammar
     }
 
     /// Load with defaults from a manifest path (tests, benches).
@@ -329,7 +326,8 @@ mod tests {
 
     #[test]
     fn salvage_keeps_complete_entities() {
-        let cut = r#"{"entities": [{"type": "PERSON", "text": "Ann Lee"}, {"type": "ORG", "text": "Ac"#;
+        let cut =
+            r#"{"entities": [{"type": "PERSON", "text": "Ann Lee"}, {"type": "ORG", "text": "Ac"#;
         let e = salvage(cut);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].text, "Ann Lee");

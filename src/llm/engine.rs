@@ -60,7 +60,8 @@ impl Default for EngineConfig {
             // descheduled worker stalls each step — measured here: one
             // token-heavy request took 2.2 s on 1 thread and 100 s on 2
             // while another build used the machine.
-            threads: std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1) as i32),
+            threads: std::thread::available_parallelism()
+                .map_or(1, |n| (n.get() / 2).max(1) as i32),
             context: 2048,
             batch: 512,
             queue: 64,
@@ -94,6 +95,25 @@ pub struct Request {
     pub max_tokens: usize,
     /// Evaluate the prefix again instead of reusing the cache (benchmarks).
     pub no_cache: bool,
+    /// Input tokens only, no prompt around them (benchmarks).
+    pub raw: bool,
+    /// Generate exactly `max_tokens`, ignoring end-of-generation (benchmarks).
+    pub ignore_eos: bool,
+}
+
+impl Request {
+    /// A request for prompt `prompt` with the defaults.
+    pub fn new(prompt: usize, input: impl Into<String>, max_tokens: usize) -> Self {
+        Self {
+            prompt,
+            input: input.into(),
+            grammar: None,
+            max_tokens,
+            no_cache: false,
+            raw: false,
+            ignore_eos: false,
+        }
+    }
 }
 
 enum Job {
@@ -281,9 +301,7 @@ fn decode_tokens(
         for (i, t) in chunk.iter().enumerate() {
             let p = pos + (c * cap + i) as i32;
             let want = logits && last_chunk && i + 1 == chunk.len();
-            batch
-                .add(*t, p, &[seq], want)
-                .map_err(llama("batch"))?;
+            batch.add(*t, p, &[seq], want).map_err(llama("batch"))?;
         }
         ctx.decode(batch).map_err(llama("decode"))?;
     }
@@ -307,11 +325,18 @@ fn generate(
     let t0 = Instant::now();
     ctx.clear_kv_cache_seq(Some(seq as u32), None, None)
         .map_err(llama("clearing the work sequence"))?;
-    let body = format!("{}{}", req.input, prompt.suffix);
-    let mut toks = vocab.tokenize(body.as_bytes(), false, true);
+    let body = if req.raw {
+        req.input.clone()
+    } else {
+        format!("{}{}", req.input, prompt.suffix)
+    };
+    let mut toks = vocab.tokenize(body.as_bytes(), false, !req.raw);
     let mut pos;
     let cached;
-    if req.no_cache {
+    if req.raw {
+        pos = 0;
+        cached = 0;
+    } else if req.no_cache {
         let mut all = prefix.clone();
         all.append(&mut toks);
         toks = all;
@@ -322,6 +347,9 @@ fn generate(
             .map_err(llama("copying the prefix"))?;
         pos = prefix.len() as i32;
         cached = prefix.len();
+    }
+    if toks.is_empty() {
+        return Err(LlmError::Llama("empty request".into()));
     }
     if pos as usize + toks.len() + req.max_tokens > ctx.n_ctx() as usize {
         return Err(LlmError::Llama(format!(
@@ -354,7 +382,11 @@ fn generate(
             None => LlamaToken(best as i32),
             Some(gs) => {
                 let mut one = LlamaTokenDataArray::new(
-                    vec![LlamaTokenData::new(LlamaToken(best as i32), logits[best], 0.0)],
+                    vec![LlamaTokenData::new(
+                        LlamaToken(best as i32),
+                        logits[best],
+                        0.0,
+                    )],
                     false,
                 );
                 one.apply_sampler(gs);
@@ -387,7 +419,7 @@ fn generate(
                 tok
             }
         };
-        if vocab.is_eog(tok) {
+        if vocab.is_eog(tok) && !req.ignore_eos {
             truncated = false;
             break;
         }

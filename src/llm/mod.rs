@@ -30,7 +30,9 @@ pub enum LlmError {
         "model file {path} is missing; run models/fetch.sh (or pass --no-llm to use rules only)"
     )]
     Missing { path: String },
-    #[error("model file {path} has sha256 {actual}, the manifest pins {expected}: refusing to load it")]
+    #[error(
+        "model file {path} has sha256 {actual}, the manifest pins {expected}: refusing to load it"
+    )]
     HashMismatch {
         path: String,
         expected: String,
@@ -101,7 +103,10 @@ impl Manifest {
         let m: ManifestFile = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
         for e in &m.models {
             if e.sha256.len() != 64 || !e.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(err(format!("model {:?}: sha256 must be 64 hex digits", e.name)));
+                return Err(err(format!(
+                    "model {:?}: sha256 must be 64 hex digits",
+                    e.name
+                )));
             }
         }
         if !m.models.iter().any(|e| e.name == m.default) {
@@ -237,12 +242,38 @@ mod tests {
     fn manifest_validation() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.toml");
-        std::fs::write(&p, "default = \"a\"\n[[model]]\nname = \"a\"\nfile = \"a.gguf\"\nsha256 = \"xyz\"\n").unwrap();
-        assert!(Manifest::load(&p).unwrap_err().to_string().contains("64 hex"));
+        std::fs::write(
+            &p,
+            "default = \"a\"\n[[model]]\nname = \"a\"\nfile = \"a.gguf\"\nsha256 = \"xyz\"\n",
+        )
+        .unwrap();
+        assert!(
+            Manifest::load(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("64 hex")
+        );
         let sha = "0".repeat(64);
-        std::fs::write(&p, format!("default = \"b\"\n[[model]]\nname = \"a\"\nfile = \"a.gguf\"\nsha256 = \"{sha}\"\n")).unwrap();
-        assert!(Manifest::load(&p).unwrap_err().to_string().contains("default model"));
-        std::fs::write(&p, format!("default = \"a\"\n[[model]]\nname = \"a\"\nfile = \"a.gguf\"\nsha256 = \"{sha}\"\n")).unwrap();
+        std::fs::write(
+            &p,
+            format!(
+                "default = \"b\"\n[[model]]\nname = \"a\"\nfile = \"a.gguf\"\nsha256 = \"{sha}\"\n"
+            ),
+        )
+        .unwrap();
+        assert!(
+            Manifest::load(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("default model")
+        );
+        std::fs::write(
+            &p,
+            format!(
+                "default = \"a\"\n[[model]]\nname = \"a\"\nfile = \"a.gguf\"\nsha256 = \"{sha}\"\n"
+            ),
+        )
+        .unwrap();
         let m = Manifest::load(&p).unwrap();
         let e = m.entry(None).unwrap();
         assert!(matches!(m.verified_file(e), Err(LlmError::Missing { .. })));
