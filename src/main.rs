@@ -287,33 +287,56 @@ fn process(
     };
     match io.format {
         Format::Jsonl => {
-            let mut buf = Vec::new();
+            // Records are read in windows so that, under an LLM budget, the
+            // model goes to the records the rules are least sure about first
+            // (Pipeline::admit); output order is the input order.
+            const WINDOW: usize = 32;
             let mut line_no = 0usize;
-            while let Some(full) = read_line_capped(&mut input, &mut buf, io.max_record_bytes)
-                .with_context(|| format!("reading {name}"))?
-            {
-                line_no += 1;
-                if buf.iter().all(u8::is_ascii_whitespace) && full == buf.len() {
-                    continue;
-                }
-                total += 1;
-                if full > buf.len() {
-                    let e = RecordError::TooLarge {
-                        size: full,
-                        limit: io.max_record_bytes,
+            let mut eof = false;
+            while !eof {
+                let mut window: Vec<(usize, Result<Vec<u8>, RecordError>)> = Vec::new();
+                while window.len() < WINDOW {
+                    let mut buf = Vec::new();
+                    let Some(full) = read_line_capped(&mut input, &mut buf, io.max_record_bytes)
+                        .with_context(|| format!("reading {name}"))?
+                    else {
+                        eof = true;
+                        break;
                     };
-                    fail(line_no, &e, &mut report);
-                    continue;
-                }
-                match guarded(|| jsonl_record(p, &buf, &paths, mode, line_no)) {
-                    Ok((line, rep)) => {
-                        out.write_all(line.as_bytes())?;
-                        out.write_all(b"\n")?;
-                        if let (Some(r), Some(rep)) = (&mut report, rep) {
-                            writeln!(r, "{rep}")?;
-                        }
+                    line_no += 1;
+                    if buf.iter().all(u8::is_ascii_whitespace) && full == buf.len() {
+                        continue;
                     }
-                    Err(e) => fail(line_no, &e, &mut report),
+                    total += 1;
+                    if full > buf.len() {
+                        let e = RecordError::TooLarge {
+                            size: full,
+                            limit: io.max_record_bytes,
+                        };
+                        window.push((line_no, Err(e)));
+                    } else {
+                        window.push((line_no, Ok(buf)));
+                    }
+                }
+                let allow = admit_window(p, &window, &paths);
+                for ((line, rec), allow_llm) in window.into_iter().zip(allow) {
+                    let buf = match rec {
+                        Ok(b) => b,
+                        Err(e) => {
+                            fail(line, &e, &mut report);
+                            continue;
+                        }
+                    };
+                    match guarded(|| jsonl_record(p, &buf, &paths, mode, line, allow_llm)) {
+                        Ok((text, rep)) => {
+                            out.write_all(text.as_bytes())?;
+                            out.write_all(b"\n")?;
+                            if let (Some(r), Some(rep)) = (&mut report, rep) {
+                                writeln!(r, "{rep}")?;
+                            }
+                        }
+                        Err(e) => fail(line, &e, &mut report),
+                    }
                 }
             }
         }
@@ -384,12 +407,46 @@ fn span_json(text: &str, field: &str, s: &Span, show: bool) -> Value {
     v
 }
 
+/// LLM admission for a window of JSONL lines (all admitted without a
+/// budget; unparsable lines are not admitted and fail later on their own).
+fn admit_window(
+    p: &Pipeline,
+    window: &[(usize, Result<Vec<u8>, RecordError>)],
+    paths: &[FieldPath],
+) -> Vec<bool> {
+    let Some(llm) = &p.llm else {
+        return vec![false; window.len()];
+    };
+    if llm.remaining().is_none() {
+        return vec![true; window.len()];
+    }
+    let texts: Vec<String> = window
+        .iter()
+        .map(|(_, rec)| {
+            let mut all = String::new();
+            if let Ok(buf) = rec
+                && let Ok(mut v) = jsonl::parse_line(buf)
+            {
+                for path in paths {
+                    let _ = v.for_each_mut(path, &mut |_, s| {
+                        all.push_str(s);
+                        all.push_str("\n\n");
+                    });
+                }
+            }
+            all
+        })
+        .collect();
+    p.admit(&texts)
+}
+
 fn jsonl_record(
     p: &Pipeline,
     line: &[u8],
     paths: &[FieldPath],
     mode: Mode,
     line_no: usize,
+    allow_llm: bool,
 ) -> Result<(String, Option<Value>), RecordError> {
     let mut v = jsonl::parse_line(line)?;
     let id = v.id();
@@ -405,12 +462,16 @@ fn jsonl_record(
                 show_values,
                 min_score,
             } => {
-                for sp in p.scan(s).iter().filter(|sp| sp.score >= min_score) {
+                for sp in p
+                    .scan_with(s, allow_llm)
+                    .iter()
+                    .filter(|sp| sp.score >= min_score)
+                {
                     spans_out.push(span_json(s, loc, sp, show_values));
                 }
             }
             Mode::Rewrite { report } => {
-                let r = p.rewrite(s);
+                let r = p.rewrite_with(s, allow_llm);
                 n_spans += r.plan.spans.len();
                 rw_paths.push(r.path);
                 if let Some(u) = r.llm {

@@ -89,11 +89,14 @@ impl Pipeline {
 
     /// Rule spans plus, when the model is on, has budget and the rules
     /// left something unexplained, the model's spans.
-    fn detect_all(&self, text: &str) -> (Vec<Span>, Option<LlmUse>) {
+    fn detect_all(&self, text: &str, allow_llm: bool) -> (Vec<Span>, Option<LlmUse>) {
         let rule_spans = self.detector.detect(text);
         let Some(llm) = &self.llm else {
             return (rule_spans, None);
         };
+        if !allow_llm {
+            return (rule_spans, Some(LlmUse::BudgetSpent));
+        }
         if expected_gain(text, &rule_spans, self.detector.threshold) == 0.0 {
             return (rule_spans, Some(LlmUse::Skipped));
         }
@@ -111,13 +114,53 @@ impl Pipeline {
 
     /// All candidate spans, including those below the threshold.
     pub fn scan(&self, text: &str) -> Vec<Span> {
-        self.detect_all(text).0
+        self.detect_all(text, true).0
+    }
+
+    /// [`Pipeline::scan`], with the LLM only when `allow_llm` (see
+    /// [`Pipeline::admit`]).
+    pub fn scan_with(&self, text: &str, allow_llm: bool) -> Vec<Span> {
+        self.detect_all(text, allow_llm).0
+    }
+
+    /// Which of `texts` get the LLM under the job's budget: the ones the
+    /// rules are least sure about first (expected gain, highest first),
+    /// while their estimated cost fits what is left. Under a budget, texts
+    /// the rules fully explain are not admitted; without one, all are (and
+    /// those are skipped at detection).
+    pub fn admit(&self, texts: &[String]) -> Vec<bool> {
+        let Some(llm) = &self.llm else {
+            return vec![false; texts.len()];
+        };
+        let Some(mut left) = llm.remaining() else {
+            return vec![true; texts.len()];
+        };
+        let gains: Vec<f32> = texts
+            .iter()
+            .map(|t| expected_gain(t, &self.detector.detect(t), self.detector.threshold))
+            .collect();
+        let mut order: Vec<usize> = (0..texts.len()).filter(|&i| gains[i] > 0.0).collect();
+        order.sort_by(|&a, &b| gains[b].total_cmp(&gains[a]).then(a.cmp(&b)));
+        let mut out = vec![false; texts.len()];
+        for i in order {
+            let cost = llm.estimate_cost(&texts[i]);
+            if cost <= left {
+                left -= cost;
+                out[i] = true;
+            }
+        }
+        out
     }
 
     /// Detect, plan and rewrite one text: the model's rewrite when it is on
     /// and its output passes the checks, else the deterministic rewrite.
     pub fn rewrite(&self, text: &str) -> Rewritten {
-        let (spans, used) = self.detect_all(text);
+        self.rewrite_with(text, true)
+    }
+
+    /// [`Pipeline::rewrite`], with the LLM only when `allow_llm`.
+    pub fn rewrite_with(&self, text: &str, allow_llm: bool) -> Rewritten {
+        let (spans, used) = self.detect_all(text, allow_llm);
         let mut r = self.rewrite_spans(text, &spans);
         r.llm = used;
         if let Some(llm) = &self.llm

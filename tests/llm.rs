@@ -139,3 +139,40 @@ fn budget_exhaustion_switches_to_rules() {
     assert_eq!(second.path, RewritePath::Deterministic);
     assert!(!second.text.contains("Brzęczyszczykiewicz"));
 }
+
+#[test]
+fn budget_goes_to_the_least_explained_records_first() {
+    use gdr::llm::detect::expected_gain;
+    let texts: Vec<String> = [
+        "the weather was fine and the train was on time.",
+        "Capitalized words like Wisdom and Grace confuse the rules.",
+        "On Monday Wisdom met Grace, Will and Hope near the Mark Hall of Justice.",
+    ]
+    .map(String::from)
+    .to_vec();
+    let probe = pipeline(None);
+    let gains: Vec<f32> = texts
+        .iter()
+        .map(|t| expected_gain(t, &probe.detector.detect(t), probe.detector.threshold))
+        .collect();
+    assert_eq!(gains[0], 0.0, "{gains:?}");
+    let best = (1..texts.len())
+        .max_by(|&a, &b| gains[a].total_cmp(&gains[b]))
+        .unwrap();
+    let other = 3 - best;
+    // Unlimited: everything is admitted (a text the rules explain is then
+    // skipped at detection time).
+    assert_eq!(probe.admit(&texts), vec![true, true, true]);
+    assert_eq!(probe.rewrite(&texts[0]).llm, Some(LlmUse::Skipped));
+    // A budget that fits only the best candidate's estimated cost.
+    let llm = probe.llm.as_ref().unwrap();
+    let cost = llm.estimate_cost(&texts[best]);
+    assert!(llm.estimate_cost(&texts[other]) > 0);
+    let p = pipeline(Some(cost));
+    let allow = p.admit(&texts);
+    assert!(allow[best] && !allow[0], "{allow:?} gains {gains:?}");
+    assert!(
+        !allow[other] || llm.estimate_cost(&texts[other]) == 0,
+        "{allow:?}"
+    );
+}

@@ -131,6 +131,25 @@ impl Llm {
         );
     }
 
+    /// Tokens left in the job's budget (None: unlimited).
+    pub fn remaining(&self) -> Option<u64> {
+        self.budget.map(|b| b.saturating_sub(self.used()))
+    }
+
+    /// Rough token cost of running the model on `text`: its tokens (about a
+    /// quarter of its bytes) per window plus the answer, and the rewrite.
+    pub fn estimate_cost(&self, text: &str) -> u64 {
+        let input = text.len() as u64 / 4 + 1;
+        let windows = windows(text).len().max(1) as u64;
+        let detect = input + windows * (80 + self.max_detect_tokens as u64 / 2);
+        let rewrite = if self.generative {
+            input * 5 / 2 + 80
+        } else {
+            0
+        };
+        detect + rewrite
+    }
+
     fn has_budget(&self) -> bool {
         self.budget.is_none_or(|b| self.used() < b)
     }
