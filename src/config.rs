@@ -64,6 +64,9 @@ pub struct LlmSection {
     /// LLM tokens (prompt + generated) one job may spend; then rules only.
     #[serde(default)]
     pub job_budget: Option<u64>,
+    /// LLM tokens per UTC day across jobs (ledger in the state dir).
+    #[serde(default)]
+    pub daily_budget: Option<u64>,
     /// Ask the model for fluent rewrites (else detection only).
     #[serde(default = "yes")]
     pub generative: bool,
@@ -79,6 +82,7 @@ impl Default for LlmSection {
             context: default_context(),
             batch: default_batch(),
             job_budget: None,
+            daily_budget: None,
             generative: true,
         }
     }
@@ -114,6 +118,7 @@ impl LlmSection {
             model: self.model.clone(),
             engine,
             job_budget: self.job_budget,
+            daily_budget: self.daily_budget,
             generative: self.generative,
             ..Default::default()
         }

@@ -188,7 +188,12 @@ fn run() -> Result<i32> {
             bench(&p, b)
         }
         Cmd::Scan(a) => {
-            let p = with_llm(Pipeline::from_config(&cfg, &state_dir)?, &cfg, &a.io)?;
+            let p = with_llm(
+                Pipeline::from_config(&cfg, &state_dir)?,
+                &cfg,
+                &a.io,
+                &state_dir,
+            )?;
             process(
                 &p,
                 &a.io,
@@ -200,7 +205,12 @@ fn run() -> Result<i32> {
             )
         }
         Cmd::Rewrite(a) => {
-            let p = with_llm(Pipeline::from_config(&cfg, &state_dir)?, &cfg, &a.io)?;
+            let p = with_llm(
+                Pipeline::from_config(&cfg, &state_dir)?,
+                &cfg,
+                &a.io,
+                &state_dir,
+            )?;
             let report = match &a.report {
                 Some(path) => Some(BufWriter::new(
                     File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -216,11 +226,17 @@ fn run() -> Result<i32> {
 /// Attach the model unless `--no-llm` / `llm.enabled = false`. A missing or
 /// corrupt model is an error (with the fix in the message), not a silent
 /// downgrade to rules only.
-fn with_llm(p: Pipeline, cfg: &Config, io: &IoArgs) -> Result<Pipeline> {
+fn with_llm(
+    p: Pipeline,
+    cfg: &Config,
+    io: &IoArgs,
+    state_dir: &std::path::Path,
+) -> Result<Pipeline> {
     if io.no_llm || !cfg.llm.enabled {
         return Ok(p);
     }
     let mut lc = cfg.llm.to_config();
+    lc.state_dir = Some(state_dir.to_path_buf());
     if io.model.is_some() {
         lc.model = io.model.clone();
     }
@@ -377,6 +393,9 @@ fn process(
     out.flush()?;
     if let Some(r) = &mut report {
         r.flush()?;
+    }
+    if let Some(llm) = &p.llm {
+        llm.save_ledger().context("saving the LLM budget ledger")?;
     }
     if failed > 0 {
         eprintln!("gdr: {failed} of {total} records failed and were skipped");

@@ -44,6 +44,10 @@ pub struct LlmConfig {
     pub engine: EngineConfig,
     /// Token budget for this job (prompt + generated tokens); None = no cap.
     pub job_budget: Option<u64>,
+    /// Token budget per UTC day across jobs, kept in
+    /// `<state_dir>/llm_budget.json`; None = no cap.
+    pub daily_budget: Option<u64>,
+    pub state_dir: Option<std::path::PathBuf>,
     /// Ask the model for a fluent rewrite (else it only detects).
     pub generative: bool,
     pub max_detect_tokens: usize,
@@ -56,6 +60,8 @@ impl Default for LlmConfig {
             model: None,
             engine: EngineConfig::default(),
             job_budget: None,
+            daily_budget: None,
+            state_dir: None,
             generative: true,
             max_detect_tokens: 256,
         }
@@ -69,6 +75,8 @@ pub struct Llm {
     grammar: String,
     budget: Option<u64>,
     used: AtomicU64,
+    /// (daily cap, tokens used today before this job, ledger file).
+    daily: Option<(u64, u64, std::path::PathBuf)>,
     pub generative: bool,
     max_detect_tokens: usize,
     kinds: [Arc<str>; 6],
@@ -105,7 +113,15 @@ impl Llm {
         let mut ecfg = cfg.engine.clone();
         ecfg.context = ecfg.context.min(entry.context.max(512));
         let engine = Engine::start(&file, ecfg, prompts)?;
+        let daily = match (cfg.daily_budget, &cfg.state_dir) {
+            (Some(cap), Some(dir)) => {
+                let path = dir.join("llm_budget.json");
+                Some((cap, read_ledger(&path, today()), path))
+            }
+            _ => None,
+        };
         Ok(Self {
+            daily,
             engine,
             model_name: entry.name.clone(),
             grammar,
@@ -131,9 +147,17 @@ impl Llm {
         );
     }
 
-    /// Tokens left in the job's budget (None: unlimited).
+    /// Tokens left under the job and daily budgets (None: unlimited).
     pub fn remaining(&self) -> Option<u64> {
-        self.budget.map(|b| b.saturating_sub(self.used()))
+        let job = self.budget.map(|b| b.saturating_sub(self.used()));
+        let day = self
+            .daily
+            .as_ref()
+            .map(|(cap, before, _)| cap.saturating_sub(before + self.used()));
+        match (job, day) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Rough token cost of running the model on `text`: its tokens (about a
@@ -151,7 +175,22 @@ impl Llm {
     }
 
     fn has_budget(&self) -> bool {
-        self.budget.is_none_or(|b| self.used() < b)
+        self.remaining().is_none_or(|r| r > 0)
+    }
+
+    /// Record today's spending in the ledger (called when the job ends).
+    pub fn save_ledger(&self) -> Result<(), LlmError> {
+        let Some((_, before, path)) = &self.daily else {
+            return Ok(());
+        };
+        let v = serde_json::json!({"day": today(), "used": before + self.used()});
+        let tmp = path.with_extension("json.tmp");
+        let io = |e| LlmError::Io {
+            path: path.display().to_string(),
+            source: e,
+        };
+        std::fs::write(&tmp, v.to_string()).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
     }
 
     /// Contextual detection over `text`: spans the model proposes that are
@@ -230,6 +269,29 @@ impl Llm {
             manifest: manifest.to_path_buf(),
             ..LlmConfig::default()
         })
+    }
+}
+
+/// Days since the Unix epoch, UTC: the daily budget's key.
+fn today() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400)
+}
+
+/// Tokens already spent on `day` according to the ledger (0 for another
+/// day, a missing or unreadable ledger).
+fn read_ledger(path: &Path, day: u64) -> u64 {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return 0;
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return 0;
+    };
+    if v["day"].as_u64() == Some(day) {
+        v["used"].as_u64().unwrap_or(0)
+    } else {
+        0
     }
 }
 
@@ -350,6 +412,16 @@ mod tests {
         let e = salvage(cut);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].text, "Ann Lee");
+    }
+
+    #[test]
+    fn ledger_counts_only_today() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.json");
+        assert_eq!(read_ledger(&p, 5), 0);
+        std::fs::write(&p, r#"{"day": 5, "used": 120}"#).unwrap();
+        assert_eq!(read_ledger(&p, 5), 120);
+        assert_eq!(read_ledger(&p, 6), 0);
     }
 
     #[test]
