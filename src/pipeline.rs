@@ -162,6 +162,11 @@ impl Pipeline {
     pub fn rewrite_with(&self, text: &str, allow_llm: bool) -> Rewritten {
         let (spans, used) = self.detect_all(text, allow_llm);
         let mut r = self.rewrite_spans(text, &spans);
+        let rule_spans = if self.llm.is_some() {
+            self.detector.actionable(&self.detector.detect(text))
+        } else {
+            Vec::new()
+        };
         r.llm = used;
         if let Some(llm) = &self.llm
             && llm.generative
@@ -169,7 +174,7 @@ impl Pipeline {
             && used != Some(LlmUse::BudgetSpent)
         {
             match llm.rewrite(text) {
-                Ok(Some(g)) => match check_generative(text, &r.plan, &g) {
+                Ok(Some(g)) => match check_generative(text, &r.plan, &rule_spans, &g) {
                     Ok(()) => {
                         r.text = g.text.trim().to_string();
                         r.path = RewritePath::Generative;
@@ -233,6 +238,7 @@ impl Pipeline {
 fn check_generative(
     original: &str,
     plan: &Plan,
+    rule_spans: &[Span],
     g: &crate::llm::Generation,
 ) -> Result<(), &'static str> {
     let out = g.text.trim();
@@ -247,7 +253,18 @@ fn check_generative(
         return Err("length_ratio");
     }
     let lower = out.to_lowercase();
-    for s in &plan.spans {
+    let out_digits: String = out.chars().filter(char::is_ascii_digit).collect();
+    // The plan's spans and, separately, every rule hit as the rules found
+    // it (a merged span can be wider than the identifier inside it).
+    for s in plan.spans.iter().chain(rule_spans) {
+        // Numbers survive reformatting: "(88) 684-334" -> "88-684-334".
+        let digits: String = original[s.start..s.end]
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        if digits.len() >= 6 && out_digits.contains(&digits) {
+            return Err("identifier_survives");
+        }
         let v = original[s.start..s.end].trim().to_lowercase();
         if !v.is_empty() && lower.contains(&v) {
             return Err("identifier_survives");
@@ -263,4 +280,58 @@ fn check_generative(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generation(text: &str) -> crate::llm::Generation {
+        crate::llm::Generation {
+            text: text.to_string(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn generative_check_catches_reformatted_and_wrapped_identifiers() {
+        let p = Pipeline::with_key(&Config::default(), &[1u8; 32]).unwrap();
+        let original = "They're not answering at (88) 684-334, ask Karl Strobel.";
+        let spans = p.detector.actionable(&p.detector.detect(original));
+        let plan = plan::plan(original, spans.clone(), &p.policy);
+        // Digits kept with new separators.
+        let e = check_generative(
+            original,
+            &plan,
+            &spans,
+            &generation("They do not answer at 88-684-334, ask Jo Bell."),
+        );
+        assert_eq!(e, Err("identifier_survives"));
+        // One word of the name kept.
+        let e = check_generative(
+            original,
+            &plan,
+            &spans,
+            &generation("They do not answer at 555 0100, ask Strobel."),
+        );
+        assert_eq!(e, Err("identifier_survives"));
+        // Clean.
+        let ok = check_generative(
+            original,
+            &plan,
+            &spans,
+            &generation("They do not pick up at 555 0100, ask Jo Bell."),
+        );
+        assert_eq!(ok, Ok(()));
+        // A rule hit inside a wider (merged) plan span is still checked.
+        let mut wide = plan.clone();
+        wide.spans[0].start = 0;
+        let e = check_generative(
+            original,
+            &wide,
+            &spans,
+            &generation("They're not answering at (88) 684-334 now, ask Jo Bell."),
+        );
+        assert_eq!(e, Err("identifier_survives"));
+    }
 }

@@ -26,6 +26,12 @@ pub fn resolve(mut spans: Vec<Span>) -> Vec<Span> {
         let clash_prev = pos > 0 && kept[pos - 1].overlaps(&s);
         let clash_next = pos < kept.len() && kept[pos].overlaps(&s);
         if clash_prev || clash_next {
+            // The LLM's spans never widen another detector's: a model that
+            // proposes "You said your email is a@b.c" must not turn the
+            // email span into a sentence.
+            if s.detector.starts_with("llm") {
+                continue;
+            }
             // Widen the (single) winner it overlaps, unless that would
             // swallow a neighbour.
             let w = if clash_prev { pos - 1 } else { pos };
@@ -78,6 +84,18 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!(&*out[0].entity, "CREDIT_CARD");
         assert_eq!((out[1].start, out[1].end), (20, 31));
+    }
+
+    #[test]
+    fn llm_spans_do_not_widen_rule_spans() {
+        let mut llm = sp(0, 60, 0.6, false, "ORG");
+        llm.detector = Arc::from("llm");
+        let out = resolve(vec![sp(23, 54, 0.95, false, "EMAIL"), llm]);
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].start, out[0].end, &*out[0].entity),
+            (23, 54, "EMAIL")
+        );
     }
 
     #[test]
