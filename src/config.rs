@@ -67,8 +67,9 @@ pub struct LlmSection {
     /// LLM tokens per UTC day across jobs (ledger in the state dir).
     #[serde(default)]
     pub daily_budget: Option<u64>,
-    /// Ask the model for fluent rewrites (else detection only).
-    #[serde(default = "yes")]
+    /// Ask the model for fluent rewrites (else detection only). Off by
+    /// default until the verifier checks meaning.
+    #[serde(default)]
     pub generative: bool,
 }
 
@@ -83,7 +84,7 @@ impl Default for LlmSection {
             batch: default_batch(),
             job_budget: None,
             daily_budget: None,
-            generative: true,
+            generative: false,
         }
     }
 }

@@ -75,9 +75,10 @@ struct IoArgs {
     /// spent the rest of the job runs on rules only.
     #[arg(long)]
     llm_budget: Option<u64>,
-    /// Use the LLM for detection only, not for fluent rewrites.
+    /// Also ask the LLM for a fluent rewrite of each record (used only when
+    /// it passes the leak check; off by default until the verifier lands).
     #[arg(long)]
-    no_generative: bool,
+    generative: bool,
     /// Largest record (line or paragraph) accepted, in bytes.
     #[arg(long, default_value_t = 64 << 20)]
     max_record_bytes: usize,
@@ -243,8 +244,8 @@ fn with_llm(
     if io.llm_budget.is_some() {
         lc.job_budget = io.llm_budget;
     }
-    if io.no_generative {
-        lc.generative = false;
+    if io.generative {
+        lc.generative = true;
     }
     let llm = gdr::llm::detect::Llm::load(&lc).context("loading the LLM")?;
     Ok(p.with_llm(llm))

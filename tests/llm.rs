@@ -98,6 +98,7 @@ fn pipeline(budget: Option<u64>) -> Pipeline {
     let llm = Llm::load(&LlmConfig {
         manifest: manifest_path(),
         job_budget: budget,
+        generative: true,
         ..LlmConfig::default()
     })
     .unwrap();
