@@ -185,7 +185,10 @@ impl Pipeline {
                         r.fallback_reason = Some(reason);
                     }
                 },
-                Ok(None) => r.llm = Some(LlmUse::BudgetSpent),
+                // Declined: the budget is spent, or the text is longer than
+                // one generation window (detection still ran on it).
+                Ok(None) if llm.remaining() == Some(0) => r.llm = Some(LlmUse::BudgetSpent),
+                Ok(None) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "LLM rewrite failed; deterministic rewrite used");
                     r.path = RewritePath::Fallback;
