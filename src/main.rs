@@ -189,12 +189,7 @@ fn run() -> Result<i32> {
             bench(&p, b)
         }
         Cmd::Scan(a) => {
-            let p = with_llm(
-                Pipeline::from_config(&cfg, &state_dir)?,
-                &cfg,
-                &a.io,
-                &state_dir,
-            )?;
+            let p = with_llm(&cfg, &a.io, &state_dir)?;
             process(
                 &p,
                 &a.io,
@@ -206,12 +201,7 @@ fn run() -> Result<i32> {
             )
         }
         Cmd::Rewrite(a) => {
-            let p = with_llm(
-                Pipeline::from_config(&cfg, &state_dir)?,
-                &cfg,
-                &a.io,
-                &state_dir,
-            )?;
+            let p = with_llm(&cfg, &a.io, &state_dir)?;
             let report = match &a.report {
                 Some(path) => Some(BufWriter::new(
                     File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -224,15 +214,11 @@ fn run() -> Result<i32> {
     }
 }
 
-/// Attach the model unless `--no-llm` / `llm.enabled = false`. A missing or
-/// corrupt model is an error (with the fix in the message), not a silent
-/// downgrade to rules only.
-fn with_llm(
-    p: Pipeline,
-    cfg: &Config,
-    io: &IoArgs,
-    state_dir: &std::path::Path,
-) -> Result<Pipeline> {
+/// The pipeline for scan/rewrite, with the model attached unless
+/// `--no-llm` / `llm.enabled = false`. A missing or corrupt model is an
+/// error (with the fix in the message), not a silent downgrade to rules.
+fn with_llm(cfg: &Config, io: &IoArgs, state_dir: &std::path::Path) -> Result<Pipeline> {
+    let p = Pipeline::from_config(cfg, state_dir)?;
     if io.no_llm || !cfg.llm.enabled {
         return Ok(p);
     }
