@@ -67,6 +67,14 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
     }
 }
 
+/// Add spans found in gaps between existing ones, keeping the order.
+fn add_sorted(spans: &mut Vec<Span>, added: Vec<Span>) {
+    if !added.is_empty() {
+        spans.extend(added);
+        spans.sort_by_key(|s| s.start);
+    }
+}
+
 /// "lives at 38 Calle Mayor 88, Villafranca del Cid": the words after the
 /// comma that closes an address, up to the end of the line or sentence.
 fn trailing_places(
@@ -110,10 +118,7 @@ fn trailing_places(
             validated: false,
         });
     }
-    if !added.is_empty() {
-        spans.extend(added);
-        spans.sort_by_key(|s| s.start);
-    }
+    add_sorted(spans, added);
 }
 
 /// Start of "12 " / "12a, " / "46 89 " directly before `pos` on one line.
@@ -223,10 +228,7 @@ fn block_lines(
         }
         fill_gaps(text, cs, ce, spans, &mut added, location, det, gaz);
     }
-    if !added.is_empty() {
-        spans.extend(added);
-        spans.sort_by_key(|s| s.start);
-    }
+    add_sorted(spans, added);
 }
 
 /// Add a span for each stretch of `cs..ce` outside `spans` that holds a
