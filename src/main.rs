@@ -468,11 +468,11 @@ fn jsonl_record(
                 show_values,
                 min_score,
             } => {
-                for sp in p
-                    .scan_with(s, allow_llm)
-                    .iter()
-                    .filter(|sp| sp.score >= min_score)
-                {
+                let (spans, used) = p.scan_detail(s, allow_llm);
+                if let Some(u) = used {
+                    llm_uses.push(u);
+                }
+                for sp in spans.iter().filter(|sp| sp.score >= min_score) {
                     spans_out.push(span_json(s, loc, sp, show_values));
                 }
             }
@@ -502,7 +502,10 @@ fn jsonl_record(
     }
     Ok(match mode {
         Mode::Scan { .. } => {
-            let rec = json!({"line": line_no, "id": id, "spans": spans_out});
+            let mut rec = json!({"line": line_no, "id": id, "spans": spans_out});
+            if p.llm.is_some() {
+                rec["llm"] = json!(llm_uses);
+            }
             (rec.to_string(), None)
         }
         Mode::Rewrite { .. } => {
@@ -520,13 +523,17 @@ fn text_record(p: &Pipeline, text: &str, mode: Mode, line: usize) -> (String, Op
             show_values,
             min_score,
         } => {
-            let spans: Vec<Value> = p
-                .scan(text)
+            let (found, used) = p.scan_detail(text, true);
+            let spans: Vec<Value> = found
                 .iter()
                 .filter(|s| s.score >= min_score)
                 .map(|s| span_json(text, "text", s, show_values))
                 .collect();
-            (json!({"line": line, "spans": spans}).to_string(), None)
+            let mut rec = json!({"line": line, "spans": spans});
+            if let Some(u) = used {
+                rec["llm"] = json!(u);
+            }
+            (rec.to_string(), None)
         }
         Mode::Rewrite { report } => {
             let r = p.rewrite(text);

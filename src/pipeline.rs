@@ -123,6 +123,12 @@ impl Pipeline {
         self.detect_all(text, allow_llm).0
     }
 
+    /// [`Pipeline::scan_with`], also saying whether the LLM took part
+    /// (None: the LLM is off).
+    pub fn scan_detail(&self, text: &str, allow_llm: bool) -> (Vec<Span>, Option<LlmUse>) {
+        self.detect_all(text, allow_llm)
+    }
+
     /// Which of `texts` get the LLM under the job's budget: the ones the
     /// rules are least sure about first (expected gain, highest first),
     /// while their estimated cost fits what is left. Under a budget, texts
