@@ -11,6 +11,9 @@ use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
 
+/// Merged spans, how the LLM took part, and the spans without the LLM.
+type Detected = (Vec<Span>, Option<LlmUse>, Vec<Span>);
+
 /// Everything needed to process records, built once and shared read-only.
 pub struct Pipeline {
     pub detector: Detector,
@@ -89,25 +92,32 @@ impl Pipeline {
 
     /// Rule spans plus, when the model is on, has budget and the rules
     /// left something unexplained, the model's spans.
-    fn detect_all(&self, text: &str, allow_llm: bool) -> (Vec<Span>, Option<LlmUse>) {
-        let rule_spans = self.detector.detect(text);
+    /// Returns the merged spans, the LLM's part, and (when the model is on)
+    /// the spans of rules and word lists alone, which the generative check
+    /// tests against. Rules
+    /// run once: their candidates are merged with and without the model's.
+    fn detect_all(&self, text: &str, allow_llm: bool) -> Detected {
+        let candidates = self.detector.candidates(text);
         let Some(llm) = &self.llm else {
-            return (rule_spans, None);
+            // Without the model nothing reads the third part: no copy.
+            return (self.detector.resolve(text, candidates), None, Vec::new());
         };
+        let rule_spans = self.detector.resolve(text, candidates.clone());
         if !allow_llm {
-            return (rule_spans, Some(LlmUse::BudgetSpent));
+            return (rule_spans.clone(), Some(LlmUse::BudgetSpent), rule_spans);
         }
         if expected_gain(text, &rule_spans, self.detector.threshold) == 0.0 {
-            return (rule_spans, Some(LlmUse::Skipped));
+            return (rule_spans.clone(), Some(LlmUse::Skipped), rule_spans);
         }
         match llm.detect(text) {
             Ok((extra, used)) if !extra.is_empty() => {
-                (self.detector.detect_with(text, extra), Some(used))
+                let merged = self.detector.resolve(text, candidates.with_extra(extra));
+                (merged, Some(used), rule_spans)
             }
-            Ok((_, used)) => (rule_spans, Some(used)),
+            Ok((_, used)) => (rule_spans.clone(), Some(used), rule_spans),
             Err(e) => {
                 tracing::warn!(error = %e, "LLM detection failed; rules only for this record");
-                (rule_spans, Some(LlmUse::Skipped))
+                (rule_spans.clone(), Some(LlmUse::Skipped), rule_spans)
             }
         }
     }
@@ -126,7 +136,8 @@ impl Pipeline {
     /// [`Pipeline::scan_with`], also saying whether the LLM took part
     /// (None: the LLM is off).
     pub fn scan_detail(&self, text: &str, allow_llm: bool) -> (Vec<Span>, Option<LlmUse>) {
-        self.detect_all(text, allow_llm)
+        let (spans, used, _) = self.detect_all(text, allow_llm);
+        (spans, used)
     }
 
     /// Which of `texts` get the LLM under the job's budget: the ones the
@@ -166,13 +177,9 @@ impl Pipeline {
 
     /// [`Pipeline::rewrite`], with the LLM only when `allow_llm`.
     pub fn rewrite_with(&self, text: &str, allow_llm: bool) -> Rewritten {
-        let (spans, used) = self.detect_all(text, allow_llm);
+        let (spans, used, rule_spans) = self.detect_all(text, allow_llm);
         let mut r = self.rewrite_spans(text, &spans);
-        let rule_spans = if self.llm.is_some() {
-            self.detector.actionable(&self.detector.detect(text))
-        } else {
-            Vec::new()
-        };
+        let rule_spans = self.detector.actionable(&rule_spans);
         r.llm = used;
         if let Some(llm) = &self.llm
             && llm.generative

@@ -105,15 +105,21 @@ impl Detector {
     /// All candidate spans, merged and sorted by position, including those
     /// below the threshold (callers filter with [`Detector::actionable`]).
     pub fn detect(&self, text: &str) -> Vec<Span> {
-        self.detect_with(text, Vec::new())
+        self.resolve(text, self.candidates(text))
     }
 
     /// Like [`Detector::detect`], with extra candidate spans (the LLM's)
     /// merged in. Rule spans are a floor: an extra span can widen an
     /// overlapping rule span or add a new one, never remove one.
     pub fn detect_with(&self, text: &str, extra: Vec<Span>) -> Vec<Span> {
+        self.resolve(text, self.candidates(text).with_extra(extra))
+    }
+
+    /// The unmerged candidates of rules, gazetteers and the deny list: find
+    /// them once, then [`Detector::resolve`] them with or without extras.
+    pub fn candidates(&self, text: &str) -> Candidates {
         let mut spans = self.rules.find(text, &self.gazetteers);
-        spans.extend(extra);
+        let n_rules = spans.len();
         self.gazetteers.find(text, &mut spans);
         if let Some((ac, types)) = &self.deny {
             let det: Arc<str> = Arc::from("deny_list");
@@ -130,6 +136,13 @@ impl Detector {
                 }
             }
         }
+        Candidates { spans, n_rules }
+    }
+
+    /// Allow list, overlap resolution and address structure over
+    /// candidates: the merged, sorted spans.
+    pub fn resolve(&self, text: &str, c: Candidates) -> Vec<Span> {
+        let mut spans = c.spans;
         if !self.allow.is_empty() {
             spans.retain(|s| {
                 let t = text[s.start..s.end].to_lowercase();
@@ -148,6 +161,25 @@ impl Detector {
             .filter(|s| s.score >= self.threshold)
             .cloned()
             .collect()
+    }
+}
+
+/// Candidate spans before merging, as [`Detector::candidates`] found them.
+#[derive(Debug, Clone)]
+pub struct Candidates {
+    spans: Vec<Span>,
+    /// The rule spans come first; extras go right after them, so that ties
+    /// in the merge are broken as they always were (rules, extras, word
+    /// lists, deny list).
+    n_rules: usize,
+}
+
+impl Candidates {
+    /// These candidates plus `extra` (the LLM's spans).
+    pub fn with_extra(mut self, extra: Vec<Span>) -> Self {
+        let at = self.n_rules;
+        self.spans.splice(at..at, extra);
+        self
     }
 }
 
