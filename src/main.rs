@@ -171,7 +171,7 @@ fn run() -> Result<i32> {
                     println!("{}\t{}\t{}", r.pack, r.id, r.entity);
                 }
             }
-            let failures = rules.check_examples(&p.detector.gazetteers);
+            let failures = rules.check_examples();
             for f in &failures {
                 eprintln!("rule check failed: {f}");
             }

@@ -551,14 +551,12 @@ impl Gazetteers {
                 let start = i;
                 // Letters, and ' ’ - between letters.
                 let mut end = i + c.len_utf8();
-                let mut upper = usize::from(c.is_uppercase());
                 let mut lower = usize::from(c.is_lowercase());
                 let mut letters = 1usize;
                 while end < text.len() {
                     let ch = char_at(end);
                     if ch.is_alphabetic() {
                         letters += 1;
-                        upper += usize::from(ch.is_uppercase());
                         lower += usize::from(ch.is_lowercase());
                         end += ch.len_utf8();
                     } else if matches!(ch, '\'' | '’' | '-')
@@ -579,9 +577,8 @@ impl Gazetteers {
                 }
                 let word = &text[start..end];
                 let cap = c.is_uppercase();
-                // Counts include a stripped possessive "s": close enough
-                // for "is this word all capitals".
-                let _ = upper;
+                // `lower` counts a stripped possessive "s" too: close
+                // enough for "is this word all capitals".
                 let all_caps = letters >= 2 && lower == 0;
                 let initial = letters == 1 && cap && bytes.get(end) == Some(&b'.');
                 let mut flags = self.flags(word, &mut buf);
@@ -642,7 +639,7 @@ impl Gazetteers {
         let toks = self.tokenize(text);
         let mut taken = vec![false; toks.len()];
         self.find_places(text, &toks, &mut taken, out);
-        self.find_people(text, &toks, &mut taken, out);
+        self.find_people(&toks, &mut taken, out);
     }
 
     fn find_places(&self, text: &str, toks: &[Tok], taken: &mut [bool], out: &mut Vec<Span>) {
@@ -724,8 +721,7 @@ impl Gazetteers {
         }
     }
 
-    fn find_people(&self, text: &str, toks: &[Tok], taken: &mut [bool], out: &mut Vec<Span>) {
-        let _ = text;
+    fn find_people(&self, toks: &[Tok], taken: &mut [bool], out: &mut Vec<Span>) {
         let mut i = 0;
         while i < toks.len() {
             let t = toks[i];

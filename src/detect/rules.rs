@@ -22,7 +22,6 @@
 //! A group named `n` is what the validator checks (a phone number without
 //! its extension, an IPv6 address without its zone).
 
-use super::gazetteer::Gazetteers;
 use super::{Span, validators};
 use crate::Error;
 use aho_corasick::AhoCorasick;
@@ -75,7 +74,9 @@ struct PackMeta {
     name: String,
     #[serde(default)]
     version: Option<String>,
+    /// Documentation for readers of the pack; not used by the engine.
     #[serde(default)]
+    #[allow(dead_code)]
     description: Option<String>,
 }
 
@@ -123,7 +124,9 @@ struct RuleDef {
     /// match (for rules where context alone is good evidence).
     #[serde(default)]
     invalid_score: Option<f32>,
+    /// Documentation for readers of the pack; not used by the engine.
     #[serde(default)]
+    #[allow(dead_code)]
     description: Option<String>,
     /// Example strings that must match (checked by the test suite).
     #[serde(default)]
@@ -234,7 +237,6 @@ impl RuleSet {
                 rule: None,
                 msg: e.to_string(),
             })?;
-            let _ = (&pf.pack.version, &pf.pack.description);
             packs.push(match &pf.pack.version {
                 Some(v) => format!("{}@{}", pf.pack.name, v),
                 None => pf.pack.name.clone(),
@@ -341,7 +343,6 @@ impl RuleSet {
                     counter_examples: def.counter_examples,
                     id: def.id,
                 });
-                let _ = &def.description;
             }
         }
         let context_ac = if words.is_empty() {
@@ -393,8 +394,7 @@ impl RuleSet {
     }
 
     /// Run every rule over `text`.
-    pub fn find(&self, text: &str, gaz: &Gazetteers) -> Vec<Span> {
-        let _ = gaz;
+    pub fn find(&self, text: &str) -> Vec<Span> {
         let mut out = Vec::new();
         // `\d` is Unicode: non-ASCII digits count too.
         let has_digit = text.bytes().any(|b| b.is_ascii_digit())
@@ -453,17 +453,17 @@ impl RuleSet {
 
     /// Compile-time sanity for rule packs: every example matches its rule,
     /// no counter-example does. Returns one message per failure.
-    pub fn check_examples(&self, gaz: &Gazetteers) -> Vec<String> {
+    pub fn check_examples(&self) -> Vec<String> {
         let mut failures = Vec::new();
         for rule in &self.rules {
             for ex in &rule.examples {
-                let spans = self.find_one(rule, ex, gaz);
+                let spans = self.find_one(rule, ex);
                 if spans.is_empty() {
                     failures.push(format!("{}: example {ex:?} not matched", rule.id));
                 }
             }
             for ex in &rule.counter_examples {
-                let spans = self.find_one(rule, ex, gaz);
+                let spans = self.find_one(rule, ex);
                 if !spans.is_empty() {
                     failures.push(format!(
                         "{}: counter-example {ex:?} matched {:?}",
@@ -498,7 +498,7 @@ impl RuleSet {
     }
 
     /// Spans of a single rule on `text` (for tests and examples).
-    pub fn find_one(&self, rule: &Rule, text: &str, _gaz: &Gazetteers) -> Vec<Span> {
+    pub fn find_one(&self, rule: &Rule, text: &str) -> Vec<Span> {
         let hits = self.context_hits(text);
         let mut out = Vec::new();
         for pi in 0..rule.patterns.len() {
