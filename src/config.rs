@@ -61,6 +61,9 @@ pub struct LlmSection {
     pub context: u32,
     #[serde(default = "default_batch")]
     pub batch: u32,
+    /// Requests the engine generates at once (continuous batching).
+    #[serde(default = "default_parallel")]
+    pub parallel: u32,
     /// LLM tokens (prompt + generated) one job may spend; then rules only.
     #[serde(default)]
     pub job_budget: Option<u64>,
@@ -82,6 +85,7 @@ impl Default for LlmSection {
             threads: None,
             context: default_context(),
             batch: default_batch(),
+            parallel: default_parallel(),
             job_budget: None,
             daily_budget: None,
             generative: false,
@@ -103,12 +107,17 @@ fn default_batch() -> u32 {
     512
 }
 
+fn default_parallel() -> u32 {
+    8
+}
+
 impl LlmSection {
     /// The engine/LLM settings this section describes.
     pub fn to_config(&self) -> crate::llm::detect::LlmConfig {
         let mut engine = crate::llm::EngineConfig {
             context: self.context,
             batch: self.batch,
+            parallel: self.parallel,
             ..Default::default()
         };
         if let Some(t) = self.threads {
@@ -207,6 +216,13 @@ impl Config {
         }
         if self.detect.deny.iter().any(|d| d.text.trim().is_empty()) {
             return Err(Error::Config("detect.deny: empty text".into()));
+        }
+        // llama.cpp caps sequences per context (prefixes + work slots).
+        if !(1..=64).contains(&self.llm.parallel) {
+            return Err(Error::Config(format!(
+                "llm.parallel {} outside 1..=64",
+                self.llm.parallel
+            )));
         }
         Ok(())
     }

@@ -635,6 +635,15 @@ fn bench_llm(cfg: &Config, b: &BenchArgs) -> Result<i32> {
         r.uncached_ms,
         100.0 * (1.0 - r.cached_ms / r.uncached_ms.max(1e-9))
     );
+    println!(
+        "batching: {} detection requests sequential {:.0} ms vs batched {:.0} ms ({:.2}x); {} of {} outputs identical",
+        r.batch_requests,
+        r.sequential_ms,
+        r.batched_ms,
+        r.sequential_ms / r.batched_ms.max(1e-9),
+        r.batch_identical,
+        r.batch_requests
+    );
     let script = PathBuf::from("bench/llama_bench.sh");
     if !script.exists() {
         eprintln!(
