@@ -121,6 +121,9 @@ impl Request {
     }
 }
 
+/// Where a generation's result goes.
+type Reply = mpsc::Sender<Result<Generation, LlmError>>;
+
 enum Job {
     Generate(Box<Request>, mpsc::Sender<Result<Generation, LlmError>>),
     Tokenize(String, mpsc::Sender<usize>),
@@ -322,7 +325,7 @@ fn run(
 /// A request being generated in one KV sequence.
 struct Slot {
     req: Box<Request>,
-    reply: mpsc::Sender<Result<Generation, LlmError>>,
+    reply: Reply,
     seq: i32,
     /// Position of the next token in the sequence.
     pos: i32,
@@ -352,7 +355,7 @@ struct Scheduler<'a> {
     cap: usize,
     first_seq: i32,
     slots: Vec<Option<Slot>>,
-    pending: VecDeque<(Box<Request>, mpsc::Sender<Result<Generation, LlmError>>)>,
+    pending: VecDeque<(Box<Request>, Reply)>,
     free_cells: usize,
 }
 
@@ -459,7 +462,7 @@ impl Scheduler<'_> {
         ctx: &mut Ctx<'_>,
         batch: &mut LlamaBatch,
         req: Box<Request>,
-        reply: mpsc::Sender<Result<Generation, LlmError>>,
+        reply: Reply,
         seq: i32,
         p: Prepared,
     ) -> Option<Slot> {
