@@ -20,7 +20,7 @@ use std::path::PathBuf;
 #[command(
     name = "gdr",
     version,
-    about = "Detect and rewrite personal data in text, JSONL and chat datasets"
+    about = "Detect and rewrite personal data in text, JSONL, CSV and chat datasets"
 )]
 struct Cli {
     /// Config file (TOML). Without one, the embedded defaults are used.

@@ -132,10 +132,10 @@ fn service_exposure_is_low() {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no exposure score in:\n{out}"));
-    // 0.5 when written: the remaining points are AF_UNIX (the API),
+    // 0.4 when written: the remaining points are AF_UNIX (the API),
     // PrivateUsers= (would break SO_PEERCRED), the root directory, and the
     // RTC read access ProtectClock= itself grants.
-    assert!(score <= 1.0, "exposure {score} (was 0.5)");
+    assert!(score <= 1.0, "exposure {score} (was 0.4)");
 }
 
 #[test]

@@ -332,7 +332,7 @@ mod tests {
         let notify_sock =
             UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(&name).unwrap()).unwrap();
         let exe = std::env::current_exe().unwrap();
-        let mut child = Command::new("sh")
+        let child = Command::new("sh")
             .arg("-c")
             .arg(
                 "export LISTEN_PID=$$ WATCHDOG_PID=$$; \
