@@ -4,7 +4,8 @@
 //! single warning, `systemd-analyze security` must rate the service's
 //! exposure low, `systemd-sysusers` and `systemd-tmpfiles` must create the
 //! user and the directory layout, and the example config must load. The
-//! model must run under the service's `MemoryDenyWriteExecute=yes`.
+//! model must run under the service's `MemoryDenyWriteExecute=yes` and
+//! its `SystemCallFilter=`.
 //!
 //! When the systemd tools are missing (scripts/setup.sh installs them), the
 //! tests that need them say so and return.
@@ -202,11 +203,13 @@ fn example_config_loads() {
     assert!(unit.contains("--config /etc/gdr/gdr.toml serve"));
 }
 
-/// gdr.service sets MemoryDenyWriteExecute=yes. The kernel's own W^X switch
-/// (PR_SET_MDWE, Linux >= 6.3, kept across exec) refuses the same mappings;
-/// under it the real default model must still load and detect.
+/// gdr.service sets MemoryDenyWriteExecute=yes and a SystemCallFilter=.
+/// The kernel's own W^X switch (PR_SET_MDWE, Linux >= 6.3, kept across exec)
+/// refuses the same mappings, and scripts/seccomp_run.py loads the unit's
+/// filter (systemd's @groups, SIGSYS on anything else); under both the real
+/// default model must still load and detect.
 #[test]
-fn model_runs_without_writable_executable_memory() {
+fn model_runs_under_the_units_memory_and_syscall_restrictions() {
     const PR_SET_MDWE: libc::c_int = 65;
     const PR_MDWE_REFUSE_EXEC_GAIN: libc::c_ulong = 1;
     let state = tempfile::tempdir().unwrap();
@@ -217,7 +220,26 @@ fn model_runs_without_writable_executable_memory() {
         "Please charge my Visa card 4111 1111 1111 1111 for the renewal. Thanks, Jonas Weber\n",
     )
     .unwrap();
-    let mut cmd = Command::new(BIN);
+    let python = Path::new("/usr/bin/python3");
+    let seccomp = which("systemd-analyze").is_some()
+        && Command::new(python)
+            .args(["-c", "import seccomp"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    let mut cmd = if seccomp {
+        let mut c = Command::new(python);
+        c.arg(repo("scripts/seccomp_run.py"))
+            .arg(repo("systemd/gdr.service"))
+            .arg("--")
+            .arg(BIN);
+        c
+    } else {
+        eprintln!(
+            "SKIP (syscall filter part): needs systemd-analyze and python3-seccomp \
+             (scripts/setup.sh installs them)"
+        );
+        Command::new(BIN)
+    };
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
         .arg("--state-dir")
         .arg(state.path())
@@ -240,12 +262,16 @@ fn model_runs_without_writable_executable_memory() {
             eprintln!("SKIP: kernel without PR_SET_MDWE (Linux < 6.3)");
             return;
         }
-        Err(e) => panic!("spawn gdr: {e}"),
+        Err(e) => panic!("spawn: {e}"),
     };
     let out = text(&o);
-    assert!(o.status.success(), "{out}");
+    println!("{out}");
+    assert!(o.status.success(), "{:?}\n{out}", o.status);
+    if seccomp {
+        assert!(out.contains("system calls allowed"), "{out}");
+    }
     assert!(
         out.contains("\"llm\":\"used\""),
-        "the model took part under W^X:\n{out}"
+        "the model took part:\n{out}"
     );
 }
