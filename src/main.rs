@@ -196,7 +196,7 @@ fn run() -> Result<i32> {
             bench(&p, b)
         }
         Cmd::Scan(mut a) => {
-            default_columns(&cfg, &mut a.io);
+            default_columns(&cfg, &mut a.io)?;
             let p = with_llm(&cfg, &a.io, &state_dir)?;
             process(
                 &p,
@@ -209,7 +209,7 @@ fn run() -> Result<i32> {
             )
         }
         Cmd::Rewrite(mut a) => {
-            default_columns(&cfg, &mut a.io);
+            default_columns(&cfg, &mut a.io)?;
             let p = with_llm(&cfg, &a.io, &state_dir)?;
             let report = match &a.report {
                 Some(path) => Some(BufWriter::new(
@@ -224,13 +224,18 @@ fn run() -> Result<i32> {
 }
 
 /// CSV columns: `--column`, else the config's `[csv] columns`, else `text`.
-fn default_columns(cfg: &Config, io: &mut IoArgs) {
+/// `--column` with another format would be silently ignored: refused.
+fn default_columns(cfg: &Config, io: &mut IoArgs) -> Result<()> {
+    if !io.columns.is_empty() && io.format != Format::Csv {
+        bail!("--column applies to --format csv (JSONL uses --field)");
+    }
     if io.columns.is_empty() {
         io.columns = cfg.csv.columns.clone();
     }
     if io.columns.is_empty() {
         io.columns.push("text".into());
     }
+    Ok(())
 }
 
 /// The pipeline for scan/rewrite, with the model attached unless

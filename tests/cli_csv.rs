@@ -264,6 +264,28 @@ fn crlf_invalid_utf8_and_config_columns() {
         "{}",
         stderr(&o)
     );
+
+    // A header that is not valid CSV text stops the job: nothing to map
+    // columns to.
+    let o = gdr(
+        dir.path(),
+        &["scan", "--format", "csv", "--no-llm"],
+        Some(b"id,te\xffxt\n1,a\n"),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("<stdin>:1: CSV header: invalid UTF-8 in column 2"),
+        "{}",
+        stderr(&o)
+    );
+    // --column with another format is a usage error, not silently ignored.
+    let o = gdr(
+        dir.path(),
+        &["scan", "--format", "jsonl", "--column", "text", "--no-llm"],
+        Some(b"{\"text\":\"a\"}\n"),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--column applies to --format csv"));
 }
 
 #[test]
