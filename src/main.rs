@@ -389,12 +389,15 @@ fn process(
                 if matches!(mode, Mode::Rewrite { .. }) {
                     header.write_to(&mut out)?;
                 }
-                // Windows for LLM admission, as for JSONL.
-                const WINDOW: usize = 32;
+                // Windows for LLM admission under a budget, as for JSONL;
+                // without one admission needs no look-ahead, so one record
+                // at a time is in memory.
+                let budget = p.llm.as_ref().is_some_and(|l| l.remaining().is_some());
+                let window_len = if budget { 32 } else { 1 };
                 let mut eof = false;
                 while !eof {
-                    let mut window = Vec::with_capacity(WINDOW);
-                    while window.len() < WINDOW {
+                    let mut window = Vec::with_capacity(window_len);
+                    while window.len() < window_len {
                         let Some(item) = rd
                             .next_record()
                             .with_context(|| format!("reading {name}"))?
