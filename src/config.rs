@@ -13,6 +13,9 @@
 //! allow = ["Acme Support"]          # never touched
 //! deny = [{ text = "Project Falcon", entity = "PROJECT" }]  # always touched
 //!
+//! [csv]
+//! columns = ["notes"]              # CSV columns to process, by header name
+//!
 //! [policy]
 //! default = "tag"
 //! mask_keep_last = 4
@@ -41,6 +44,18 @@ pub struct Config {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub llm: LlmSection,
+    #[serde(default)]
+    pub csv: CsvSection,
+}
+
+/// `[csv]`: which columns of CSV input hold text to process (by header
+/// name). `--column` on the command line replaces the list; with neither,
+/// the column named `text`, as for JSONL's default field.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CsvSection {
+    #[serde(default)]
+    pub columns: Vec<String>,
 }
 
 /// `[llm]`: the on-device model.

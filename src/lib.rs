@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod daemon;
 pub mod detect;
 pub mod error;
 pub mod formats;

@@ -1,0 +1,3 @@
+//! The long-running service (`gdr serve`) and its systemd integration.
+
+pub mod systemd;
