@@ -19,33 +19,44 @@ pub struct Row {
     /// Time per byte relative to the 1× run (1.0 = perfectly linear).
     pub scan_linearity: f64,
     pub spans: usize,
+    /// With `compare`: the same run with the reference rule search
+    /// (before triggers), timed alternately with the new one.
+    pub ref_scan_mbps: Option<f64>,
+    pub ref_rewrite_mbps: Option<f64>,
 }
 
 /// Run the benchmark over `texts` at each scale.
-pub fn run(p: &Pipeline, name: &str, texts: &[String], scales: &[usize]) -> Vec<Row> {
+pub fn run(
+    p: &Pipeline,
+    name: &str,
+    texts: &[String],
+    scales: &[usize],
+    compare: bool,
+) -> Vec<Row> {
     let bytes: usize = texts.iter().map(String::len).sum();
     // Warm up once over the whole corpus: the regex engines build their
     // lazy DFA states on first use, which is start-up cost, not throughput.
     for t in texts {
         std::hint::black_box(p.rewrite(t));
     }
+    if compare {
+        p.detector.rules.use_reference(true);
+        for t in texts {
+            std::hint::black_box(p.rewrite(t));
+        }
+        p.detector.rules.use_reference(false);
+    }
     let mut rows: Vec<Row> = Vec::new();
     for &scale in scales {
-        let mut spans = 0usize;
-        let t0 = Instant::now();
-        for _ in 0..scale {
-            for t in texts {
-                spans += std::hint::black_box(p.scan(t)).len();
-            }
-        }
-        let scan_s = t0.elapsed().as_secs_f64();
-        let t1 = Instant::now();
-        for _ in 0..scale {
-            for t in texts {
-                std::hint::black_box(p.rewrite(t));
-            }
-        }
-        let rewrite_s = t1.elapsed().as_secs_f64();
+        let (scan_s, rewrite_s, spans) = time_scale(p, texts, scale);
+        let (ref_scan, ref_rewrite) = if compare {
+            p.detector.rules.use_reference(true);
+            let (rs, rr, _) = time_scale(p, texts, scale);
+            p.detector.rules.use_reference(false);
+            (Some(rs), Some(rr))
+        } else {
+            (None, None)
+        };
         let mb = (bytes * scale) as f64 / 1e6;
         let per_byte = scan_s / (bytes * scale) as f64;
         let base = rows
@@ -62,60 +73,96 @@ pub fn run(p: &Pipeline, name: &str, texts: &[String], scales: &[usize]) -> Vec<
             rewrite_mbps: mb / rewrite_s,
             scan_linearity: per_byte / base,
             spans,
+            ref_scan_mbps: ref_scan.map(|s| mb / s),
+            ref_rewrite_mbps: ref_rewrite.map(|s| mb / s),
         });
     }
     rows
 }
 
+/// The fastest of `n` timings of `f` (seconds): on a busy machine the
+/// minimum is the most repeatable figure.
+fn best_of(n: usize, mut f: impl FnMut()) -> f64 {
+    (0..n)
+        .map(|_| {
+            let t0 = Instant::now();
+            f();
+            t0.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Seconds for scan and rewrite of `texts` repeated `scale` times, and the
+/// number of spans scan found.
+fn time_scale(p: &Pipeline, texts: &[String], scale: usize) -> (f64, f64, usize) {
+    let mut spans = 0usize;
+    let t0 = Instant::now();
+    for _ in 0..scale {
+        for t in texts {
+            spans += std::hint::black_box(p.scan(t)).len();
+        }
+    }
+    let scan_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    for _ in 0..scale {
+        for t in texts {
+            std::hint::black_box(p.rewrite(t));
+        }
+    }
+    (scan_s, t1.elapsed().as_secs_f64(), spans)
+}
+
 /// Time each rule alone over `texts` (seconds), slowest first: tells which
 /// pattern to fix when scan throughput drops.
 pub fn per_rule(p: &Pipeline, texts: &[String]) -> Vec<(String, f64)> {
+    const N: usize = 5;
     let rules = &p.detector.rules;
     let gaz = &p.detector.gazetteers;
     let mut out: Vec<(String, f64)> = rules
         .rules
         .iter()
         .map(|r| {
-            let t0 = Instant::now();
-            for t in texts {
-                std::hint::black_box(rules.find_one(r, t));
-            }
-            (r.id.clone(), t0.elapsed().as_secs_f64())
+            let secs = best_of(N, || {
+                for t in texts {
+                    std::hint::black_box(rules.find_one(r, t));
+                }
+            });
+            (r.id.clone(), secs)
         })
         .collect();
-    let t0 = Instant::now();
-    for t in texts {
+    let mut time = |name: String, f: &dyn Fn(&str)| {
+        let secs = best_of(N, || {
+            for t in texts {
+                f(t);
+            }
+        });
+        out.push((name, secs));
+    };
+    time("(gazetteers)".into(), &|t| {
         let mut v = Vec::new();
         gaz.find(t, &mut v);
         std::hint::black_box(v);
-    }
-    out.push(("(gazetteers)".into(), t0.elapsed().as_secs_f64()));
-    for (i, digit) in rules.set_kinds().into_iter().enumerate() {
-        for t in texts {
-            std::hint::black_box(rules.prefilter_count(i, t));
-        }
-        let t0 = Instant::now();
-        for t in texts {
-            std::hint::black_box(rules.prefilter_count(i, t));
-        }
-        let hits: usize = texts.iter().map(|t| rules.prefilter_count(i, t)).sum();
-        let name = if digit {
-            format!("(digit set, {hits} hits)")
-        } else {
-            format!("(word set, {hits} hits)")
-        };
-        out.push((name, t0.elapsed().as_secs_f64()));
-    }
-    let t0 = Instant::now();
-    for t in texts {
+    });
+    let (n_anchored, n_scanned) = rules.trigger_split();
+    let places: usize = texts.iter().map(|t| rules.trigger_places(t)).sum();
+    time(format!("(trigger pass, {places} places)"), &|t| {
+        std::hint::black_box(rules.trigger_places(t));
+    });
+    time(format!("({n_anchored} anchored patterns)"), &|t| {
+        std::hint::black_box(rules.find_stages(t, true, false));
+    });
+    time(format!("({n_scanned} scanned patterns)"), &|t| {
+        std::hint::black_box(rules.find_stages(t, false, true));
+    });
+    time("(all rules, reference)".into(), &|t| {
+        std::hint::black_box(rules.find_reference(t));
+    });
+    time("(all rules)".into(), &|t| {
         std::hint::black_box(rules.find(t));
-    }
-    out.push(("(all rules)".into(), t0.elapsed().as_secs_f64()));
-    let t0 = Instant::now();
-    for t in texts {
+    });
+    time("(detect)".into(), &|t| {
         std::hint::black_box(p.detector.detect(t));
-    }
-    out.push(("(detect)".into(), t0.elapsed().as_secs_f64()));
+    });
     out.sort_by(|a, b| b.1.total_cmp(&a.1));
     out
 }

@@ -122,6 +122,10 @@ struct BenchArgs {
     /// Also time every rule alone (slowest first).
     #[arg(long)]
     per_rule: bool,
+    /// Also time the reference rule search (before triggers) in the same
+    /// run, alternating with the current one, and print the ratio.
+    #[arg(long)]
+    compare: bool,
     /// Benchmark the LLM engine instead (pp/tg tokens/s like llama-bench,
     /// prefix-cache saving), and run bench/llama_bench.sh beside it.
     #[arg(long)]
@@ -587,7 +591,7 @@ fn bench(p: &Pipeline, b: BenchArgs) -> Result<i32> {
                 );
             }
         }
-        for r in gdr::bench::run(p, &name, &texts, &b.scales) {
+        for r in gdr::bench::run(p, &name, &texts, &b.scales, b.compare) {
             if b.json {
                 println!("{}", serde_json::to_string(&r)?);
                 continue;
@@ -603,6 +607,14 @@ fn bench(p: &Pipeline, b: BenchArgs) -> Result<i32> {
                 r.scan_linearity,
                 r.spans
             );
+            if let (Some(rs), Some(rr)) = (r.ref_scan_mbps, r.ref_rewrite_mbps) {
+                println!(
+                    "{:<22} reference: scan {rs:.1} MB/s, rewrite {rr:.1} MB/s; now {:.2}x scan, {:.2}x rewrite",
+                    "",
+                    r.scan_mbps / rs,
+                    r.rewrite_mbps / rr
+                );
+            }
             if let Some(base) = b.baseline_mbps {
                 println!(
                     "{:<22} scan is {:.0}x the baseline's {base} MB/s",
