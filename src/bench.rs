@@ -80,6 +80,19 @@ pub fn run(
     rows
 }
 
+/// CPU time this thread has used, in seconds.
+pub fn thread_cpu() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call.
+    unsafe {
+        libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts);
+    }
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
 /// The fastest of `n` timings of `f` (seconds): on a busy machine the
 /// minimum is the most repeatable figure.
 fn best_of(n: usize, mut f: impl FnMut()) -> f64 {

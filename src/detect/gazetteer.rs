@@ -271,7 +271,7 @@ const STREET_WORDS: &[&str] = &[
 
 /// Word lists loaded once at start.
 pub struct Gazetteers {
-    words: FxHashMap<Box<str>, u16>,
+    words: WordTable,
     /// Longest multi-word place name, in words.
     max_place_words: usize,
     /// Original-case lists, for realistic surrogates.
@@ -283,6 +283,121 @@ pub struct Gazetteers {
     location: Arc<str>,
     det_name: Arc<str>,
     det_place: Arc<str>,
+}
+
+/// The word lists as one open-addressing table built for lookups: each
+/// slot (16 bytes, four to a cache line) holds a word of up to 12 bytes
+/// inline with its flags, so a lookup touches one slot (plus the next on a
+/// collision) instead of a hash map's control bytes, entry and boxed key.
+/// Longer words live in `long`, an arena the slot points into. Every word
+/// of every text is looked up, so this is most of the word lists' cost.
+struct WordTable {
+    slots: Vec<Slot>,
+    mask: usize,
+    long: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(16))]
+struct Slot {
+    /// The word (len <= 12), or its offset into `long` (first 4 bytes).
+    key: [u8; 12],
+    flags: u16,
+    /// 0 = empty.
+    len: u8,
+    /// High hash bits: most mismatches end here without comparing keys.
+    tag: u8,
+}
+
+const INLINE: usize = 12;
+
+impl WordTable {
+    fn new(words: &FxHashMap<Box<str>, u16>) -> Self {
+        let cap = (words.len() * 2).next_power_of_two().max(16);
+        let mut t = Self {
+            slots: vec![Slot::default(); cap],
+            mask: cap - 1,
+            long: Vec::new(),
+        };
+        // Sorted, so the table is the same on every run.
+        let mut all: Vec<(&str, u16)> = words
+            .iter()
+            .filter(|(w, _)| !w.is_empty() && w.len() <= 255)
+            .map(|(w, &f)| (&**w, f))
+            .collect();
+        all.sort_unstable();
+        for (w, f) in all {
+            let w = w.as_bytes();
+            let h = hash(w);
+            let mut i = h as usize & t.mask;
+            while t.slots[i].len != 0 {
+                i = (i + 1) & t.mask;
+            }
+            let mut slot = Slot {
+                key: [0; INLINE],
+                flags: f,
+                len: w.len() as u8,
+                tag: (h >> 56) as u8,
+            };
+            if w.len() <= INLINE {
+                slot.key[..w.len()].copy_from_slice(w);
+            } else {
+                let off = t.long.len() as u32;
+                slot.key[..4].copy_from_slice(&off.to_le_bytes());
+                t.long.extend_from_slice(w);
+            }
+            t.slots[i] = slot;
+        }
+        t
+    }
+
+    #[inline]
+    fn get(&self, w: &[u8]) -> Option<u16> {
+        if w.is_empty() || w.len() > 255 {
+            return None;
+        }
+        let h = hash(w);
+        let tag = (h >> 56) as u8;
+        let mut i = h as usize & self.mask;
+        loop {
+            let s = &self.slots[i];
+            if s.len == 0 {
+                return None;
+            }
+            if s.tag == tag && s.len as usize == w.len() {
+                let same = if w.len() <= INLINE {
+                    s.key[..w.len()] == *w
+                } else {
+                    let off = u32::from_le_bytes([s.key[0], s.key[1], s.key[2], s.key[3]]) as usize;
+                    self.long[off..off + w.len()] == *w
+                };
+                if same {
+                    return Some(s.flags);
+                }
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+}
+
+/// FxHash-style multiply-rotate over 8-byte words, finished with a final
+/// mix so the low bits (the slot) and the high byte (the tag) both vary.
+#[inline]
+fn hash(w: &[u8]) -> u64 {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    let mut h: u64 = w.len() as u64;
+    let mut chunks = w.chunks_exact(8);
+    for c in &mut chunks {
+        let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        h = (h.rotate_left(5) ^ v).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+    }
+    h ^ (h >> 29)
 }
 
 /// The embedded default lists (see rules/gazetteers/README.md).
@@ -464,7 +579,7 @@ impl Gazetteers {
             add(w, UNIT_WORD);
         }
         Self {
-            words,
+            words: WordTable::new(&words),
             max_place_words,
             first_names,
             surnames,
@@ -483,7 +598,7 @@ impl Gazetteers {
             // Fast path: most words of most text.
             buf.push_str(word);
             buf.make_ascii_lowercase();
-            return self.words.get(buf.as_str()).copied().unwrap_or(0);
+            return self.words.get(buf.as_bytes()).unwrap_or(0);
         }
         for c in word.chars() {
             if c == '’' {
@@ -492,7 +607,7 @@ impl Gazetteers {
                 buf.extend(c.to_lowercase());
             }
         }
-        self.words.get(buf.as_str()).copied().unwrap_or(0)
+        self.words.get(buf.as_bytes()).unwrap_or(0)
     }
 
     /// True if `word` (any case) is a known first name or surname.
@@ -518,7 +633,7 @@ impl Gazetteers {
         let mut b = String::new();
         let joined = name.split_whitespace().collect::<Vec<_>>().join(" ");
         push_lower(&mut b, &joined);
-        self.words.get(b.as_str()).is_some_and(|f| f & COUNTRY != 0)
+        self.words.get(b.as_bytes()).is_some_and(|f| f & COUNTRY != 0)
     }
 
     /// True if `word` is one of the common English words.
@@ -657,7 +772,7 @@ impl Gazetteers {
                 while j < toks.len() && j - i < self.max_place_words && toks[j].joined_prev {
                     buf.push(' ');
                     push_lower(&mut buf, &text[toks[j].start..toks[j].end]);
-                    if let Some(&f) = self.words.get(buf.as_str())
+                    if let Some(f) = self.words.get(buf.as_bytes())
                         && f & (CITY | COUNTRY) != 0
                     {
                         best = Some((j, f));
@@ -1039,6 +1154,26 @@ mod tests {
             .filter(|s| &*s.entity == entity && s.score >= min)
             .map(|s| text[s.start..s.end].to_string())
             .collect()
+    }
+
+    #[test]
+    fn word_table_finds_every_word_and_nothing_else() {
+        let mut m: FxHashMap<Box<str>, u16> = FxHashMap::default();
+        let words = ["a", "ab", "twelve_bytes", "thirteen_byte", "villafranca del cid", "é"];
+        for (i, w) in words.iter().enumerate() {
+            m.insert((*w).into(), i as u16 + 1);
+        }
+        let t = WordTable::new(&m);
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(t.get(w.as_bytes()), Some(i as u16 + 1), "{w}");
+        }
+        for w in ["", "b", "abc", "twelve_bytez", "thirteen_bytes", "villafranca del ci"] {
+            assert_eq!(t.get(w.as_bytes()), None, "{w}");
+        }
+        // The built-in lists: every entry is found with its flags.
+        let g = gaz();
+        assert!(g.words.get(b"london").is_some_and(|f| f & CITY != 0));
+        assert!(g.words.get(b"xqzzyq").is_none());
     }
 
     #[test]

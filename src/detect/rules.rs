@@ -27,7 +27,9 @@ use super::{Span, validators};
 use crate::Error;
 use aho_corasick::AhoCorasick;
 use regex::Regex;
-use regex_automata::{Anchored, Input, PatternSet, meta};
+use regex_automata::hybrid::dfa as lazy;
+use regex_automata::util::pool::Pool;
+use regex_automata::{Anchored, Input, PatternID, PatternSet, meta};
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::path::Path;
@@ -197,6 +199,53 @@ pub struct RuleSet {
     reference: std::sync::atomic::AtomicBool,
 }
 
+/// Every anchored pattern in two lazy DFAs: `all` (every match kind) tells
+/// in one walk which patterns match at a place; `first` (leftmost-first,
+/// one start state per pattern) gives where a pattern's match at a place
+/// ends, as the `regex` iterator would.
+struct Dfas {
+    all: std::sync::Arc<lazy::DFA>,
+    first: std::sync::Arc<lazy::DFA>,
+    caches: Pool<DfaCaches, CacheMaker>,
+}
+
+type DfaCaches = (lazy::Cache, lazy::Cache);
+type CacheMaker = Box<
+    dyn Fn() -> DfaCaches + Send + Sync + std::panic::RefUnwindSafe + std::panic::UnwindSafe,
+>;
+
+impl Dfas {
+    fn build(sources: &[String]) -> Option<Self> {
+        let build = |kind: regex_automata::MatchKind, per_pattern: bool| {
+            lazy::Builder::new()
+                .configure(
+                    lazy::Config::new()
+                        .match_kind(kind)
+                        .starts_for_each_pattern(per_pattern)
+                        // As for the sets: room for the states, and never
+                        // give up on the cache.
+                        .cache_capacity(1 << 24)
+                        .minimum_cache_clear_count(None),
+                )
+                .thompson(
+                    regex_automata::nfa::thompson::Config::new().nfa_size_limit(Some(1 << 26)),
+                )
+                .build_many(sources)
+                .ok()
+                .map(std::sync::Arc::new)
+        };
+        let all = build(regex_automata::MatchKind::All, false)?;
+        let first = build(regex_automata::MatchKind::LeftmostFirst, true)?;
+        let (a, f) = (all.clone(), first.clone());
+        let maker: CacheMaker = Box::new(move || (a.create_cache(), f.create_cache()));
+        Some(Self {
+            all,
+            first,
+            caches: Pool::new(maker),
+        })
+    }
+}
+
 /// A set of patterns and the (rule, pattern) of each of its members.
 type PatternSetIndex = (regex::RegexSet, Vec<(usize, usize)>);
 
@@ -213,10 +262,10 @@ struct Anchors {
     owner: Vec<(usize, usize)>,
     /// Per anchored pattern: has a `v` or `n` group.
     grouped: Vec<bool>,
-    /// All anchored patterns in one automaton (every match kind): at a
-    /// place where several may start, one short anchored walk says which
-    /// do, instead of one search each.
-    group: Option<meta::Regex>,
+    /// The lazy DFAs of all anchored patterns, used directly (a search
+    /// through the `meta` layer costs more than the few bytes an anchored
+    /// walk reads) with their caches from a pool.
+    dfas: Option<Dfas>,
     /// Per byte: the patterns that can start on it anywhere.
     any_mask: Box<[Mask; 256]>,
     /// Per byte: the patterns that can start on it at an ASCII word boundary.
@@ -903,19 +952,7 @@ impl Anchors {
                 sources.push(re.as_str().to_string());
             }
         }
-        let group = if sources.len() > 2 {
-            meta::Builder::new()
-                .configure(
-                    meta::Config::new()
-                        .match_kind(regex_automata::MatchKind::All)
-                        .nfa_size_limit(Some(1 << 26))
-                        .hybrid_cache_capacity(1 << 24),
-                )
-                .build_many(&sources)
-                .ok()
-        } else {
-            None
-        };
+        let dfas = Dfas::build(&sources);
         // One automaton for both kinds: exact keywords are verified on
         // each hit, which costs less than a second pass over the text.
         let mut keyword_text: Vec<Vec<u8>> = Vec::new();
@@ -946,7 +983,7 @@ impl Anchors {
                 single,
                 owner,
                 grouped,
-                group,
+                dfas,
                 any_mask,
                 bound_mask,
                 interesting,
@@ -1021,6 +1058,7 @@ impl Anchors {
             s.caps = vec![None; self.single.len()];
         }
         let cands = std::mem::take(&mut s.cands);
+        let mut caches = self.dfas.as_ref().map(|d| d.caches.get());
         let mut k = 0;
         while k < cands.len() {
             let pos = cands[k].0;
@@ -1044,23 +1082,42 @@ impl Anchors {
             let input = Input::new(chunk)
                 .span(pos..chunk.len())
                 .anchored(Anchored::Yes);
-            if live.count_ones() > 2
-                && let Some(group) = &self.group
+            if live.count_ones() > 1
+                && let (Some(d), Some(c)) = (&self.dfas, caches.as_mut())
             {
                 let set = s
                     .patset
-                    .get_or_insert_with(|| PatternSet::new(group.pattern_len()));
+                    .get_or_insert_with(|| PatternSet::new(d.all.pattern_len()));
                 set.clear();
-                group.which_overlapping_matches(&input, set);
-                let mut hit: Mask = 0;
-                for pid in set.iter() {
-                    hit |= 1 << pid.as_usize();
+                if d.all
+                    .try_which_overlapping_matches(&mut c.0, &input, set)
+                    .is_ok()
+                {
+                    let mut hit: Mask = 0;
+                    for pid in set.iter() {
+                        hit |= 1 << pid.as_usize();
+                    }
+                    live &= hit;
                 }
-                live &= hit;
             }
             while live != 0 {
                 let id = live.trailing_zeros() as usize;
                 live &= live - 1;
+                // Where this pattern's match here ends (the DFA), else
+                // the full search decides.
+                let end = match (&self.dfas, caches.as_mut()) {
+                    (Some(d), Some(c)) => {
+                        let one = input
+                            .clone()
+                            .anchored(Anchored::Pattern(PatternID::new_unchecked(id)));
+                        match d.first.try_search_fwd(&mut c.1, &one) {
+                            Ok(None) => continue,
+                            Ok(Some(h)) => Some(h.offset()),
+                            Err(_) => None,
+                        }
+                    }
+                    _ => None,
+                };
                 let (ri, pi) = self.owner[id];
                 let re = &self.single[id];
                 let (whole, v, n) = if self.grouped[id] {
@@ -1069,21 +1126,24 @@ impl Anchors {
                     let Some(whole) = caps.get_match() else {
                         continue;
                     };
-                    s.next_ok[id] = whole.end();
                     let v = caps
                         .get_group_by_name("v")
                         .map_or(whole.range(), |g| g.range());
-                    let n = caps.get_group_by_name("n").map_or(v.clone(), |g| g.range());
-                    (whole, v, n)
+                    let n = caps
+                        .get_group_by_name("n")
+                        .map_or(v.clone(), |g| g.range());
+                    (whole.range(), v, n)
+                } else if let Some(end) = end {
+                    (pos..end, pos..end, pos..end)
                 } else {
                     let Some(whole) = re.search(&input) else {
                         continue;
                     };
-                    s.next_ok[id] = whole.end();
-                    (whole, whole.range(), whole.range())
+                    (whole.range(), whole.range(), whole.range())
                 };
+                s.next_ok[id] = whole.end;
                 if v.start < v.end {
-                    out.push((rules[ri].order[pi], ri, whole.start(), v, n));
+                    out.push((rules[ri].order[pi], ri, whole.start, v, n));
                 }
             }
         }
@@ -1614,6 +1674,43 @@ mod trigger_timing {
                 "  scanned {} #{pi}: find_iter over chunks {ms:.2} ms",
                 rs.rules[ri].id
             );
+        }
+    }
+}
+#[cfg(test)]
+mod cycles_probe {
+    #[test]
+    #[ignore]
+    fn probe() {
+        let rs = super::RuleSet::load(true, None, &[]).unwrap();
+        let g = crate::detect::Gazetteers::builtin();
+        for corpus in ["../shared/eval/tab-dev.jsonl", "../shared/eval/presidio-dev.jsonl"] {
+            let texts: Vec<String> = std::fs::read_to_string(corpus)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_string())
+                .collect();
+            for t in &texts { std::hint::black_box(rs.find(t)); std::hint::black_box(rs.find_reference(t)); }
+            for mode in ["ref", "new", "anch", "scan", "places", "ctx", "gaz"] {
+                let mut best = f64::INFINITY;
+                for _ in 0..15 {
+                    let t0 = crate::bench::thread_cpu();
+                    for t in &texts {
+                        match mode {
+                            "ref" => { std::hint::black_box(rs.find_reference(t)); }
+                            "new" => { std::hint::black_box(rs.find(t)); }
+                            "anch" => { std::hint::black_box(rs.find_stages(t, true, false)); }
+                            "scan" => { std::hint::black_box(rs.find_stages(t, false, true)); }
+                            "places" => { std::hint::black_box(rs.trigger_places(t)); }
+                            "ctx" => { std::hint::black_box(rs.context_hits(t)); }
+                            "gaz" => { let mut v = Vec::new(); g.find(t, &mut v); std::hint::black_box(v); }
+                            _ => {}
+                        }
+                    }
+                    best = best.min(crate::bench::thread_cpu() - t0);
+                }
+                eprintln!("PROBE {corpus} {mode}: {:.2} ms cpu", best * 1e3);
+            }
         }
     }
 }
