@@ -633,7 +633,9 @@ impl Gazetteers {
         let mut b = String::new();
         let joined = name.split_whitespace().collect::<Vec<_>>().join(" ");
         push_lower(&mut b, &joined);
-        self.words.get(b.as_bytes()).is_some_and(|f| f & COUNTRY != 0)
+        self.words
+            .get(b.as_bytes())
+            .is_some_and(|f| f & COUNTRY != 0)
     }
 
     /// True if `word` is one of the common English words.
@@ -1159,7 +1161,14 @@ mod tests {
     #[test]
     fn word_table_finds_every_word_and_nothing_else() {
         let mut m: FxHashMap<Box<str>, u16> = FxHashMap::default();
-        let words = ["a", "ab", "twelve_bytes", "thirteen_byte", "villafranca del cid", "é"];
+        let words = [
+            "a",
+            "ab",
+            "twelve_bytes",
+            "thirteen_byte",
+            "villafranca del cid",
+            "é",
+        ];
         for (i, w) in words.iter().enumerate() {
             m.insert((*w).into(), i as u16 + 1);
         }
@@ -1167,7 +1176,14 @@ mod tests {
         for (i, w) in words.iter().enumerate() {
             assert_eq!(t.get(w.as_bytes()), Some(i as u16 + 1), "{w}");
         }
-        for w in ["", "b", "abc", "twelve_bytez", "thirteen_bytes", "villafranca del ci"] {
+        for w in [
+            "",
+            "b",
+            "abc",
+            "twelve_bytez",
+            "thirteen_bytes",
+            "villafranca del ci",
+        ] {
             assert_eq!(t.get(w.as_bytes()), None, "{w}");
         }
         // The built-in lists: every entry is found with its flags.

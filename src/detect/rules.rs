@@ -210,9 +210,8 @@ struct Dfas {
 }
 
 type DfaCaches = (lazy::Cache, lazy::Cache);
-type CacheMaker = Box<
-    dyn Fn() -> DfaCaches + Send + Sync + std::panic::RefUnwindSafe + std::panic::UnwindSafe,
->;
+type CacheMaker =
+    Box<dyn Fn() -> DfaCaches + Send + Sync + std::panic::RefUnwindSafe + std::panic::UnwindSafe>;
 
 impl Dfas {
     fn build(sources: &[String]) -> Option<Self> {
@@ -246,6 +245,17 @@ impl Dfas {
     }
 }
 
+/// A pattern whose matches hold a byte of a rare set `lo..=hi` bytes after
+/// their start: before each such byte, the starts in that range that
+/// `any`/`bound` allow are its places.
+struct InnerTrigger {
+    lo: usize,
+    hi: usize,
+    any: Box<[bool; 256]>,
+    bound: Box<[bool; 256]>,
+    bit: Mask,
+}
+
 /// A set of patterns and the (rule, pattern) of each of its members.
 type PatternSetIndex = (regex::RegexSet, Vec<(usize, usize)>);
 
@@ -270,8 +280,12 @@ struct Anchors {
     any_mask: Box<[Mask; 256]>,
     /// Per byte: the patterns that can start on it at an ASCII word boundary.
     bound_mask: Box<[Mask; 256]>,
-    /// Bytes with a non-zero entry in either table.
+    /// Bytes with a non-zero entry in either table, or an inner trigger.
     interesting: Box<[bool; 256]>,
+    /// Patterns found through a byte inside their matches (see
+    /// [`Trigger::Inner`]), and per byte which of them it triggers.
+    inner: Vec<InnerTrigger>,
+    inner_bytes: Box<[u32; 256]>,
     /// Keywords that open patterns, in one ASCII case-insensitive DFA
     /// (overlapping hits: one place may open several keywords).
     keywords: Option<AhoCorasick>,
@@ -890,6 +904,8 @@ impl Anchors {
         let mut keywords: [Vec<Vec<u8>>; 2] = Default::default();
         let mut keyword_mask: [Vec<Mask>; 2] = Default::default();
         let mut keyword_boundary: Mask = 0;
+        let mut inner: Vec<InnerTrigger> = Vec::new();
+        let mut inner_bytes = Box::new([0u32; 256]);
         let mut scanned = Vec::new();
         let parser = regex_syntax::ParserBuilder::new();
         for (ri, r) in rules.iter().enumerate() {
@@ -944,6 +960,30 @@ impl Anchors {
                             keyword_boundary |= bit;
                         }
                     }
+                    Trigger::Inner {
+                        at,
+                        lo,
+                        hi,
+                        any,
+                        bound,
+                    } => {
+                        if inner.len() >= 32 {
+                            scanned.push((ri, pi));
+                            continue;
+                        }
+                        for (b, &on) in at.iter().enumerate() {
+                            if on {
+                                inner_bytes[b] |= 1 << inner.len();
+                            }
+                        }
+                        inner.push(InnerTrigger {
+                            lo,
+                            hi,
+                            any,
+                            bound,
+                            bit,
+                        });
+                    }
                     Trigger::Scan => unreachable!(),
                 }
                 single.push(m);
@@ -976,7 +1016,7 @@ impl Anchors {
         };
         let mut interesting = Box::new([false; 256]);
         for b in 0..256 {
-            interesting[b] = any_mask[b] | bound_mask[b] != 0;
+            interesting[b] = any_mask[b] | bound_mask[b] != 0 || inner_bytes[b] != 0;
         }
         Ok((
             Self {
@@ -987,6 +1027,8 @@ impl Anchors {
                 any_mask,
                 bound_mask,
                 interesting,
+                inner,
+                inner_bytes,
                 keywords: automaton,
                 keyword_mask: kw_mask,
                 #[cfg(test)]
@@ -1011,6 +1053,7 @@ impl Anchors {
             let prev = i > 0 && is_word_byte(bytes[i - 1]);
             prev != bytes.get(i).is_some_and(|&b| is_word_byte(b))
         };
+        let mut unsorted = false;
         for (i, &b) in bytes.iter().enumerate() {
             if !self.interesting[b as usize] {
                 continue;
@@ -1023,8 +1066,22 @@ impl Anchors {
             if m != 0 {
                 s.cands.push((i, m));
             }
+            let mut e = self.inner_bytes[b as usize];
+            while e != 0 {
+                let t = &self.inner[e.trailing_zeros() as usize];
+                e &= e - 1;
+                let Some(last) = i.checked_sub(t.lo) else {
+                    continue;
+                };
+                for st in i.saturating_sub(t.hi)..=last {
+                    let c = bytes[st] as usize;
+                    if t.any[c] || t.bound[c] && boundary(st) {
+                        s.cands.push((st, t.bit));
+                        unsorted = true;
+                    }
+                }
+            }
         }
-        let before = s.cands.len();
         if let Some(ac) = &self.keywords {
             for hit in ac.find_overlapping_iter(chunk) {
                 let k = hit.pattern().as_usize();
@@ -1037,10 +1094,11 @@ impl Anchors {
                 }
                 if m != 0 {
                     s.cands.push((hit.start(), m));
+                    unsorted = true;
                 }
             }
         }
-        if s.cands.len() > before {
+        if unsorted {
             s.cands.sort_unstable_by_key(|c| c.0);
         }
     }
@@ -1129,9 +1187,7 @@ impl Anchors {
                     let v = caps
                         .get_group_by_name("v")
                         .map_or(whole.range(), |g| g.range());
-                    let n = caps
-                        .get_group_by_name("n")
-                        .map_or(v.clone(), |g| g.range());
+                    let n = caps.get_group_by_name("n").map_or(v.clone(), |g| g.range());
                     (whole.range(), v, n)
                 } else if let Some(end) = end {
                     (pos..end, pos..end, pos..end)
@@ -1462,248 +1518,65 @@ mod equivalence {
 }
 
 #[cfg(test)]
-mod trigger_debug {
-    #[test]
-    #[ignore]
-    fn dump_triggers() {
-        let rs = super::RuleSet::load(true, None, &[]).unwrap();
-        let text = std::fs::read_to_string("../shared/eval/tab-dev.jsonl").unwrap();
-        for r in &rs.rules {
-            for p in &r.patterns {
-                let h = regex_syntax::ParserBuilder::new()
-                    .build()
-                    .parse(p.as_str())
-                    .unwrap();
-                let t = super::trigger::derive(&h);
-                let desc = match &t {
-                    super::Trigger::Bytes { any, bound } => {
-                        let n: usize = text.bytes().filter(|&b| any[b as usize]).count();
-                        format!(
-                            "bytes any-hits {n} any={:?} bound={:?}",
-                            (0..=255u8)
-                                .filter(|&b| any[b as usize])
-                                .map(|b| b as char)
-                                .collect::<String>(),
-                            (0..=255u8)
-                                .filter(|&b| bound[b as usize])
-                                .map(|b| b as char)
-                                .collect::<String>()
-                        )
-                    }
-                    super::Trigger::Literals {
-                        lits: l,
-                        fold,
-                        boundary,
-                    } => {
-                        let ac = aho_corasick::AhoCorasick::builder()
-                            .ascii_case_insensitive(*fold)
-                            .build(l)
-                            .unwrap();
-                        let _ = boundary;
-                        let n = ac.find_overlapping_iter(&text).count();
-                        format!(
-                            "lits {} hits {n} {:?}",
-                            l.len(),
-                            l.iter()
-                                .take(6)
-                                .map(|x| String::from_utf8_lossy(x).to_string())
-                                .collect::<Vec<_>>()
-                        )
-                    }
-                    super::Trigger::Scan => "SCAN".into(),
-                };
-                println!("{:<28} {}", r.id, desc);
-            }
-        }
-    }
-}
-#[cfg(test)]
-mod trigger_timing {
-    #[test]
-    #[ignore]
-    fn time_trigger_parts() {
-        let rs = super::RuleSet::load(true, None, &[]).unwrap();
-        let texts: Vec<String> = std::fs::read_to_string("../shared/eval/tab-dev.jsonl")
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["text"].as_str().unwrap().to_string()
-            })
-            .collect();
-        let a = &rs.anchors;
-        let best = |f: &dyn Fn() -> usize| {
-            (0..7)
-                .map(|_| {
-                    let t = std::time::Instant::now();
-                    std::hint::black_box(f());
-                    t.elapsed().as_secs_f64() * 1e3
-                })
-                .fold(f64::INFINITY, f64::min)
-        };
-        let bytes_ms = best(&|| {
-            let mut n = 0;
-            for t in &texts {
-                for &b in t.as_bytes() {
-                    n += usize::from(a.interesting[b as usize]);
-                }
-            }
-            n
-        });
-        for (f, ac) in a.keywords.iter().enumerate() {
-            let ms = best(&|| {
-                texts
-                    .iter()
-                    .map(|t| ac.find_overlapping_iter(t.as_str()).count())
-                    .sum()
-            });
-            println!(
-                "keywords fold={f}: {} patterns, {ms:.2} ms, kind {:?}",
-                ac.patterns_len(),
-                ac.kind()
-            );
-        }
-        let ctx = best(&|| texts.iter().map(|t| rs.context_hits(t).len()).sum());
-        let ctx_ac = rs.context_ac.as_ref().unwrap();
-        println!(
-            "context kind {:?} {} words",
-            ctx_ac.kind(),
-            ctx_ac.patterns_len()
-        );
-        let n_ll: usize = texts
-            .iter()
-            .map(|t| ctx_ac.find_iter(t.as_str()).count())
-            .sum();
-        // All words in one DFA, overlapping.
-        let mut words: Vec<Vec<u8>> = Vec::new();
-        let kw0 = std::fs::read_to_string("/dev/null").unwrap();
-        let _ = kw0;
-        for id in 0..ctx_ac.patterns_len() {
-            let _ = id;
-        }
-        words.extend(rs.context_words.iter().map(|w| w.as_bytes().to_vec()));
-        words.extend(a.keyword_list.iter().cloned());
-        for kind in [
-            aho_corasick::AhoCorasickKind::DFA,
-            aho_corasick::AhoCorasickKind::ContiguousNFA,
-        ] {
-            let ac = aho_corasick::AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .kind(Some(kind))
-                .build(&words)
-                .unwrap();
-            let n: usize = texts
-                .iter()
-                .map(|t| ac.find_overlapping_iter(t.as_str()).count())
-                .sum();
-            let ms = best(&|| {
-                texts
-                    .iter()
-                    .map(|t| ac.find_overlapping_iter(t.as_str()).count())
-                    .sum()
-            });
-            let ac2 = aho_corasick::AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-                .kind(Some(kind))
-                .build(&rs.context_words)
-                .unwrap();
-            let ms2 = best(&|| {
-                texts
-                    .iter()
-                    .map(|t| ac2.find_iter(t.as_str()).count())
-                    .sum()
-            });
-            println!(
-                "{kind:?}: all {} words overlapping {ms:.2} ms {n} hits; context leftmost-longest {ms2:.2} ms ({n_ll} hits)",
-                words.len()
-            );
-        }
-        let places = best(&|| texts.iter().map(|t| rs.trigger_places(t)).sum());
-        println!("byte loop {bytes_ms:.2} ms, places {places:.2} ms, context words {ctx:.2} ms");
-        let set = rs.scan_set.as_ref().unwrap();
-        let set_ms = best(&|| {
-            texts
-                .iter()
-                .map(|t| {
-                    super::chunks(t)
-                        .map(|(_, c)| set.matches(c).iter().count())
-                        .sum::<usize>()
-                })
-                .sum()
-        });
-        let anch = best(&|| {
-            let mut s = super::Scratch::default();
-            let mut raw = Vec::new();
-            for t in &texts {
-                for (_, c) in super::chunks(t) {
-                    a.matches(&rs.rules, c, &mut s, &mut raw);
-                }
-            }
-            raw.len()
-        });
-        let mut counts = std::collections::HashMap::<&str, usize>::new();
-        for &(ri, pi) in &rs.scanned {
-            let n: usize = texts
-                .iter()
-                .map(|t| {
-                    super::chunks(t)
-                        .filter(|(_, c)| rs.rules[ri].patterns[pi].is_match(c))
-                        .count()
-                })
-                .sum();
-            *counts.entry(rs.rules[ri].id.as_str()).or_default() += n;
-        }
-        let nchunks: usize = texts.iter().map(|t| super::chunks(t).count()).sum();
-        println!(
-            "scan set {set_ms:.2} ms, anchored matches {anch:.2} ms; {nchunks} chunks; scanned patterns matching chunks: {counts:?}"
-        );
-        for &(ri, pi) in &rs.scanned {
-            let re = &rs.rules[ri].patterns[pi];
-            let ms = best(&|| {
-                texts
-                    .iter()
-                    .map(|t| {
-                        super::chunks(t)
-                            .map(|(_, c)| re.find_iter(c).count())
-                            .sum::<usize>()
-                    })
-                    .sum()
-            });
-            println!(
-                "  scanned {} #{pi}: find_iter over chunks {ms:.2} ms",
-                rs.rules[ri].id
-            );
-        }
-    }
-}
-#[cfg(test)]
 mod cycles_probe {
     #[test]
     #[ignore]
     fn probe() {
         let rs = super::RuleSet::load(true, None, &[]).unwrap();
         let g = crate::detect::Gazetteers::builtin();
-        for corpus in ["../shared/eval/tab-dev.jsonl", "../shared/eval/presidio-dev.jsonl"] {
+        for corpus in [
+            "../shared/eval/tab-dev.jsonl",
+            "../shared/eval/presidio-dev.jsonl",
+        ] {
             let texts: Vec<String> = std::fs::read_to_string(corpus)
                 .unwrap()
                 .lines()
-                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_string())
+                .map(|l| {
+                    serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
                 .collect();
-            for t in &texts { std::hint::black_box(rs.find(t)); std::hint::black_box(rs.find_reference(t)); }
-            for mode in ["ref", "new", "anch", "scan", "places", "ctx", "gaz"] {
+            for t in &texts {
+                std::hint::black_box(rs.find(t));
+                std::hint::black_box(rs.find_reference(t));
+            }
+            let modes: Vec<String> = std::env::var("PROBE_ONLY").map(|m| vec![m]).unwrap_or(
+                ["ref", "new", "anch", "scan", "places", "ctx", "gaz"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            );
+            for mode in modes.iter().map(String::as_str) {
                 let mut best = f64::INFINITY;
                 for _ in 0..15 {
                     let t0 = crate::bench::thread_cpu();
                     for t in &texts {
                         match mode {
-                            "ref" => { std::hint::black_box(rs.find_reference(t)); }
-                            "new" => { std::hint::black_box(rs.find(t)); }
-                            "anch" => { std::hint::black_box(rs.find_stages(t, true, false)); }
-                            "scan" => { std::hint::black_box(rs.find_stages(t, false, true)); }
-                            "places" => { std::hint::black_box(rs.trigger_places(t)); }
-                            "ctx" => { std::hint::black_box(rs.context_hits(t)); }
-                            "gaz" => { let mut v = Vec::new(); g.find(t, &mut v); std::hint::black_box(v); }
+                            "ref" => {
+                                std::hint::black_box(rs.find_reference(t));
+                            }
+                            "new" => {
+                                std::hint::black_box(rs.find(t));
+                            }
+                            "anch" => {
+                                std::hint::black_box(rs.find_stages(t, true, false));
+                            }
+                            "scan" => {
+                                std::hint::black_box(rs.find_stages(t, false, true));
+                            }
+                            "places" => {
+                                std::hint::black_box(rs.trigger_places(t));
+                            }
+                            "ctx" => {
+                                std::hint::black_box(rs.context_hits(t));
+                            }
+                            "gaz" => {
+                                let mut v = Vec::new();
+                                g.find(t, &mut v);
+                                std::hint::black_box(v);
+                            }
                             _ => {}
                         }
                     }

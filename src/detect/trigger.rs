@@ -32,9 +32,23 @@ pub enum Trigger {
         fold: bool,
         boundary: bool,
     },
+    /// Every match holds a byte of `at` (no ASCII letter or space: `@`,
+    /// `:`, a digit...) between `lo` and `hi` bytes after its start, and
+    /// starts on a byte of `any` / `bound` (as for `Bytes`, letters
+    /// allowed): the places are the few starts just before each such byte.
+    Inner {
+        at: Box<[bool; 256]>,
+        lo: usize,
+        hi: usize,
+        any: Box<[bool; 256]>,
+        bound: Box<[bool; 256]>,
+    },
     /// Starts cannot be narrowed cheaply: search the whole text.
     Scan,
 }
+
+/// Farthest an inner trigger byte may lie from the match start.
+const MAX_PRE: usize = 256;
 
 /// Most literals a pattern may hand to the shared keyword automaton.
 const MAX_LITERALS: usize = 64;
@@ -110,7 +124,55 @@ pub fn derive(hir: &Hir) -> Trigger {
             bound: Box::new(bound),
         };
     }
+    if !nullable && let Some((at, lo, hi)) = find_inner(hir) {
+        return Trigger::Inner {
+            at,
+            lo,
+            hi,
+            any: Box::new(any),
+            bound: Box::new(bound),
+        };
+    }
     Trigger::Scan
+}
+
+/// A byte every match holds at a bounded distance from its start: the first
+/// literal or rare-byte class reached through items of bounded length.
+/// Returns its bytes and the least and greatest distance.
+fn find_inner(h: &Hir) -> Option<(Box<[bool; 256]>, usize, usize)> {
+    let rare = |set: &[bool; 256]| {
+        set.iter().any(|&b| b)
+            && !(0..=255u8)
+                .any(|b| set[b as usize] && (b.is_ascii_alphabetic() || b.is_ascii_whitespace()))
+    };
+    match h.kind() {
+        HirKind::Literal(_) | HirKind::Class(_) => {
+            let mut any = [false; 256];
+            let mut bound = [false; 256];
+            if add_first(h, false, &mut any, &mut bound) {
+                return None;
+            }
+            rare(&any).then(|| (Box::new(any), 0, 0))
+        }
+        HirKind::Capture(c) => find_inner(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => find_inner(&r.sub),
+        HirKind::Concat(v) => {
+            let (mut lo, mut hi) = (0usize, 0usize);
+            for x in v {
+                if let Some((at, a, b)) = find_inner(x) {
+                    return Some((at, lo + a, hi + b));
+                }
+                let p = x.properties();
+                lo += p.minimum_len()?;
+                hi += p.maximum_len()?;
+                if hi > MAX_PRE {
+                    return None;
+                }
+            }
+            None
+        }
+        _ => None,
+    }
 }
 
 /// Sorted, deduplicated, and without literals another one is a prefix of
@@ -300,10 +362,32 @@ mod tests {
     }
 
     #[test]
+    fn inner_bytes_at_a_bounded_distance() {
+        // The `@` of an e-mail is 1 to 64 characters (up to 3 bytes each
+        // under `(?i)`: the Kelvin sign) after the start.
+        let Trigger::Inner {
+            at, lo, hi, bound, ..
+        } = trig(r"(?i)\b[a-z0-9][a-z0-9._%+-]{0,63}@[a-z]+\.[a-z]{2,}")
+        else {
+            panic!("expected an inner trigger");
+        };
+        assert!(at[b'@' as usize] && at.iter().filter(|&&b| b).count() == 1);
+        assert_eq!((lo, hi), (1, 192));
+        assert!(bound[b'a' as usize] && bound[b'0' as usize]);
+        // MAC: the first `:` is exactly two bytes in.
+        let Trigger::Inner { at, lo, hi, .. } = trig(r"(?i)\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\b")
+        else {
+            panic!("expected an inner trigger");
+        };
+        assert!(at[b':' as usize]);
+        assert_eq!((lo, hi), (2, 2));
+    }
+
+    #[test]
     fn open_starts_scan() {
-        // Any letter can start these: no cheap trigger.
+        // Any letter can start these, and no rare byte is near the start.
         assert_eq!(
-            trig(r"(?i)\b[a-z0-9][a-z0-9._%+-]{0,63}@[a-z]+\.[a-z]{2,}"),
+            trig(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s:/@]+:(?P<v>[^\s@/]+)@"),
             Trigger::Scan
         );
         assert_eq!(trig(r"\b(?:\p{Lu}\p{L}+\s+){1,3}Street\b"), Trigger::Scan);
