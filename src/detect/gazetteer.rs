@@ -351,10 +351,34 @@ impl WordTable {
         t
     }
 
+    /// Look up a short word already lower-cased and zero-padded to 12
+    /// bytes: the key compare is one fixed-size compare, no `memcmp` call.
+    #[inline]
+    fn get_short(&self, key: &[u8; INLINE], len: usize) -> Option<u16> {
+        let h = hash(&key[..len]);
+        let tag = (h >> 56) as u8;
+        let mut i = h as usize & self.mask;
+        loop {
+            let s = &self.slots[i];
+            if s.len == 0 {
+                return None;
+            }
+            if s.tag == tag && s.len as usize == len && s.key == *key {
+                return Some(s.flags);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
     #[inline]
     fn get(&self, w: &[u8]) -> Option<u16> {
         if w.is_empty() || w.len() > 255 {
             return None;
+        }
+        if w.len() <= INLINE {
+            let mut key = [0u8; INLINE];
+            key[..w.len()].copy_from_slice(w);
+            return self.get_short(&key, w.len());
         }
         let h = hash(w);
         let tag = (h >> 56) as u8;
@@ -593,6 +617,16 @@ impl Gazetteers {
     }
 
     fn flags(&self, word: &str, buf: &mut String) -> u16 {
+        let b = word.as_bytes();
+        if !b.is_empty() && b.len() <= INLINE && word.is_ascii() {
+            // Fastest path, most words of most text: lower-case straight
+            // into the padded key.
+            let mut key = [0u8; INLINE];
+            for (k, c) in key.iter_mut().zip(b) {
+                *k = c.to_ascii_lowercase();
+            }
+            return self.words.get_short(&key, b.len()).unwrap_or(0);
+        }
         buf.clear();
         if word.is_ascii() {
             // Fast path: most words of most text.

@@ -194,6 +194,8 @@ pub struct RuleSet {
     /// (tests, `gdr bench --reference`): two sets of all patterns, one pass
     /// per set, then the matching patterns. Built on first use.
     sets: std::sync::OnceLock<Vec<PatternSetIndex>>,
+    /// Identity for per-thread buffers (see [`Scratch`]).
+    id: u64,
     /// Make [`RuleSet::find`] run the reference search (benchmarks compare
     /// both in one run; a flag, so the whole pipeline switches).
     reference: std::sync::atomic::AtomicBool,
@@ -532,6 +534,7 @@ impl RuleSet {
             scan_set,
             sets: std::sync::OnceLock::new(),
             reference: std::sync::atomic::AtomicBool::new(false),
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -552,19 +555,31 @@ impl RuleSet {
     /// [`RuleSet::find`] with only the anchored patterns and/or only the
     /// scanned ones (benchmarks: what each costs).
     pub fn find_stages(&self, text: &str, anchored: bool, scanned: bool) -> Vec<Span> {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut s) => self.find_with(text, anchored, scanned, &mut s),
+            Err(_) => self.find_with(text, anchored, scanned, &mut Scratch::default()),
+        })
+    }
+
+    fn find_with(
+        &self,
+        text: &str,
+        anchored: bool,
+        scanned: bool,
+        scratch: &mut Scratch,
+    ) -> Vec<Span> {
+        scratch.reset(self.id);
         let mut out = Vec::new();
         // Context words are found once per text, lazily: most texts match no rule.
         let mut hits: Option<Vec<ContextHit>> = None;
-        let mut raw: Vec<RawMatch> = Vec::new();
-        let mut scratch = Scratch::default();
+        let mut raw = std::mem::take(&mut scratch.raw);
         // Long documents are searched paragraph by paragraph (the same
         // pieces the reference search uses, so look-arounds see the same
         // text).
         for (base, chunk) in chunks(text) {
             raw.clear();
             if anchored {
-                self.anchors
-                    .matches(&self.rules, chunk, &mut scratch, &mut raw);
+                self.anchors.matches(&self.rules, chunk, scratch, &mut raw);
             }
             if scanned {
                 let matched = self.scan_set.as_ref().map(|set| set.matches(chunk));
@@ -591,6 +606,7 @@ impl RuleSet {
                 }
             }
         }
+        scratch.raw = raw;
         out
     }
 
@@ -862,9 +878,22 @@ impl Rule {
     }
 }
 
-/// Reusable buffers of one search.
+thread_local! {
+    /// Per thread, the buffers of the last search: short records (most of
+    /// a JSONL corpus) would otherwise pay an allocation per buffer each.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Gives each rule set an identity, so a thread's buffers built for one
+/// (captures, pattern sets sized to its automata) are not used with another.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Reusable buffers of searches.
 #[derive(Default)]
 struct Scratch {
+    /// The rule set the buffers below were made for.
+    owner: u64,
+    raw: Vec<RawMatch>,
     /// Trigger places: (byte offset, patterns that may start there).
     cands: Vec<(usize, Mask)>,
     /// Per anchored pattern: where its previous match ended (matches of
@@ -876,6 +905,18 @@ struct Scratch {
 }
 
 impl Scratch {
+    /// Ready the buffers for a search of rule set `owner`.
+    fn reset(&mut self, owner: u64) {
+        if self.owner != owner {
+            *self = Scratch {
+                owner,
+                ..Scratch::default()
+            };
+        }
+        self.digit = None;
+        self.raw.clear();
+    }
+
     /// Whether `chunk` holds a digit (`\d` is Unicode: any decimal digit).
     fn has_digit(&mut self, chunk: &str) -> bool {
         let key = chunk.as_ptr() as usize;
@@ -1113,7 +1154,7 @@ impl Anchors {
         s.next_ok.clear();
         s.next_ok.resize(self.single.len(), 0);
         if s.caps.len() != self.single.len() {
-            s.caps = vec![None; self.single.len()];
+            s.caps.resize_with(self.single.len(), || None);
         }
         let cands = std::mem::take(&mut s.cands);
         let mut caches = self.dfas.as_ref().map(|d| d.caches.get());
