@@ -179,8 +179,6 @@ pub struct Rule {
 pub struct RuleSet {
     pub rules: Vec<Rule>,
     context_ac: Option<AhoCorasick>,
-    #[cfg(test)]
-    context_words: Vec<String>,
     pub packs: Vec<String>,
     /// Patterns whose starts are derived (see [`trigger`]): found in one
     /// pass over the text and matched anchored there only.
@@ -297,8 +295,6 @@ struct Anchors {
     keyword_text: Vec<Vec<u8>>,
     /// Keyword-triggered patterns that open with `\b`.
     keyword_boundary: Mask,
-    #[cfg(test)]
-    keyword_list: Vec<Vec<u8>>,
 }
 
 /// One regex match before it is judged: (report rank, rule, match start,
@@ -526,8 +522,6 @@ impl RuleSet {
         Ok(Self {
             rules,
             context_ac,
-            #[cfg(test)]
-            context_words: words.clone(),
             packs,
             anchors,
             scanned,
@@ -1072,8 +1066,6 @@ impl Anchors {
                 inner_bytes,
                 keywords: automaton,
                 keyword_mask: kw_mask,
-                #[cfg(test)]
-                keyword_list: keyword_text.clone(),
                 keyword_text,
                 keyword_boundary,
             },
@@ -1114,8 +1106,9 @@ impl Anchors {
                 let Some(last) = i.checked_sub(t.lo) else {
                     continue;
                 };
-                for st in i.saturating_sub(t.hi)..=last {
-                    let c = bytes[st] as usize;
+                let from = i.saturating_sub(t.hi);
+                for (st, &c) in bytes.iter().enumerate().take(last + 1).skip(from) {
+                    let c = c as usize;
                     if t.any[c] || t.bound[c] && boundary(st) {
                         s.cands.push((st, t.bit));
                         unsorted = true;
@@ -1554,77 +1547,6 @@ mod equivalence {
             let text: String = parts.iter().map(|&i| PIECES[i]).collect();
             let r = rules();
             prop_assert_eq!(r.find(&text), r.find_reference(&text), "{:?}", text);
-        }
-    }
-}
-
-#[cfg(test)]
-mod cycles_probe {
-    #[test]
-    #[ignore]
-    fn probe() {
-        let rs = super::RuleSet::load(true, None, &[]).unwrap();
-        let g = crate::detect::Gazetteers::builtin();
-        for corpus in [
-            "../shared/eval/tab-dev.jsonl",
-            "../shared/eval/presidio-dev.jsonl",
-        ] {
-            let texts: Vec<String> = std::fs::read_to_string(corpus)
-                .unwrap()
-                .lines()
-                .map(|l| {
-                    serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
-                        .as_str()
-                        .unwrap()
-                        .to_string()
-                })
-                .collect();
-            for t in &texts {
-                std::hint::black_box(rs.find(t));
-                std::hint::black_box(rs.find_reference(t));
-            }
-            let modes: Vec<String> = std::env::var("PROBE_ONLY").map(|m| vec![m]).unwrap_or(
-                ["ref", "new", "anch", "scan", "places", "ctx", "gaz"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-            );
-            for mode in modes.iter().map(String::as_str) {
-                let mut best = f64::INFINITY;
-                for _ in 0..15 {
-                    let t0 = crate::bench::thread_cpu();
-                    for t in &texts {
-                        match mode {
-                            "ref" => {
-                                std::hint::black_box(rs.find_reference(t));
-                            }
-                            "new" => {
-                                std::hint::black_box(rs.find(t));
-                            }
-                            "anch" => {
-                                std::hint::black_box(rs.find_stages(t, true, false));
-                            }
-                            "scan" => {
-                                std::hint::black_box(rs.find_stages(t, false, true));
-                            }
-                            "places" => {
-                                std::hint::black_box(rs.trigger_places(t));
-                            }
-                            "ctx" => {
-                                std::hint::black_box(rs.context_hits(t));
-                            }
-                            "gaz" => {
-                                let mut v = Vec::new();
-                                g.find(t, &mut v);
-                                std::hint::black_box(v);
-                            }
-                            _ => {}
-                        }
-                    }
-                    best = best.min(crate::bench::thread_cpu() - t0);
-                }
-                eprintln!("PROBE {corpus} {mode}: {:.2} ms cpu", best * 1e3);
-            }
         }
     }
 }
