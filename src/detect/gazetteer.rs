@@ -10,7 +10,6 @@
 
 use super::Span;
 use crate::Error;
-use rustc_hash::FxHashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -295,6 +294,7 @@ struct WordTable {
     slots: Vec<Slot>,
     mask: usize,
     long: Vec<u8>,
+    count: usize,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -312,43 +312,80 @@ struct Slot {
 const INLINE: usize = 12;
 
 impl WordTable {
-    fn new(words: &FxHashMap<Box<str>, u16>) -> Self {
-        let cap = (words.len() * 2).next_power_of_two().max(16);
-        let mut t = Self {
+    /// An empty table for up to `n` words (at most half full).
+    fn with_capacity(n: usize) -> Self {
+        let cap = (n * 2).next_power_of_two().max(16);
+        Self {
             slots: vec![Slot::default(); cap],
             mask: cap - 1,
             long: Vec::new(),
-        };
-        // Sorted, so the table is the same on every run.
-        let mut all: Vec<(&str, u16)> = words
-            .iter()
-            .filter(|(w, _)| !w.is_empty() && w.len() <= 255)
-            .map(|(w, &f)| (&**w, f))
-            .collect();
-        all.sort_unstable();
-        for (w, f) in all {
-            let w = w.as_bytes();
-            let h = hash(w);
-            let mut i = h as usize & t.mask;
-            while t.slots[i].len != 0 {
-                i = (i + 1) & t.mask;
-            }
-            let mut slot = Slot {
-                key: [0; INLINE],
-                flags: f,
-                len: w.len() as u8,
-                tag: (h >> 56) as u8,
-            };
-            if w.len() <= INLINE {
-                slot.key[..w.len()].copy_from_slice(w);
-            } else {
-                let off = t.long.len() as u32;
-                slot.key[..4].copy_from_slice(&off.to_le_bytes());
-                t.long.extend_from_slice(w);
-            }
-            t.slots[i] = slot;
+            count: 0,
         }
-        t
+    }
+
+    /// Add `w` (lower-cased) with `flags`, or OR them into its entry.
+    /// Words of more than 255 bytes are not kept (no text token is one).
+    fn insert(&mut self, w: &[u8], flags: u16) {
+        if w.is_empty() || w.len() > 255 {
+            return;
+        }
+        let h = hash(w);
+        let tag = (h >> 56) as u8;
+        let mut i = h as usize & self.mask;
+        loop {
+            let s = self.slots[i];
+            if s.len == 0 {
+                break;
+            }
+            if s.tag == tag && s.len as usize == w.len() && self.key_of(&s) == w {
+                self.slots[i].flags |= flags;
+                return;
+            }
+            i = (i + 1) & self.mask;
+        }
+        let mut slot = Slot {
+            key: [0; INLINE],
+            flags,
+            len: w.len() as u8,
+            tag,
+        };
+        if w.len() <= INLINE {
+            slot.key[..w.len()].copy_from_slice(w);
+        } else {
+            let off = self.long.len() as u32;
+            slot.key[..4].copy_from_slice(&off.to_le_bytes());
+            self.long.extend_from_slice(w);
+        }
+        self.slots[i] = slot;
+        self.count += 1;
+        // Keep probes short: at most half full.
+        if self.count * 2 > self.slots.len() {
+            self.grow();
+        }
+    }
+
+    /// Twice the slots, every entry re-placed.
+    fn grow(&mut self) {
+        let cap = self.slots.len() * 2;
+        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); cap]);
+        self.mask = cap - 1;
+        for s in old.into_iter().filter(|s| s.len != 0) {
+            let mut i = hash(self.key_of(&s)) as usize & self.mask;
+            while self.slots[i].len != 0 {
+                i = (i + 1) & self.mask;
+            }
+            self.slots[i] = s;
+        }
+    }
+
+    fn key_of<'a>(&'a self, s: &'a Slot) -> &'a [u8] {
+        let n = s.len as usize;
+        if n <= INLINE {
+            &s.key[..n]
+        } else {
+            let off = u32::from_le_bytes([s.key[0], s.key[1], s.key[2], s.key[3]]) as usize;
+            &self.long[off..off + n]
+        }
     }
 
     /// Look up a short word already lower-cased and zero-padded to 12
@@ -515,9 +552,29 @@ impl Gazetteers {
     }
 
     pub fn from_sources(src: GazetteerSources<'_>) -> Self {
-        let mut words: FxHashMap<Box<str>, u16> = FxHashMap::default();
+        // Entries are inserted straight into the table: an intermediate map
+        // of ~200k boxed keys, freed at the end, left the heap so
+        // fragmented that every later allocation paid for it (the JSONL
+        // writer's most of all).
+        let upper = [
+            src.common_words,
+            src.dictionary,
+            src.not_names,
+            src.first_names,
+            src.surnames,
+            src.cities,
+            src.countries,
+        ]
+        .iter()
+        .map(|l| l.lines().count() * 2)
+        .sum::<usize>()
+            + 512;
+        let mut words = WordTable::with_capacity(upper);
+        let mut key = String::new();
         let mut add = |w: &str, flag: u16| {
-            *words.entry(w.to_lowercase().into_boxed_str()).or_insert(0) |= flag;
+            key.clear();
+            key.extend(w.chars().flat_map(char::to_lowercase));
+            words.insert(key.as_bytes(), flag);
         };
         let mut max_place_words = 1;
         for w in entries(src.common_words) {
@@ -603,7 +660,7 @@ impl Gazetteers {
             add(w, UNIT_WORD);
         }
         Self {
-            words: WordTable::new(&words),
+            words,
             max_place_words,
             first_names,
             surnames,
@@ -1194,7 +1251,8 @@ mod tests {
 
     #[test]
     fn word_table_finds_every_word_and_nothing_else() {
-        let mut m: FxHashMap<Box<str>, u16> = FxHashMap::default();
+        // Capacity 2: the inserts below make it grow twice.
+        let mut t = WordTable::with_capacity(2);
         let words = [
             "a",
             "ab",
@@ -1204,11 +1262,13 @@ mod tests {
             "é",
         ];
         for (i, w) in words.iter().enumerate() {
-            m.insert((*w).into(), i as u16 + 1);
+            t.insert(w.as_bytes(), 1 << i);
         }
-        let t = WordTable::new(&m);
+        // A second insert ORs its flags in.
+        t.insert(b"villafranca del cid", 1 << 8);
         for (i, w) in words.iter().enumerate() {
-            assert_eq!(t.get(w.as_bytes()), Some(i as u16 + 1), "{w}");
+            let extra = if i == 4 { 1 << 8 } else { 0 };
+            assert_eq!(t.get(w.as_bytes()), Some((1 << i) | extra), "{w}");
         }
         for w in [
             "",
