@@ -573,7 +573,13 @@ impl Gazetteers {
         let mut key = String::new();
         let mut add = |w: &str, flag: u16| {
             key.clear();
-            key.extend(w.chars().flat_map(char::to_lowercase));
+            if w.is_ascii() {
+                key.push_str(w);
+                key.make_ascii_lowercase();
+            } else {
+                // As the map was keyed (`str::to_lowercase`: final sigma).
+                key.push_str(&w.to_lowercase());
+            }
             words.insert(key.as_bytes(), flag);
         };
         let mut max_place_words = 1;
