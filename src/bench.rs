@@ -16,106 +16,209 @@ pub struct Row {
     pub scan_mbps: f64,
     pub rewrite_s: f64,
     pub rewrite_mbps: f64,
-    /// Time per byte relative to the 1× run (1.0 = perfectly linear).
+    /// The same in this thread's CPU time: on a shared machine wall time
+    /// mostly measures the other jobs (alone, the two agree).
+    pub scan_cpu_mbps: f64,
+    pub rewrite_cpu_mbps: f64,
+    /// CPU time per byte relative to the 1× run (1.0 = perfectly linear).
     pub scan_linearity: f64,
     pub spans: usize,
+    /// With `compare`: the same run with the reference rule search
+    /// (before triggers), timed alternately with the new one (CPU time).
+    pub ref_scan_cpu_mbps: Option<f64>,
+    pub ref_rewrite_cpu_mbps: Option<f64>,
+}
+
+/// Wall and CPU seconds of one timed loop.
+#[derive(Clone, Copy)]
+struct Took {
+    wall: f64,
+    cpu: f64,
+}
+
+impl Took {
+    /// The run with less CPU time.
+    fn min(self, other: Took) -> Took {
+        if other.cpu < self.cpu { other } else { self }
+    }
+}
+
+fn took(f: impl FnOnce()) -> Took {
+    let (w, c) = (Instant::now(), thread_cpu());
+    f();
+    Took {
+        wall: w.elapsed().as_secs_f64(),
+        cpu: thread_cpu() - c,
+    }
 }
 
 /// Run the benchmark over `texts` at each scale.
-pub fn run(p: &Pipeline, name: &str, texts: &[String], scales: &[usize]) -> Vec<Row> {
+pub fn run(
+    p: &Pipeline,
+    name: &str,
+    texts: &[String],
+    scales: &[usize],
+    compare: bool,
+    reps: usize,
+) -> Vec<Row> {
     let bytes: usize = texts.iter().map(String::len).sum();
     // Warm up once over the whole corpus: the regex engines build their
     // lazy DFA states on first use, which is start-up cost, not throughput.
     for t in texts {
         std::hint::black_box(p.rewrite(t));
     }
+    if compare {
+        p.detector.rules.use_reference(true);
+        for t in texts {
+            std::hint::black_box(p.rewrite(t));
+        }
+        p.detector.rules.use_reference(false);
+    }
     let mut rows: Vec<Row> = Vec::new();
     for &scale in scales {
-        let mut spans = 0usize;
-        let t0 = Instant::now();
-        for _ in 0..scale {
-            for t in texts {
-                spans += std::hint::black_box(p.scan(t)).len();
+        // `reps` rounds, alternating with the reference when comparing;
+        // the least CPU time of each is kept.
+        let (mut scan, mut rewrite, mut spans) = time_scale(p, texts, scale);
+        let mut reference: Option<(Took, Took)> = None;
+        for round in 0..reps.max(1) {
+            if round > 0 {
+                let (s, r, n) = time_scale(p, texts, scale);
+                scan = scan.min(s);
+                rewrite = rewrite.min(r);
+                spans = n;
+            }
+            if compare {
+                p.detector.rules.use_reference(true);
+                let (rs, rr, _) = time_scale(p, texts, scale);
+                p.detector.rules.use_reference(false);
+                reference = Some(match reference {
+                    Some((a, b)) => (a.min(rs), b.min(rr)),
+                    None => (rs, rr),
+                });
             }
         }
-        let scan_s = t0.elapsed().as_secs_f64();
-        let t1 = Instant::now();
-        for _ in 0..scale {
-            for t in texts {
-                std::hint::black_box(p.rewrite(t));
-            }
-        }
-        let rewrite_s = t1.elapsed().as_secs_f64();
         let mb = (bytes * scale) as f64 / 1e6;
-        let per_byte = scan_s / (bytes * scale) as f64;
+        let per_byte = scan.cpu / (bytes * scale) as f64;
         let base = rows
             .first()
-            .map_or(per_byte, |r| r.scan_s / (r.mbytes * 1e6));
+            .map_or(per_byte, |r| 1.0 / (r.scan_cpu_mbps * 1e6));
         rows.push(Row {
             corpus: name.to_string(),
             scale,
             records: texts.len() * scale,
             mbytes: mb,
-            scan_s,
-            scan_mbps: mb / scan_s,
-            rewrite_s,
-            rewrite_mbps: mb / rewrite_s,
+            scan_s: scan.wall,
+            scan_mbps: mb / scan.wall,
+            rewrite_s: rewrite.wall,
+            rewrite_mbps: mb / rewrite.wall,
+            scan_cpu_mbps: mb / scan.cpu,
+            rewrite_cpu_mbps: mb / rewrite.cpu,
             scan_linearity: per_byte / base,
             spans,
+            ref_scan_cpu_mbps: reference.map(|(s, _)| mb / s.cpu),
+            ref_rewrite_cpu_mbps: reference.map(|(_, r)| mb / r.cpu),
         });
     }
     rows
 }
 
+/// CPU time this thread has used, in seconds.
+pub fn thread_cpu() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call.
+    unsafe {
+        libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts);
+    }
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// The least CPU time of `n` runs of `f` (seconds): on a busy machine the
+/// minimum is the most repeatable figure.
+fn best_of(n: usize, mut f: impl FnMut()) -> f64 {
+    (0..n)
+        .map(|_| {
+            let t0 = thread_cpu();
+            f();
+            thread_cpu() - t0
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Scan and rewrite of `texts` repeated `scale` times, and the number of
+/// spans scan found.
+fn time_scale(p: &Pipeline, texts: &[String], scale: usize) -> (Took, Took, usize) {
+    let mut spans = 0usize;
+    let scan = took(|| {
+        for _ in 0..scale {
+            for t in texts {
+                spans += std::hint::black_box(p.scan(t)).len();
+            }
+        }
+    });
+    let rewrite = took(|| {
+        for _ in 0..scale {
+            for t in texts {
+                std::hint::black_box(p.rewrite(t));
+            }
+        }
+    });
+    (scan, rewrite, spans)
+}
+
 /// Time each rule alone over `texts` (seconds), slowest first: tells which
 /// pattern to fix when scan throughput drops.
 pub fn per_rule(p: &Pipeline, texts: &[String]) -> Vec<(String, f64)> {
+    const N: usize = 5;
     let rules = &p.detector.rules;
     let gaz = &p.detector.gazetteers;
     let mut out: Vec<(String, f64)> = rules
         .rules
         .iter()
         .map(|r| {
-            let t0 = Instant::now();
-            for t in texts {
-                std::hint::black_box(rules.find_one(r, t));
-            }
-            (r.id.clone(), t0.elapsed().as_secs_f64())
+            let secs = best_of(N, || {
+                for t in texts {
+                    std::hint::black_box(rules.find_one(r, t));
+                }
+            });
+            (r.id.clone(), secs)
         })
         .collect();
-    let t0 = Instant::now();
-    for t in texts {
+    let mut time = |name: String, f: &dyn Fn(&str)| {
+        let secs = best_of(N, || {
+            for t in texts {
+                f(t);
+            }
+        });
+        out.push((name, secs));
+    };
+    time("(gazetteers)".into(), &|t| {
         let mut v = Vec::new();
         gaz.find(t, &mut v);
         std::hint::black_box(v);
-    }
-    out.push(("(gazetteers)".into(), t0.elapsed().as_secs_f64()));
-    for (i, digit) in rules.set_kinds().into_iter().enumerate() {
-        for t in texts {
-            std::hint::black_box(rules.prefilter_count(i, t));
-        }
-        let t0 = Instant::now();
-        for t in texts {
-            std::hint::black_box(rules.prefilter_count(i, t));
-        }
-        let hits: usize = texts.iter().map(|t| rules.prefilter_count(i, t)).sum();
-        let name = if digit {
-            format!("(digit set, {hits} hits)")
-        } else {
-            format!("(word set, {hits} hits)")
-        };
-        out.push((name, t0.elapsed().as_secs_f64()));
-    }
-    let t0 = Instant::now();
-    for t in texts {
+    });
+    let (n_anchored, n_scanned) = rules.trigger_split();
+    let places: usize = texts.iter().map(|t| rules.trigger_places(t)).sum();
+    time(format!("(trigger pass, {places} places)"), &|t| {
+        std::hint::black_box(rules.trigger_places(t));
+    });
+    time(format!("({n_anchored} anchored patterns)"), &|t| {
+        std::hint::black_box(rules.find_stages(t, true, false));
+    });
+    time(format!("({n_scanned} scanned patterns)"), &|t| {
+        std::hint::black_box(rules.find_stages(t, false, true));
+    });
+    time("(all rules, reference)".into(), &|t| {
+        std::hint::black_box(rules.find_reference(t));
+    });
+    time("(all rules)".into(), &|t| {
         std::hint::black_box(rules.find(t));
-    }
-    out.push(("(all rules)".into(), t0.elapsed().as_secs_f64()));
-    let t0 = Instant::now();
-    for t in texts {
+    });
+    time("(detect)".into(), &|t| {
         std::hint::black_box(p.detector.detect(t));
-    }
-    out.push(("(detect)".into(), t0.elapsed().as_secs_f64()));
+    });
     out.sort_by(|a, b| b.1.total_cmp(&a.1));
     out
 }

@@ -129,6 +129,10 @@ struct BenchArgs {
     /// Also time every rule alone (slowest first).
     #[arg(long)]
     per_rule: bool,
+    /// Also time the reference rule search (before triggers) in the same
+    /// run, alternating with the current one, and print the ratio.
+    #[arg(long)]
+    compare: bool,
     /// Benchmark the LLM engine instead (pp/tg tokens/s like llama-bench,
     /// prefix-cache saving), and run bench/llama_bench.sh beside it.
     #[arg(long)]
@@ -136,7 +140,8 @@ struct BenchArgs {
     /// LLM threads for --llm (default: as the engine).
     #[arg(long)]
     threads: Option<i32>,
-    /// Repetitions for --llm.
+    /// Repetitions (--llm), or rounds per scale (the least CPU time of
+    /// each is reported).
     #[arg(long, default_value_t = 3)]
     reps: usize,
 }
@@ -729,8 +734,17 @@ fn bench(p: &Pipeline, b: BenchArgs) -> Result<i32> {
         bail!("--scales must be positive integers");
     }
     println!(
-        "{:<22} {:>6} {:>9} {:>9} {:>10} {:>12} {:>10} {:>9}",
-        "corpus", "scale", "records", "MB", "scan MB/s", "rewrite MB/s", "t/byte vs 1x", "spans"
+        "{:<22} {:>6} {:>9} {:>9} {:>10} {:>12} {:>9} {:>11} {:>10} {:>9}",
+        "corpus",
+        "scale",
+        "records",
+        "MB",
+        "scan MB/s",
+        "rewrite MB/s",
+        "scan cpu",
+        "rewrite cpu",
+        "t/byte vs 1x",
+        "spans"
     );
     for c in &corpora {
         let f = File::open(c).with_context(|| format!("opening {}", c.display()))?;
@@ -759,22 +773,32 @@ fn bench(p: &Pipeline, b: BenchArgs) -> Result<i32> {
                 );
             }
         }
-        for r in gdr::bench::run(p, &name, &texts, &b.scales) {
+        for r in gdr::bench::run(p, &name, &texts, &b.scales, b.compare, b.reps) {
             if b.json {
                 println!("{}", serde_json::to_string(&r)?);
                 continue;
             }
             println!(
-                "{:<22} {:>6} {:>9} {:>9.2} {:>10.1} {:>12.1} {:>10.3} {:>9}",
+                "{:<22} {:>6} {:>9} {:>9.2} {:>10.1} {:>12.1} {:>9.1} {:>11.1} {:>10.3} {:>9}",
                 r.corpus,
                 r.scale,
                 r.records,
                 r.mbytes,
                 r.scan_mbps,
                 r.rewrite_mbps,
+                r.scan_cpu_mbps,
+                r.rewrite_cpu_mbps,
                 r.scan_linearity,
                 r.spans
             );
+            if let (Some(rs), Some(rr)) = (r.ref_scan_cpu_mbps, r.ref_rewrite_cpu_mbps) {
+                println!(
+                    "{:<22} reference rule search (cpu): scan {rs:.1} MB/s, rewrite {rr:.1} MB/s; now {:.2}x scan, {:.2}x rewrite",
+                    "",
+                    r.scan_cpu_mbps / rs,
+                    r.rewrite_cpu_mbps / rr
+                );
+            }
             if let Some(base) = b.baseline_mbps {
                 println!(
                     "{:<22} scan is {:.0}x the baseline's {base} MB/s",

@@ -10,7 +10,6 @@
 
 use super::Span;
 use crate::Error;
-use rustc_hash::FxHashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -271,7 +270,7 @@ const STREET_WORDS: &[&str] = &[
 
 /// Word lists loaded once at start.
 pub struct Gazetteers {
-    words: FxHashMap<Box<str>, u16>,
+    words: WordTable,
     /// Longest multi-word place name, in words.
     max_place_words: usize,
     /// Original-case lists, for realistic surrogates.
@@ -283,6 +282,183 @@ pub struct Gazetteers {
     location: Arc<str>,
     det_name: Arc<str>,
     det_place: Arc<str>,
+}
+
+/// The word lists as one open-addressing table built for lookups: each
+/// slot (16 bytes, four to a cache line) holds a word of up to 12 bytes
+/// inline with its flags, so a lookup touches one slot (plus the next on a
+/// collision) instead of a hash map's control bytes, entry and boxed key.
+/// Longer words live in `long`, an arena the slot points into. Every word
+/// of every text is looked up, so this is most of the word lists' cost.
+struct WordTable {
+    slots: Vec<Slot>,
+    mask: usize,
+    long: Vec<u8>,
+    count: usize,
+}
+
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(16))]
+struct Slot {
+    /// The word (len <= 12), or its offset into `long` (first 4 bytes).
+    key: [u8; 12],
+    flags: u16,
+    /// 0 = empty.
+    len: u8,
+    /// High hash bits: most mismatches end here without comparing keys.
+    tag: u8,
+}
+
+const INLINE: usize = 12;
+
+impl WordTable {
+    /// An empty table for up to `n` words (at most half full).
+    fn with_capacity(n: usize) -> Self {
+        let cap = (n * 2).next_power_of_two().max(16);
+        Self {
+            slots: vec![Slot::default(); cap],
+            mask: cap - 1,
+            long: Vec::new(),
+            count: 0,
+        }
+    }
+
+    /// Add `w` (lower-cased) with `flags`, or OR them into its entry.
+    /// Words of more than 255 bytes are not kept (no text token is one).
+    fn insert(&mut self, w: &[u8], flags: u16) {
+        if w.is_empty() || w.len() > 255 {
+            return;
+        }
+        let h = hash(w);
+        let tag = (h >> 56) as u8;
+        let mut i = h as usize & self.mask;
+        loop {
+            let s = self.slots[i];
+            if s.len == 0 {
+                break;
+            }
+            if s.tag == tag && s.len as usize == w.len() && self.key_of(&s) == w {
+                self.slots[i].flags |= flags;
+                return;
+            }
+            i = (i + 1) & self.mask;
+        }
+        let mut slot = Slot {
+            key: [0; INLINE],
+            flags,
+            len: w.len() as u8,
+            tag,
+        };
+        if w.len() <= INLINE {
+            slot.key[..w.len()].copy_from_slice(w);
+        } else {
+            let off = self.long.len() as u32;
+            slot.key[..4].copy_from_slice(&off.to_le_bytes());
+            self.long.extend_from_slice(w);
+        }
+        self.slots[i] = slot;
+        self.count += 1;
+        // Keep probes short: at most half full.
+        if self.count * 2 > self.slots.len() {
+            self.grow();
+        }
+    }
+
+    /// Twice the slots, every entry re-placed.
+    fn grow(&mut self) {
+        let cap = self.slots.len() * 2;
+        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); cap]);
+        self.mask = cap - 1;
+        for s in old.into_iter().filter(|s| s.len != 0) {
+            let mut i = hash(self.key_of(&s)) as usize & self.mask;
+            while self.slots[i].len != 0 {
+                i = (i + 1) & self.mask;
+            }
+            self.slots[i] = s;
+        }
+    }
+
+    fn key_of<'a>(&'a self, s: &'a Slot) -> &'a [u8] {
+        let n = s.len as usize;
+        if n <= INLINE {
+            &s.key[..n]
+        } else {
+            let off = u32::from_le_bytes([s.key[0], s.key[1], s.key[2], s.key[3]]) as usize;
+            &self.long[off..off + n]
+        }
+    }
+
+    /// Look up a short word already lower-cased and zero-padded to 12
+    /// bytes: the key compare is one fixed-size compare, no `memcmp` call.
+    #[inline]
+    fn get_short(&self, key: &[u8; INLINE], len: usize) -> Option<u16> {
+        let h = hash(&key[..len]);
+        let tag = (h >> 56) as u8;
+        let mut i = h as usize & self.mask;
+        loop {
+            let s = &self.slots[i];
+            if s.len == 0 {
+                return None;
+            }
+            if s.tag == tag && s.len as usize == len && s.key == *key {
+                return Some(s.flags);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    #[inline]
+    fn get(&self, w: &[u8]) -> Option<u16> {
+        if w.is_empty() || w.len() > 255 {
+            return None;
+        }
+        if w.len() <= INLINE {
+            let mut key = [0u8; INLINE];
+            key[..w.len()].copy_from_slice(w);
+            return self.get_short(&key, w.len());
+        }
+        let h = hash(w);
+        let tag = (h >> 56) as u8;
+        let mut i = h as usize & self.mask;
+        loop {
+            let s = &self.slots[i];
+            if s.len == 0 {
+                return None;
+            }
+            if s.tag == tag && s.len as usize == w.len() {
+                let same = if w.len() <= INLINE {
+                    s.key[..w.len()] == *w
+                } else {
+                    let off = u32::from_le_bytes([s.key[0], s.key[1], s.key[2], s.key[3]]) as usize;
+                    self.long[off..off + w.len()] == *w
+                };
+                if same {
+                    return Some(s.flags);
+                }
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+}
+
+/// FxHash-style multiply-rotate over 8-byte words, finished with a final
+/// mix so the low bits (the slot) and the high byte (the tag) both vary.
+#[inline]
+fn hash(w: &[u8]) -> u64 {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    let mut h: u64 = w.len() as u64;
+    let mut chunks = w.chunks_exact(8);
+    for c in &mut chunks {
+        let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        h = (h.rotate_left(5) ^ v).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+    }
+    h ^ (h >> 29)
 }
 
 /// The embedded default lists (see rules/gazetteers/README.md).
@@ -376,9 +552,35 @@ impl Gazetteers {
     }
 
     pub fn from_sources(src: GazetteerSources<'_>) -> Self {
-        let mut words: FxHashMap<Box<str>, u16> = FxHashMap::default();
+        // Entries are inserted straight into the table: an intermediate map
+        // of ~200k boxed keys, freed at the end, left the heap so
+        // fragmented that every later allocation paid for it (the JSONL
+        // writer's most of all).
+        let upper = [
+            src.common_words,
+            src.dictionary,
+            src.not_names,
+            src.first_names,
+            src.surnames,
+            src.cities,
+            src.countries,
+        ]
+        .iter()
+        .map(|l| l.lines().count() * 2)
+        .sum::<usize>()
+            + 512;
+        let mut words = WordTable::with_capacity(upper);
+        let mut key = String::new();
         let mut add = |w: &str, flag: u16| {
-            *words.entry(w.to_lowercase().into_boxed_str()).or_insert(0) |= flag;
+            key.clear();
+            if w.is_ascii() {
+                key.push_str(w);
+                key.make_ascii_lowercase();
+            } else {
+                // As the map was keyed (`str::to_lowercase`: final sigma).
+                key.push_str(&w.to_lowercase());
+            }
+            words.insert(key.as_bytes(), flag);
         };
         let mut max_place_words = 1;
         for w in entries(src.common_words) {
@@ -478,12 +680,22 @@ impl Gazetteers {
     }
 
     fn flags(&self, word: &str, buf: &mut String) -> u16 {
+        let b = word.as_bytes();
+        if !b.is_empty() && b.len() <= INLINE && word.is_ascii() {
+            // Fastest path, most words of most text: lower-case straight
+            // into the padded key.
+            let mut key = [0u8; INLINE];
+            for (k, c) in key.iter_mut().zip(b) {
+                *k = c.to_ascii_lowercase();
+            }
+            return self.words.get_short(&key, b.len()).unwrap_or(0);
+        }
         buf.clear();
         if word.is_ascii() {
             // Fast path: most words of most text.
             buf.push_str(word);
             buf.make_ascii_lowercase();
-            return self.words.get(buf.as_str()).copied().unwrap_or(0);
+            return self.words.get(buf.as_bytes()).unwrap_or(0);
         }
         for c in word.chars() {
             if c == '’' {
@@ -492,7 +704,7 @@ impl Gazetteers {
                 buf.extend(c.to_lowercase());
             }
         }
-        self.words.get(buf.as_str()).copied().unwrap_or(0)
+        self.words.get(buf.as_bytes()).unwrap_or(0)
     }
 
     /// True if `word` (any case) is a known first name or surname.
@@ -518,7 +730,9 @@ impl Gazetteers {
         let mut b = String::new();
         let joined = name.split_whitespace().collect::<Vec<_>>().join(" ");
         push_lower(&mut b, &joined);
-        self.words.get(b.as_str()).is_some_and(|f| f & COUNTRY != 0)
+        self.words
+            .get(b.as_bytes())
+            .is_some_and(|f| f & COUNTRY != 0)
     }
 
     /// True if `word` is one of the common English words.
@@ -657,7 +871,7 @@ impl Gazetteers {
                 while j < toks.len() && j - i < self.max_place_words && toks[j].joined_prev {
                     buf.push(' ');
                     push_lower(&mut buf, &text[toks[j].start..toks[j].end]);
-                    if let Some(&f) = self.words.get(buf.as_str())
+                    if let Some(f) = self.words.get(buf.as_bytes())
                         && f & (CITY | COUNTRY) != 0
                     {
                         best = Some((j, f));
@@ -1039,6 +1253,43 @@ mod tests {
             .filter(|s| &*s.entity == entity && s.score >= min)
             .map(|s| text[s.start..s.end].to_string())
             .collect()
+    }
+
+    #[test]
+    fn word_table_finds_every_word_and_nothing_else() {
+        // Capacity 2: the inserts below make it grow twice.
+        let mut t = WordTable::with_capacity(2);
+        let words = [
+            "a",
+            "ab",
+            "twelve_bytes",
+            "thirteen_byte",
+            "villafranca del cid",
+            "é",
+        ];
+        for (i, w) in words.iter().enumerate() {
+            t.insert(w.as_bytes(), 1 << i);
+        }
+        // A second insert ORs its flags in.
+        t.insert(b"villafranca del cid", 1 << 8);
+        for (i, w) in words.iter().enumerate() {
+            let extra = if i == 4 { 1 << 8 } else { 0 };
+            assert_eq!(t.get(w.as_bytes()), Some((1 << i) | extra), "{w}");
+        }
+        for w in [
+            "",
+            "b",
+            "abc",
+            "twelve_bytez",
+            "thirteen_bytes",
+            "villafranca del ci",
+        ] {
+            assert_eq!(t.get(w.as_bytes()), None, "{w}");
+        }
+        // The built-in lists: every entry is found with its flags.
+        let g = gaz();
+        assert!(g.words.get(b"london").is_some_and(|f| f & CITY != 0));
+        assert!(g.words.get(b"xqzzyq").is_none());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod gazetteer;
 pub mod merge;
 pub mod rules;
 pub mod structure;
+pub mod trigger;
 pub mod validators;
 
 use serde::Serialize;

@@ -1,0 +1,397 @@
+//! Where a rule pattern can start, derived from the parsed pattern so rule
+//! authors never write trigger metadata.
+//!
+//! Scanning the whole text with every pattern (or with one big set of them)
+//! was the bulk of rules-only scan time: the union automaton of ~80 patterns
+//! is large and its lazy-DFA cache churns. Most patterns, though, can only
+//! start at a few places: a number (`\b\d{3}-\d{2}-\d{4}`) at the first
+//! digit of a token, a keyword rule (`(?i)\bpassport...`) where its keyword
+//! is. Those places are found in one cheap pass and the pattern runs
+//! *anchored* there only. A pattern whose starts cannot be derived this way
+//! keeps scanning the text (user packs included), so every pack still works.
+
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Class, Hir, HirKind, Look};
+
+/// How the starts of a pattern's matches are found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    /// A match starts only on a byte of `any` (anywhere) or of `bound`
+    /// (only where an ASCII word boundary holds: the pattern's `\b` comes
+    /// first on that path). Neither holds an ASCII letter: the places are
+    /// digits, `+`, `(`..., rare in prose.
+    Bytes {
+        any: Box<[bool; 256]>,
+        bound: Box<[bool; 256]>,
+    },
+    /// A match starts with one of `lits`; `fold`: compare ASCII
+    /// case-insensitively (the literals are then lower-cased, a superset of
+    /// the exact starts); `boundary`: the pattern opens with `\b`.
+    Literals {
+        lits: Vec<Vec<u8>>,
+        fold: bool,
+        boundary: bool,
+    },
+    /// Every match holds a byte of `at` (no ASCII letter or space: `@`,
+    /// `:`, a digit...) between `lo` and `hi` bytes after its start, and
+    /// starts on a byte of `any` / `bound` (as for `Bytes`, letters
+    /// allowed): the places are the few starts just before each such byte.
+    Inner {
+        at: Box<[bool; 256]>,
+        lo: usize,
+        hi: usize,
+        any: Box<[bool; 256]>,
+        bound: Box<[bool; 256]>,
+    },
+    /// Starts cannot be narrowed cheaply: search the whole text.
+    Scan,
+}
+
+/// Farthest an inner trigger byte may lie from the match start.
+const MAX_PRE: usize = 256;
+
+/// Most literals a pattern may hand to the shared keyword automaton.
+const MAX_LITERALS: usize = 64;
+
+/// Derive the trigger of a pattern from its parsed form. `hir` must be the
+/// pattern exactly as compiled.
+pub fn derive(hir: &Hir) -> Trigger {
+    // A pattern that can match the empty string has no "start" to find;
+    // its matches (and the empty ones the iterator steps over) are left to
+    // the plain search.
+    if hir.properties().minimum_len().is_none_or(|n| n == 0) {
+        return Trigger::Scan;
+    }
+    // Keywords first: where a pattern opens with a literal of two bytes
+    // or more, its places are rarer than any byte class.
+    // Generous limits: `(?i)` keywords expand into every case variant
+    // (and `s` into `ſ`, `k` into the Kelvin sign) before they fold back
+    // into a few lower-case ones.
+    let seq = Extractor::new()
+        .kind(ExtractKind::Prefix)
+        .limit_class(64)
+        .limit_total(20_000)
+        .extract(hir);
+    if let Some(lits) = seq.literals()
+        && !lits.is_empty()
+        && lits.iter().all(|l| l.as_bytes().len() >= 2)
+    {
+        let boundary = starts_with_boundary(hir);
+        let longest = lits.iter().map(|l| l.as_bytes().len()).max().unwrap_or(2);
+        // Cut to four bytes where the pattern allows (shorter only if that
+        // is still too many): fewer literals make a smaller automaton, and
+        // the case and `\s` variants of one keyword collapse. Exact when
+        // that is no more literals than folding.
+        let mut best: Option<(usize, bool, Vec<Vec<u8>>)> = None;
+        for len in (2..=longest.min(4)).rev() {
+            for fold in [false, true] {
+                let cut = minimal(
+                    lits.iter()
+                        .map(|l| {
+                            let b = &l.as_bytes()[..l.as_bytes().len().min(len)];
+                            if fold {
+                                b.to_ascii_lowercase()
+                            } else {
+                                b.to_vec()
+                            }
+                        })
+                        .collect(),
+                );
+                if cut.len() <= MAX_LITERALS && best.as_ref().is_none_or(|b| cut.len() < b.0) {
+                    best = Some((cut.len(), fold, cut));
+                }
+            }
+            if best.is_some() {
+                break;
+            }
+        }
+        if let Some((_, fold, lits)) = best {
+            return Trigger::Literals {
+                lits,
+                fold,
+                boundary,
+            };
+        }
+    }
+    let mut any = [false; 256];
+    let mut bound = [false; 256];
+    let nullable = add_first(hir, false, &mut any, &mut bound);
+    let letter =
+        (0..=255u8).any(|b| (any[b as usize] || bound[b as usize]) && b.is_ascii_alphabetic());
+    if !nullable && !letter {
+        return Trigger::Bytes {
+            any: Box::new(any),
+            bound: Box::new(bound),
+        };
+    }
+    if !nullable && let Some((at, lo, hi)) = find_inner(hir) {
+        return Trigger::Inner {
+            at,
+            lo,
+            hi,
+            any: Box::new(any),
+            bound: Box::new(bound),
+        };
+    }
+    Trigger::Scan
+}
+
+/// A byte every match holds at a bounded distance from its start: the first
+/// literal or rare-byte class reached through items of bounded length.
+/// Returns its bytes and the least and greatest distance.
+fn find_inner(h: &Hir) -> Option<(Box<[bool; 256]>, usize, usize)> {
+    let rare = |set: &[bool; 256]| {
+        set.iter().any(|&b| b)
+            && !(0..=255u8)
+                .any(|b| set[b as usize] && (b.is_ascii_alphabetic() || b.is_ascii_whitespace()))
+    };
+    match h.kind() {
+        HirKind::Literal(_) | HirKind::Class(_) => {
+            let mut any = [false; 256];
+            let mut bound = [false; 256];
+            if add_first(h, false, &mut any, &mut bound) {
+                return None;
+            }
+            rare(&any).then(|| (Box::new(any), 0, 0))
+        }
+        HirKind::Capture(c) => find_inner(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => find_inner(&r.sub),
+        HirKind::Concat(v) => {
+            let (mut lo, mut hi) = (0usize, 0usize);
+            for x in v {
+                if let Some((at, a, b)) = find_inner(x) {
+                    return Some((at, lo + a, hi + b));
+                }
+                let p = x.properties();
+                lo += p.minimum_len()?;
+                hi += p.maximum_len()?;
+                if hi > MAX_PRE {
+                    return None;
+                }
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Sorted, deduplicated, and without literals another one is a prefix of
+/// (the shorter one already marks those places). Where four or more
+/// literals differ only in their last byte (`cc\t`, `cc\n`, `cc `... from
+/// `\s`), their common prefix replaces them.
+fn minimal(mut lits: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    loop {
+        lits.sort();
+        lits.dedup();
+        let mut siblings: std::collections::HashMap<&[u8], usize> = Default::default();
+        for l in &lits {
+            if l.len() > 2 {
+                *siblings.entry(&l[..l.len() - 1]).or_default() += 1;
+            }
+        }
+        let collapse: Vec<Vec<u8>> = siblings
+            .into_iter()
+            .filter(|&(_, n)| n >= 4)
+            .map(|(p, _)| p.to_vec())
+            .collect();
+        if collapse.is_empty() {
+            break;
+        }
+        for l in &mut lits {
+            if l.len() > 2 && collapse.iter().any(|p| p[..] == l[..l.len() - 1]) {
+                l.pop();
+            }
+        }
+    }
+    // Sorted: a kept literal that is a prefix of `l` is the last kept one.
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    for l in lits {
+        if !kept.last().is_some_and(|k| l.starts_with(k)) {
+            kept.push(l);
+        }
+    }
+    kept
+}
+
+/// Add the possible first bytes of `h` to `any`, or to `bound` when an
+/// ASCII word boundary is asserted before them (`after_b`, or a boundary
+/// inside `h` on the way). Returns whether `h` can match empty.
+fn add_first(h: &Hir, after_b: bool, any: &mut [bool; 256], bound: &mut [bool; 256]) -> bool {
+    let mut mark = |b: u8| {
+        if after_b {
+            bound[b as usize] = true;
+        } else {
+            any[b as usize] = true;
+        }
+    };
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => true,
+        HirKind::Literal(l) => match l.0.first() {
+            Some(&b) => {
+                mark(b);
+                false
+            }
+            None => true,
+        },
+        HirKind::Class(Class::Bytes(c)) => {
+            for r in c.ranges() {
+                for b in r.start()..=r.end() {
+                    mark(b);
+                }
+            }
+            c.ranges().is_empty()
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            for r in c.ranges() {
+                // UTF-8 lead bytes grow with the code point, so a range's
+                // lead bytes are the span between its ends' lead bytes.
+                for b in lead_byte(r.start())..=lead_byte(r.end()) {
+                    mark(b);
+                }
+            }
+            c.ranges().is_empty()
+        }
+        HirKind::Repetition(r) => add_first(&r.sub, after_b, any, bound) || r.min == 0,
+        HirKind::Capture(c) => add_first(&c.sub, after_b, any, bound),
+        HirKind::Concat(v) => {
+            let mut after_b = after_b;
+            for x in v {
+                if !add_first(x, after_b, any, bound) {
+                    return false;
+                }
+                after_b |= is_boundary(x);
+            }
+            true
+        }
+        HirKind::Alternation(v) => {
+            let mut nullable = false;
+            for x in v {
+                nullable |= add_first(x, after_b, any, bound);
+            }
+            nullable
+        }
+    }
+}
+
+/// An ASCII word-boundary assertion (as compiled from a pack's `\b`).
+fn is_boundary(h: &Hir) -> bool {
+    matches!(
+        h.kind(),
+        HirKind::Look(Look::WordAscii | Look::WordStartAscii | Look::WordStartHalfAscii)
+    )
+}
+
+fn lead_byte(c: char) -> u8 {
+    let mut buf = [0u8; 4];
+    c.encode_utf8(&mut buf);
+    buf[0]
+}
+
+/// True if every match of `h` begins with an ASCII word-boundary assertion.
+fn starts_with_boundary(h: &Hir) -> bool {
+    match h.kind() {
+        HirKind::Look(_) => is_boundary(h),
+        HirKind::Capture(c) => starts_with_boundary(&c.sub),
+        HirKind::Repetition(r) => r.min >= 1 && starts_with_boundary(&r.sub),
+        HirKind::Concat(v) => v.first().is_some_and(starts_with_boundary),
+        HirKind::Alternation(v) => v.iter().all(starts_with_boundary),
+        _ => false,
+    }
+}
+
+/// ASCII word byte, as `(?-u:\b)` sees it.
+#[inline]
+pub fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trig(p: &str) -> Trigger {
+        let hir = regex_syntax::ParserBuilder::new()
+            .build()
+            .parse(&super::super::rules::compile_form(p))
+            .unwrap();
+        derive(&hir)
+    }
+
+    #[test]
+    fn digit_patterns_start_on_digits_at_a_boundary() {
+        let Trigger::Bytes { any, bound } = trig(r"\b\d{3}-\d{2}-\d{4}\b") else {
+            panic!("expected a byte trigger");
+        };
+        assert!(any.iter().all(|&b| !b));
+        assert!(bound[b'0' as usize] && bound[b'9' as usize]);
+        assert!(!bound[b'a' as usize] && !bound[b'-' as usize]);
+    }
+
+    #[test]
+    fn optional_prefixes_widen_the_first_bytes() {
+        let Trigger::Bytes { any, bound } =
+            trig(r"(?:\+?1[-. ]?)?(?:\(\s*[2-9]\d{2}\s*\)\s*|\b[2-9]\d{2}[-. ])[2-9]\d{2}")
+        else {
+            panic!("expected a byte trigger");
+        };
+        // "+1" and "(" start anywhere; 2-9 only after the `\b`.
+        for b in [b'+', b'1', b'('] {
+            assert!(any[b as usize], "{}", b as char);
+        }
+        assert!(!any[b'2' as usize] && bound[b'2' as usize] && bound[b'9' as usize]);
+        assert!(!any[b'0' as usize] && !bound[b'0' as usize]);
+    }
+
+    #[test]
+    fn keyword_patterns_get_their_keywords() {
+        let Trigger::Literals {
+            lits,
+            fold,
+            boundary,
+        } = trig(r"(?i)\bpassport(?:\s*no)?\s*(?P<v>[A-Z0-9]{6,9})\b")
+        else {
+            panic!("expected literals");
+        };
+        assert!(fold && boundary);
+        assert!(lits.iter().all(|x| x.starts_with(b"pa")), "{lits:?}");
+        let Trigger::Literals { lits, fold, .. } = trig(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b") else {
+            panic!("expected literals");
+        };
+        assert!(!fold, "case-sensitive keywords stay exact");
+        assert_eq!(lits, vec![b"AKIA".to_vec(), b"ASIA".to_vec()]);
+    }
+
+    #[test]
+    fn inner_bytes_at_a_bounded_distance() {
+        // The `@` of an e-mail is 1 to 64 characters (up to 3 bytes each
+        // under `(?i)`: the Kelvin sign) after the start.
+        let Trigger::Inner {
+            at, lo, hi, bound, ..
+        } = trig(r"(?i)\b[a-z0-9][a-z0-9._%+-]{0,63}@[a-z]+\.[a-z]{2,}")
+        else {
+            panic!("expected an inner trigger");
+        };
+        assert!(at[b'@' as usize] && at.iter().filter(|&&b| b).count() == 1);
+        assert_eq!((lo, hi), (1, 192));
+        assert!(bound[b'a' as usize] && bound[b'0' as usize]);
+        // MAC: the first `:` is exactly two bytes in.
+        let Trigger::Inner { at, lo, hi, .. } = trig(r"(?i)\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\b")
+        else {
+            panic!("expected an inner trigger");
+        };
+        assert!(at[b':' as usize]);
+        assert_eq!((lo, hi), (2, 2));
+    }
+
+    #[test]
+    fn open_starts_scan() {
+        // Any letter can start these, and no rare byte is near the start.
+        assert_eq!(
+            trig(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s:/@]+:(?P<v>[^\s@/]+)@"),
+            Trigger::Scan
+        );
+        assert_eq!(trig(r"\b(?:\p{Lu}\p{L}+\s+){1,3}Street\b"), Trigger::Scan);
+        // Can match empty: always scanned.
+        assert_eq!(trig(r"\d*"), Trigger::Scan);
+    }
+}
