@@ -6,6 +6,10 @@ need=()
 for pkg in cmake clang libclang-dev pkg-config; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+# models/fetch.sh converts the embedding model in a python venv.
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    need+=(python3-venv)
+fi
 if ((${#need[@]})); then
     echo "setup: installing ${need[*]}" >&2
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
