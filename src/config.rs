@@ -41,6 +41,9 @@ pub struct Config {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub llm: LlmSection,
+    /// `[verify]`: the verifier's thresholds (see [`crate::verify`]).
+    #[serde(default)]
+    pub verify: crate::verify::VerifyConfig,
 }
 
 /// `[llm]`: the on-device model.
@@ -208,6 +211,9 @@ impl Config {
         if self.detect.deny.iter().any(|d| d.text.trim().is_empty()) {
             return Err(Error::Config("detect.deny: empty text".into()));
         }
+        self.verify
+            .validate()
+            .map_err(|e| Error::Config(e.to_string()))?;
         Ok(())
     }
 

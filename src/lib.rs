@@ -16,5 +16,6 @@ pub mod llm;
 pub mod pipeline;
 pub mod plan;
 pub mod rewrite;
+pub mod verify;
 
 pub use error::{Error, RecordError};
