@@ -354,7 +354,7 @@ impl Pipeline {
                 Stage::Repair
             };
             let accept = verdict.accept;
-            let extra = if !accept && verdict.only_leaks() && round < MAX_REPAIRS {
+            let extra = if !accept && v.cfg.repair && verdict.only_leaks() && round < MAX_REPAIRS {
                 widen(text, &spans, &verdict.leaks)
             } else {
                 Vec::new()

@@ -48,6 +48,11 @@ pub struct VerifyConfig {
     /// Compute the embedding similarity (needs the `embed` model).
     #[serde(default = "yes")]
     pub embed: bool,
+    /// When a deterministic rewrite leaks text the plan missed (another
+    /// mention of a name, a confident rule hit), widen the plan to it and
+    /// rewrite again (at most twice) instead of quarantining the record.
+    #[serde(default = "yes")]
+    pub repair: bool,
     /// Manifest entry of the sentence encoder (default: the first entry with
     /// the `embed` role).
     #[serde(default)]
@@ -74,12 +79,13 @@ pub struct VerifyConfig {
     /// must keep.
     #[serde(default = "d_recall")]
     pub min_content_recall: f32,
-    /// Longest run of consecutive content words of the original allowed to
-    /// be missing from the rewrite (a dropped clause is a longer run).
+    /// Most content words of the original a rewrite may delete in one place
+    /// (a dropped clause deletes more; a paraphrase replaces words rather
+    /// than deleting them, see `runs`).
     #[serde(default = "d_run")]
     pub max_dropped_run: usize,
-    /// Longest run of consecutive content words allowed in the rewrite that
-    /// the original does not have (an invented sentence is a longer run).
+    /// Most content words a rewrite may insert in one place (an invented
+    /// sentence inserts more).
     #[serde(default = "d_run")]
     pub max_added_run: usize,
     /// Bounds of masked rewrite length / masked original length.
@@ -129,6 +135,7 @@ impl Default for VerifyConfig {
         Self {
             enabled: true,
             embed: true,
+            repair: true,
             embed_model: None,
             embed_threads: None,
             fuzzy: d_fuzzy(),
@@ -379,7 +386,10 @@ impl Verifier {
         scores.negations_rewrite = b.negations;
         let (lo, lr) = (m_orig.chars().count(), m_rw.chars().count());
         scores.length_ratio = round4(lr as f32 / lo.max(1) as f32);
-        if scores.content_recall < self.cfg.min_content_recall {
+        // With a handful of content words one synonym moves the ratio by a
+        // quarter: recall is judged from five words on (the embedding and
+        // the other checks still see short texts).
+        if a.content.len() >= 5 && scores.content_recall < self.cfg.min_content_recall {
             reasons.push("content_recall".into());
         }
         if dropped > self.cfg.max_dropped_run {
@@ -1127,11 +1137,13 @@ fn bag_diff(a: &[String], b: &[String]) -> (usize, usize) {
 /// estimated from the word bags.
 const MAX_ALIGN_CELLS: usize = 4_000_000;
 
-/// Longest run of consecutive content words of `a` missing from `b` (a
-/// dropped clause), and of `b` missing from `a` (an invented one). Words are
-/// aligned in order (longest common subsequence, after trimming the common
-/// prefix and suffix); an unaligned word that the other side has elsewhere
-/// (moved, not lost) breaks a run.
+/// The largest deletion and insertion of content words between `a` (the
+/// original's) and `b` (the rewrite's). Words are aligned in order (longest
+/// common subsequence, after trimming the common prefix and suffix); between
+/// two aligned words, the unaligned words of `a` that `b` has nowhere else
+/// are missing. A gap counts as a deletion (a dropped clause) only when the
+/// rewrite puts less than half as many words in its place: a paraphrase
+/// replaces words, a dropped clause leaves nothing. Insertions likewise.
 fn runs(a: &[String], b: &[String]) -> (usize, usize) {
     let pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let suf = a[pre..]
@@ -1145,43 +1157,60 @@ fn runs(a: &[String], b: &[String]) -> (usize, usize) {
     if am.is_empty() || bm.is_empty() {
         return (am.len(), bm.len());
     }
-    let (ma, mb) = if am.len() * bm.len() <= MAX_ALIGN_CELLS {
-        lcs_flags(am, bm)
+    let pairs = if am.len() * bm.len() <= MAX_ALIGN_CELLS {
+        lcs_pairs(am, bm)
     } else {
-        (vec![false; am.len()], vec![false; bm.len()])
+        Vec::new()
     };
-    (missing_run(am, &ma, bm, &mb), missing_run(bm, &mb, am, &ma))
-}
-
-fn missing_run(x: &[String], mx: &[bool], y: &[String], my: &[bool]) -> usize {
-    let mut spare: HashMap<&str, usize> = HashMap::new();
-    for (w, m) in y.iter().zip(my) {
-        if !m {
-            *spare.entry(w.as_str()).or_insert(0) += 1;
-        }
+    let mut ma = vec![false; am.len()];
+    let mut mb = vec![false; bm.len()];
+    for &(i, j) in &pairs {
+        ma[i] = true;
+        mb[j] = true;
     }
-    let (mut best, mut cur) = (0, 0);
-    for (w, m) in x.iter().zip(mx) {
-        let missing = !m
-            && match spare.get_mut(w.as_str()) {
+    let spare = |x: &[String], mx: &[bool]| {
+        let mut m: HashMap<String, usize> = HashMap::new();
+        for (w, f) in x.iter().zip(mx) {
+            if !f {
+                *m.entry(w.clone()).or_insert(0) += 1;
+            }
+        }
+        m
+    };
+    let (mut spare_a, mut spare_b) = (spare(am, &ma), spare(bm, &mb));
+    let missing = |gap: &[String], other: &mut HashMap<String, usize>| {
+        gap.iter()
+            .filter(|w| match other.get_mut(*w) {
                 Some(n) if *n > 0 => {
                     *n -= 1;
                     false
                 }
                 _ => true,
-            };
-        if missing {
-            cur += 1;
-            best = best.max(cur);
-        } else {
-            cur = 0;
+            })
+            .count()
+    };
+    let (mut dropped, mut added) = (0, 0);
+    let (mut pi, mut pj) = (0usize, 0usize);
+    let ends = pairs
+        .iter()
+        .copied()
+        .chain(std::iter::once((am.len(), bm.len())));
+    for (i, j) in ends {
+        let (ga, gb) = (&am[pi..i], &bm[pj..j]);
+        let (na, nb) = (missing(ga, &mut spare_b), missing(gb, &mut spare_a));
+        if gb.len() * 2 < na {
+            dropped = dropped.max(na);
         }
+        if ga.len() * 2 < nb {
+            added = added.max(nb);
+        }
+        (pi, pj) = (i + 1, j + 1);
     }
-    best
+    (dropped, added)
 }
 
-/// Which words of `a` and `b` a longest common subsequence aligns.
-fn lcs_flags(a: &[String], b: &[String]) -> (Vec<bool>, Vec<bool>) {
+/// Index pairs a longest common subsequence of `a` and `b` aligns.
+fn lcs_pairs(a: &[String], b: &[String]) -> Vec<(usize, usize)> {
     let mut ids: HashMap<&str, u32> = HashMap::new();
     let mut ai = Vec::with_capacity(a.len());
     let mut bi = Vec::with_capacity(b.len());
@@ -1203,12 +1232,11 @@ fn lcs_flags(a: &[String], b: &[String]) -> (Vec<bool>, Vec<bool>) {
             };
         }
     }
-    let (mut fa, mut fb) = (vec![false; n], vec![false; m]);
+    let mut out = Vec::new();
     let (mut i, mut j) = (0, 0);
     while i < n && j < m {
         if ai[i] == bi[j] {
-            fa[i] = true;
-            fb[j] = true;
+            out.push((i, j));
             i += 1;
             j += 1;
         } else if t[(i + 1) * w + j] >= t[i * w + j + 1] {
@@ -1217,7 +1245,7 @@ fn lcs_flags(a: &[String], b: &[String]) -> (Vec<bool>, Vec<bool>) {
             j += 1;
         }
     }
-    (fa, fb)
+    out
 }
 
 /// Byte ranges in `text` of every occurrence of the strings (planned

@@ -159,10 +159,13 @@ fn run(
     };
     // An encoder sees the whole sequence at once: batch = ubatch = context.
     let n_ctx = context.min(model.n_ctx_train().max(32));
+    // Sequences are packed into one ubatch of at most `n_ctx` tokens: the
+    // compute graph is sized by the ubatch, and a larger one costs time on
+    // every call even when the texts are short.
     let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(n_ctx * MAX_SEQS as u32))
-        .with_n_batch(n_ctx * MAX_SEQS as u32)
-        .with_n_ubatch(n_ctx * MAX_SEQS as u32)
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(n_ctx)
+        .with_n_ubatch(n_ctx)
         .with_n_seq_max(MAX_SEQS as u32)
         .with_embeddings(true)
         .with_pooling_type(LlamaPoolingType::Mean)
@@ -177,7 +180,7 @@ fn run(
     let vocab = model.vocab();
     let (cls, sep) = (vocab.bos(), vocab.eos());
     let window = n_ctx as usize - 2;
-    let mut batch = LlamaBatch::new(n_ctx as usize * MAX_SEQS, MAX_SEQS as i32);
+    let mut batch = LlamaBatch::new(n_ctx as usize, MAX_SEQS as i32);
     while let Ok((texts, reply)) = rx.recv() {
         // Every window of every text, with the text it belongs to.
         let mut pieces: Vec<(usize, Vec<LlamaToken>)> = Vec::new();
@@ -196,7 +199,21 @@ fn run(
         }
         let mut sums = vec![vec![0f32; dim]; texts.len()];
         let mut result = Ok(());
-        for group in pieces.chunks(MAX_SEQS) {
+        // Groups of pieces that fit one ubatch together.
+        let mut groups: Vec<&[(usize, Vec<LlamaToken>)]> = Vec::new();
+        let (mut start, mut tokens) = (0, 0);
+        for (k, (_, toks)) in pieces.iter().enumerate() {
+            if k > start && (k - start == MAX_SEQS || tokens + toks.len() > n_ctx as usize) {
+                groups.push(&pieces[start..k]);
+                start = k;
+                tokens = 0;
+            }
+            tokens += toks.len();
+        }
+        if start < pieces.len() {
+            groups.push(&pieces[start..]);
+        }
+        for group in groups {
             ctx.clear_kv_cache();
             batch.clear();
             let added = group
