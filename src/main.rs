@@ -1034,6 +1034,7 @@ fn bench_verify(p: &Pipeline, b: &BenchArgs) -> Result<i32> {
         b.corpora.clone()
     };
     let mut pairs = Vec::new();
+    let mut quarantined = 0usize;
     for c in &corpora {
         let f = File::open(c).with_context(|| format!("opening {}", c.display()))?;
         let mut n = 0;
@@ -1045,7 +1046,10 @@ fn bench_verify(p: &Pipeline, b: &BenchArgs) -> Result<i32> {
             let v: Value = serde_json::from_str(&line)
                 .with_context(|| format!("{}:{}: malformed JSON", c.display(), i + 1))?;
             if let Some(t) = v.get("text").and_then(Value::as_str) {
-                pairs.push(mutate::deterministic_pair(p, t));
+                match mutate::deterministic_pair(p, t) {
+                    Some(pair) => pairs.push(pair),
+                    None => quarantined += 1,
+                }
                 n += 1;
                 if b.limit > 0 && n >= b.limit {
                     break;
@@ -1082,6 +1086,9 @@ fn bench_verify(p: &Pipeline, b: &BenchArgs) -> Result<i32> {
                 .unwrap_or_default();
             pairs.push(mutate::paraphrase_pair(p, o, r, &sur));
         }
+    }
+    if quarantined > 0 {
+        println!("{quarantined} records quarantined by the pipeline (no good rewrite to mutate)");
     }
     let cases = mutate::cases(p, &pairs);
     let det: Vec<&mutate::Pair> = pairs.iter().filter(|x| x.class == Class::Good).collect();

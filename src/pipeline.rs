@@ -563,6 +563,72 @@ mod tests {
     }
 
     #[test]
+    fn a_missed_mention_is_repaired_not_committed() {
+        // Only "Maria Gonzalez" is detected; the lower-case mention later is
+        // original text the plan missed. The verifier finds it in the
+        // deterministic output, the plan is widened and the record committed.
+        let p = Pipeline::with_key(&Config::default(), &[1u8; 32]).unwrap();
+        let text = "Contact Maria Gonzalez today. The file says gonzalez owes nothing.";
+        let r = p.rewrite(text);
+        assert_eq!(r.decision, Decision::Commit);
+        let stages: Vec<(Stage, bool)> = r
+            .checks
+            .iter()
+            .map(|c| (c.stage, c.verdict.accept))
+            .collect();
+        assert_eq!(
+            stages,
+            vec![(Stage::Deterministic, false), (Stage::Repair, true)]
+        );
+        assert!(
+            r.checks[0]
+                .verdict
+                .reasons
+                .iter()
+                .any(|x| x == "leak_token:PERSON")
+        );
+        assert!(!r.text.to_lowercase().contains("gonzalez"), "{}", r.text);
+        // One entity, one surrogate for both mentions.
+        assert_eq!(r.plan.entities.len(), 1);
+        assert_eq!(r.plan.entities[0].mentions.len(), 2);
+
+        // Without repair the record is quarantined, with the reason.
+        let mut cfg = Config::default();
+        cfg.verify.repair = false;
+        let p = Pipeline::with_key(&cfg, &[1u8; 32]).unwrap();
+        let r = p.rewrite(text);
+        assert_eq!(r.decision, Decision::Quarantine);
+        assert_eq!(r.checks.len(), 1);
+        assert_eq!(
+            r.checks[0].verdict.reasons,
+            vec!["leak_token:PERSON".to_string()]
+        );
+
+        // Verifier off: the pre-verifier behaviour, committed as is.
+        let p = p.without_verifier();
+        let r = p.rewrite(text);
+        assert_eq!(r.decision, Decision::Commit);
+        assert!(r.checks.is_empty());
+        assert!(r.text.to_lowercase().contains("gonzalez"));
+    }
+
+    #[test]
+    fn clean_records_commit_after_one_check() {
+        let p = Pipeline::with_key(&Config::default(), &[1u8; 32]).unwrap();
+        for text in [
+            "Patient Karl Strobel, SSN 536-22-8174, was seen on 2023-03-14 for a follow-up.",
+            "The meeting moved to 3 pm; nothing else changed.",
+        ] {
+            let r = p.rewrite(text);
+            assert_eq!(r.decision, Decision::Commit, "{:?}", r.checks);
+            assert_eq!(r.checks.len(), 1);
+            assert!(r.checks[0].verdict.accept);
+            assert_eq!(r.checks[0].verdict.scores.similarity, None);
+            assert_eq!(r.inserted.len(), r.plan.spans.len());
+        }
+    }
+
+    #[test]
     fn generative_check_catches_reformatted_and_wrapped_identifiers() {
         let p = Pipeline::with_key(&Config::default(), &[1u8; 32]).unwrap();
         let original = "They're not answering at (88) 684-334, ask Karl Strobel.";

@@ -118,7 +118,7 @@ fn d_recall() -> f32 {
     0.5
 }
 fn d_run() -> usize {
-    3
+    2
 }
 fn d_lmin() -> f32 {
     0.5
@@ -329,7 +329,12 @@ impl Verifier {
                 &found_on_output
             }
         };
-        let visible = blank(s.rewrite, inserted, "\u{1}");
+        // Leak checks look at everything but the planned surrogates: the
+        // identifiers detection finds on a generative output are exactly
+        // what must be checked, so they are masked for the signal checks
+        // only.
+        let planned: &[Range<usize>] = s.inserted.unwrap_or(&[]);
+        let visible = blank(s.rewrite, planned, "\u{1}");
         let outside = blank(s.original, &ranges_of(&ids), "\u{1}");
 
         // --- leaks ---------------------------------------------------------
@@ -342,9 +347,7 @@ impl Verifier {
                 if !by_rule
                     || sp.score < self.cfg.redetect_score
                     || policy.op(&sp.entity) == Op::Keep
-                    || inserted
-                        .iter()
-                        .any(|r| r.start < sp.end && sp.start < r.end)
+                    || planned.iter().any(|r| r.start < sp.end && sp.start < r.end)
                 {
                     continue;
                 }
@@ -417,12 +420,16 @@ impl Verifier {
         {
             reasons.push("length_ratio".into());
         }
-        if embed && self.cfg.embed {
+        if embed
+            && self.cfg.embed
+            && let Some(e) = &self.embedder
+        {
             if m_orig == m_rw {
                 // Identical inputs: cosine 1 without running the encoder.
                 scores.similarity = Some(1.0);
-            } else if let Some(e) = &self.embedder {
-                match e.embed(&[&m_orig, &m_rw]) {
+            } else {
+                let (a_mid, b_mid) = changed_region(&m_orig, &m_rw);
+                match e.embed(&[a_mid, b_mid]) {
                     Ok(v) => {
                         let sim = round4(cosine(&v[0], &v[1]));
                         scores.similarity = Some(sim);
@@ -444,6 +451,65 @@ impl Verifier {
             leaks,
         }
     }
+}
+
+/// The part of two texts that differs, widened to sentence boundaries
+/// with one sentence of context on each side. The encoder sees only this:
+/// the cost follows the change, not the record (a long judgment with one
+/// clause changed is two short inputs, not two 10k-token ones), and the
+/// similarity measures the change instead of being diluted by the
+/// unchanged rest.
+fn changed_region<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
+    let pre = a
+        .char_indices()
+        .zip(b.chars())
+        .find(|((_, x), y)| x != y)
+        .map_or(a.len().min(b.len()), |((i, _), _)| i);
+    let pre = floor_char(a, pre.min(b.len()));
+    let max_suf = (a.len() - pre).min(b.len() - pre);
+    let suf = a[pre..]
+        .chars()
+        .rev()
+        .zip(b[pre..].chars().rev())
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| x.len_utf8())
+        .scan(0usize, |acc, n| {
+            *acc += n;
+            Some(*acc)
+        })
+        .take_while(|&n| n <= max_suf)
+        .last()
+        .unwrap_or(0);
+    let is_end = |c: char| matches!(c, '.' | '!' | '?' | '\n');
+    // Back over the sentence the change is in, and one more.
+    let start = {
+        let mut cut = pre;
+        for _ in 0..2 {
+            cut = a[..cut.saturating_sub(1).min(cut)]
+                .rfind(is_end)
+                .map_or(0, |i| i + 1);
+        }
+        cut
+    };
+    let end_of = |t: &'a str, from: usize| {
+        let mut cut = from;
+        for _ in 0..2 {
+            cut = t[cut..].find(is_end).map_or(t.len(), |i| cut + i + 1);
+        }
+        cut
+    };
+    let (a_end, b_end) = (end_of(a, a.len() - suf), end_of(b, b.len() - suf));
+    (
+        &a[start..a_end.max(start)],
+        &b[start.min(b.len())..b_end.max(start.min(b.len()))],
+    )
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 /// Entity types whose values are numbers or codes: the digit checks cover
@@ -1261,4 +1327,252 @@ pub fn ranges_of_strings(text: &str, strings: &[String]) -> Vec<Range<usize>> {
     }
     out.sort_by_key(|r| r.start);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::pipeline::Pipeline;
+
+    fn pipeline() -> Pipeline {
+        Pipeline::with_key(&Config::default(), &[5u8; 32]).unwrap()
+    }
+
+    /// Verify `rewrite` of `original` with the identifiers detection finds,
+    /// the given planned surrogate strings, no embedding.
+    fn check(p: &Pipeline, original: &str, rewrite: &str, surrogates: &[&str]) -> Verdict {
+        let s: Vec<String> = surrogates.iter().map(|s| s.to_string()).collect();
+        p.verify_pair(original, rewrite, None, Some(&s), false)
+    }
+
+    fn has(v: &Verdict, prefix: &str) -> bool {
+        v.reasons.iter().any(|r| r.starts_with(prefix))
+    }
+
+    #[test]
+    fn folding_undoes_disguises() {
+        assert_eq!(Folded::new("Ｋａｒｌ  Ｓｔｒｏｂｅｌ").text, "karl strobel");
+        // Cyrillic а, о and Greek ο inside Latin words.
+        assert_eq!(Folded::new("Gоnzаlez Strοbel").text, "gonzalez strobel");
+        assert_eq!(Folded::new("José Müller-Łukasz").text, "jose muller-lukasz");
+        assert_eq!(Folded::new("Ka\u{200B}rl").text, "karl");
+        let f = Folded::new("Dr. Jоsé");
+        let r = f.text.find("jose").unwrap();
+        assert_eq!(f.raw("Dr. Jоsé", r..r + 4), "Jоsé");
+    }
+
+    #[test]
+    fn digit_runs_join_groups() {
+        let runs: Vec<String> = digit_runs("call (88) 684-334 or ５５５ 0100, ref 12")
+            .into_iter()
+            .map(|r| r.1)
+            .collect();
+        assert_eq!(runs, vec!["88684334", "5550100", "12"]);
+    }
+
+    #[test]
+    fn leaks_are_found_in_every_spelling() {
+        let p = pipeline();
+        let o = "Please call Karl Strobel at 555-201-7788 about the lease.";
+        let clean = check(
+            &p,
+            o,
+            "Please call Jon Bell at 555-404-1234 about the lease.",
+            &["Jon Bell", "555-404-1234"],
+        );
+        assert!(clean.accept, "{:?}", clean.reasons);
+        let cases = [
+            (
+                "Please call Karl Strobel at 555-404-1234 about the lease.",
+                "leak_exact:PERSON",
+            ),
+            (
+                "Please call KARL  STROBEL at 555-404-1234 about the lease.",
+                "leak_",
+            ),
+            (
+                "Please call Kаrl Strоbel at 555-404-1234 about the lease.",
+                "leak_normalised:PERSON",
+            ),
+            (
+                "Please call Jon Bell at 555 201 7788 about the lease.",
+                "leak_digits:PHONE",
+            ),
+            (
+                "Please call Jon Bell at 555-201-7789 about the lease.",
+                "leak_fuzzy:PHONE",
+            ),
+            (
+                "Please call Mr. Strobel at 555-404-1234 about the lease.",
+                "leak_token:PERSON",
+            ),
+            (
+                "Please call Jon Strobl at 555-404-1234 about the lease.",
+                "leak_fuzzy:PERSON",
+            ),
+        ];
+        for (rw, want) in cases {
+            let v = check(&p, o, rw, &["Jon Bell", "555-404-1234"]);
+            assert!(!v.accept && has(&v, want), "{rw}: {:?}", v.reasons);
+        }
+        // Gonzales for Gonzalez.
+        let o = "Maria Gonzalez signed the lease.";
+        let v = check(&p, o, "Ana Gonzales signed the lease.", &["Ana Lopez"]);
+        assert!(has(&v, "leak_fuzzy:PERSON"), "{:?}", v.reasons);
+        assert!(v.scores.fuzzy_max >= 0.9);
+    }
+
+    #[test]
+    fn ordinary_words_are_not_leaks() {
+        let p = pipeline();
+        // "Mark" is a name here and a verb elsewhere: the verb is not a leak
+        // as long as the rewrite has no more of them than the original.
+        let o = "Mark Johnson said we should mark the invoice as paid.";
+        let v = check(
+            &p,
+            o,
+            "Jon Bell said we should mark the invoice as paid.",
+            &["Jon Bell"],
+        );
+        assert!(v.accept, "{:?}", v.reasons);
+        let v = check(
+            &p,
+            o,
+            "Mark Bell said we should mark the invoice as paid.",
+            &["Bell"],
+        );
+        assert!(has(&v, "leak_token:PERSON"), "{:?}", v.reasons);
+    }
+
+    #[test]
+    fn planned_surrogates_are_not_checked_for_leaks() {
+        // A keyed surrogate may by chance resemble the original: inside its
+        // planned range it is policy, not a leak; the same text anywhere
+        // else is a near miss.
+        let p = pipeline();
+        let o = "Maria Gonzalez signed the lease.";
+        let v = check(
+            &p,
+            o,
+            "Maria Gonzales signed the lease.",
+            &["Maria Gonzales"],
+        );
+        assert!(v.accept, "{:?}", v.reasons);
+        let v = check(&p, o, "Maria Gonzales signed the lease.", &["Ana Lopez"]);
+        assert!(!v.accept && has(&v, "leak_"), "{:?}", v.reasons);
+    }
+
+    #[test]
+    fn generative_outputs_are_checked_whole() {
+        // No planned surrogates: identifiers found on the output are masked
+        // for the meaning checks, but a kept name or number is still a leak
+        // and a confident rule hit is unplanned.
+        let p = pipeline();
+        let o = "Karl Strobel owes 300 dollars; call 555-201-7788.";
+        let spans = p.detector.actionable(&p.detector.detect(o));
+        let v = p.verifier.as_ref().unwrap();
+        let verdict = |rw: &str| {
+            v.verify(
+                &p.detector,
+                &p.policy,
+                &Subject {
+                    original: o,
+                    rewrite: rw,
+                    identifiers: &spans,
+                    inserted: None,
+                },
+                false,
+            )
+        };
+        let kept = verdict("Karl Strobel owes 300 dollars; call 555-404-1234.");
+        assert!(has(&kept, "leak_exact:PERSON"), "{:?}", kept.reasons);
+        assert!(
+            has(&kept, "unplanned_identifier:PHONE"),
+            "{:?}",
+            kept.reasons
+        );
+        let ok = verdict("Jon Bell owes 300 dollars and can be called.");
+        assert!(!has(&ok, "leak_"), "{:?}", ok.reasons);
+    }
+
+    #[test]
+    fn meaning_changes_are_rejected() {
+        let p = pipeline();
+        let o = "The tenant did not pay the rent for 3 months, so the landlord sent a final notice to the family on Friday.";
+        let para = "The tenant had not paid the rent for 3 months, so on Friday the landlord sent the family a final notice.";
+        assert!(check(&p, o, para, &[]).accept);
+        let cases = [
+            (
+                "The tenant did pay the rent for 3 months, so the landlord sent a final notice to the family on Friday.",
+                "negation_dropped",
+            ),
+            (
+                "The tenant did not pay the rent for 4 months, so the landlord sent a final notice to the family on Friday.",
+                "number_missing",
+            ),
+            (
+                "The tenant did not pay the rent for 3 months.",
+                "content_dropped",
+            ),
+            (
+                "The tenant did not pay the rent for 3 months, so the landlord sent a final notice to the family on Friday, and the weather in the mountains was cold and windy all week.",
+                "content_added",
+            ),
+        ];
+        for (rw, want) in cases {
+            let v = check(&p, o, rw, &[]);
+            assert!(!v.accept && has(&v, want), "{rw}: {:?}", v.reasons);
+        }
+    }
+
+    #[test]
+    fn changed_region_is_the_change_with_context() {
+        let a = "One two. Three four. Five six. Seven eight. Nine ten.";
+        let b = "One two. Three four. Five SIX. Seven eight. Nine ten.";
+        assert_eq!(
+            changed_region(a, b),
+            (
+                " Three four. Five six. Seven eight.",
+                " Three four. Five SIX. Seven eight."
+            )
+        );
+        let b = "One two. Three four. Seven eight. Nine ten.";
+        let (x, y) = changed_region(a, b);
+        assert!(x.contains("Five six") && !y.contains("Five"), "{x:?} {y:?}");
+        assert!(!x.contains("One two"), "{x:?}");
+        assert_eq!(changed_region("short", "other"), ("short", "other"));
+    }
+
+    #[test]
+    fn profile_reads_numbers_and_negations() {
+        let pr = Profile::of("I can't pay 1,200 dollars, won't pay three, and never 5%.");
+        assert_eq!(pr.negations, 3);
+        assert_eq!(pr.numbers, vec!["1200", "3", "5", "%"]);
+        assert!(pr.content.contains(&"pay".to_string()));
+    }
+
+    #[test]
+    fn deletions_differ_from_replacements() {
+        let w = |s: &str| Profile::of(s).content;
+        let a =
+            w("the court examined the witnesses and rejected the appeal after long deliberation");
+        let replaced =
+            w("the court heard the witnesses and dismissed the appeal following lengthy debate");
+        let deleted = w("the court examined the witnesses");
+        assert!(runs(&a, &replaced).0 <= 2, "{:?}", runs(&a, &replaced));
+        assert!(runs(&a, &deleted).0 >= 3, "{:?}", runs(&a, &deleted));
+    }
+
+    #[test]
+    fn config_defaults_validate_and_bad_values_fail() {
+        VerifyConfig::default().validate().unwrap();
+        let c: crate::config::Config = toml::from_str("[verify]\nmin_similarity = 0.9\n").unwrap();
+        assert_eq!(c.verify.min_similarity, 0.9);
+        assert!(
+            toml::from_str::<crate::config::Config>("[verify]\nmin_similarty = 0.9\n").is_err()
+        );
+        let c: crate::config::Config = toml::from_str("[verify]\nfuzzy = 1.5\n").unwrap();
+        assert!(c.validate().is_err());
+    }
 }

@@ -105,26 +105,34 @@ pub struct Case {
     pub inserted: Vec<Range<usize>>,
 }
 
-/// The deterministic rewrite of `text`, unverified, with its surrogates.
-pub fn deterministic_pair(p: &Pipeline, text: &str) -> Pair {
+/// The pipeline's committed deterministic rewrite of `text` (after any
+/// repair), with its surrogates; `rewrite_secs` is the cost of the plain
+/// detect-plan-rewrite the verifier checks. None when the record is
+/// quarantined (there is no good rewrite to mutate).
+pub fn deterministic_pair(p: &Pipeline, text: &str) -> Option<Pair> {
     let t = Instant::now();
     let spans = p.detector.detect(text);
-    let r = p.rewrite_spans(text, &spans);
+    let plain = p.rewrite_spans(text, &spans);
     let secs = t.elapsed().as_secs_f64();
+    drop(plain);
+    let r = p.rewrite_with(text, false);
+    if r.decision == crate::pipeline::Decision::Quarantine {
+        return None;
+    }
     let inserted = r
         .inserted
         .iter()
         .zip(&r.plan.spans)
         .map(|(o, s)| (o.clone(), text[s.start..s.end].to_string()))
         .collect();
-    Pair {
+    Some(Pair {
         original: text.to_string(),
         identifiers: r.plan.spans.clone(),
         rewrite: r.text,
         inserted,
         class: Class::Good,
         rewrite_secs: secs,
-    }
+    })
 }
 
 /// A hand-written rewrite: identifiers found by detection on the original,
@@ -512,8 +520,12 @@ mod tests {
         let texts = [
             "Karl Strobel called 555-201-7788 on Monday; he did not pay the 3 invoices, and the total is 1,200 dollars.",
             "Maria Gonzalez lives at 42 Hochstrasse in Zurich. She never answers e-mail, so write to her at maria.gonzalez@example.com instead.",
+            "The landlord inspected the flat yesterday, found serious damage in the kitchen, and sent the repair bill to the tenant.",
         ];
-        let pairs: Vec<Pair> = texts.iter().map(|t| deterministic_pair(&p, t)).collect();
+        let pairs: Vec<Pair> = texts
+            .iter()
+            .map(|t| deterministic_pair(&p, t).unwrap())
+            .collect();
         let a = cases(&p, &pairs);
         let b = cases(&p, &pairs);
         assert_eq!(a.len(), b.len());
