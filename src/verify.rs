@@ -634,6 +634,44 @@ impl Verifier {
                     }
                 }
             }
+            // Codes with letters and digits (IBAN, ids): the same code with
+            // one character changed, in any grouping ("GB82 WEST ...").
+            let code: String = v.chars().filter(|c| c.is_alphanumeric()).collect();
+            let code_len = code.chars().count();
+            if code_len >= 7 && code.chars().any(|c| c.is_ascii_digit()) {
+                for (k, first) in vis_words.iter().enumerate() {
+                    let mut joined = String::new();
+                    let mut end = first.end;
+                    for w in &vis_words[k..] {
+                        // Groups of one code are separated by one character.
+                        if !joined.is_empty() && w.start > end + 1 {
+                            break;
+                        }
+                        joined.push_str(&vis.text[w.clone()]);
+                        end = w.end;
+                        if joined.chars().count() >= code_len {
+                            break;
+                        }
+                    }
+                    if joined.chars().count() == code_len
+                        && joined != code
+                        && joined
+                            .chars()
+                            .zip(code.chars())
+                            .filter(|(a, b)| a != b)
+                            .count()
+                            == 1
+                        && !out_words.contains(joined.as_str())
+                    {
+                        push(
+                            &mut out,
+                            "leak_fuzzy",
+                            entity,
+                            vis.raw(visible, first.start..end),
+                        );
+                    }
+                }
+            }
             if NUMERIC_TYPES.contains(&entity) || entity == "URL" || entity == "SECRET" {
                 continue;
             }

@@ -191,7 +191,9 @@ fn splice(
     let out = ranges
         .iter()
         .filter(|r| {
-            !(r.start < at.end && at.start < r.end) && !(r.start == r.end && r.start == at.start)
+            let overlaps = r.start < at.end && at.start < r.end;
+            let empty_at = r.start == r.end && r.start == at.start;
+            !(overlaps || empty_at)
         })
         .map(|r| {
             if r.start >= at.end {
