@@ -21,6 +21,9 @@
 //! [policy.ops]
 //! PERSON = "pseudonym"
 //! CREDIT_CARD = "mask"
+//!
+//! [verify]                          # thresholds: crate::verify::VerifyConfig
+//! min_similarity = 0.8
 //! ```
 
 use crate::Error;
