@@ -357,3 +357,30 @@ fn quarantined_records_are_withheld_and_named() {
     assert_eq!(out.lines().count(), 2);
     assert!(!out.to_lowercase().contains("gonzalez"), "{out}");
 }
+
+#[test]
+fn a_quarantined_paragraph_is_withheld_from_text_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("gdr.toml");
+    std::fs::write(&cfg, "[verify]\nrepair = false\nembed = false\n").unwrap();
+    let input = "Contact Maria Gonzalez today.\nThe file says gonzalez owes nothing.\n\nPatient Karl Strobel was seen today.\n";
+    let o = gdr(
+        dir.path(),
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "rewrite",
+            "--format",
+            "text",
+            "--no-llm",
+        ],
+        input.as_bytes(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(!out.to_lowercase().contains("gonzalez"), "{out}");
+    assert!(out.contains("was seen today."), "{out}");
+    assert!(!out.contains("Strobel"), "{out}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("<stdin>:1: quarantined"), "{err}");
+}
