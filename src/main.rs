@@ -179,6 +179,11 @@ struct BenchArgs {
     /// Records per corpus for --verify (0: all).
     #[arg(long, default_value_t = 0)]
     limit: usize,
+    /// With --verify: print the leak mutants accepted and the good rewrites
+    /// rejected, with their text (off by default, like scan's
+    /// --show-values: corpora hold raw identifiers).
+    #[arg(long)]
+    show_misses: bool,
 }
 
 fn main() {
@@ -1101,6 +1106,42 @@ fn bench_verify(p: &Pipeline, b: &BenchArgs) -> Result<i32> {
         pairs.len() - det.len(),
         cases.len()
     );
+    if b.show_misses {
+        for c in &cases {
+            let Some(v) = mutate::verify_case(p, c, has_embed) else {
+                continue;
+            };
+            let wrong = (c.class.is_leak() && v.accept) || (c.class.should_accept() && !v.accept);
+            if wrong {
+                // The mutated part only: the good rewrite and the mutant
+                // without their common prefix and suffix.
+                let good = &pairs[c.source].rewrite;
+                let pre = good
+                    .char_indices()
+                    .zip(c.rewrite.chars())
+                    .find(|((_, a), b)| a != b)
+                    .map_or(good.len().min(c.rewrite.len()), |((i, _), _)| i);
+                let suf = good[pre..]
+                    .chars()
+                    .rev()
+                    .zip(c.rewrite[pre..].chars().rev())
+                    .take_while(|(a, b)| a == b)
+                    .map(|(a, _)| a.len_utf8())
+                    .sum::<usize>()
+                    .min(good.len() - pre)
+                    .min(c.rewrite.len() - pre);
+                println!(
+                    "{}",
+                    json!({"class": c.class, "source": c.source, "reasons": v.reasons,
+                        "from": &good[pre..good.len() - suf],
+                        "to": &c.rewrite[pre..c.rewrite.len() - suf],
+                        "identifiers": c.identifiers.iter()
+                            .map(|s| format!("{}:{}", s.entity, &c.original[s.start..s.end]))
+                            .collect::<Vec<_>>()})
+                );
+            }
+        }
+    }
     let runs: &[bool] = if has_embed { &[false, true] } else { &[false] };
     for &embed in runs {
         let t = mutate::evaluate(p, &cases, embed);

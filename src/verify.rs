@@ -575,17 +575,23 @@ impl Verifier {
         for sp in ids {
             let value = original[sp.start..sp.end].trim();
             let entity: &str = &sp.entity;
-            let v = Folded::new(value).text;
-            let v = v.trim();
+            let vf = Folded::new(value);
+            let lead = vf.text.len() - vf.text.trim_start().len();
+            let v = vf.text.trim();
             if v.is_empty() {
                 continue;
             }
+            // Dictionary words are judged as written: "Bašić" or "Péter"
+            // fold to dictionary words but are not ordinary text.
+            let raw_common = |r: Range<usize>| {
+                common(&vf.raw(value, lead + r.start..lead + r.end).to_lowercase())
+            };
             let single_word = !v.contains(|c: char| !c.is_alphanumeric());
             // Weak needles (short, an ordinary word, a short number) also
             // occur as ordinary text: they leak only when the output has
             // more of them than the original had outside identifiers.
             let weak = v.chars().count() < 3
-                || (single_word && common(v))
+                || (single_word && raw_common(0..v.len()))
                 || (v.chars().all(|c| c.is_ascii_digit()) && v.len() < self.cfg.min_digits);
             let hits = find_bounded(&vis.text, v);
             let limit = if weak {
@@ -672,26 +678,29 @@ impl Verifier {
                     }
                 }
             }
-            if NUMERIC_TYPES.contains(&entity) || entity == "URL" || entity == "SECRET" {
+            if NUMERIC_TYPES.contains(&entity) || entity == "SECRET" {
                 continue;
             }
-            // Words of the identifier (an e-mail's local part only: its
-            // domain is a provider, not a person).
-            let words_src = if entity == "EMAIL" {
-                v.split('@').next().unwrap_or("")
-            } else {
-                v
+            // Words of the identifier: an e-mail's local part only (its
+            // domain is a provider, not a person); a URL's host name without
+            // "www" and the top-level domain (paths are shapes, not names).
+            let words_src = match entity {
+                "EMAIL" => v.split('@').next().unwrap_or(""),
+                "URL" => url_host_name(v),
+                _ => v,
             };
+            let base = words_src.as_ptr() as usize - v.as_ptr() as usize;
             for wr in word_spans(words_src) {
-                let t = &words_src[wr];
+                let t = &words_src[wr.clone()];
                 if !t.chars().any(char::is_alphabetic)
                     || TITLES.contains(&t)
                     || KEEP_WORDS.contains(&t)
+                    || (entity == "URL" && t == "www")
                 {
                     continue;
                 }
                 let n = t.chars().count();
-                let t_common = common(t);
+                let t_common = raw_common(base + wr.start..base + wr.end);
                 let t_weak = n < 3 || t_common;
                 // Each word of a name identifies ("Strobel" alone); for
                 // other types only distinctive words count.
@@ -736,6 +745,17 @@ impl Verifier {
         }
         out
     }
+}
+
+/// The host of a URL without its top-level domain ("transferlive" of
+/// "http://www.TransferLive.be/x"), as a slice of `url`.
+fn url_host_name(url: &str) -> &str {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let end = rest.find(['/', '?', '#', ':']).unwrap_or(rest.len());
+    let host = &rest[..end];
+    host.rfind('.').map_or(host, |i| &host[..i])
 }
 
 fn hamming(a: &str, b: &str) -> usize {

@@ -333,14 +333,20 @@ pub fn cases(p: &Pipeline, pairs: &[Pair]) -> Vec<Case> {
             .collect();
         if !eligible.is_empty() {
             let (r, v) = eligible[pick(i, 1, eligible.len())];
-            let (rw, ins) = splice(&pair.rewrite, &ranges, r.clone(), v.trim());
+            // The span as it was, surrounding whitespace included: the
+            // value must not be glued to the next word.
+            let (rw, ins) = splice(&pair.rewrite, &ranges, r.clone(), v);
             out.push(case(Class::Restored, rw, ins));
             // The near miss goes to the first mention (from the picked one
             // on) that has a distinctive word or a long number.
             let k0 = pick(i, 2, eligible.len());
             for k in 0..eligible.len() {
                 let (r, v) = eligible[(k0 + k) % eligible.len()];
-                if let Some(m) = near_miss(p, v.trim()) {
+                let core = v.trim();
+                if let Some(m) = near_miss(p, core) {
+                    let lead = &v[..v.len() - v.trim_start().len()];
+                    let trail = &v[v.trim_end().len()..];
+                    let m = format!("{lead}{m}{trail}");
                     let (rw, ins) = splice(&pair.rewrite, &ranges, r.clone(), &m);
                     out.push(case(Class::NearMiss, rw, ins));
                     break;
