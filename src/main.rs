@@ -271,10 +271,15 @@ fn run() -> Result<i32> {
         }
         Cmd::Rewrite(a) => {
             let p = with_llm(&cfg, &a.io, &state_dir)?;
+            // Only a generative rewrite can differ from the original once
+            // both are masked (a deterministic one is identical, similarity
+            // 1 by construction): the encoder is loaded only when the model
+            // rewrites.
+            let generative = p.llm.as_ref().is_some_and(|l| l.generative);
             let p = if a.verify.no_verify {
                 p.without_verifier()
             } else {
-                with_embedder(&cfg, p, !a.verify.no_embed)?
+                with_embedder(&cfg, p, !a.verify.no_embed && generative)?
             };
             let quarantine = match &a.quarantine {
                 Some(path) => Some(BufWriter::new(
