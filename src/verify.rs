@@ -315,14 +315,23 @@ impl Verifier {
             .iter()
             .filter(|sp| policy.op(&sp.entity) != Op::Keep)
             .collect();
-        // The output's surrogate ranges: given, or (generative, external)
-        // the identifiers the detector finds on it.
+        // Detection on the output: for the re-detection check and, without
+        // planned surrogates, to mask the identifiers a generative rewrite
+        // made up. An unchanged text without identifiers has nothing new.
+        let redetect = s.rewrite != s.original || !ids.is_empty();
+        let out_spans = if redetect || s.inserted.is_none() {
+            detector.detect(s.rewrite)
+        } else {
+            Vec::new()
+        };
+        // What the signal checks mask in the rewrite: the planned
+        // surrogates, or the identifiers found on it.
         let found_on_output: Vec<Range<usize>>;
-        let inserted: &[Range<usize>] = match s.inserted {
+        let masked_out: &[Range<usize>] = match s.inserted {
             Some(r) => r,
             None => {
                 found_on_output = detector
-                    .actionable(&detector.detect(s.rewrite))
+                    .actionable(&out_spans)
                     .iter()
                     .map(|sp| sp.start..sp.end)
                     .collect();
@@ -341,8 +350,8 @@ impl Verifier {
         let mut leaks = self.leaks(g, &ids, s.original, &visible, &outside, &mut scores);
         // Rule detection again, on the output: a confident hit that is not
         // a planned surrogate is an identifier the plan does not explain.
-        if s.rewrite != s.original || !ids.is_empty() {
-            for sp in detector.detect(s.rewrite) {
+        if redetect {
+            for sp in &out_spans {
                 let by_rule = sp.detector.starts_with("rule:") || &*sp.detector == "deny_list";
                 if !by_rule
                     || sp.score < self.cfg.redetect_score
@@ -371,7 +380,7 @@ impl Verifier {
 
         // --- signal --------------------------------------------------------
         let m_orig = masked(s.original, &ranges_of(&ids));
-        let m_rw = masked(s.rewrite, inserted);
+        let m_rw = masked(s.rewrite, masked_out);
         let a = Profile::of(&m_orig);
         let b = Profile::of(&m_rw);
         scores.content_recall = round4(bag_recall(&a.content, &b.content));
