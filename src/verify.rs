@@ -494,7 +494,7 @@ fn changed_region<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
     let start = {
         let mut cut = pre;
         for _ in 0..2 {
-            cut = a[..cut.saturating_sub(1).min(cut)]
+            cut = a[..floor_char(a, cut.saturating_sub(1))]
                 .rfind(is_end)
                 .map_or(0, |i| i + 1);
         }
@@ -1609,6 +1609,35 @@ mod tests {
         assert!(x.contains("Five six") && !y.contains("Five"), "{x:?} {y:?}");
         assert!(!x.contains("One two"), "{x:?}");
         assert_eq!(changed_region("short", "other"), ("short", "other"));
+        // Multi-byte characters right before the change.
+        let (x, y) = changed_region("a.\u{feff}b", "a.\u{feff}c");
+        assert!(x.ends_with('b') && y.ends_with('c'));
+        let (x, _) = changed_region("x\u{feff}\u{feff}yz", "x\u{feff}\u{feff}qz");
+        assert!(x.starts_with('x'));
+    }
+
+    proptest::proptest! {
+        /// Arbitrary text (any Unicode, shared prefixes and suffixes) never
+        /// makes the text helpers panic or slice inside a character.
+        #[test]
+        fn text_helpers_never_panic(
+            pre in "\\PC{0,12}", x in "\\PC{0,8}", y in "\\PC{0,8}", suf in "\\PC{0,12}"
+        ) {
+            let a = format!("{pre}{x}{suf}");
+            let b = format!("{pre}{y}{suf}");
+            if a != b {
+                let (ra, rb) = changed_region(&a, &b);
+                proptest::prop_assert!(a.contains(ra) && b.contains(rb));
+            }
+            let f = Folded::new(&a);
+            for r in word_spans(&f.text) {
+                let _ = f.raw(&a, r);
+            }
+            let _ = digit_runs(&a);
+            let (pa, pb) = (Profile::of(&a), Profile::of(&b));
+            let _ = runs(&pa.content, &pb.content);
+            let _ = find_bounded(&a, &y);
+        }
     }
 
     #[test]
