@@ -1185,7 +1185,7 @@ fn bench_verify(p: &Pipeline, b: &BenchArgs) -> Result<i32> {
         let (mn, mr) = by(&|c: Class| c.is_meaning());
         let (gn, gr) = by(&|c: Class| c.should_accept());
         println!(
-            "leak mutants rejected {:.1}% ({lr}/{ln}); meaning mutants rejected {:.1}% ({mr}/{mn}); good rewrites accepted {:.1}% ({}/{gn})",
+            "leak mutants rejected {:.2}% ({lr}/{ln}); meaning mutants rejected {:.2}% ({mr}/{mn}); good rewrites accepted {:.2}% ({}/{gn})",
             100.0 * lr as f64 / ln.max(1) as f64,
             100.0 * mr as f64 / mn.max(1) as f64,
             100.0 * (gn - gr) as f64 / gn.max(1) as f64,
