@@ -179,8 +179,8 @@ struct BenchArgs {
     /// Records per corpus for --verify (0: all).
     #[arg(long, default_value_t = 0)]
     limit: usize,
-    /// With --verify: print the leak mutants accepted and the good rewrites
-    /// rejected, with their text (off by default, like scan's
+    /// With --verify: print the leak and meaning mutants accepted and the
+    /// good rewrites rejected, with their text (off by default, like scan's
     /// --show-values: corpora hold raw identifiers).
     #[arg(long)]
     show_misses: bool,
@@ -1116,7 +1116,8 @@ fn bench_verify(p: &Pipeline, b: &BenchArgs) -> Result<i32> {
             let Some(v) = mutate::verify_case(p, c, has_embed) else {
                 continue;
             };
-            let wrong = (c.class.is_leak() && v.accept) || (c.class.should_accept() && !v.accept);
+            let wrong = ((c.class.is_leak() || c.class.is_meaning()) && v.accept)
+                || (c.class.should_accept() && !v.accept);
             if wrong {
                 // The mutated part only: the good rewrite and the mutant
                 // without their common prefix and suffix.
