@@ -11,6 +11,10 @@ done
 # the unit's syscall filter with libseccomp's Python bindings.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 dpkg -s python3-seccomp >/dev/null 2>&1 || need+=(python3-seccomp)
+# models/fetch.sh converts the embedding model in a python venv.
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    need+=(python3-venv)
+fi
 if ((${#need[@]})); then
     echo "setup: installing ${need[*]}" >&2
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

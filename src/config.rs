@@ -24,6 +24,9 @@
 //! [policy.ops]
 //! PERSON = "pseudonym"
 //! CREDIT_CARD = "mask"
+//!
+//! [verify]                          # thresholds: crate::verify::VerifyConfig
+//! min_similarity = 0.8
 //! ```
 
 use crate::Error;
@@ -46,6 +49,9 @@ pub struct Config {
     pub llm: LlmSection,
     #[serde(default)]
     pub csv: CsvSection,
+    /// `[verify]`: the verifier's thresholds (see [`crate::verify`]).
+    #[serde(default)]
+    pub verify: crate::verify::VerifyConfig,
 }
 
 /// `[csv]`: which columns of CSV input hold text to process (by header
@@ -239,6 +245,9 @@ impl Config {
                 self.llm.parallel
             )));
         }
+        self.verify
+            .validate()
+            .map_err(|e| Error::Config(e.to_string()))?;
         Ok(())
     }
 

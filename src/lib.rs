@@ -2,8 +2,8 @@
 //! rewrite text so they are gone while the useful content stays, verify the
 //! rewrite, record every decision.
 //!
-//! One function, [`pipeline::Pipeline::process`], runs a text through detect
-//! → plan → rewrite; the CLI (and later the daemon) only differ in where
+//! One function, [`pipeline::Pipeline::rewrite`], runs a text through detect
+//! → plan → rewrite → verify (commit, repair or quarantine); the CLI (and later the daemon) only differ in where
 //! records come from and where results go.
 
 pub mod bench;
@@ -17,5 +17,6 @@ pub mod llm;
 pub mod pipeline;
 pub mod plan;
 pub mod rewrite;
+pub mod verify;
 
 pub use error::{Error, RecordError};

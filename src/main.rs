@@ -10,7 +10,7 @@ use gdr::formats::csv as csvfmt;
 use gdr::formats::jsonl::{self, FieldPath};
 use gdr::formats::read_line_capped;
 use gdr::formats::text::Paragraphs;
-use gdr::pipeline::Pipeline;
+use gdr::pipeline::{Decision, Pipeline};
 use serde_json::{Value, json};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -38,8 +38,11 @@ enum Cmd {
     /// Report sensitive spans per record (types, offsets, scores; no raw values
     /// unless --show-values).
     Scan(ScanArgs),
-    /// Rewrite the selected fields with identifiers replaced per policy.
+    /// Rewrite the selected fields with identifiers replaced per policy;
+    /// every rewrite is verified before it is written.
     Rewrite(RewriteArgs),
+    /// Verify given (original, rewrite) pairs: leaks and meaning, per line.
+    Verify(VerifyCmdArgs),
     /// Rules-only scan/rewrite throughput at 1x, 10x, 100x a corpus.
     Bench(BenchArgs),
     /// Check the rule packs: compile them and run every example and
@@ -107,9 +110,41 @@ struct ScanArgs {
 struct RewriteArgs {
     #[command(flatten)]
     io: IoArgs,
-    /// Write a per-record JSONL report (entities, operations, path, errors).
+    /// Write a per-record JSONL report (entities, operations, path,
+    /// verification decisions and scores, errors).
     #[arg(long)]
     report: Option<PathBuf>,
+    #[command(flatten)]
+    verify: VerifyArgs,
+    /// Write quarantined input records (those no verified rewrite exists
+    /// for) here, unchanged; without it they are only named on stderr.
+    #[arg(long)]
+    quarantine: Option<PathBuf>,
+}
+
+#[derive(Args, Clone, Copy)]
+struct VerifyArgs {
+    /// Commit rewrites unverified (the pre-verifier behaviour; for
+    /// comparisons).
+    #[arg(long)]
+    no_verify: bool,
+    /// Skip the verifier's embedding similarity step.
+    #[arg(long)]
+    no_embed: bool,
+}
+
+#[derive(Args)]
+struct VerifyCmdArgs {
+    /// JSONL input, one `{"id", "original", "rewrite"}` per line (optional
+    /// `spans` [{start, end, type}] in bytes of `original`, `surrogates`
+    /// [strings] inserted by the rewriter); stdin when absent or "-".
+    input: Option<PathBuf>,
+    /// Skip the embedding similarity step.
+    #[arg(long)]
+    no_embed: bool,
+    /// Largest line accepted, in bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    max_record_bytes: usize,
 }
 
 #[derive(Args)]
@@ -144,6 +179,23 @@ struct BenchArgs {
     /// each is reported).
     #[arg(long, default_value_t = 3)]
     reps: usize,
+    /// Evaluate the verifier instead: mutants of the corpora's rewrites
+    /// (default corpora: fixtures/records.jsonl, fixtures/chat.jsonl' texts
+    /// and fixtures/paraphrases.jsonl), rejection rates per class and the
+    /// cost of verification relative to the rewrite.
+    #[arg(long)]
+    verify: bool,
+    /// Hand-written (original, rewrite) pairs for --verify.
+    #[arg(long)]
+    paraphrases: Option<PathBuf>,
+    /// Records per corpus for --verify (0: all).
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
+    /// With --verify: print the leak and meaning mutants accepted and the
+    /// good rewrites rejected, with their text (off by default, like scan's
+    /// --show-values: corpora hold raw identifiers).
+    #[arg(long)]
+    show_misses: bool,
 }
 
 fn main() {
@@ -196,6 +248,14 @@ fn run() -> Result<i32> {
             Ok(if failures.is_empty() { 0 } else { 1 })
         }
         Cmd::Bench(b) if b.llm => bench_llm(&cfg, &b),
+        Cmd::Bench(b) if b.verify => {
+            let mut p = Pipeline::with_key(&cfg, &[7u8; 32])?;
+            if p.verifier.is_none() {
+                p.verifier = Some(gdr::verify::Verifier::new(cfg.verify.clone()));
+            }
+            let p = with_embedder(&cfg, p, true)?;
+            bench_verify(&p, &b)
+        }
         Cmd::Bench(b) => {
             let p = Pipeline::with_key(&cfg, &[7u8; 32])?;
             bench(&p, b)
@@ -211,11 +271,36 @@ fn run() -> Result<i32> {
                     min_score: a.min_score.unwrap_or(p.detector.threshold),
                 },
                 None,
+                None,
             )
+        }
+        Cmd::Verify(a) => {
+            let mut p = Pipeline::from_config(&cfg, &state_dir)?;
+            if p.verifier.is_none() {
+                p.verifier = Some(gdr::verify::Verifier::new(cfg.verify.clone()));
+            }
+            let p = with_embedder(&cfg, p, !a.no_embed)?;
+            verify_pairs(&p, &a)
         }
         Cmd::Rewrite(mut a) => {
             default_columns(&cfg, &mut a.io)?;
             let p = with_llm(&cfg, &a.io, &state_dir)?;
+            // Only a generative rewrite can differ from the original once
+            // both are masked (a deterministic one is identical, similarity
+            // 1 by construction): the encoder is loaded only when the model
+            // rewrites.
+            let generative = p.llm.as_ref().is_some_and(|l| l.generative);
+            let p = if a.verify.no_verify {
+                p.without_verifier()
+            } else {
+                with_embedder(&cfg, p, !a.verify.no_embed && generative)?
+            };
+            let quarantine = match &a.quarantine {
+                Some(path) => Some(BufWriter::new(
+                    File::create(path).with_context(|| format!("creating {}", path.display()))?,
+                )),
+                None => None,
+            };
             let report = match &a.report {
                 Some(path) => Some(BufWriter::new(
                     File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -223,7 +308,13 @@ fn run() -> Result<i32> {
                 None => None,
             };
             let want = report.is_some();
-            process(&p, &a.io, Mode::Rewrite { report: want }, report)
+            process(
+                &p,
+                &a.io,
+                Mode::Rewrite { report: want },
+                report,
+                quarantine,
+            )
         }
     }
 }
@@ -266,6 +357,30 @@ fn with_llm(cfg: &Config, io: &IoArgs, state_dir: &std::path::Path) -> Result<Pi
     Ok(p.with_llm(llm))
 }
 
+/// Attach the verifier's sentence encoder when the embedding step is
+/// wanted (`[verify] embed`, no `--no-embed`) and the verifier is on. A
+/// missing model is an error with the fix, like the LLM's.
+fn with_embedder(cfg: &Config, mut p: Pipeline, want: bool) -> Result<Pipeline> {
+    let Some(v) = &mut p.verifier else {
+        return Ok(p);
+    };
+    if !want || !cfg.verify.embed {
+        v.cfg.embed = false;
+        return Ok(p);
+    }
+    let threads = cfg
+        .verify
+        .embed_threads
+        .unwrap_or_else(|| gdr::llm::EngineConfig::default().threads);
+    let e = gdr::llm::embed::Embedder::load(
+        &cfg.llm.manifest,
+        cfg.verify.embed_model.as_deref(),
+        threads,
+    )
+    .context("loading the verifier's embedding model (run models/fetch.sh, or pass --no-embed)")?;
+    Ok(p.with_embedder(e))
+}
+
 #[derive(Clone, Copy)]
 enum Mode {
     Scan { show_values: bool, min_score: f32 },
@@ -289,12 +404,17 @@ fn open_input(input: &Option<PathBuf>) -> Result<(Box<dyn BufRead>, String)> {
 }
 
 /// Stream records from the input to stdout. Bad records are reported on
-/// stderr (and in the report) and skipped; the exit code is 1 if any were.
+/// stderr (and in the report) and skipped; a quarantined record (no rewrite
+/// passed verification) is never written to the output: it goes unchanged
+/// to the quarantine file when there is one, is named on stderr with its
+/// reasons and reported; the exit code is 1 if any record was skipped or
+/// quarantined.
 fn process(
     p: &Pipeline,
     io: &IoArgs,
     mode: Mode,
     mut report: Option<BufWriter<File>>,
+    mut quarantine: Option<BufWriter<File>>,
 ) -> Result<i32> {
     let (mut input, name) = open_input(&io.input)?;
     let stdout = std::io::stdout();
@@ -305,6 +425,7 @@ fn process(
         .map(|f| f.parse().map_err(anyhow::Error::msg))
         .collect::<Result<_>>()?;
     let mut failed = 0usize;
+    let mut quarantined = 0usize;
     let mut total = 0usize;
     let mut fail = |line: usize, e: &RecordError, report: &mut Option<BufWriter<File>>| {
         failed += 1;
@@ -360,9 +481,21 @@ fn process(
                         }
                     };
                     match guarded(|| jsonl_record(p, &buf, &paths, mode, line, allow_llm)) {
-                        Ok((text, rep)) => {
-                            out.write_all(text.as_bytes())?;
-                            out.write_all(b"\n")?;
+                        Ok((text, rep, held)) => {
+                            if let Some(reasons) = held {
+                                quarantined += 1;
+                                eprintln!(
+                                    "gdr: {name}:{line}: quarantined ({}); record withheld",
+                                    reasons.join(", ")
+                                );
+                                if let Some(q) = &mut quarantine {
+                                    q.write_all(&buf)?;
+                                    q.write_all(b"\n")?;
+                                }
+                            } else {
+                                out.write_all(text.as_bytes())?;
+                                out.write_all(b"\n")?;
+                            }
                             if let (Some(r), Some(rep)) = (&mut report, rep) {
                                 writeln!(r, "{rep}")?;
                             }
@@ -426,8 +559,19 @@ fn process(
                         match guarded(|| {
                             Ok(csv_record(p, row, &cols, id_col, mode, line, allow_llm))
                         }) {
-                            Ok((bytes, rep)) => {
-                                out.write_all(&bytes)?;
+                            Ok((bytes, rep, held)) => {
+                                if let Some(reasons) = held {
+                                    quarantined += 1;
+                                    eprintln!(
+                                        "gdr: {name}:{line}: quarantined ({}); record withheld",
+                                        reasons.join(", ")
+                                    );
+                                    if let Some(q) = &mut quarantine {
+                                        q.write_all(&bytes)?;
+                                    }
+                                } else {
+                                    out.write_all(&bytes)?;
+                                }
                                 if let (Some(r), Some(rep)) = (&mut report, rep) {
                                     writeln!(r, "{rep}")?;
                                 }
@@ -456,12 +600,25 @@ fn process(
                 total += 1;
                 let line = para.first_line;
                 match guarded(|| Ok(text_record(p, &text, mode, line))) {
-                    Ok((body, rep)) => {
-                        out.write_all(body.as_bytes())?;
-                        if matches!(mode, Mode::Rewrite { .. }) {
+                    Ok((body, rep, held)) => {
+                        if let Some(reasons) = held {
+                            quarantined += 1;
+                            eprintln!(
+                                "gdr: {name}:{line}: quarantined ({}); paragraph withheld",
+                                reasons.join(", ")
+                            );
+                            if let Some(q) = &mut quarantine {
+                                q.write_all(text.as_bytes())?;
+                                q.write_all(para.trailer.as_bytes())?;
+                            }
                             out.write_all(para.trailer.as_bytes())?;
                         } else {
-                            out.write_all(b"\n")?;
+                            out.write_all(body.as_bytes())?;
+                            if matches!(mode, Mode::Rewrite { .. }) {
+                                out.write_all(para.trailer.as_bytes())?;
+                            } else {
+                                out.write_all(b"\n")?;
+                            }
                         }
                         if let (Some(r), Some(rep)) = (&mut report, rep) {
                             writeln!(r, "{rep}")?;
@@ -476,14 +633,21 @@ fn process(
     if let Some(r) = &mut report {
         r.flush()?;
     }
+    if let Some(q) = &mut quarantine {
+        q.flush()?;
+    }
     if let Some(llm) = &p.llm {
         llm.save_ledger().context("saving the LLM budget ledger")?;
     }
+    if quarantined > 0 {
+        eprintln!(
+            "gdr: {quarantined} of {total} records quarantined (no rewrite passed verification)"
+        );
+    }
     if failed > 0 {
         eprintln!("gdr: {failed} of {total} records failed and were skipped");
-        return Ok(1);
     }
-    Ok(0)
+    Ok(if failed + quarantined > 0 { 1 } else { 0 })
 }
 
 /// A panic while processing one record must not take the others down.
@@ -541,6 +705,30 @@ fn admit_window(
     p.admit(&texts)
 }
 
+/// A processed record: output text, report line, and the reasons when it
+/// is quarantined (then the text must not be written).
+type Processed = (String, Option<Value>, Option<Vec<String>>);
+
+/// Report fields of one field's rewrite: decision and every check.
+fn checks_json(r: &gdr::pipeline::Rewritten, field: &str) -> Vec<Value> {
+    r.checks
+        .iter()
+        .map(|c| {
+            let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
+            v["field"] = Value::String(field.to_string());
+            v
+        })
+        .collect()
+}
+
+/// Reasons of the last check, for a quarantine message.
+fn held_reasons(r: &gdr::pipeline::Rewritten) -> Vec<String> {
+    r.checks
+        .last()
+        .map(|c| c.verdict.reasons.clone())
+        .unwrap_or_default()
+}
+
 fn jsonl_record(
     p: &Pipeline,
     line: &[u8],
@@ -548,7 +736,7 @@ fn jsonl_record(
     mode: Mode,
     line_no: usize,
     allow_llm: bool,
-) -> Result<(String, Option<Value>), RecordError> {
+) -> Result<Processed, RecordError> {
     let mut v = jsonl::parse_line(line)?;
     let id = v.id();
     let mut acc = FieldAcc::default();
@@ -567,7 +755,12 @@ struct FieldAcc {
     n_spans: usize,
     rw_paths: Vec<gdr::pipeline::RewritePath>,
     llm_uses: Vec<gdr::llm::detect::LlmUse>,
-    reasons: Vec<&'static str>,
+    reasons: Vec<String>,
+    /// Verifier checks per field (report).
+    checks: Vec<Value>,
+    /// Reasons the record is quarantined (some field had no rewrite that
+    /// passed verification): then it must not be written to the output.
+    held: Option<Vec<String>>,
 }
 
 impl FieldAcc {
@@ -593,18 +786,25 @@ impl FieldAcc {
                 if let Some(u) = r.llm {
                     self.llm_uses.push(u);
                 }
-                if let Some(reason) = r.fallback_reason {
-                    self.reasons.push(reason);
+                if let Some(reason) = &r.fallback_reason {
+                    self.reasons.push(reason.clone());
                 }
-                let reports = if report {
-                    p.entity_reports(&r)
-                } else {
-                    Vec::new()
-                };
-                for e in reports {
-                    let mut ej = serde_json::to_value(&e).unwrap_or(Value::Null);
-                    ej["field"] = Value::String(loc.to_string());
-                    self.entities.push(ej);
+                if r.decision == Decision::Quarantine {
+                    let h = self.held.get_or_insert_with(Vec::new);
+                    for reason in held_reasons(&r) {
+                        let tagged = format!("{loc}: {reason}");
+                        if !h.contains(&tagged) {
+                            h.push(tagged);
+                        }
+                    }
+                }
+                if report {
+                    self.checks.extend(checks_json(&r, loc));
+                    for e in p.entity_reports(&r) {
+                        let mut ej = serde_json::to_value(&e).unwrap_or(Value::Null);
+                        ej["field"] = Value::String(loc.to_string());
+                        self.entities.push(ej);
+                    }
                 }
                 *s = r.text;
             }
@@ -620,20 +820,31 @@ impl FieldAcc {
         line_no: usize,
         id: Option<Value>,
         rewritten: String,
-    ) -> (String, Option<Value>) {
+    ) -> Processed {
         match mode {
             Mode::Scan { .. } => {
                 let mut rec = json!({"line": line_no, "id": id, "spans": self.spans_out});
                 if p.llm.is_some() {
                     rec["llm"] = json!(self.llm_uses);
                 }
-                (rec.to_string(), None)
+                (rec.to_string(), None, None)
             }
             Mode::Rewrite { .. } => {
-                let rep = json!({"line": line_no, "id": id, "status": "ok", "paths": self.rw_paths,
-                    "llm": self.llm_uses, "fallback_reasons": self.reasons,
-                    "spans": self.n_spans, "entities": self.entities});
-                (rewritten, Some(rep))
+                let decision = if self.held.is_some() {
+                    Decision::Quarantine
+                } else {
+                    Decision::Commit
+                };
+                let status = if self.held.is_some() {
+                    "quarantined"
+                } else {
+                    "ok"
+                };
+                let rep = json!({"line": line_no, "id": id, "status": status, "decision": decision,
+                    "paths": self.rw_paths, "llm": self.llm_uses,
+                    "fallback_reasons": self.reasons, "spans": self.n_spans,
+                    "entities": self.entities, "checks": self.checks});
+                (rewritten, Some(rep), self.held)
             }
         }
     }
@@ -675,26 +886,33 @@ fn csv_record(
     mode: Mode,
     line_no: usize,
     allow_llm: bool,
-) -> (Vec<u8>, Option<Value>) {
+) -> (Vec<u8>, Option<Value>, Option<Vec<String>>) {
     let id = id_col
         .and_then(|i| row.values().get(i))
         .map(|s| Value::String(s.clone()));
     let mut acc = FieldAcc::default();
+    // The record as read, for the quarantine file should no rewrite pass.
+    let original = matches!(mode, Mode::Rewrite { .. }).then(|| row.to_bytes());
     row.for_each_mut(cols, &mut |name, s| acc.visit(p, mode, allow_llm, name, s));
     match mode {
         Mode::Scan { .. } => {
-            let (mut line, rep) = acc.finish(p, mode, line_no, id, String::new());
+            let (mut line, rep, _) = acc.finish(p, mode, line_no, id, String::new());
             line.push('\n');
-            (line.into_bytes(), rep)
+            (line.into_bytes(), rep, None)
         }
         Mode::Rewrite { .. } => {
-            let (_, rep) = acc.finish(p, mode, line_no, id, String::new());
-            (row.to_bytes(), rep)
+            let (_, rep, held) = acc.finish(p, mode, line_no, id, String::new());
+            // Withheld: the caller writes the original to the quarantine
+            // file, never to the output.
+            match held {
+                Some(h) => (original.unwrap_or_default(), rep, Some(h)),
+                None => (row.to_bytes(), rep, None),
+            }
         }
     }
 }
 
-fn text_record(p: &Pipeline, text: &str, mode: Mode, line: usize) -> (String, Option<Value>) {
+fn text_record(p: &Pipeline, text: &str, mode: Mode, line: usize) -> Processed {
     match mode {
         Mode::Scan {
             show_values,
@@ -710,16 +928,20 @@ fn text_record(p: &Pipeline, text: &str, mode: Mode, line: usize) -> (String, Op
             if let Some(u) = used {
                 rec["llm"] = json!(u);
             }
-            (rec.to_string(), None)
+            (rec.to_string(), None, None)
         }
         Mode::Rewrite { report } => {
             let r = p.rewrite(text);
+            let held = (r.decision == Decision::Quarantine).then(|| held_reasons(&r));
             let rep = report.then(|| {
-                json!({"line": line, "status": "ok", "paths": [r.path], "llm": r.llm,
-                    "fallback_reasons": r.fallback_reason.into_iter().collect::<Vec<_>>(),
-                    "spans": r.plan.spans.len(), "entities": p.entity_reports(&r)})
+                let status = if held.is_some() { "quarantined" } else { "ok" };
+                json!({"line": line, "status": status, "decision": r.decision,
+                    "paths": [r.path], "llm": r.llm,
+                    "fallback_reasons": r.fallback_reason.iter().collect::<Vec<_>>(),
+                    "spans": r.plan.spans.len(), "entities": p.entity_reports(&r),
+                    "checks": checks_json(&r, "text")})
             });
-            (r.text, rep)
+            (r.text, rep, held)
         }
     }
 }
@@ -879,5 +1101,342 @@ fn bench_llm(cfg: &Config, b: &BenchArgs) -> Result<i32> {
         100.0 * r.pp_tps / ref_pp.max(1e-9),
         100.0 * r.tg_tps / ref_tg.max(1e-9)
     );
+    Ok(0)
+}
+
+/// `gdr verify`: one verdict line per input pair.
+fn verify_pairs(p: &Pipeline, a: &VerifyCmdArgs) -> Result<i32> {
+    let (mut input, name) = open_input(&a.input)?;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let (mut line_no, mut failed, mut total) = (0usize, 0usize, 0usize);
+    loop {
+        let mut buf = Vec::new();
+        let Some(full) = read_line_capped(&mut input, &mut buf, a.max_record_bytes)
+            .with_context(|| format!("reading {name}"))?
+        else {
+            break;
+        };
+        line_no += 1;
+        if buf.iter().all(u8::is_ascii_whitespace) && full == buf.len() {
+            continue;
+        }
+        total += 1;
+        let parsed = if full > buf.len() {
+            Err(format!(
+                "record too large ({full} bytes, limit {})",
+                a.max_record_bytes
+            ))
+        } else {
+            parse_pair(&buf)
+        };
+        match parsed {
+            Ok(pair) => {
+                let v = p.verify_pair(
+                    &pair.original,
+                    &pair.rewrite,
+                    pair.spans.as_deref(),
+                    pair.surrogates.as_deref(),
+                    !a.no_embed,
+                );
+                let mut line = serde_json::to_value(&v)?;
+                line["id"] = pair.id;
+                let ordered = json!({"id": line["id"], "verdict": line["verdict"],
+                    "reasons": line["reasons"], "scores": line["scores"]});
+                writeln!(out, "{ordered}")?;
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("gdr: {name}:{line_no}: {e}; record skipped");
+            }
+        }
+    }
+    out.flush()?;
+    if failed > 0 {
+        eprintln!("gdr: {failed} of {total} records failed and were skipped");
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+struct PairIn {
+    id: Value,
+    original: String,
+    rewrite: String,
+    spans: Option<Vec<Span>>,
+    surrogates: Option<Vec<String>>,
+}
+
+/// One `gdr verify` line. Errors name fields, never their content.
+fn parse_pair(buf: &[u8]) -> std::result::Result<PairIn, String> {
+    let text = std::str::from_utf8(buf).map_err(|e| {
+        RecordError::InvalidUtf8 {
+            offset: e.valid_up_to(),
+        }
+        .to_string()
+    })?;
+    let v: Value = serde_json::from_str(text).map_err(|e| {
+        RecordError::Json(format!("line {}, column {}", e.line(), e.column())).to_string()
+    })?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| RecordError::NotObject.to_string())?;
+    let string = |k: &str| -> std::result::Result<String, String> {
+        match obj.get(k) {
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(other) => Err(RecordError::NotString {
+                path: k.to_string(),
+                found: json_kind(other),
+            }
+            .to_string()),
+            None => Err(RecordError::MissingField(k.to_string()).to_string()),
+        }
+    };
+    let original = string("original")?;
+    let rewrite = string("rewrite")?;
+    let spans = match obj.get("spans") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => {
+            let mut out = Vec::new();
+            for (i, it) in items.iter().enumerate() {
+                let get = |k: &str| it.get(k).and_then(Value::as_u64).map(|n| n as usize);
+                let (Some(start), Some(end), Some(ty)) = (
+                    get("start"),
+                    get("end"),
+                    it.get("type").and_then(Value::as_str),
+                ) else {
+                    return Err(format!("spans[{i}]: needs start, end (bytes) and type"));
+                };
+                if start >= end
+                    || end > original.len()
+                    || !original.is_char_boundary(start)
+                    || !original.is_char_boundary(end)
+                {
+                    return Err(format!(
+                        "spans[{i}]: offsets outside the original or inside a character"
+                    ));
+                }
+                out.push(Span {
+                    start,
+                    end,
+                    entity: std::sync::Arc::from(ty),
+                    score: 1.0,
+                    detector: std::sync::Arc::from("input"),
+                    validated: true,
+                });
+            }
+            out.sort_by_key(|s| (s.start, s.end));
+            if out.windows(2).any(|w| w[1].start < w[0].end) {
+                return Err("spans overlap".to_string());
+            }
+            Some(out)
+        }
+        Some(_) => return Err("field \"spans\" must be an array".to_string()),
+    };
+    let surrogates = match obj.get("surrogates") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|x| x.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or("field \"surrogates\" must be an array of strings")?,
+        ),
+        Some(_) => return Err("field \"surrogates\" must be an array of strings".to_string()),
+    };
+    Ok(PairIn {
+        id: obj.get("id").cloned().unwrap_or(Value::Null),
+        original,
+        rewrite,
+        spans,
+        surrogates,
+    })
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `gdr bench --verify`: the mutation set of the corpora (field `text`) and
+/// the hand-written paraphrases; rejection rate per class and the cost of
+/// verification relative to the rewrite, with and without the embedding.
+fn bench_verify(p: &Pipeline, b: &BenchArgs) -> Result<i32> {
+    use gdr::verify::mutate::{self, Class};
+    let corpora = if b.corpora.is_empty() {
+        vec![PathBuf::from("fixtures/records.jsonl")]
+    } else {
+        b.corpora.clone()
+    };
+    let mut pairs = Vec::new();
+    let mut quarantined = 0usize;
+    for c in &corpora {
+        let f = File::open(c).with_context(|| format!("opening {}", c.display()))?;
+        let mut n = 0;
+        for (i, line) in BufReader::new(f).lines().enumerate() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: Value = serde_json::from_str(&line)
+                .with_context(|| format!("{}:{}: malformed JSON", c.display(), i + 1))?;
+            if let Some(t) = v.get("text").and_then(Value::as_str) {
+                match mutate::deterministic_pair(p, t) {
+                    Some(pair) => pairs.push(pair),
+                    None => quarantined += 1,
+                }
+                n += 1;
+                if b.limit > 0 && n >= b.limit {
+                    break;
+                }
+            }
+        }
+    }
+    let para = b
+        .paraphrases
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("fixtures/paraphrases.jsonl"));
+    if para.exists() {
+        for (i, line) in BufReader::new(File::open(&para)?).lines().enumerate() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: Value = serde_json::from_str(&line)
+                .with_context(|| format!("{}:{}: malformed JSON", para.display(), i + 1))?;
+            let (Some(o), Some(r)) = (
+                v.get("original").and_then(Value::as_str),
+                v.get("rewrite").and_then(Value::as_str),
+            ) else {
+                bail!("{}:{}: needs original and rewrite", para.display(), i + 1);
+            };
+            let sur: Vec<(String, String)> = v
+                .get("surrogates")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            pairs.push(mutate::paraphrase_pair(p, o, r, &sur));
+        }
+    }
+    if quarantined > 0 {
+        println!("{quarantined} records quarantined by the pipeline (no good rewrite to mutate)");
+    }
+    let cases = mutate::cases(p, &pairs);
+    let det: Vec<&mutate::Pair> = pairs.iter().filter(|x| x.class == Class::Good).collect();
+    let rewrite_secs = det.iter().map(|x| x.rewrite_secs).sum::<f64>() / det.len().max(1) as f64;
+    let has_embed = p.verifier.as_ref().is_some_and(|v| v.embedder.is_some());
+    println!(
+        "verifier mutation set: {} good pairs ({} deterministic, {} paraphrases), {} cases",
+        pairs.len(),
+        det.len(),
+        pairs.len() - det.len(),
+        cases.len()
+    );
+    if b.show_misses {
+        for c in &cases {
+            let Some(v) = mutate::verify_case(p, c, has_embed) else {
+                continue;
+            };
+            let wrong = ((c.class.is_leak() || c.class.is_meaning()) && v.accept)
+                || (c.class.should_accept() && !v.accept);
+            if wrong {
+                // The mutated part only: the good rewrite and the mutant
+                // without their common prefix and suffix.
+                let good = &pairs[c.source].rewrite;
+                let pre = good
+                    .char_indices()
+                    .zip(c.rewrite.chars())
+                    .find(|((_, a), b)| a != b)
+                    .map_or(good.len().min(c.rewrite.len()), |((i, _), _)| i);
+                let suf = good[pre..]
+                    .chars()
+                    .rev()
+                    .zip(c.rewrite[pre..].chars().rev())
+                    .take_while(|(a, b)| a == b)
+                    .map(|(a, _)| a.len_utf8())
+                    .sum::<usize>()
+                    .min(good.len() - pre)
+                    .min(c.rewrite.len() - pre);
+                println!(
+                    "{}",
+                    json!({"class": c.class, "source": c.source, "reasons": v.reasons,
+                        "from": &good[pre..good.len() - suf],
+                        "to": &c.rewrite[pre..c.rewrite.len() - suf],
+                        "identifiers": c.identifiers.iter()
+                            .map(|s| format!("{}:{}", s.entity, &c.original[s.start..s.end]))
+                            .collect::<Vec<_>>()})
+                );
+            }
+        }
+    }
+    let runs: &[bool] = if has_embed { &[false, true] } else { &[false] };
+    for &embed in runs {
+        let t = mutate::evaluate(p, &cases, embed);
+        println!("\n{} embedding:", if embed { "with" } else { "without" });
+        println!(
+            "{:<12} {:>6} {:>9} {:>10}  top reasons",
+            "class", "cases", "rejected", "verify ms"
+        );
+        for x in &t {
+            if x.cases == 0 {
+                continue;
+            }
+            let mut rs: Vec<(&String, &usize)> = x.reasons.iter().collect();
+            rs.sort_by(|a, b| b.1.cmp(a.1));
+            let top: Vec<String> = rs.iter().take(4).map(|(r, n)| format!("{r}={n}")).collect();
+            println!(
+                "{:<12} {:>6} {:>8.1}% {:>10.3}  {}",
+                x.class,
+                x.cases,
+                100.0 * x.rejected as f64 / x.cases as f64,
+                x.verify_secs * 1e3,
+                top.join(" ")
+            );
+        }
+        let by = |f: &dyn Fn(Class) -> bool| {
+            let (mut n, mut r) = (0, 0);
+            for (x, c) in t.iter().zip(Class::ALL) {
+                if f(c) {
+                    n += x.cases;
+                    r += x.rejected;
+                }
+            }
+            (n, r)
+        };
+        let (ln, lr) = by(&|c: Class| c.is_leak());
+        let (mn, mr) = by(&|c: Class| c.is_meaning());
+        let (gn, gr) = by(&|c: Class| c.should_accept());
+        println!(
+            "leak mutants rejected {:.2}% ({lr}/{ln}); meaning mutants rejected {:.2}% ({mr}/{mn}); good rewrites accepted {:.2}% ({}/{gn})",
+            100.0 * lr as f64 / ln.max(1) as f64,
+            100.0 * mr as f64 / mn.max(1) as f64,
+            100.0 * (gn - gr) as f64 / gn.max(1) as f64,
+            gn - gr
+        );
+        let all_secs = t
+            .iter()
+            .map(|x| x.verify_secs * x.cases as f64)
+            .sum::<f64>()
+            / t.iter().map(|x| x.cases).sum::<usize>().max(1) as f64;
+        let good_secs = t[0].verify_secs;
+        println!(
+            "cost: rewrite {:.3} ms/record; verify {:.3} ms on a deterministic rewrite ({:.2}x the rewrite), {:.3} ms on average over all cases ({:.2}x)",
+            rewrite_secs * 1e3,
+            good_secs * 1e3,
+            good_secs / rewrite_secs.max(1e-12),
+            all_secs * 1e3,
+            all_secs / rewrite_secs.max(1e-12)
+        );
+    }
     Ok(0)
 }

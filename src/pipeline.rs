@@ -6,10 +6,16 @@ use crate::detect::{Detector, Gazetteers, RuleSet, Span};
 use crate::llm::detect::{Llm, LlmUse, expected_gain};
 use crate::plan::{self, Op, Plan, Policy};
 use crate::rewrite::{Rewriter, Surrogates};
+use crate::verify::{Leak, Subject, Verdict, Verifier};
 use crate::{Error, keystore};
 use serde::Serialize;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
+
+/// How often a deterministic rewrite that leaks is repaired (the plan
+/// widened to the leaking text) before the record is quarantined.
+const MAX_REPAIRS: usize = 2;
 
 /// Merged spans, how the LLM took part, and the spans without the LLM.
 type Detected = (Vec<Span>, Option<LlmUse>, Vec<Span>);
@@ -21,6 +27,40 @@ pub struct Pipeline {
     pub policy: Policy,
     /// The on-device model, when enabled.
     pub llm: Option<Llm>,
+    /// Checks every rewrite before commit (None: `[verify] enabled =
+    /// false` or `--no-verify`, the pre-verifier behaviour).
+    pub verifier: Option<Verifier>,
+}
+
+/// What happens to a record's rewrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// Verified (or the verifier is off): the rewrite is the output.
+    Commit,
+    /// No rewrite passed: nothing of this record may be written out.
+    Quarantine,
+}
+
+/// Which rewrite a verification looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// The model's fluent rewrite.
+    Generative,
+    /// The keyed substitution of the plan.
+    Deterministic,
+    /// The keyed substitution after the plan was widened to text the
+    /// previous check found leaking.
+    Repair,
+}
+
+/// One verification on the way to a decision.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub stage: Stage,
+    #[serde(flatten)]
+    pub verdict: Verdict,
 }
 
 /// Which path produced the rewrite.
@@ -55,7 +95,13 @@ pub struct Rewritten {
     /// Whether and how the LLM took part (None: LLM off).
     pub llm: Option<LlmUse>,
     /// Why a generative rewrite was rejected (machine-readable).
-    pub fallback_reason: Option<&'static str>,
+    pub fallback_reason: Option<String>,
+    /// Output byte ranges of the planned surrogates (empty for a generative
+    /// rewrite).
+    pub inserted: Vec<Range<usize>>,
+    pub decision: Decision,
+    /// Every verification, in order, with reasons and scores.
+    pub checks: Vec<Check>,
 }
 
 impl Pipeline {
@@ -81,7 +127,26 @@ impl Pipeline {
             surrogates,
             policy: cfg.policy(),
             llm: None,
+            verifier: cfg
+                .verify
+                .enabled
+                .then(|| Verifier::new(cfg.verify.clone())),
         })
+    }
+
+    /// Attach the sentence encoder: verification computes the embedding
+    /// similarity from now on.
+    pub fn with_embedder(mut self, e: crate::llm::embed::Embedder) -> Self {
+        if let Some(v) = self.verifier.take() {
+            self.verifier = Some(v.with_embedder(e));
+        }
+        self
+    }
+
+    /// No verification (comparisons with the pre-verifier behaviour).
+    pub fn without_verifier(mut self) -> Self {
+        self.verifier = None;
+        self
     }
 
     /// Attach a loaded model: scan and rewrite use it from now on.
@@ -169,8 +234,9 @@ impl Pipeline {
         out
     }
 
-    /// Detect, plan and rewrite one text: the model's rewrite when it is on
-    /// and its output passes the checks, else the deterministic rewrite.
+    /// Detect, plan, rewrite and verify one text: the model's rewrite when
+    /// it is on and passes verification, else the deterministic rewrite when
+    /// it passes (after repairing leaks it finds), else quarantine.
     pub fn rewrite(&self, text: &str) -> Rewritten {
         self.rewrite_with(text, true)
     }
@@ -187,17 +253,26 @@ impl Pipeline {
             && used != Some(LlmUse::BudgetSpent)
         {
             match llm.rewrite(text) {
-                Ok(Some(g)) => match check_generative(text, &r.plan, &rule_spans, &g) {
-                    Ok(()) => {
+                Ok(Some(g)) => {
+                    let verdict = self.check_generative(text, &r.plan, &rule_spans, &g);
+                    let accept = verdict.accept;
+                    let reason = verdict.reasons.first().cloned();
+                    if self.verifier.is_some() {
+                        r.checks.push(Check {
+                            stage: Stage::Generative,
+                            verdict,
+                        });
+                    }
+                    if accept {
                         r.text = g.text.trim().to_string();
+                        r.inserted.clear();
                         r.path = RewritePath::Generative;
                         r.llm = Some(LlmUse::Used);
+                        return r;
                     }
-                    Err(reason) => {
-                        r.path = RewritePath::Fallback;
-                        r.fallback_reason = Some(reason);
-                    }
-                },
+                    r.path = RewritePath::Fallback;
+                    r.fallback_reason = reason;
+                }
                 // Declined: the budget is spent, or the text is longer than
                 // one generation window (detection still ran on it).
                 Ok(None) if llm.remaining() == Some(0) => r.llm = Some(LlmUse::BudgetSpent),
@@ -205,11 +280,145 @@ impl Pipeline {
                 Err(e) => {
                     tracing::warn!(error = %e, "LLM rewrite failed; deterministic rewrite used");
                     r.path = RewritePath::Fallback;
-                    r.fallback_reason = Some("llm_error");
+                    r.fallback_reason = Some("llm_error".into());
                 }
             }
         }
+        self.settle(text, spans, r)
+    }
+
+    /// Verify the model's rewrite: the full verifier when it is on, else the
+    /// minimal pre-verifier check.
+    fn check_generative(
+        &self,
+        text: &str,
+        plan: &Plan,
+        rule_spans: &[Span],
+        g: &crate::llm::Generation,
+    ) -> Verdict {
+        let Some(v) = &self.verifier else {
+            return match check_generative(text, plan, rule_spans, g) {
+                Ok(()) => Verdict {
+                    accept: true,
+                    reasons: Vec::new(),
+                    scores: Default::default(),
+                    leaks: Vec::new(),
+                },
+                Err(reason) => Verdict::reject(reason),
+            };
+        };
+        if g.truncated {
+            return Verdict::reject("truncated");
+        }
+        // The plan's spans and every rule hit as the rules found it (a
+        // merged span can be wider than the identifier inside it).
+        let mut ids = plan.spans.clone();
+        ids.extend(rule_spans.iter().cloned());
+        v.verify(
+            &self.detector,
+            &self.policy,
+            &Subject {
+                original: text,
+                rewrite: g.text.trim(),
+                identifiers: &ids,
+                inserted: None,
+            },
+            true,
+        )
+    }
+
+    /// Verify the deterministic rewrite `r` of `spans`; when the only
+    /// failures are leaks of text the plan missed (another mention of a
+    /// name, a confident rule hit in a new context), widen the plan to that
+    /// text and rewrite again; else quarantine.
+    fn settle(&self, text: &str, spans: Vec<Span>, mut r: Rewritten) -> Rewritten {
+        let Some(v) = &self.verifier else {
+            return r;
+        };
+        let mut spans = self.detector.actionable(&spans);
+        for round in 0..=MAX_REPAIRS {
+            let verdict = v.verify(
+                &self.detector,
+                &self.policy,
+                &Subject {
+                    original: text,
+                    rewrite: &r.text,
+                    identifiers: &r.plan.spans,
+                    inserted: Some(&r.inserted),
+                },
+                true,
+            );
+            let stage = if round == 0 {
+                Stage::Deterministic
+            } else {
+                Stage::Repair
+            };
+            let accept = verdict.accept;
+            let extra = if !accept && v.cfg.repair && verdict.only_leaks() && round < MAX_REPAIRS {
+                widen(text, &spans, &verdict.leaks)
+            } else {
+                Vec::new()
+            };
+            r.checks.push(Check { stage, verdict });
+            if accept {
+                r.decision = Decision::Commit;
+                return r;
+            }
+            if extra.is_empty() {
+                break;
+            }
+            spans.extend(extra);
+            spans.sort_by_key(|s| (s.start, s.end));
+            let n = self.rewrite_spans(text, &spans);
+            r.text = n.text;
+            r.plan = n.plan;
+            r.inserted = n.inserted;
+        }
+        r.decision = Decision::Quarantine;
         r
+    }
+
+    /// Verify a given rewrite of `original` (`gdr verify`, the mutation
+    /// benchmark). The identifiers are `spans` (byte offsets into
+    /// `original`) or else what detection finds, planned per policy; the
+    /// planned surrogates are `surrogates` or else the strings this
+    /// pipeline's deterministic rewrite (same key) inserts, located in the
+    /// rewrite by text. `embed` = false skips the embedding step.
+    pub fn verify_pair(
+        &self,
+        original: &str,
+        rewrite: &str,
+        spans: Option<&[Span]>,
+        surrogates: Option<&[String]>,
+        embed: bool,
+    ) -> Verdict {
+        let Some(v) = &self.verifier else {
+            return Verdict::reject("verifier_off");
+        };
+        let det = match spans {
+            Some(s) => self.rewrite_spans(original, s),
+            None => self.rewrite_spans(original, &self.detector.detect(original)),
+        };
+        let planned: Vec<String> = match surrogates {
+            Some(s) => s.to_vec(),
+            None => det
+                .inserted
+                .iter()
+                .map(|r| det.text[r.clone()].to_string())
+                .collect(),
+        };
+        let inserted = crate::verify::ranges_of_strings(rewrite, &planned);
+        v.verify(
+            &self.detector,
+            &self.policy,
+            &Subject {
+                original,
+                rewrite,
+                identifiers: &det.plan.spans,
+                inserted: Some(&inserted),
+            },
+            embed,
+        )
     }
 
     /// Rewrite given spans already detected (lets `scan`-then-`rewrite`
@@ -222,13 +431,16 @@ impl Pipeline {
             gazetteers: &self.detector.gazetteers,
             policy: &self.policy,
         };
-        let out = rw.apply(text, &plan);
+        let (out, inserted) = rw.apply_ranges(text, &plan);
         Rewritten {
             text: out,
             plan,
             path: RewritePath::Deterministic,
             llm: None,
             fallback_reason: None,
+            inserted,
+            decision: Decision::Commit,
+            checks: Vec::new(),
         }
     }
 
@@ -248,8 +460,49 @@ impl Pipeline {
     }
 }
 
-/// The minimum a generative rewrite must pass before it is used (the full
-/// verifier is a separate component): no original identifier survives, in
+/// Spans for every other occurrence, in the original, of text a check found
+/// leaking: the deterministic output outside surrogates is original text, so
+/// a leak there is a mention the plan missed. Occurrences inside planned
+/// spans are left alone.
+fn widen(text: &str, planned: &[Span], leaks: &[Leak]) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::new();
+    let det: Arc<str> = Arc::from("verify");
+    for l in leaks {
+        let needle = l.found.trim();
+        if needle.is_empty() {
+            continue;
+        }
+        let Ok(re) = regex::RegexBuilder::new(&regex::escape(needle))
+            .case_insensitive(true)
+            .build()
+        else {
+            continue;
+        };
+        let entity: Arc<str> = Arc::from(l.entity.as_str());
+        for m in re.find_iter(text) {
+            let (s, e) = (m.start(), m.end());
+            let overlaps = |x: &Span| x.start < e && s < x.end;
+            if !crate::detect::is_word_boundary(text, s, e)
+                || planned.iter().any(overlaps)
+                || out.iter().any(overlaps)
+            {
+                continue;
+            }
+            out.push(Span {
+                start: s,
+                end: e,
+                entity: entity.clone(),
+                score: 1.0,
+                detector: det.clone(),
+                validated: false,
+            });
+        }
+    }
+    out
+}
+
+/// The minimum a generative rewrite must pass before it is used when the
+/// verifier is off (`--no-verify`): no original identifier survives, in
 /// any case; the output is complete and of a plausible length.
 fn check_generative(
     original: &str,
@@ -306,6 +559,72 @@ mod tests {
         crate::llm::Generation {
             text: text.to_string(),
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_missed_mention_is_repaired_not_committed() {
+        // Only "Maria Gonzalez" is detected; the lower-case mention later is
+        // original text the plan missed. The verifier finds it in the
+        // deterministic output, the plan is widened and the record committed.
+        let p = Pipeline::with_key(&Config::default(), &[1u8; 32]).unwrap();
+        let text = "Contact Maria Gonzalez today. The file says gonzalez owes nothing.";
+        let r = p.rewrite(text);
+        assert_eq!(r.decision, Decision::Commit);
+        let stages: Vec<(Stage, bool)> = r
+            .checks
+            .iter()
+            .map(|c| (c.stage, c.verdict.accept))
+            .collect();
+        assert_eq!(
+            stages,
+            vec![(Stage::Deterministic, false), (Stage::Repair, true)]
+        );
+        assert!(
+            r.checks[0]
+                .verdict
+                .reasons
+                .iter()
+                .any(|x| x == "leak_token:PERSON")
+        );
+        assert!(!r.text.to_lowercase().contains("gonzalez"), "{}", r.text);
+        // One entity, one surrogate for both mentions.
+        assert_eq!(r.plan.entities.len(), 1);
+        assert_eq!(r.plan.entities[0].mentions.len(), 2);
+
+        // Without repair the record is quarantined, with the reason.
+        let mut cfg = Config::default();
+        cfg.verify.repair = false;
+        let p = Pipeline::with_key(&cfg, &[1u8; 32]).unwrap();
+        let r = p.rewrite(text);
+        assert_eq!(r.decision, Decision::Quarantine);
+        assert_eq!(r.checks.len(), 1);
+        assert_eq!(
+            r.checks[0].verdict.reasons,
+            vec!["leak_token:PERSON".to_string()]
+        );
+
+        // Verifier off: the pre-verifier behaviour, committed as is.
+        let p = p.without_verifier();
+        let r = p.rewrite(text);
+        assert_eq!(r.decision, Decision::Commit);
+        assert!(r.checks.is_empty());
+        assert!(r.text.to_lowercase().contains("gonzalez"));
+    }
+
+    #[test]
+    fn clean_records_commit_after_one_check() {
+        let p = Pipeline::with_key(&Config::default(), &[1u8; 32]).unwrap();
+        for text in [
+            "Patient Karl Strobel, SSN 536-22-8174, was seen on 2023-03-14 for a follow-up.",
+            "The meeting moved to 3 pm; nothing else changed.",
+        ] {
+            let r = p.rewrite(text);
+            assert_eq!(r.decision, Decision::Commit, "{:?}", r.checks);
+            assert_eq!(r.checks.len(), 1);
+            assert!(r.checks[0].verdict.accept);
+            assert_eq!(r.checks[0].verdict.scores.similarity, None);
+            assert_eq!(r.inserted.len(), r.plan.spans.len());
         }
     }
 

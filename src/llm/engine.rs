@@ -26,7 +26,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 /// llama.cpp's backend may be initialised once per process.
-fn backend() -> Result<&'static LlamaBackend, LlmError> {
+pub(crate) fn backend() -> Result<&'static LlamaBackend, LlmError> {
     static B: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
     B.get_or_init(|| {
         let mut b = LlamaBackend::init().map_err(|e| e.to_string())?;

@@ -8,6 +8,7 @@
 //! it is used.
 
 pub mod detect;
+pub mod embed;
 pub mod engine;
 
 use serde::Deserialize;

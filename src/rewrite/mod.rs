@@ -10,7 +10,7 @@ pub use surrogate::Surrogates;
 
 /// Words kept verbatim inside address and organisation pseudonyms: they
 /// carry the shape ("Street", "Ltd") but identify nobody.
-const KEEP_WORDS: &[&str] = &[
+pub const KEEP_WORDS: &[&str] = &[
     "street",
     "st",
     "avenue",
@@ -153,17 +153,29 @@ pub struct Rewriter<'a> {
 impl Rewriter<'_> {
     /// The text with every planned mention replaced.
     pub fn apply(&self, text: &str, plan: &Plan) -> String {
+        self.apply_ranges(text, plan).0
+    }
+
+    /// [`Rewriter::apply`], also returning the output byte range of every
+    /// replacement (one per plan span, in order). The verifier needs them:
+    /// what lies inside is a planned surrogate (checked by construction:
+    /// keyed, never equal to the original), what lies outside is text that
+    /// must hold no identifier.
+    pub fn apply_ranges(&self, text: &str, plan: &Plan) -> (String, Vec<std::ops::Range<usize>>) {
         let mut out = String::with_capacity(text.len() + 16);
+        let mut ranges = Vec::with_capacity(plan.spans.len());
         let mut last = 0;
         for (i, s) in plan.spans.iter().enumerate() {
             let e = &plan.entities[plan.entity_of[i]];
             out.push_str(&text[last..s.start]);
             let value = &text[s.start..s.end];
+            let at = out.len();
             out.push_str(&self.replacement(&e.entity, e.op, e.number, value));
+            ranges.push(at..out.len());
             last = s.end;
         }
         out.push_str(&text[last..]);
-        out
+        (out, ranges)
     }
 
     /// The replacement of one mention.

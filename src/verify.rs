@@ -1,0 +1,1674 @@
+//! The verifier: every rewrite is checked before it is committed.
+//!
+//! Two questions, answered from the original, the rewrite, the identifier
+//! spans of the original and the output ranges of the planned surrogates:
+//!
+//! 1. **Leaks.** No original identifier survives outside the planned
+//!    surrogates: exact (case-insensitive), normalised (whitespace, digit runs
+//!    without separators, Unicode confusables and diacritics folded), as a word
+//!    of a name, fuzzy (a near-miss spelling, a number with one digit
+//!    changed), and rule detection run again on the output (a high-confidence
+//!    hit that is not a planned surrogate fails).
+//! 2. **Signal.** The original with identifiers masked against the rewrite
+//!    with surrogates masked: content-word recall, no dropped or invented run
+//!    of content words (a clause), every number/amount kept, negations kept,
+//!    length in bounds, and the cosine similarity of a sentence encoder.
+//!
+//! The result is a [`Verdict`] with machine-readable reasons and scores —
+//! never raw text, so it can go to reports, logs and the database.
+
+pub mod mutate;
+
+use crate::detect::{Detector, Gazetteers, Span, is_word_boundary};
+use crate::llm::embed::{Embedder, cosine};
+use crate::plan::{Op, Policy};
+use crate::rewrite::KEEP_WORDS;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::ops::Range;
+
+/// Verifier errors (config only: a check that cannot run is a reject reason,
+/// not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("verify.{key}: {msg}")]
+    Config { key: &'static str, msg: String },
+}
+
+/// `[verify]`: thresholds of the verifier. Defaults were set on the mutation
+/// set (`gdr bench --verify`): every leak mutant rejected, meaning mutants
+/// rejected, fluent paraphrases and deterministic rewrites accepted.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyConfig {
+    /// Verify every rewrite before commit (off: the pre-verifier behaviour,
+    /// for comparisons only).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Compute the embedding similarity (needs the `embed` model).
+    #[serde(default = "yes")]
+    pub embed: bool,
+    /// When a deterministic rewrite leaks text the plan missed (another
+    /// mention of a name, a confident rule hit), widen the plan to it and
+    /// rewrite again (at most twice) instead of quarantining the record.
+    #[serde(default = "yes")]
+    pub repair: bool,
+    /// Manifest entry of the sentence encoder (default: the first entry with
+    /// the `embed` role).
+    #[serde(default)]
+    pub embed_model: Option<String>,
+    /// Threads of the encoder (default: as the LLM engine).
+    #[serde(default)]
+    pub embed_threads: Option<i32>,
+    /// Jaro-Winkler similarity from which an output word is a near-miss of
+    /// an identifier word ("Gonzales" for "Gonzalez" is 0.95).
+    #[serde(default = "d_fuzzy")]
+    pub fuzzy: f64,
+    /// Identifier words shorter than this are not fuzzy-matched (one letter
+    /// off a short word is usually another word).
+    #[serde(default = "d_fuzzy_min_chars")]
+    pub fuzzy_min_chars: usize,
+    /// Digit runs of an identifier at least this long are looked for in the
+    /// output's digits with separators removed.
+    #[serde(default = "d_min_digits")]
+    pub min_digits: usize,
+    /// Score from which a rule hit on the output counts as an identifier.
+    #[serde(default = "d_redetect")]
+    pub redetect_score: f32,
+    /// Share of the original's content words (masked, stemmed) the rewrite
+    /// must keep.
+    #[serde(default = "d_recall")]
+    pub min_content_recall: f32,
+    /// Most content words of the original a rewrite may delete in one place
+    /// (a dropped clause deletes more; a paraphrase replaces words rather
+    /// than deleting them, see `runs`).
+    #[serde(default = "d_run")]
+    pub max_dropped_run: usize,
+    /// Most content words a rewrite may insert in one place (an invented
+    /// sentence inserts more).
+    #[serde(default = "d_run")]
+    pub max_added_run: usize,
+    /// Bounds of masked rewrite length / masked original length.
+    #[serde(default = "d_lmin")]
+    pub min_length_ratio: f32,
+    #[serde(default = "d_lmax")]
+    pub max_length_ratio: f32,
+    /// Cosine similarity of the masked texts' embeddings (all-MiniLM-L6-v2:
+    /// a paraphrase ~0.96, a changed meaning ~0.49).
+    #[serde(default = "d_sim")]
+    pub min_similarity: f32,
+}
+
+fn yes() -> bool {
+    true
+}
+fn d_fuzzy() -> f64 {
+    0.9
+}
+fn d_fuzzy_min_chars() -> usize {
+    4
+}
+fn d_min_digits() -> usize {
+    5
+}
+fn d_redetect() -> f32 {
+    0.85
+}
+fn d_recall() -> f32 {
+    0.5
+}
+fn d_run() -> usize {
+    2
+}
+fn d_lmin() -> f32 {
+    0.5
+}
+fn d_lmax() -> f32 {
+    2.0
+}
+fn d_sim() -> f32 {
+    0.8
+}
+
+impl Default for VerifyConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            embed: true,
+            repair: true,
+            embed_model: None,
+            embed_threads: None,
+            fuzzy: d_fuzzy(),
+            fuzzy_min_chars: d_fuzzy_min_chars(),
+            min_digits: d_min_digits(),
+            redetect_score: d_redetect(),
+            min_content_recall: d_recall(),
+            max_dropped_run: d_run(),
+            max_added_run: d_run(),
+            min_length_ratio: d_lmin(),
+            max_length_ratio: d_lmax(),
+            min_similarity: d_sim(),
+        }
+    }
+}
+
+impl VerifyConfig {
+    pub fn validate(&self) -> Result<(), VerifyError> {
+        let unit = |key: &'static str, v: f64| {
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(VerifyError::Config {
+                    key,
+                    msg: format!("{v} outside 0..=1"),
+                })
+            }
+        };
+        unit("fuzzy", self.fuzzy)?;
+        unit("redetect_score", self.redetect_score as f64)?;
+        unit("min_content_recall", self.min_content_recall as f64)?;
+        unit("min_similarity", self.min_similarity as f64)?;
+        if !(self.min_length_ratio > 0.0 && self.min_length_ratio <= 1.0)
+            || self.max_length_ratio < 1.0
+        {
+            return Err(VerifyError::Config {
+                key: "min_length_ratio",
+                msg: "need 0 < min_length_ratio <= 1 <= max_length_ratio".into(),
+            });
+        }
+        if self.min_digits < 3 {
+            return Err(VerifyError::Config {
+                key: "min_digits",
+                msg: "must be at least 3".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What the verifier looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub original: &'a str,
+    pub rewrite: &'a str,
+    /// Identifier spans of the original that must not survive (the plan's
+    /// spans whose operation is not `keep`).
+    pub identifiers: &'a [Span],
+    /// Output byte ranges of the planned surrogates, when known (the
+    /// deterministic rewrite knows them; a generative rewrite does not, and
+    /// then the identifiers found on the output are masked instead).
+    pub inserted: Option<&'a [Range<usize>]>,
+}
+
+/// Scores of one verification (rounded to 4 decimals).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Scores {
+    /// Leak findings (all kinds).
+    pub leaks: usize,
+    /// Highest similarity of an output word to an identifier word that is
+    /// not an exact match (0 when none was compared).
+    pub fuzzy_max: f64,
+    /// High-confidence rule hits on the output outside planned surrogates.
+    pub unplanned: usize,
+    pub content_recall: f32,
+    pub dropped_run: usize,
+    pub added_run: usize,
+    /// Share of the original's numbers (and currency/percent signs) kept.
+    pub numbers_kept: f32,
+    pub numbers_added: usize,
+    pub negations_original: usize,
+    pub negations_rewrite: usize,
+    pub length_ratio: f32,
+    /// Cosine similarity of the masked texts (None: not computed).
+    pub similarity: Option<f32>,
+}
+
+/// One leak finding. `found` is the raw output text that matched: it never
+/// leaves the process (not serialised); the pipeline uses it to widen the
+/// plan and retry.
+#[derive(Debug, Clone)]
+pub struct Leak {
+    pub reason: String,
+    pub entity: String,
+    pub found: String,
+}
+
+/// Accept or reject, why, and the scores.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    #[serde(serialize_with = "ser_accept", rename = "verdict")]
+    pub accept: bool,
+    pub reasons: Vec<String>,
+    pub scores: Scores,
+    #[serde(skip)]
+    pub leaks: Vec<Leak>,
+}
+
+fn ser_accept<S: serde::Serializer>(a: &bool, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(if *a { "accept" } else { "reject" })
+}
+
+impl Verdict {
+    /// A reject with one reason and no scores (a check that could not run,
+    /// e.g. a truncated generation).
+    pub fn reject(reason: &str) -> Self {
+        Self {
+            accept: false,
+            reasons: vec![reason.to_string()],
+            scores: Scores::default(),
+            leaks: Vec::new(),
+        }
+    }
+
+    /// Rejected for leaks and unplanned identifiers only (the cases the
+    /// pipeline can repair by widening the plan).
+    pub fn only_leaks(&self) -> bool {
+        !self.accept
+            && self
+                .reasons
+                .iter()
+                .all(|r| r.starts_with("leak_") || r.starts_with("unplanned_"))
+    }
+}
+
+/// The verifier: thresholds and, when the embedding step is on, the
+/// sentence encoder.
+pub struct Verifier {
+    pub cfg: VerifyConfig,
+    pub embedder: Option<Embedder>,
+}
+
+fn round4(x: f32) -> f32 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+impl Verifier {
+    pub fn new(cfg: VerifyConfig) -> Self {
+        Self {
+            cfg,
+            embedder: None,
+        }
+    }
+
+    pub fn with_embedder(mut self, e: Embedder) -> Self {
+        self.embedder = Some(e);
+        self
+    }
+
+    /// Verify one rewrite; `embed` = false skips the embedding step even
+    /// when an encoder is loaded.
+    pub fn verify(
+        &self,
+        detector: &Detector,
+        policy: &Policy,
+        s: &Subject<'_>,
+        embed: bool,
+    ) -> Verdict {
+        let mut reasons: Vec<String> = Vec::new();
+        let mut scores = Scores::default();
+        if s.rewrite.trim().is_empty() && !s.original.trim().is_empty() {
+            return Verdict::reject("empty");
+        }
+        let g = &detector.gazetteers;
+        let ids: Vec<&Span> = s
+            .identifiers
+            .iter()
+            .filter(|sp| policy.op(&sp.entity) != Op::Keep)
+            .collect();
+        // Detection on the output: for the re-detection check and, without
+        // planned surrogates, to mask the identifiers a generative rewrite
+        // made up. An unchanged text without identifiers has nothing new.
+        let redetect = s.rewrite != s.original || !ids.is_empty();
+        let out_spans = if redetect || s.inserted.is_none() {
+            detector.detect(s.rewrite)
+        } else {
+            Vec::new()
+        };
+        // What the signal checks mask in the rewrite: the planned
+        // surrogates, or the identifiers found on it.
+        let found_on_output: Vec<Range<usize>>;
+        let masked_out: &[Range<usize>] = match s.inserted {
+            Some(r) => r,
+            None => {
+                found_on_output = detector
+                    .actionable(&out_spans)
+                    .iter()
+                    .map(|sp| sp.start..sp.end)
+                    .collect();
+                &found_on_output
+            }
+        };
+        // Leak checks look at everything but the planned surrogates: the
+        // identifiers detection finds on a generative output are exactly
+        // what must be checked, so they are masked for the signal checks
+        // only.
+        let planned: &[Range<usize>] = s.inserted.unwrap_or(&[]);
+        let visible = blank(s.rewrite, planned, "\u{1}");
+        let outside = blank(s.original, &ranges_of(&ids), "\u{1}");
+
+        // --- leaks ---------------------------------------------------------
+        let mut leaks = self.leaks(g, &ids, s.original, &visible, &outside, &mut scores);
+        // Rule detection again, on the output: a confident hit that is not
+        // a planned surrogate is an identifier the plan does not explain.
+        if redetect {
+            for sp in &out_spans {
+                let by_rule = sp.detector.starts_with("rule:") || &*sp.detector == "deny_list";
+                if !by_rule
+                    || sp.score < self.cfg.redetect_score
+                    || policy.op(&sp.entity) == Op::Keep
+                    || planned.iter().any(|r| r.start < sp.end && sp.start < r.end)
+                {
+                    continue;
+                }
+                scores.unplanned += 1;
+                leaks.push(Leak {
+                    reason: format!("unplanned_identifier:{}", sp.entity),
+                    entity: sp.entity.to_string(),
+                    found: s.rewrite[sp.start..sp.end].to_string(),
+                });
+            }
+        }
+        for l in &leaks {
+            if !reasons.contains(&l.reason) {
+                reasons.push(l.reason.clone());
+            }
+        }
+        scores.leaks = leaks
+            .iter()
+            .filter(|l| l.reason.starts_with("leak_"))
+            .count();
+
+        // --- signal --------------------------------------------------------
+        let m_orig = masked(s.original, &ranges_of(&ids));
+        let m_rw = masked(s.rewrite, masked_out);
+        let a = Profile::of(&m_orig);
+        let b = Profile::of(&m_rw);
+        scores.content_recall = round4(bag_recall(&a.content, &b.content));
+        let (dropped, added) = runs(&a.content, &b.content);
+        scores.dropped_run = dropped;
+        scores.added_run = added;
+        let (missing, extra) = bag_diff(&a.numbers, &b.numbers);
+        scores.numbers_kept = round4(if a.numbers.is_empty() {
+            1.0
+        } else {
+            1.0 - missing as f32 / a.numbers.len() as f32
+        });
+        scores.numbers_added = extra;
+        scores.negations_original = a.negations;
+        scores.negations_rewrite = b.negations;
+        let (lo, lr) = (m_orig.chars().count(), m_rw.chars().count());
+        scores.length_ratio = round4(lr as f32 / lo.max(1) as f32);
+        // With a handful of content words one synonym moves the ratio by a
+        // quarter: recall is judged from five words on (the embedding and
+        // the other checks still see short texts).
+        if a.content.len() >= 5 && scores.content_recall < self.cfg.min_content_recall {
+            reasons.push("content_recall".into());
+        }
+        if dropped > self.cfg.max_dropped_run {
+            reasons.push("content_dropped".into());
+        }
+        if added > self.cfg.max_added_run {
+            reasons.push("content_added".into());
+        }
+        if missing > 0 {
+            reasons.push("number_missing".into());
+        }
+        if extra > 0 {
+            reasons.push("number_added".into());
+        }
+        if b.negations < a.negations {
+            reasons.push("negation_dropped".into());
+        }
+        if b.negations > a.negations {
+            reasons.push("negation_added".into());
+        }
+        // Very short texts (a greeting) have no stable length ratio.
+        if lo >= 20
+            && !(self.cfg.min_length_ratio..=self.cfg.max_length_ratio)
+                .contains(&scores.length_ratio)
+        {
+            reasons.push("length_ratio".into());
+        }
+        if embed
+            && self.cfg.embed
+            && let Some(e) = &self.embedder
+        {
+            if m_orig == m_rw {
+                // Identical inputs: cosine 1 without running the encoder.
+                scores.similarity = Some(1.0);
+            } else {
+                let (a_mid, b_mid) = changed_region(&m_orig, &m_rw);
+                match e.embed(&[a_mid, b_mid]) {
+                    Ok(v) => {
+                        let sim = round4(cosine(&v[0], &v[1]));
+                        scores.similarity = Some(sim);
+                        if sim < self.cfg.min_similarity {
+                            reasons.push("similarity".into());
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "embedding failed; rewrite rejected");
+                        reasons.push("embedding_error".into());
+                    }
+                }
+            }
+        }
+        Verdict {
+            accept: reasons.is_empty(),
+            reasons,
+            scores,
+            leaks,
+        }
+    }
+}
+
+/// The part of two texts that differs, widened to sentence boundaries
+/// with one sentence of context on each side. The encoder sees only this:
+/// the cost follows the change, not the record (a long judgment with one
+/// clause changed is two short inputs, not two 10k-token ones), and the
+/// similarity measures the change instead of being diluted by the
+/// unchanged rest.
+fn changed_region<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
+    let pre = a
+        .char_indices()
+        .zip(b.chars())
+        .find(|((_, x), y)| x != y)
+        .map_or(a.len().min(b.len()), |((i, _), _)| i);
+    let pre = floor_char(a, pre.min(b.len()));
+    let max_suf = (a.len() - pre).min(b.len() - pre);
+    let suf = a[pre..]
+        .chars()
+        .rev()
+        .zip(b[pre..].chars().rev())
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| x.len_utf8())
+        .scan(0usize, |acc, n| {
+            *acc += n;
+            Some(*acc)
+        })
+        .take_while(|&n| n <= max_suf)
+        .last()
+        .unwrap_or(0);
+    let is_end = |c: char| matches!(c, '.' | '!' | '?' | '\n');
+    // Back over the sentence the change is in, and one more.
+    let start = {
+        let mut cut = pre;
+        for _ in 0..2 {
+            cut = a[..floor_char(a, cut.saturating_sub(1))]
+                .rfind(is_end)
+                .map_or(0, |i| i + 1);
+        }
+        cut
+    };
+    let end_of = |t: &'a str, from: usize| {
+        let mut cut = from;
+        for _ in 0..2 {
+            cut = t[cut..].find(is_end).map_or(t.len(), |i| cut + i + 1);
+        }
+        cut
+    };
+    let (a_end, b_end) = (end_of(a, a.len() - suf), end_of(b, b.len() - suf));
+    (
+        &a[start..a_end.max(start)],
+        &b[start.min(b.len())..b_end.max(start.min(b.len()))],
+    )
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Entity types whose values are numbers or codes: the digit checks cover
+/// them, their letters (an IBAN's country code) are not words.
+const NUMERIC_TYPES: &[&str] = &[
+    "PHONE",
+    "CREDIT_CARD",
+    "IBAN",
+    "US_SSN",
+    "IP_ADDRESS",
+    "MAC_ADDRESS",
+    "DATE",
+    "DATE_OF_BIRTH",
+    "AGE",
+    "ZIP",
+    "ID",
+];
+
+/// Honorifics are not part of what identifies a person.
+const TITLES: &[&str] = &[
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "mme", "herr", "frau", "jr",
+    "sr", "phd", "md",
+];
+
+impl Verifier {
+    /// Leak findings for every identifier against the visible output (the
+    /// rewrite with planned surrogates blanked). `outside` is the original
+    /// with identifiers blanked: what was ordinary text all along.
+    fn leaks(
+        &self,
+        g: &Gazetteers,
+        ids: &[&Span],
+        original: &str,
+        visible: &str,
+        outside: &str,
+        scores: &mut Scores,
+    ) -> Vec<Leak> {
+        let mut out: Vec<Leak> = Vec::new();
+        if ids.is_empty() {
+            return out;
+        }
+        let vis = Folded::new(visible);
+        let orig_out = Folded::new(outside);
+        let vis_runs = digit_runs(visible);
+        let out_runs: std::collections::HashSet<String> =
+            digit_runs(outside).into_iter().map(|r| r.1).collect();
+        let vis_words = word_spans(&vis.text);
+        let out_words: std::collections::HashSet<&str> = word_spans(&orig_out.text)
+            .into_iter()
+            .map(|r| &orig_out.text[r])
+            .collect();
+        let common = |w: &str| g.is_common(w);
+        let push = |out: &mut Vec<Leak>, reason: &str, entity: &str, found: String| {
+            let reason = format!("{reason}:{entity}");
+            if !out.iter().any(|l| l.reason == reason && l.found == found) {
+                out.push(Leak {
+                    reason,
+                    entity: entity.to_string(),
+                    found,
+                });
+            }
+        };
+        for sp in ids {
+            let value = original[sp.start..sp.end].trim();
+            let entity: &str = &sp.entity;
+            let vf = Folded::new(value);
+            let lead = vf.text.len() - vf.text.trim_start().len();
+            let v = vf.text.trim();
+            if v.is_empty() {
+                continue;
+            }
+            // Dictionary words are judged as written: "Bašić" or "Péter"
+            // fold to dictionary words but are not ordinary text.
+            let raw_common = |r: Range<usize>| {
+                common(&vf.raw(value, lead + r.start..lead + r.end).to_lowercase())
+            };
+            let single_word = !v.contains(|c: char| !c.is_alphanumeric());
+            // Weak needles (short, an ordinary word, a short number) also
+            // occur as ordinary text: they leak only when the output has
+            // more of them than the original had outside identifiers.
+            let weak = v.chars().count() < 3
+                || (single_word && raw_common(0..v.len()))
+                || (v.chars().all(|c| c.is_ascii_digit()) && v.len() < self.cfg.min_digits);
+            let hits = find_bounded(&vis.text, v);
+            let limit = if weak {
+                find_bounded(&orig_out.text, v).len()
+            } else {
+                0
+            };
+            let mut exact_found = false;
+            if hits.len() > limit {
+                let r = hits[hits.len() - 1].clone();
+                let found = vis.raw(visible, r);
+                let exact =
+                    collapse_ws(&found.to_lowercase()) == collapse_ws(&value.to_lowercase());
+                let reason = if exact {
+                    "leak_exact"
+                } else {
+                    "leak_normalised"
+                };
+                push(&mut out, reason, entity, found);
+                exact_found = true;
+            }
+            // Digits without separators: "(88) 684-334" as "88-684-334".
+            let digits: String = v.chars().filter(char::is_ascii_digit).collect();
+            if !exact_found && digits.len() >= self.cfg.min_digits {
+                for (range, run) in &vis_runs {
+                    let ambiguous = digits.len() < 7 && out_runs.contains(run);
+                    if run.contains(&digits) && !ambiguous {
+                        push(
+                            &mut out,
+                            "leak_digits",
+                            entity,
+                            visible[range.clone()].to_string(),
+                        );
+                    } else if digits.len() >= 7
+                        && run.len() == digits.len()
+                        && !out_runs.contains(run)
+                        && hamming(run, &digits) == 1
+                    {
+                        // One digit off a long number still points at it.
+                        push(
+                            &mut out,
+                            "leak_fuzzy",
+                            entity,
+                            visible[range.clone()].to_string(),
+                        );
+                    }
+                }
+            }
+            // Codes with letters and digits (IBAN, ids): the same code with
+            // one character changed, in any grouping ("GB82 WEST ...").
+            let code: String = v.chars().filter(|c| c.is_alphanumeric()).collect();
+            let code_len = code.chars().count();
+            if code_len >= 7 && code.chars().any(|c| c.is_ascii_digit()) {
+                for (k, first) in vis_words.iter().enumerate() {
+                    let mut joined = String::new();
+                    let mut end = first.end;
+                    for w in &vis_words[k..] {
+                        // Groups of one code are separated by one character.
+                        if !joined.is_empty() && w.start > end + 1 {
+                            break;
+                        }
+                        joined.push_str(&vis.text[w.clone()]);
+                        end = w.end;
+                        if joined.chars().count() >= code_len {
+                            break;
+                        }
+                    }
+                    if joined.chars().count() == code_len
+                        && joined != code
+                        && joined
+                            .chars()
+                            .zip(code.chars())
+                            .filter(|(a, b)| a != b)
+                            .count()
+                            == 1
+                        && !out_words.contains(joined.as_str())
+                    {
+                        push(
+                            &mut out,
+                            "leak_fuzzy",
+                            entity,
+                            vis.raw(visible, first.start..end),
+                        );
+                    }
+                }
+            }
+            if NUMERIC_TYPES.contains(&entity) || entity == "SECRET" {
+                continue;
+            }
+            // Words of the identifier: an e-mail's local part only (its
+            // domain is a provider, not a person); a URL's host name without
+            // "www" and the top-level domain (paths are shapes, not names).
+            let words_src = match entity {
+                "EMAIL" => v.split('@').next().unwrap_or(""),
+                "URL" => url_host_name(v),
+                _ => v,
+            };
+            let base = words_src.as_ptr() as usize - v.as_ptr() as usize;
+            for wr in word_spans(words_src) {
+                let t = &words_src[wr.clone()];
+                if !t.chars().any(char::is_alphabetic)
+                    || TITLES.contains(&t)
+                    || KEEP_WORDS.contains(&t)
+                    || (entity == "URL" && t == "www")
+                {
+                    continue;
+                }
+                let n = t.chars().count();
+                let t_common = raw_common(base + wr.start..base + wr.end);
+                let t_weak = n < 3 || t_common;
+                // Each word of a name identifies ("Strobel" alone); for
+                // other types only distinctive words count.
+                if entity == "PERSON" || (!t_weak && n >= 4) {
+                    let hits = find_bounded(&vis.text, t);
+                    let limit = if t_weak {
+                        find_bounded(&orig_out.text, t).len()
+                    } else {
+                        0
+                    };
+                    if hits.len() > limit && !(exact_found && single_word) {
+                        let r = hits[hits.len() - 1].clone();
+                        push(&mut out, "leak_token", entity, vis.raw(visible, r));
+                    }
+                }
+                // Near-miss spellings of distinctive words.
+                if n < self.cfg.fuzzy_min_chars || t_common {
+                    continue;
+                }
+                for wr in &vis_words {
+                    let w = &vis.text[wr.clone()];
+                    let m = w.chars().count();
+                    if w == t
+                        || m + 2 < n
+                        || n + 2 < m
+                        || m < self.cfg.fuzzy_min_chars
+                        || !w.chars().any(char::is_alphabetic)
+                        || out_words.contains(w)
+                    {
+                        continue;
+                    }
+                    let sim = strsim::jaro_winkler(t, w);
+                    if sim > scores.fuzzy_max {
+                        scores.fuzzy_max = (sim * 10_000.0).round() / 10_000.0;
+                    }
+                    let near = sim >= self.cfg.fuzzy || strsim::damerau_levenshtein(t, w) == 1;
+                    if near && !common(w) {
+                        push(&mut out, "leak_fuzzy", entity, vis.raw(visible, wr.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The host of a URL without its top-level domain ("transferlive" of
+/// "http://www.TransferLive.be/x"), as a slice of `url`.
+fn url_host_name(url: &str) -> &str {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let end = rest.find(['/', '?', '#', ':']).unwrap_or(rest.len());
+    let host = &rest[..end];
+    host.rfind('.').map_or(host, |i| &host[..i])
+}
+
+fn hamming(a: &str, b: &str) -> usize {
+    a.bytes().zip(b.bytes()).filter(|(x, y)| x != y).count()
+}
+
+fn collapse_ws(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn ranges_of(spans: &[&Span]) -> Vec<Range<usize>> {
+    spans.iter().map(|s| s.start..s.end).collect()
+}
+
+/// `text` with `ranges` (sorted or not, possibly overlapping) replaced by
+/// `with`.
+fn replace_ranges(text: &str, ranges: &[Range<usize>], with: &str) -> String {
+    let mut rs: Vec<Range<usize>> = ranges
+        .iter()
+        .filter(|r| r.start < r.end && r.end <= text.len())
+        .cloned()
+        .collect();
+    rs.sort_by_key(|r| r.start);
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for r in rs {
+        if r.start < last {
+            last = last.max(r.end);
+            continue;
+        }
+        out.push_str(&text[last..r.start]);
+        out.push_str(with);
+        last = r.end;
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+/// Ranges blanked with a separator (leak checks: nothing matches across it).
+fn blank(text: &str, ranges: &[Range<usize>], sep: &str) -> String {
+    replace_ranges(text, ranges, sep)
+}
+
+/// Ranges replaced by a neutral placeholder (signal checks and embeddings:
+/// both sides get the same token where an identifier was).
+pub fn masked(text: &str, ranges: &[Range<usize>]) -> String {
+    replace_ranges(text, ranges, "[X]")
+}
+
+/// Every occurrence of `needle` in `hay` on word boundaries.
+fn find_bounded(hay: &str, needle: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    if needle.is_empty() {
+        return out;
+    }
+    let mut from = 0;
+    while let Some(i) = hay[from..].find(needle) {
+        let s = from + i;
+        let e = s + needle.len();
+        if is_word_boundary(hay, s, e) {
+            out.push(s..e);
+        }
+        from = s + hay[s..].chars().next().map_or(1, char::len_utf8);
+    }
+    out
+}
+
+/// Byte ranges of the alphanumeric words of `s`.
+fn word_spans(s: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in s.char_indices() {
+        if c.is_alphanumeric() {
+            start.get_or_insert(i);
+        } else if let Some(st) = start.take() {
+            out.push(st..i);
+        }
+    }
+    if let Some(st) = start {
+        out.push(st..s.len());
+    }
+    out
+}
+
+/// Digit runs, separators allowed between groups ("(88) 684-334" is one
+/// run "88684334"): raw byte range and the digits.
+fn digit_runs(s: &str) -> Vec<(Range<usize>, String)> {
+    let mut out = Vec::new();
+    let mut cur: Option<(usize, usize, String)> = None;
+    let mut pending_sep = 0usize;
+    for (i, c) in s.char_indices() {
+        let d = fold_digit(c);
+        if let Some(d) = d {
+            match &mut cur {
+                Some((_, end, digits)) => {
+                    digits.push(d);
+                    *end = i + c.len_utf8();
+                }
+                None => cur = Some((i, i + c.len_utf8(), d.to_string())),
+            }
+            pending_sep = 0;
+        } else if cur.is_some()
+            && matches!(
+                c,
+                ' ' | '-' | '.' | '/' | '(' | ')' | '\u{2010}'..='\u{2015}'
+            )
+            && pending_sep < 2
+        {
+            pending_sep += 1;
+        } else if c == '(' {
+            pending_sep = 0;
+        } else {
+            if let Some((s0, e0, digits)) = cur.take() {
+                out.push((s0..e0, digits));
+            }
+            pending_sep = 0;
+        }
+    }
+    if let Some((s0, e0, digits)) = cur {
+        out.push((s0..e0, digits));
+    }
+    out
+}
+
+fn fold_digit(c: char) -> Option<char> {
+    match c {
+        '0'..='9' => Some(c),
+        '\u{FF10}'..='\u{FF19}' => char::from_u32(c as u32 - 0xFF10 + '0' as u32),
+        _ => None,
+    }
+}
+
+/// Text folded for matching: lower case, whitespace runs as one space,
+/// fullwidth forms as ASCII, Cyrillic/Greek lookalikes as the Latin letter,
+/// Latin diacritics dropped, zero-width characters removed. A small table
+/// instead of full Unicode NFKC + confusables data: it covers the spellings
+/// a model or a person actually produces when an identifier is "disguised",
+/// and keeps the check free of a large dependency. `map[i]` is the raw byte
+/// range of the character folded byte `i` came from.
+struct Folded {
+    text: String,
+    map: Vec<(usize, usize)>,
+}
+
+impl Folded {
+    fn new(raw: &str) -> Self {
+        let mut text = String::with_capacity(raw.len());
+        let mut map = Vec::with_capacity(raw.len());
+        let mut last_space = false;
+        for (i, c) in raw.char_indices() {
+            let src = (i, i + c.len_utf8());
+            let emit = |s: &str, text: &mut String, map: &mut Vec<(usize, usize)>| {
+                text.push_str(s);
+                map.extend(std::iter::repeat_n(src, s.len()));
+            };
+            if c.is_whitespace() || c == '\u{3000}' {
+                if !last_space {
+                    emit(" ", &mut text, &mut map);
+                }
+                last_space = true;
+                continue;
+            }
+            last_space = false;
+            match fold_char(c) {
+                Fold::Drop => {}
+                Fold::Str(s) => emit(s, &mut text, &mut map),
+                Fold::Char(f) => {
+                    let mut b = [0u8; 4];
+                    emit(f.encode_utf8(&mut b), &mut text, &mut map);
+                }
+                Fold::Lower => {
+                    for l in c.to_lowercase() {
+                        let mut b = [0u8; 4];
+                        emit(l.encode_utf8(&mut b), &mut text, &mut map);
+                    }
+                }
+            }
+        }
+        Self { text, map }
+    }
+
+    /// The raw text a folded range came from.
+    fn raw(&self, raw: &str, r: Range<usize>) -> String {
+        if r.start >= r.end || r.end > self.map.len() {
+            return String::new();
+        }
+        raw[self.map[r.start].0..self.map[r.end - 1].1].to_string()
+    }
+}
+
+enum Fold {
+    Drop,
+    Str(&'static str),
+    Char(char),
+    Lower,
+}
+
+/// Lookalike and compatibility folding table (see [`Folded`]).
+const FOLD_TABLE: &[(&str, char)] = &[
+    // Latin with diacritics.
+    ("àáâãäåāăąǎȁȃ", 'a'),
+    ("çćĉċč", 'c'),
+    ("ďđ", 'd'),
+    ("èéêëēĕėęěȅȇ", 'e'),
+    ("ĝğġģ", 'g'),
+    ("ĥħ", 'h'),
+    ("ìíîïĩīĭįıǐ", 'i'),
+    ("ĵ", 'j'),
+    ("ķ", 'k'),
+    ("ĺļľŀł", 'l'),
+    ("ñńņňŉ", 'n'),
+    ("òóôõöøōŏőǒ", 'o'),
+    ("ŕŗř", 'r'),
+    ("śŝşšș", 's'),
+    ("ţťŧț", 't'),
+    ("ùúûüũūŭůűųǔ", 'u'),
+    ("ŵ", 'w'),
+    ("ýÿŷ", 'y'),
+    ("źżž", 'z'),
+    // Cyrillic lookalikes (lower case after to_lowercase).
+    ("а", 'a'),
+    ("в", 'b'),
+    ("е", 'e'),
+    ("ё", 'e'),
+    ("һн", 'h'),
+    ("ії", 'i'),
+    ("ј", 'j'),
+    ("к", 'k'),
+    ("ӏ", 'l'),
+    ("м", 'm'),
+    ("о", 'o'),
+    ("р", 'p'),
+    ("ԛ", 'q'),
+    ("с", 'c'),
+    ("ѕ", 's'),
+    ("т", 't'),
+    ("у", 'y'),
+    ("х", 'x'),
+    ("ԁ", 'd'),
+    ("ԝ", 'w'),
+    // Greek lookalikes.
+    ("αά", 'a'),
+    ("β", 'b'),
+    ("εέ", 'e'),
+    ("ζ", 'z'),
+    ("η", 'h'),
+    ("ιίϊ", 'i'),
+    ("κ", 'k'),
+    ("μ", 'm'),
+    ("ν", 'v'),
+    ("οό", 'o'),
+    ("ρ", 'p'),
+    ("τ", 't'),
+    ("υύ", 'u'),
+    ("χ", 'x'),
+    // Punctuation variants.
+    (
+        "\u{2010}\u{2011}\u{2012}\u{2013}\u{2014}\u{2015}\u{2212}",
+        '-',
+    ),
+    ("\u{2018}\u{2019}\u{02BC}\u{FF07}", '\''),
+];
+
+fn fold_char(c: char) -> Fold {
+    if c.is_ascii() {
+        return if c.is_ascii_uppercase() {
+            Fold::Char(c.to_ascii_lowercase())
+        } else {
+            Fold::Char(c)
+        };
+    }
+    match c {
+        '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => {
+            return Fold::Drop;
+        }
+        // Fullwidth ASCII.
+        '\u{FF01}'..='\u{FF5E}' => {
+            let a = char::from_u32(c as u32 - 0xFEE0).unwrap_or(c);
+            return Fold::Char(a.to_ascii_lowercase());
+        }
+        'ß' => return Fold::Str("ss"),
+        'æ' | 'Æ' => return Fold::Str("ae"),
+        'œ' | 'Œ' => return Fold::Str("oe"),
+        'þ' | 'Þ' => return Fold::Str("th"),
+        'ð' | 'Ð' => return Fold::Char('d'),
+        'ĳ' | 'Ĳ' => return Fold::Str("ij"),
+        '\u{FB01}' => return Fold::Str("fi"),
+        '\u{FB02}' => return Fold::Str("fl"),
+        _ => {}
+    }
+    let lower = c.to_lowercase().next().unwrap_or(c);
+    for (set, to) in FOLD_TABLE {
+        if set.contains(lower) {
+            return Fold::Char(*to);
+        }
+    }
+    Fold::Lower
+}
+
+/// The words of a masked text that carry meaning.
+struct Profile {
+    /// Content words (stemmed), in order.
+    content: Vec<String>,
+    /// Numbers (digits, decimal point; words as digits) and currency or
+    /// percent signs.
+    numbers: Vec<String>,
+    negations: usize,
+}
+
+const STOP: &[&str] = &[
+    "a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "but", "is", "are", "was",
+    "were", "be", "been", "being", "am", "it", "its", "this", "that", "these", "those", "with",
+    "as", "by", "from", "he", "she", "they", "we", "you", "i", "me", "him", "her", "them", "us",
+    "my", "your", "his", "their", "our", "there", "here", "then", "than", "so", "if", "into",
+    "onto", "up", "out", "about", "do", "does", "did", "have", "has", "had", "will", "would",
+    "shall", "should", "can", "could", "may", "might", "must", "just", "very", "too", "also",
+    "which", "who", "whom", "whose", "what", "when", "where", "why", "how", "all", "any", "some",
+    "such", "s", "t", "d", "ll", "re", "ve", "m", "o", "x", "get", "got", "let", "yes", "oh",
+];
+
+const NEGATIONS: &[&str] = &[
+    "not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "nowhere", "without",
+];
+
+const NUMBER_WORDS: &[(&str, &str)] = &[
+    ("zero", "0"),
+    ("one", "1"),
+    ("two", "2"),
+    ("three", "3"),
+    ("four", "4"),
+    ("five", "5"),
+    ("six", "6"),
+    ("seven", "7"),
+    ("eight", "8"),
+    ("nine", "9"),
+    ("ten", "10"),
+    ("eleven", "11"),
+    ("twelve", "12"),
+    ("thirteen", "13"),
+    ("fourteen", "14"),
+    ("fifteen", "15"),
+    ("sixteen", "16"),
+    ("seventeen", "17"),
+    ("eighteen", "18"),
+    ("nineteen", "19"),
+    ("twenty", "20"),
+    ("thirty", "30"),
+    ("forty", "40"),
+    ("fifty", "50"),
+    ("sixty", "60"),
+    ("seventy", "70"),
+    ("eighty", "80"),
+    ("ninety", "90"),
+    ("hundred", "100"),
+    ("thousand", "1000"),
+    ("million", "1000000"),
+];
+
+/// A crude stemmer: enough that "answering" meets "answer" in a paraphrase.
+fn stem(w: &str) -> String {
+    for (suf, min) in [
+        ("ing", 6),
+        ("ies", 5),
+        ("ed", 5),
+        ("es", 5),
+        ("ly", 5),
+        ("s", 4),
+    ] {
+        if w.len() >= min && w.ends_with(suf) && !(suf == "s" && w.ends_with("ss")) {
+            return w[..w.len() - suf.len()].to_string();
+        }
+    }
+    w.to_string()
+}
+
+impl Profile {
+    fn of(text: &str) -> Self {
+        let f = Folded::new(text).text;
+        let mut content = Vec::new();
+        let mut numbers = Vec::new();
+        let mut negations = 0;
+        let b = f.as_bytes();
+        let mut i = 0;
+        while i < f.len() {
+            let c = f[i..].chars().next().unwrap_or(' ');
+            if c.is_ascii_digit() {
+                // 1,200.50 -> "1200.50"; 3.5 -> "3.5".
+                let mut j = i;
+                let mut num = String::new();
+                while j < f.len() {
+                    let d = b[j];
+                    if d.is_ascii_digit() {
+                        num.push(d as char);
+                        j += 1;
+                    } else if (d == b'.' || d == b',')
+                        && j + 1 < f.len()
+                        && b[j + 1].is_ascii_digit()
+                    {
+                        if d == b'.' {
+                            num.push('.');
+                        }
+                        j += 1;
+                    } else {
+                        break;
+                    }
+                }
+                numbers.push(num);
+                i = j;
+                continue;
+            }
+            if matches!(c, '$' | '€' | '£' | '¥' | '%') {
+                numbers.push(c.to_string());
+                i += c.len_utf8();
+                continue;
+            }
+            if c.is_alphabetic() {
+                let mut j = i;
+                for (k, ch) in f[i..].char_indices() {
+                    if ch.is_alphabetic()
+                        || (ch == '\'' && f[i + k + 1..].starts_with(|x: char| x.is_alphabetic()))
+                    {
+                        j = i + k + ch.len_utf8();
+                    } else {
+                        break;
+                    }
+                }
+                let w = &f[i..j];
+                i = j;
+                let (w, neg) = if let Some(base) = w.strip_suffix("n't") {
+                    (
+                        match base {
+                            "ca" => "can",
+                            "wo" => "will",
+                            "sha" => "shall",
+                            b => b,
+                        },
+                        true,
+                    )
+                } else if w == "cannot" {
+                    ("can", true)
+                } else {
+                    (w, false)
+                };
+                if neg {
+                    negations += 1;
+                }
+                let w = w.split('\'').next().unwrap_or(w);
+                if NEGATIONS.contains(&w) {
+                    negations += 1;
+                } else if let Some((_, d)) = NUMBER_WORDS.iter().find(|(n, _)| *n == w) {
+                    numbers.push(d.to_string());
+                } else if w.chars().count() >= 2 && !STOP.contains(&w) {
+                    content.push(stem(w));
+                }
+                continue;
+            }
+            i += c.len_utf8();
+        }
+        Self {
+            content,
+            numbers,
+            negations,
+        }
+    }
+}
+
+fn counts(v: &[String]) -> HashMap<&str, usize> {
+    let mut m = HashMap::new();
+    for w in v {
+        *m.entry(w.as_str()).or_insert(0) += 1;
+    }
+    m
+}
+
+/// Multiset recall of `a` in `b`.
+fn bag_recall(a: &[String], b: &[String]) -> f32 {
+    if a.is_empty() {
+        return 1.0;
+    }
+    let cb = counts(b);
+    let kept: usize = counts(a)
+        .iter()
+        .map(|(w, n)| (*n).min(cb.get(w).copied().unwrap_or(0)))
+        .sum();
+    kept as f32 / a.len() as f32
+}
+
+/// (missing from b, extra in b) as multisets.
+fn bag_diff(a: &[String], b: &[String]) -> (usize, usize) {
+    let (ca, cb) = (counts(a), counts(b));
+    let missing = ca
+        .iter()
+        .map(|(w, n)| n.saturating_sub(cb.get(w).copied().unwrap_or(0)))
+        .sum();
+    let extra = cb
+        .iter()
+        .map(|(w, n)| n.saturating_sub(ca.get(w).copied().unwrap_or(0)))
+        .sum();
+    (missing, extra)
+}
+
+/// Largest DP table for the alignment (cells); beyond it the runs are
+/// estimated from the word bags.
+const MAX_ALIGN_CELLS: usize = 4_000_000;
+
+/// The largest deletion and insertion of content words between `a` (the
+/// original's) and `b` (the rewrite's). Words are aligned in order (longest
+/// common subsequence, after trimming the common prefix and suffix); between
+/// two aligned words, the unaligned words of `a` that `b` has nowhere else
+/// are missing. A gap counts as a deletion (a dropped clause) only when the
+/// rewrite puts less than half as many words in its place: a paraphrase
+/// replaces words, a dropped clause leaves nothing. Insertions likewise.
+fn runs(a: &[String], b: &[String]) -> (usize, usize) {
+    let pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let suf = a[pre..]
+        .iter()
+        .rev()
+        .zip(b[pre..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let am = &a[pre..a.len() - suf];
+    let bm = &b[pre..b.len() - suf];
+    if am.is_empty() || bm.is_empty() {
+        return (am.len(), bm.len());
+    }
+    let pairs = if am.len() * bm.len() <= MAX_ALIGN_CELLS {
+        lcs_pairs(am, bm)
+    } else {
+        Vec::new()
+    };
+    let mut ma = vec![false; am.len()];
+    let mut mb = vec![false; bm.len()];
+    for &(i, j) in &pairs {
+        ma[i] = true;
+        mb[j] = true;
+    }
+    let spare = |x: &[String], mx: &[bool]| {
+        let mut m: HashMap<String, usize> = HashMap::new();
+        for (w, f) in x.iter().zip(mx) {
+            if !f {
+                *m.entry(w.clone()).or_insert(0) += 1;
+            }
+        }
+        m
+    };
+    let (mut spare_a, mut spare_b) = (spare(am, &ma), spare(bm, &mb));
+    let missing = |gap: &[String], other: &mut HashMap<String, usize>| {
+        gap.iter()
+            .filter(|w| match other.get_mut(*w) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    false
+                }
+                _ => true,
+            })
+            .count()
+    };
+    let (mut dropped, mut added) = (0, 0);
+    let (mut pi, mut pj) = (0usize, 0usize);
+    let ends = pairs
+        .iter()
+        .copied()
+        .chain(std::iter::once((am.len(), bm.len())));
+    for (i, j) in ends {
+        let (ga, gb) = (&am[pi..i], &bm[pj..j]);
+        let (na, nb) = (missing(ga, &mut spare_b), missing(gb, &mut spare_a));
+        if gb.len() * 2 < na {
+            dropped = dropped.max(na);
+        }
+        if ga.len() * 2 < nb {
+            added = added.max(nb);
+        }
+        (pi, pj) = (i + 1, j + 1);
+    }
+    (dropped, added)
+}
+
+/// Index pairs a longest common subsequence of `a` and `b` aligns.
+fn lcs_pairs(a: &[String], b: &[String]) -> Vec<(usize, usize)> {
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let mut ai = Vec::with_capacity(a.len());
+    let mut bi = Vec::with_capacity(b.len());
+    for (src, dst) in [(a, &mut ai), (b, &mut bi)] {
+        for w in src {
+            let n = ids.len() as u32;
+            dst.push(*ids.entry(w.as_str()).or_insert(n));
+        }
+    }
+    let (n, m) = (ai.len(), bi.len());
+    let w = m + 1;
+    let mut t = vec![0u32; (n + 1) * w];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            t[i * w + j] = if ai[i] == bi[j] {
+                t[(i + 1) * w + j + 1] + 1
+            } else {
+                t[(i + 1) * w + j].max(t[i * w + j + 1])
+            };
+        }
+    }
+    let mut out = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < n && j < m {
+        if ai[i] == bi[j] {
+            out.push((i, j));
+            i += 1;
+            j += 1;
+        } else if t[(i + 1) * w + j] >= t[i * w + j + 1] {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
+}
+
+/// Byte ranges in `text` of every occurrence of the strings (planned
+/// surrogates given as text, e.g. by `gdr verify` input).
+pub fn ranges_of_strings(text: &str, strings: &[String]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    for s in strings.iter().filter(|s| !s.is_empty()) {
+        let mut from = 0;
+        while let Some(i) = text[from..].find(s.as_str()) {
+            out.push(from + i..from + i + s.len());
+            from += i + s.len();
+        }
+    }
+    out.sort_by_key(|r| r.start);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::pipeline::Pipeline;
+
+    fn pipeline() -> Pipeline {
+        Pipeline::with_key(&Config::default(), &[5u8; 32]).unwrap()
+    }
+
+    /// Verify `rewrite` of `original` with the identifiers detection finds,
+    /// the given planned surrogate strings, no embedding.
+    fn check(p: &Pipeline, original: &str, rewrite: &str, surrogates: &[&str]) -> Verdict {
+        let s: Vec<String> = surrogates.iter().map(|s| s.to_string()).collect();
+        p.verify_pair(original, rewrite, None, Some(&s), false)
+    }
+
+    fn has(v: &Verdict, prefix: &str) -> bool {
+        v.reasons.iter().any(|r| r.starts_with(prefix))
+    }
+
+    #[test]
+    fn folding_undoes_disguises() {
+        assert_eq!(Folded::new("Ｋａｒｌ  Ｓｔｒｏｂｅｌ").text, "karl strobel");
+        // Cyrillic а, о and Greek ο inside Latin words.
+        assert_eq!(Folded::new("Gоnzаlez Strοbel").text, "gonzalez strobel");
+        assert_eq!(Folded::new("José Müller-Łukasz").text, "jose muller-lukasz");
+        assert_eq!(Folded::new("Ka\u{200B}rl").text, "karl");
+        let f = Folded::new("Dr. Jоsé");
+        let r = f.text.find("jose").unwrap();
+        assert_eq!(f.raw("Dr. Jоsé", r..r + 4), "Jоsé");
+    }
+
+    #[test]
+    fn digit_runs_join_groups() {
+        let runs: Vec<String> = digit_runs("call (88) 684-334 or ５５５ 0100, ref 12")
+            .into_iter()
+            .map(|r| r.1)
+            .collect();
+        assert_eq!(runs, vec!["88684334", "5550100", "12"]);
+    }
+
+    #[test]
+    fn leaks_are_found_in_every_spelling() {
+        let p = pipeline();
+        let o = "Please call Karl Strobel at 555-201-7788 about the lease.";
+        let clean = check(
+            &p,
+            o,
+            "Please call Jon Bell at 555-404-1234 about the lease.",
+            &["Jon Bell", "555-404-1234"],
+        );
+        assert!(clean.accept, "{:?}", clean.reasons);
+        let cases = [
+            (
+                "Please call Karl Strobel at 555-404-1234 about the lease.",
+                "leak_exact:PERSON",
+            ),
+            (
+                "Please call KARL  STROBEL at 555-404-1234 about the lease.",
+                "leak_",
+            ),
+            (
+                "Please call Kаrl Strоbel at 555-404-1234 about the lease.",
+                "leak_normalised:PERSON",
+            ),
+            (
+                "Please call Jon Bell at 555 201 7788 about the lease.",
+                "leak_digits:PHONE",
+            ),
+            (
+                "Please call Jon Bell at 555-201-7789 about the lease.",
+                "leak_fuzzy:PHONE",
+            ),
+            (
+                "Please call Mr. Strobel at 555-404-1234 about the lease.",
+                "leak_token:PERSON",
+            ),
+            (
+                "Please call Jon Strobl at 555-404-1234 about the lease.",
+                "leak_fuzzy:PERSON",
+            ),
+        ];
+        for (rw, want) in cases {
+            let v = check(&p, o, rw, &["Jon Bell", "555-404-1234"]);
+            assert!(!v.accept && has(&v, want), "{rw}: {:?}", v.reasons);
+        }
+        // Gonzales for Gonzalez.
+        let o = "Maria Gonzalez signed the lease.";
+        let v = check(&p, o, "Ana Gonzales signed the lease.", &["Ana Lopez"]);
+        assert!(has(&v, "leak_fuzzy:PERSON"), "{:?}", v.reasons);
+        assert!(v.scores.fuzzy_max >= 0.9);
+    }
+
+    #[test]
+    fn ordinary_words_are_not_leaks() {
+        let p = pipeline();
+        // "Mark" is a name here and a verb elsewhere: the verb is not a leak
+        // as long as the rewrite has no more of them than the original.
+        let o = "Mark Johnson said we should mark the invoice as paid.";
+        let v = check(
+            &p,
+            o,
+            "Jon Bell said we should mark the invoice as paid.",
+            &["Jon Bell"],
+        );
+        assert!(v.accept, "{:?}", v.reasons);
+        let v = check(
+            &p,
+            o,
+            "Mark Bell said we should mark the invoice as paid.",
+            &["Bell"],
+        );
+        assert!(has(&v, "leak_token:PERSON"), "{:?}", v.reasons);
+    }
+
+    #[test]
+    fn planned_surrogates_are_not_checked_for_leaks() {
+        // A keyed surrogate may by chance resemble the original: inside its
+        // planned range it is policy, not a leak; the same text anywhere
+        // else is a near miss.
+        let p = pipeline();
+        let o = "Maria Gonzalez signed the lease.";
+        let v = check(
+            &p,
+            o,
+            "Maria Gonzales signed the lease.",
+            &["Maria Gonzales"],
+        );
+        assert!(v.accept, "{:?}", v.reasons);
+        let v = check(&p, o, "Maria Gonzales signed the lease.", &["Ana Lopez"]);
+        assert!(!v.accept && has(&v, "leak_"), "{:?}", v.reasons);
+    }
+
+    #[test]
+    fn generative_outputs_are_checked_whole() {
+        // No planned surrogates: identifiers found on the output are masked
+        // for the meaning checks, but a kept name or number is still a leak
+        // and a confident rule hit is unplanned.
+        let p = pipeline();
+        let o = "Karl Strobel owes 300 dollars; call 555-201-7788.";
+        let spans = p.detector.actionable(&p.detector.detect(o));
+        let v = p.verifier.as_ref().unwrap();
+        let verdict = |rw: &str| {
+            v.verify(
+                &p.detector,
+                &p.policy,
+                &Subject {
+                    original: o,
+                    rewrite: rw,
+                    identifiers: &spans,
+                    inserted: None,
+                },
+                false,
+            )
+        };
+        let kept = verdict("Karl Strobel owes 300 dollars; call 555-404-1234.");
+        assert!(has(&kept, "leak_exact:PERSON"), "{:?}", kept.reasons);
+        assert!(
+            has(&kept, "unplanned_identifier:PHONE"),
+            "{:?}",
+            kept.reasons
+        );
+        let ok = verdict("Jon Bell owes 300 dollars and can be called.");
+        assert!(!has(&ok, "leak_"), "{:?}", ok.reasons);
+    }
+
+    #[test]
+    fn meaning_changes_are_rejected() {
+        let p = pipeline();
+        let o = "The tenant did not pay the rent for 3 months, so the landlord sent a final notice to the family on Friday.";
+        let para = "The tenant had not paid the rent for 3 months, so on Friday the landlord sent the family a final notice.";
+        assert!(check(&p, o, para, &[]).accept);
+        let cases = [
+            (
+                "The tenant did pay the rent for 3 months, so the landlord sent a final notice to the family on Friday.",
+                "negation_dropped",
+            ),
+            (
+                "The tenant did not pay the rent for 4 months, so the landlord sent a final notice to the family on Friday.",
+                "number_missing",
+            ),
+            (
+                "The tenant did not pay the rent for 3 months.",
+                "content_dropped",
+            ),
+            (
+                "The tenant did not pay the rent for 3 months, so the landlord sent a final notice to the family on Friday, and the weather in the mountains was cold and windy all week.",
+                "content_added",
+            ),
+        ];
+        for (rw, want) in cases {
+            let v = check(&p, o, rw, &[]);
+            assert!(!v.accept && has(&v, want), "{rw}: {:?}", v.reasons);
+        }
+    }
+
+    #[test]
+    fn changed_region_is_the_change_with_context() {
+        let a = "One two. Three four. Five six. Seven eight. Nine ten.";
+        let b = "One two. Three four. Five SIX. Seven eight. Nine ten.";
+        assert_eq!(
+            changed_region(a, b),
+            (
+                " Three four. Five six. Seven eight.",
+                " Three four. Five SIX. Seven eight."
+            )
+        );
+        let b = "One two. Three four. Seven eight. Nine ten.";
+        let (x, y) = changed_region(a, b);
+        assert!(x.contains("Five six") && !y.contains("Five"), "{x:?} {y:?}");
+        assert!(!x.contains("One two"), "{x:?}");
+        assert_eq!(changed_region("short", "other"), ("short", "other"));
+        // Multi-byte characters right before the change.
+        let (x, y) = changed_region("a.\u{feff}b", "a.\u{feff}c");
+        assert!(x.ends_with('b') && y.ends_with('c'));
+        let (x, _) = changed_region("x\u{feff}\u{feff}yz", "x\u{feff}\u{feff}qz");
+        assert!(x.starts_with('x'));
+    }
+
+    proptest::proptest! {
+        /// Arbitrary text (any Unicode, shared prefixes and suffixes) never
+        /// makes the text helpers panic or slice inside a character.
+        #[test]
+        fn text_helpers_never_panic(
+            pre in "\\PC{0,12}", x in "\\PC{0,8}", y in "\\PC{0,8}", suf in "\\PC{0,12}"
+        ) {
+            let a = format!("{pre}{x}{suf}");
+            let b = format!("{pre}{y}{suf}");
+            if a != b {
+                let (ra, rb) = changed_region(&a, &b);
+                proptest::prop_assert!(a.contains(ra) && b.contains(rb));
+            }
+            let f = Folded::new(&a);
+            for r in word_spans(&f.text) {
+                let _ = f.raw(&a, r);
+            }
+            let _ = digit_runs(&a);
+            let (pa, pb) = (Profile::of(&a), Profile::of(&b));
+            let _ = runs(&pa.content, &pb.content);
+            let _ = find_bounded(&a, &y);
+        }
+    }
+
+    #[test]
+    fn profile_reads_numbers_and_negations() {
+        let pr = Profile::of("I can't pay 1,200 dollars, won't pay three, and never 5%.");
+        assert_eq!(pr.negations, 3);
+        assert_eq!(pr.numbers, vec!["1200", "3", "5", "%"]);
+        assert!(pr.content.contains(&"pay".to_string()));
+    }
+
+    #[test]
+    fn deletions_differ_from_replacements() {
+        let w = |s: &str| Profile::of(s).content;
+        let a =
+            w("the court examined the witnesses and rejected the appeal after long deliberation");
+        let replaced =
+            w("the court heard the witnesses and dismissed the appeal following lengthy debate");
+        let deleted = w("the court examined the witnesses");
+        assert!(runs(&a, &replaced).0 <= 2, "{:?}", runs(&a, &replaced));
+        assert!(runs(&a, &deleted).0 >= 3, "{:?}", runs(&a, &deleted));
+    }
+
+    #[test]
+    fn config_defaults_validate_and_bad_values_fail() {
+        VerifyConfig::default().validate().unwrap();
+        let c: crate::config::Config = toml::from_str("[verify]\nmin_similarity = 0.9\n").unwrap();
+        assert_eq!(c.verify.min_similarity, 0.9);
+        assert!(
+            toml::from_str::<crate::config::Config>("[verify]\nmin_similarty = 0.9\n").is_err()
+        );
+        let c: crate::config::Config = toml::from_str("[verify]\nfuzzy = 1.5\n").unwrap();
+        assert!(c.validate().is_err());
+    }
+}
