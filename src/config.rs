@@ -41,6 +41,9 @@ pub struct Config {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub llm: LlmSection,
+    /// `[daemon]`: `gdr serve` (socket, allow lists, queue limits, drop folder).
+    #[serde(default)]
+    pub daemon: crate::daemon::DaemonConfig,
 }
 
 /// `[llm]`: the on-device model.

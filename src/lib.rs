@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod daemon;
 pub mod detect;
 pub mod error;
 pub mod formats;
@@ -16,5 +17,6 @@ pub mod llm;
 pub mod pipeline;
 pub mod plan;
 pub mod rewrite;
+pub mod store;
 
 pub use error::{Error, RecordError};
