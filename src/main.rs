@@ -757,7 +757,12 @@ fn bench_llm(cfg: &Config, b: &BenchArgs) -> Result<i32> {
 
 /// One request to the daemon; the JSON reply goes to stdout. Exit 0 on
 /// 2xx, 1 otherwise.
-fn client_call(sock: &std::path::Path, method: &str, uri: &str, body: Option<Value>) -> Result<i32> {
+fn client_call(
+    sock: &std::path::Path,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> Result<i32> {
     let (ct, bytes) = match body {
         Some(b) => (Some("application/json"), serde_json::to_vec(&b)?),
         None => (None, Vec::new()),
@@ -791,7 +796,13 @@ fn submit(
         if let Some(f) = &format {
             b["format"] = json!(f);
         }
-        gdr::daemon::client::request(sock, "POST", "/v1/jobs", Some("application/json"), serde_json::to_vec(&b)?)?
+        gdr::daemon::client::request(
+            sock,
+            "POST",
+            "/v1/jobs",
+            Some("application/json"),
+            serde_json::to_vec(&b)?,
+        )?
     } else {
         let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
         let name = file
@@ -808,10 +819,16 @@ fn submit(
         print_reply(&r)?;
         return Ok(if r.status == 202 { 0 } else { 1 });
     }
-    let id = r.json().and_then(|v| v["id"].as_i64()).context("job id in reply")?;
+    let id = r
+        .json()
+        .and_then(|v| v["id"].as_i64())
+        .context("job id in reply")?;
     loop {
-        let j = gdr::daemon::client::request(sock, "GET", &format!("/v1/jobs/{id}"), None, Vec::new())?;
-        let state = j.json().and_then(|v| v["state"].as_str().map(str::to_string));
+        let j =
+            gdr::daemon::client::request(sock, "GET", &format!("/v1/jobs/{id}"), None, Vec::new())?;
+        let state = j
+            .json()
+            .and_then(|v| v["state"].as_str().map(str::to_string));
         let next = j.json().and_then(|v| v["next_attempt_ms"].as_i64());
         match state.as_deref() {
             Some("committed") => {
@@ -835,7 +852,9 @@ fn submit(
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

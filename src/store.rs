@@ -375,8 +375,9 @@ impl Store {
 
     pub fn job(&self, id: i64) -> Result<Option<Job>, StoreError> {
         let c = self.lock();
-        let sql =
-            format!("SELECT {JOB_COLS} FROM jobs j LEFT JOIN outputs o ON o.job_id = j.id WHERE j.id = ?1");
+        let sql = format!(
+            "SELECT {JOB_COLS} FROM jobs j LEFT JOIN outputs o ON o.job_id = j.id WHERE j.id = ?1"
+        );
         Ok(c.query_row(&sql, [id], job_from_row).optional()?)
     }
 
@@ -388,7 +389,10 @@ impl Store {
              WHERE (?1 IS NULL OR j.state = ?1) ORDER BY j.id DESC LIMIT ?2"
         );
         let mut st = c.prepare(&sql)?;
-        let rows = st.query_map(params![state.map(State::as_str), limit as i64], job_from_row)?;
+        let rows = st.query_map(
+            params![state.map(State::as_str), limit as i64],
+            job_from_row,
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -438,8 +442,10 @@ impl Store {
              WHERE j.input_sha256 = ?1 AND j.config_fp = ?2 AND j.state = 'committed' \
              AND j.id != ?3 ORDER BY j.id DESC LIMIT 1"
         );
-        Ok(c.query_row(&sql, params![sha256, config_fp, except], job_from_row)
-            .optional()?)
+        Ok(
+            c.query_row(&sql, params![sha256, config_fp, except], job_from_row)
+                .optional()?,
+        )
     }
 
     /// queued/failed -> running: one more attempt.
@@ -719,7 +725,11 @@ mod tests {
         assert!(s.find_committed("abc", "fp", a).unwrap().is_none());
         assert_eq!(s.span_types().unwrap(), vec![("EMAIL".to_string(), 1)]);
         s.fail(b, "disk full", Some(now_ms() + 1000)).unwrap();
-        assert_eq!(s.unfinished().unwrap().len(), 1, "a failed job awaiting retry");
+        assert_eq!(
+            s.unfinished().unwrap().len(),
+            1,
+            "a failed job awaiting retry"
+        );
         s.fail(b, "gone", None).unwrap();
         assert!(s.unfinished().unwrap().is_empty());
         let counts = s.counts().unwrap();

@@ -112,7 +112,7 @@ pub async fn run(
     let (atx, mut arx) = tokio::sync::mpsc::unbounded_channel::<Audit>();
     // Audit rows are written in batches off the request path.
     let s = shared.clone();
-    tokio::spawn(async move {
+    let writer = tokio::spawn(async move {
         while let Some(first) = arx.recv().await {
             let mut batch = vec![first];
             while let Ok(a) = arx.try_recv() {
@@ -148,21 +148,35 @@ pub async fn run(
         .layer(DefaultBodyLimit::max(cfg.max_request_bytes))
         .layer(axum::middleware::from_fn_with_state(api.clone(), guard))
         .with_state(api);
-    let res = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<Peer>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = stop.wait_for(|v| *v).await;
-    })
-    .await;
+    let res = axum::serve(listener, app.into_make_service_with_connect_info::<Peer>())
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|v| *v).await;
+        })
+        .await;
     if let Err(e) = res {
         tracing::error!(error = %e, "socket API stopped");
     }
+    // The router (and with it the last audit sender) is gone: the writer
+    // drains what is left and ends.
+    let _ = writer.await;
 }
 
 fn err(code: StatusCode, msg: &str) -> Response {
     (code, axum::Json(json!({"error": msg}))).into_response()
+}
+
+/// A refusal: status and message (never request content). Small, unlike
+/// a whole Response, so it is cheap in a Result.
+struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        err(self.0, &self.1)
+    }
+}
+
+fn refuse(code: StatusCode, msg: &str) -> Refusal {
+    Refusal(code, msg.to_string())
 }
 
 fn retry_after(code: StatusCode, secs: u32, msg: &str) -> Response {
@@ -193,7 +207,10 @@ async fn guard(
     let cfg = api.shared.daemon_cfg();
     let allowed = match peer.uid {
         Some(uid) => {
-            let uids = cfg.allow_uids.clone().unwrap_or_else(|| vec![api.my_uid, 0]);
+            let uids = cfg
+                .allow_uids
+                .clone()
+                .unwrap_or_else(|| vec![api.my_uid, 0]);
             uids.contains(&uid) || peer.gid.is_some_and(|g| cfg.allow_gids.contains(&g))
         }
         None => false,
@@ -228,16 +245,18 @@ async fn not_found() -> Response {
 
 /// Parse a JSON body; the error says where it broke, never what it said
 /// (serde's messages can quote values).
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
     serde_json::from_slice(body).map_err(|e| {
         let kind = match e.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "malformed JSON",
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                "malformed JSON"
+            }
             serde_json::error::Category::Data => "JSON does not match the request schema",
             serde_json::error::Category::Io => "unreadable body",
         };
-        err(
+        Refusal(
             StatusCode::BAD_REQUEST,
-            &format!("{kind} at line {} column {}", e.line(), e.column()),
+            format!("{kind} at line {} column {}", e.line(), e.column()),
         )
     })
 }
@@ -324,19 +343,64 @@ async fn metrics(AxState(api): St) -> Response {
                 .collect()
         })
         .unwrap_or_default();
-    line("gdr_requests_total", "Socket API requests.", "counter", reqs);
+    line(
+        "gdr_requests_total",
+        "Socket API requests.",
+        "counter",
+        reqs,
+    );
     let c = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     for (name, help, v) in [
-        ("gdr_records_total", "Records rewritten by file jobs.", c(&m.records_ok)),
-        ("gdr_records_failed_total", "Records skipped as bad input.", c(&m.records_failed)),
-        ("gdr_panics_total", "Panics caught (record or job).", c(&m.panics)),
-        ("gdr_reloads_total", "Successful SIGHUP reloads.", c(&m.reloads)),
-        ("gdr_reload_failures_total", "Failed SIGHUP reloads.", c(&m.reload_failures)),
-        ("gdr_overload_rejections_total", "Requests refused with 429/503.", c(&m.rejected_overload)),
-        ("gdr_files_claimed_total", "Drop-folder files claimed.", c(&m.files_claimed)),
-        ("gdr_input_bytes_total", "Input bytes of jobs.", c(&m.bytes_in)),
-        ("gdr_output_bytes_total", "Output bytes written.", c(&m.bytes_out)),
-        ("gdr_reconcile_mismatches", "Committed outputs missing on disk at start.", c(&m.reconcile_mismatches)),
+        (
+            "gdr_records_total",
+            "Records rewritten by file jobs.",
+            c(&m.records_ok),
+        ),
+        (
+            "gdr_records_failed_total",
+            "Records skipped as bad input.",
+            c(&m.records_failed),
+        ),
+        (
+            "gdr_panics_total",
+            "Panics caught (record or job).",
+            c(&m.panics),
+        ),
+        (
+            "gdr_reloads_total",
+            "Successful SIGHUP reloads.",
+            c(&m.reloads),
+        ),
+        (
+            "gdr_reload_failures_total",
+            "Failed SIGHUP reloads.",
+            c(&m.reload_failures),
+        ),
+        (
+            "gdr_overload_rejections_total",
+            "Requests refused with 429/503.",
+            c(&m.rejected_overload),
+        ),
+        (
+            "gdr_files_claimed_total",
+            "Drop-folder files claimed.",
+            c(&m.files_claimed),
+        ),
+        (
+            "gdr_input_bytes_total",
+            "Input bytes of jobs.",
+            c(&m.bytes_in),
+        ),
+        (
+            "gdr_output_bytes_total",
+            "Output bytes written.",
+            c(&m.bytes_out),
+        ),
+        (
+            "gdr_reconcile_mismatches",
+            "Committed outputs missing on disk at start.",
+            c(&m.reconcile_mismatches),
+        ),
     ] {
         line(name, help, "counter", vec![(String::new(), v)]);
     }
@@ -394,7 +458,11 @@ where
             .metrics
             .rejected_overload
             .fetch_add(1, Ordering::Relaxed);
-        return retry_after(StatusCode::TOO_MANY_REQUESTS, 1, "too many requests in flight");
+        return retry_after(
+            StatusCode::TOO_MANY_REQUESTS,
+            1,
+            "too many requests in flight",
+        );
     };
     let s = api.shared.clone();
     let res = tokio::task::spawn_blocking(move || {
@@ -409,10 +477,12 @@ where
     })
 }
 
-fn sync_req(body: &[u8]) -> Result<(SyncReq, Option<Vec<crate::formats::jsonl::FieldPath>>), Response> {
+fn sync_req(
+    body: &[u8],
+) -> Result<(SyncReq, Option<Vec<crate::formats::jsonl::FieldPath>>), Refusal> {
     let req: SyncReq = parse(body)?;
     if req.text.is_some() == req.records.is_some() {
-        return Err(err(
+        return Err(refuse(
             StatusCode::BAD_REQUEST,
             "give exactly one of \"text\" or \"records\"",
         ));
@@ -422,7 +492,7 @@ fn sync_req(body: &[u8]) -> Result<(SyncReq, Option<Vec<crate::formats::jsonl::F
             f.iter()
                 .map(|x| x.parse())
                 .collect::<Result<Vec<_>, String>>()
-                .map_err(|e| err(StatusCode::BAD_REQUEST, &format!("fields: {e}")))?,
+                .map_err(|e| Refusal(StatusCode::BAD_REQUEST, format!("fields: {e}")))?,
         ),
         None => None,
     };
@@ -453,7 +523,7 @@ fn record_line(v: &Value) -> Vec<u8> {
 async fn scan(AxState(api): St, body: Bytes) -> Response {
     let (req, fields) = match sync_req(&body) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let n = req.records.as_ref().map_or(1, Vec::len);
     let mut r = bounded(&api, move |s| {
@@ -504,7 +574,7 @@ async fn scan(AxState(api): St, body: Bytes) -> Response {
 async fn rewrite(AxState(api): St, body: Bytes) -> Response {
     let (req, fields) = match sync_req(&body) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let n = req.records.as_ref().map_or(1, Vec::len);
     let mut r = bounded(&api, move |s| {
@@ -577,25 +647,25 @@ struct UploadQuery {
 
 /// Resolve a submitted path: absolute, no `..`, and after resolving
 /// symlinks inside one of the allowed roots (also resolved).
-fn check_path(p: &Path, roots: &[PathBuf]) -> Result<PathBuf, Response> {
+fn check_path(p: &Path, roots: &[PathBuf]) -> Result<PathBuf, Refusal> {
     if !p.is_absolute() {
-        return Err(err(StatusCode::BAD_REQUEST, "path must be absolute"));
+        return Err(refuse(StatusCode::BAD_REQUEST, "path must be absolute"));
     }
     if p.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(err(StatusCode::FORBIDDEN, "path contains .."));
+        return Err(refuse(StatusCode::FORBIDDEN, "path contains .."));
     }
-    let real = std::fs::canonicalize(p)
-        .map_err(|_| err(StatusCode::NOT_FOUND, "path not found"))?;
+    let real =
+        std::fs::canonicalize(p).map_err(|_| refuse(StatusCode::NOT_FOUND, "path not found"))?;
     let inside = roots.iter().any(|r| {
         std::fs::canonicalize(r)
             .map(|root| real.starts_with(&root))
             .unwrap_or(false)
     });
     if !inside {
-        return Err(err(StatusCode::FORBIDDEN, "path outside the allowed roots"));
+        return Err(refuse(StatusCode::FORBIDDEN, "path outside the allowed roots"));
     }
     if !real.is_file() {
-        return Err(err(StatusCode::BAD_REQUEST, "not a regular file"));
+        return Err(refuse(StatusCode::BAD_REQUEST, "not a regular file"));
     }
     Ok(real)
 }
@@ -624,13 +694,13 @@ async fn submit(
     let (source, name, input, upload, format) = if is_json {
         let req: JobReq = match parse(&body) {
             Ok(r) => r,
-            Err(r) => return r,
+            Err(r) => return r.into_response(),
         };
         match (req.path, req.content) {
             (Some(p), None) => {
                 let real = match check_path(&p, &cfg.allowed_roots) {
                     Ok(r) => r,
-                    Err(r) => return r,
+                    Err(r) => return r.into_response(),
                 };
                 let name = jobs::base_name(&real.to_string_lossy());
                 (SRC_API_PATH, name, Some(real), None, req.format)
@@ -676,7 +746,10 @@ async fn submit(
                     now_ms(),
                     s.metrics.files_claimed.load(Ordering::Relaxed) ^ rand_u64()
                 );
-                s.dirs.processing.join(".api").join(format!("{token}-{name}"))
+                s.dirs
+                    .processing
+                    .join(".api")
+                    .join(format!("{token}-{name}"))
             }
         };
         let id = s.store.insert_job(&NewJob {
@@ -712,7 +785,11 @@ async fn submit(
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "job submission failed");
-            retry_after(StatusCode::SERVICE_UNAVAILABLE, 5, "could not store the job")
+            retry_after(
+                StatusCode::SERVICE_UNAVAILABLE,
+                5,
+                "could not store the job",
+            )
         }
         Err(_) => err(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
     }

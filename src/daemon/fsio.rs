@@ -18,6 +18,8 @@ pub struct AtomicFile {
     out: Option<BufWriter<File>>,
     hash: ring::digest::Context,
     bytes: u64,
+    /// Renamed into place: the temp name no longer exists.
+    done: bool,
 }
 
 impl AtomicFile {
@@ -37,6 +39,7 @@ impl AtomicFile {
             out: Some(BufWriter::with_capacity(1 << 16, f)),
             hash: ring::digest::Context::new(&ring::digest::SHA256),
             bytes: 0,
+            done: false,
         })
     }
 
@@ -47,6 +50,7 @@ impl AtomicFile {
         f.sync_all()?;
         drop(f);
         std::fs::rename(&self.tmp, &self.dest)?;
+        self.done = true;
         sync_dir(self.dest.parent().unwrap_or(Path::new(".")))?;
         let sha = super::hex(self.hash.clone().finish().as_ref());
         Ok((sha, self.bytes))
@@ -67,10 +71,11 @@ impl Write for AtomicFile {
 }
 
 impl Drop for AtomicFile {
-    /// Not committed: the temp file goes (an error or a checkpoint must
-    /// not leave partial output behind).
+    /// Not committed (an error, also one inside `commit`, or a
+    /// checkpoint): the temp file goes, no partial output stays behind.
     fn drop(&mut self) {
-        if self.out.take().is_some() {
+        drop(self.out.take());
+        if !self.done {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }

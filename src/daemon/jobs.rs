@@ -113,7 +113,12 @@ fn describe(
         row.fallback_reason = Some(reason.to_string());
     }
     for (i, s) in r.plan.spans.iter().enumerate() {
-        let Some(e) = r.plan.entity_of.get(i).and_then(|&k| r.plan.entities.get(k)) else {
+        let Some(e) = r
+            .plan
+            .entity_of
+            .get(i)
+            .and_then(|&k| r.plan.entities.get(k))
+        else {
             continue;
         };
         spans.push(SpanRow {
@@ -177,7 +182,10 @@ pub fn jsonl_record(
 }
 
 /// A panic in one record becomes that record's error; the job goes on.
-pub fn guarded<T>(shared: &Shared, f: impl FnOnce() -> Result<T, RecordError>) -> Result<T, RecordError> {
+pub fn guarded<T>(
+    shared: &Shared,
+    f: impl FnOnce() -> Result<T, RecordError>,
+) -> Result<T, RecordError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
         shared.metrics.panics.fetch_add(1, Ordering::Relaxed);
         Err(RecordError::Panic)
@@ -226,7 +234,8 @@ fn process_file(
     let f = std::fs::File::open(input).map_err(|e| io_err("opening input", e))?;
     let mut reader = BufReader::with_capacity(1 << 16, f);
     let mut p = Processed::default();
-    let write = |out: &mut AtomicFile, b: &[u8]| out.write_all(b).map_err(|e| io_err("writing output", e));
+    let write =
+        |out: &mut AtomicFile, b: &[u8]| out.write_all(b).map_err(|e| io_err("writing output", e));
     let fail = |p: &mut Processed, idx: usize, line: usize, e: &RecordError| {
         p.failed += 1;
         p.records.push(RecordRow {
@@ -264,7 +273,15 @@ fn process_file(
                 let i = idx;
                 idx += 1;
                 if full > buf.len() {
-                    fail(&mut p, i, line_no, &RecordError::TooLarge { size: full, limit: max });
+                    fail(
+                        &mut p,
+                        i,
+                        line_no,
+                        &RecordError::TooLarge {
+                            size: full,
+                            limit: max,
+                        },
+                    );
                     continue;
                 }
                 match guarded(shared, || jsonl_record(l, &buf, &l.fields, i, line_no)) {
@@ -457,7 +474,9 @@ fn run_job_inner(shared: &Arc<Shared>, id: i64) -> Result<(), super::DaemonError
                     after_commit(shared, &job);
                     return Ok(());
                 }
-                Err(e) => return handle_err(shared, &job, attempts, io_err("writing output", e), cfg),
+                Err(e) => {
+                    return handle_err(shared, &job, attempts, io_err("writing output", e), cfg);
+                }
             }
         }
     }
@@ -477,7 +496,10 @@ fn run_job_inner(shared: &Arc<Shared>, id: i64) -> Result<(), super::DaemonError
         Ok(x) => x,
         Err(e) => return handle_err(shared, &job, attempts, io_err("committing output", e), cfg),
     };
-    shared.metrics.bytes_out.fetch_add(obytes, Ordering::Relaxed);
+    shared
+        .metrics
+        .bytes_out
+        .fetch_add(obytes, Ordering::Relaxed);
     let decision = if processed.failed > 0 {
         "commit_partial"
     } else {
@@ -499,7 +521,11 @@ fn run_job_inner(shared: &Arc<Shared>, id: i64) -> Result<(), super::DaemonError
         // (same bytes) and commits.
         tracing::warn!(job = id, error = %e, "commit failed; will retry");
         let delay = backoff(cfg, attempts);
-        store.fail(id, "database commit failed", Some(now_ms() + delay.as_millis() as i64))?;
+        store.fail(
+            id,
+            "database commit failed",
+            Some(now_ms() + delay.as_millis() as i64),
+        )?;
         schedule_retry_after(shared, id, delay);
         return Ok(());
     }
@@ -584,7 +610,9 @@ pub fn quarantine(
         return Ok(());
     }
     tracing::warn!(job = job.id, reason, "job quarantined");
-    shared.store.quarantine(job.id, &format!("{reason}: {msg}"), 0, 0)?;
+    shared
+        .store
+        .quarantine(job.id, &format!("{reason}: {msg}"), 0, 0)?;
     finish_name(shared, job);
     Ok(())
 }
@@ -723,7 +751,9 @@ pub fn reconcile(shared: &Arc<Shared>) -> Result<(), super::DaemonError> {
             if back.exists() {
                 let _ = fsio::rename_durable(&back, &input);
             } else if d.quarantine.join(&job.name).exists() {
-                shared.store.quarantine(job.id, "quarantined before a restart", 0, 0)?;
+                shared
+                    .store
+                    .quarantine(job.id, "quarantined before a restart", 0, 0)?;
                 continue;
             }
         }

@@ -352,7 +352,10 @@ pub struct Shared {
 
 impl Shared {
     pub fn loaded(&self) -> Arc<Loaded> {
-        self.loaded.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.loaded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn daemon_cfg(&self) -> DaemonConfig {
@@ -384,7 +387,10 @@ pub fn serve(opts: ServeOptions) -> Result<(), DaemonError> {
         .enable_all()
         .build()
         .map_err(|e| DaemonError::io(Path::new("tokio runtime"), e))?;
-    rt.block_on(serve_async(opts))
+    let res = rt.block_on(serve_async(opts));
+    // Work is drained or checkpointed by now; do not wait on idle tasks.
+    rt.shutdown_timeout(Duration::from_millis(200));
+    res
 }
 
 async fn serve_async(opts: ServeOptions) -> Result<(), DaemonError> {
@@ -519,11 +525,17 @@ pub async fn reload(shared: &Arc<Shared>) {
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "reload failed; keeping the running config");
-            shared.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
+            shared
+                .metrics
+                .reload_failures
+                .fetch_add(1, Ordering::Relaxed);
         }
         Err(e) => {
             tracing::error!(error = %e, "reload panicked; keeping the running config");
-            shared.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
+            shared
+                .metrics
+                .reload_failures
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
     let _ = systemd::notify_ready();

@@ -168,11 +168,11 @@ pub fn start(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         let Ok(ev) = res else { return };
-        let take = match ev.kind {
-            EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-            EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both)) => true,
-            _ => false,
-        };
+        let take = matches!(
+            ev.kind,
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
+                | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+        );
         if take && let Some(p) = ev.paths.last() {
             let _ = tx.send(p.clone());
         }
