@@ -175,6 +175,22 @@ struct BenchArgs {
     /// Repetitions for --llm.
     #[arg(long, default_value_t = 3)]
     reps: usize,
+    /// Load-test a real `gdr serve` child: files dropped at once plus
+    /// concurrent socket clients (files/s, p50/p99 latency, peak RSS).
+    #[arg(long)]
+    daemon: bool,
+    /// --daemon: files dropped into the inbox at once.
+    #[arg(long, default_value_t = 10_000)]
+    files: usize,
+    /// --daemon: concurrent socket clients.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// --daemon: synchronous rewrite requests per client.
+    #[arg(long, default_value_t = 20)]
+    requests: usize,
+    /// --daemon: run the daemon with rules only.
+    #[arg(long)]
+    no_llm: bool,
 }
 
 fn main() {
@@ -262,6 +278,43 @@ fn run() -> Result<i32> {
             Ok(if failures.is_empty() { 0 } else { 1 })
         }
         Cmd::Bench(b) if b.llm => bench_llm(&cfg, &b),
+        Cmd::Bench(b) if b.daemon => {
+            let r = gdr::daemon::bench::run(&gdr::daemon::bench::BenchOptions {
+                files: b.files,
+                clients: b.clients,
+                requests: b.requests,
+                no_llm: b.no_llm,
+                config: cli.config.clone(),
+                dir: cli.state_dir.clone(),
+            })?;
+            if b.json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!(
+                    "daemon ({}): {} files in {:.2} s = {:.0} files/s ({} committed, {} quarantined)",
+                    r.llm.as_deref().unwrap_or("rules only"),
+                    r.files,
+                    r.seconds,
+                    r.files_per_s,
+                    r.committed,
+                    r.quarantined
+                );
+                println!(
+                    "socket: {} clients x {} rewrites: {} ok, {} rejected (429/503), {} errors; p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {:.0} req/s",
+                    b.clients,
+                    b.requests,
+                    r.requests,
+                    r.rejected_429_503,
+                    r.request_errors,
+                    r.p50_ms,
+                    r.p99_ms,
+                    r.max_ms,
+                    r.requests_per_s
+                );
+                println!("peak RSS (VmHWM) of gdr serve: {:.1} MiB", r.peak_rss_mib);
+            }
+            Ok(0)
+        }
         Cmd::Bench(b) => {
             let p = Pipeline::with_key(&cfg, &[7u8; 32])?;
             bench(&p, b)

@@ -155,6 +155,16 @@ pub struct NewJob<'a> {
     pub peer_uid: Option<u32>,
 }
 
+/// What an attempt runs on.
+#[derive(Debug, Clone)]
+pub struct Start<'a> {
+    pub config_fp: &'a str,
+    pub rules_version: &'a str,
+    pub model: Option<&'a str>,
+    pub sha256: &'a str,
+    pub bytes: u64,
+}
+
 /// One job row as the API shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Job {
@@ -312,10 +322,13 @@ impl Store {
     }
 
     fn init(conn: Connection) -> Result<Self, StoreError> {
-        // WAL: readers do not block the writer; synchronous=FULL because an
-        // output is only committed once its row is durable.
+        // WAL: readers do not block the writer. synchronous=NORMAL for the
+        // bookkeeping rows (a lost claim or start is redone by reconcile at
+        // start), FULL around the transactions that must survive a power
+        // cut (see `durable`). The WAL is append-only, so a FULL commit
+        // also makes every earlier NORMAL one durable, in order.
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let store = Store {
@@ -353,8 +366,29 @@ impl Store {
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
-    pub fn insert_job(&self, j: &NewJob) -> Result<i64, StoreError> {
-        let c = self.lock();
+    /// Run `f` with synchronous=FULL: its commit is on disk when it returns.
+    fn durable<T>(
+        c: &mut Connection,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        c.pragma_update(None, "synchronous", "FULL")?;
+        let r = f(c);
+        c.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(r?)
+    }
+
+    /// Insert a job. `durable`: the row survives a power cut once this
+    /// returns (API submissions, which answer 202); drop-folder claims
+    /// need not be, reconcile recreates a lost row from processing/.
+    pub fn insert_job(&self, j: &NewJob, durable: bool) -> Result<i64, StoreError> {
+        let mut c = self.lock();
+        if durable {
+            return Self::durable(&mut c, |c| Self::insert_job_in(c, j));
+        }
+        Ok(Self::insert_job_in(&c, j)?)
+    }
+
+    fn insert_job_in(c: &Connection, j: &NewJob) -> rusqlite::Result<i64> {
         c.execute(
             "INSERT INTO jobs(source, name, input_path, format, config_fp, rules_version, model, \
              state, peer_uid, created_ms) VALUES (?1,?2,?3,?4,?5,?6,?7,'queued',?8,?9)",
@@ -448,28 +482,23 @@ impl Store {
         )
     }
 
-    /// queued/failed -> running: one more attempt.
-    /// Records the configuration the attempt runs under (a SIGHUP may have
-    /// changed it since the job was queued).
-    pub fn start(
-        &self,
-        id: i64,
-        config_fp: &str,
-        rules_version: &str,
-        model: Option<&str>,
-    ) -> Result<(), StoreError> {
+    /// queued/failed -> running: one more attempt, with the input's hash
+    /// and the configuration it runs under (a SIGHUP may have changed it
+    /// since the job was queued).
+    pub fn start(&self, id: i64, s: &Start) -> Result<(), StoreError> {
         self.lock().execute(
             "UPDATE jobs SET state='running', attempts=attempts+1, started_ms=?2, \
-             next_attempt_ms=NULL, config_fp=?3, rules_version=?4, model=?5 WHERE id=?1",
-            params![id, now_ms(), config_fp, rules_version, model],
-        )?;
-        Ok(())
-    }
-
-    pub fn set_input(&self, id: i64, sha256: &str, bytes: u64) -> Result<(), StoreError> {
-        self.lock().execute(
-            "UPDATE jobs SET input_sha256=?2, input_bytes=?3 WHERE id=?1",
-            params![id, sha256, bytes as i64],
+             next_attempt_ms=NULL, config_fp=?3, rules_version=?4, model=?5, \
+             input_sha256=?6, input_bytes=?7 WHERE id=?1",
+            params![
+                id,
+                now_ms(),
+                s.config_fp,
+                s.rules_version,
+                s.model,
+                s.sha256,
+                s.bytes as i64
+            ],
         )?;
         Ok(())
     }
@@ -512,6 +541,10 @@ impl Store {
     /// outbox/, so a committed row always has its file.
     pub fn commit(&self, id: i64, c: &Commit) -> Result<(), StoreError> {
         let mut conn = self.lock();
+        Self::durable(&mut conn, |conn| Self::commit_in(conn, id, c))
+    }
+
+    fn commit_in(conn: &mut Connection, id: i64, c: &Commit) -> rusqlite::Result<()> {
         let tx = conn.transaction()?;
         // A retried job may have rows from an attempt that crashed after
         // writing them; replace them.
@@ -667,7 +700,7 @@ mod tests {
         let p = dir.path().join("gdr.db");
         let s = Store::open(&p).unwrap();
         assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
-        let id = s.insert_job(&new_job("a.txt")).unwrap();
+        let id = s.insert_job(&new_job("a.txt"), true).unwrap();
         drop(s);
         let s = Store::open(&p).unwrap();
         assert_eq!(s.job(id).unwrap().unwrap().state, State::Queued);
@@ -681,9 +714,15 @@ mod tests {
     #[test]
     fn state_machine_and_idempotency_lookup() {
         let s = Store::in_memory().unwrap();
-        let a = s.insert_job(&new_job("a.txt")).unwrap();
-        s.start(a, "fp", "r1", None).unwrap();
-        s.set_input(a, "abc", 10).unwrap();
+        let a = s.insert_job(&new_job("a.txt"), false).unwrap();
+        let start = Start {
+            config_fp: "fp",
+            rules_version: "r1",
+            model: None,
+            sha256: "abc",
+            bytes: 10,
+        };
+        s.start(a, &start).unwrap();
         assert_eq!(s.unfinished().unwrap().len(), 1);
         let commit = Commit {
             output_path: "outbox/a.txt".into(),
@@ -719,7 +758,7 @@ mod tests {
         assert_eq!(j.attempts, 1);
         assert_eq!(j.output.as_ref().unwrap().sha256, "def");
         assert!(s.unfinished().unwrap().is_empty());
-        let b = s.insert_job(&new_job("b.txt")).unwrap();
+        let b = s.insert_job(&new_job("b.txt"), false).unwrap();
         assert_eq!(s.find_committed("abc", "fp", b).unwrap().unwrap().id, a);
         assert!(s.find_committed("abc", "other", b).unwrap().is_none());
         assert!(s.find_committed("abc", "fp", a).unwrap().is_none());

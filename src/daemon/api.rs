@@ -662,7 +662,10 @@ fn check_path(p: &Path, roots: &[PathBuf]) -> Result<PathBuf, Refusal> {
             .unwrap_or(false)
     });
     if !inside {
-        return Err(refuse(StatusCode::FORBIDDEN, "path outside the allowed roots"));
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "path outside the allowed roots",
+        ));
     }
     if !real.is_file() {
         return Err(refuse(StatusCode::BAD_REQUEST, "not a regular file"));
@@ -752,16 +755,19 @@ async fn submit(
                     .join(format!("{token}-{name}"))
             }
         };
-        let id = s.store.insert_job(&NewJob {
-            source,
-            name: &name,
-            input_path: &input.to_string_lossy(),
-            format: format.as_str(),
-            config_fp: &l.config_fp,
-            rules_version: &l.rules_version,
-            model: l.model.as_deref(),
-            peer_uid: peer.uid,
-        })?;
+        let id = s.store.insert_job(
+            &NewJob {
+                source,
+                name: &name,
+                input_path: &input.to_string_lossy(),
+                format: format.as_str(),
+                config_fp: &l.config_fp,
+                rules_version: &l.rules_version,
+                model: l.model.as_deref(),
+                peer_uid: peer.uid,
+            },
+            true,
+        )?;
         if let Some(data) = upload {
             super::fsio::write_atomic(&input, &data, id).map_err(|e| DaemonError::io(&input, e))?;
         }

@@ -19,7 +19,7 @@ use crate::RecordError;
 use crate::formats::jsonl;
 use crate::formats::text::Paragraphs;
 use crate::pipeline::Rewritten;
-use crate::store::{Commit, Job, NewJob, RecordRow, SpanRow, State, now_ms};
+use crate::store::{Commit, Job, NewJob, RecordRow, SpanRow, Start, State, now_ms};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{BufReader, Write};
@@ -423,12 +423,23 @@ fn run_job_inner(shared: &Arc<Shared>, id: i64) -> Result<(), super::DaemonError
         return Ok(());
     }
     let l = shared.loaded();
-    store.start(id, &l.config_fp, &l.rules_version, l.model.as_deref())?;
     let attempts = job.attempts + 1;
     let input = PathBuf::from(&job.input_path);
     let cfg = &l.cfg.daemon;
     let format = Format::parse(&job.format).unwrap_or(Format::Text);
-    let (sha, bytes) = match fsio::sha256_file(&input) {
+    let hashed = fsio::sha256_file(&input);
+    let (sha, bytes) = hashed.as_ref().map_or(("", 0), |(s, b)| (s.as_str(), *b));
+    store.start(
+        id,
+        &Start {
+            config_fp: &l.config_fp,
+            rules_version: &l.rules_version,
+            model: l.model.as_deref(),
+            sha256: sha,
+            bytes,
+        },
+    )?;
+    let (sha, bytes) = match hashed {
         Ok(x) => x,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             store.fail(id, "input file missing", None)?;
@@ -437,7 +448,6 @@ fn run_job_inner(shared: &Arc<Shared>, id: i64) -> Result<(), super::DaemonError
         }
         Err(e) => return handle_err(shared, &job, attempts, io_err("reading input", e), cfg),
     };
-    store.set_input(id, &sha, bytes)?;
     shared.metrics.bytes_in.fetch_add(bytes, Ordering::Relaxed);
     let out_rel = output_rel(&job);
     let out_abs = shared.dirs.root.join(&out_rel);
@@ -622,8 +632,16 @@ fn after_commit(shared: &Arc<Shared>, job: &Job) {
     let input = Path::new(&job.input_path);
     if job.source != SRC_API_PATH && input.exists() {
         let res = match (job.source.as_str(), shared.daemon_cfg().after_success) {
+            // No fsync: if this rename is lost in a crash, the original is
+            // back in processing/ next to its committed row, and reconcile
+            // archives it again.
             (SRC_INBOX, super::AfterSuccess::Archive) => {
-                fsio::rename_durable(input, &shared.dirs.archive.join(&job.name))
+                let dest = shared.dirs.archive.join(&job.name);
+                match dest.parent() {
+                    Some(p) => std::fs::create_dir_all(p),
+                    None => Ok(()),
+                }
+                .and_then(|_| std::fs::rename(input, &dest))
             }
             _ => std::fs::remove_file(input),
         };
@@ -714,16 +732,19 @@ pub async fn dispatch(
 pub fn new_inbox_job(shared: &Shared, name: &str) -> Result<i64, super::DaemonError> {
     let l = shared.loaded();
     let input = shared.dirs.processing.join(name);
-    Ok(shared.store.insert_job(&NewJob {
-        source: SRC_INBOX,
-        name,
-        input_path: &input.to_string_lossy(),
-        format: Format::of(name).as_str(),
-        config_fp: &l.config_fp,
-        rules_version: &l.rules_version,
-        model: l.model.as_deref(),
-        peer_uid: None,
-    })?)
+    Ok(shared.store.insert_job(
+        &NewJob {
+            source: SRC_INBOX,
+            name,
+            input_path: &input.to_string_lossy(),
+            format: Format::of(name).as_str(),
+            config_fp: &l.config_fp,
+            rules_version: &l.rules_version,
+            model: l.model.as_deref(),
+            peer_uid: None,
+        },
+        false,
+    )?)
 }
 
 /// At start: make disk and DB agree, then queue what is unfinished.

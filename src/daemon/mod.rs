@@ -10,6 +10,7 @@
 //! `gdr.sock`, `gdr.db`, `pseudonym.key`.
 
 pub mod api;
+pub mod bench;
 pub mod client;
 pub mod fsio;
 pub mod jobs;
@@ -83,7 +84,7 @@ pub struct DaemonConfig {
     /// path jobs are refused until a site lists its roots).
     #[serde(default)]
     pub allowed_roots: Vec<PathBuf>,
-    /// Concurrent file jobs (default: the number of cores).
+    /// Concurrent file jobs (default: twice the cores, at least 4).
     #[serde(default)]
     pub workers: Option<usize>,
     /// Queued jobs accepted from the API before 503 + Retry-After.
@@ -431,9 +432,12 @@ async fn serve_async(opts: ServeOptions) -> Result<(), DaemonError> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let api_task = tokio::spawn(api::run(shared.clone(), listener, stop_rx.clone()));
 
+    // Default: twice the cores, at least 4. A job spends much of its time
+    // in fsync (output, directory, commit row); more workers than cores
+    // overlap those waits, and CPU work is bounded by the cores anyway.
     let workers = dcfg
         .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .unwrap_or_else(|| (2 * std::thread::available_parallelism().map_or(2, |n| n.get())).max(4))
         .max(1);
     let dispatcher = tokio::spawn(jobs::dispatch(shared.clone(), rx, workers));
 
