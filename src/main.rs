@@ -291,7 +291,7 @@ fn run() -> Result<i32> {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
                 println!(
-                    "daemon ({}): {} files in {:.2} s = {:.0} files/s ({} committed, {} quarantined)",
+                    "daemon ({}): {} files in {:.2} s = {:.1} files/s ({} committed, {} quarantined)",
                     r.llm.as_deref().unwrap_or("rules only"),
                     r.files,
                     r.seconds,

@@ -665,7 +665,7 @@ fn finish_name(shared: &Arc<Shared>, job: &Job) {
         .unwrap_or_else(|e| e.into_inner())
         .remove(&job.name);
     let waiting = shared.dirs.inbox.join(&job.name);
-    if waiting.exists() {
+    if waiting.exists() && super::watch::settled(shared, &waiting) {
         super::watch::claim(shared, &waiting);
     }
 }

@@ -29,7 +29,13 @@ pub fn notify_ready() -> std::io::Result<bool> {
 }
 
 pub fn notify_reloading() -> std::io::Result<bool> {
-    let usec = crate::store::now_ms() * 1000;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let usec = ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000;
     notify(&format!("RELOADING=1\nMONOTONIC_USEC={usec}"))
 }
 

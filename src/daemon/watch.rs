@@ -126,18 +126,23 @@ pub fn claim(shared: &Arc<Shared>, path: &Path) -> Option<i64> {
     }
 }
 
+/// Whether a file found by listing (not announced by an event) has been
+/// unchanged for `settle_ms`, so no writer is likely still at it.
+pub fn settled(shared: &Shared, p: &Path) -> bool {
+    let settle = Duration::from_millis(shared.daemon_cfg().settle_ms);
+    std::fs::metadata(p)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age >= settle)
+}
+
 /// List the inbox and claim every file that has settled.
 pub fn scan_inbox(shared: &Arc<Shared>) -> usize {
-    let settle = Duration::from_millis(shared.daemon_cfg().settle_ms);
     let mut n = 0;
     for name in list_files(&shared.dirs.inbox) {
         let p = shared.dirs.inbox.join(&name);
-        let settled = std::fs::metadata(&p)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age >= settle);
-        if settled && claim(shared, &p).is_some() {
+        if settled(shared, &p) && claim(shared, &p).is_some() {
             n += 1;
         }
     }
