@@ -312,6 +312,16 @@ fn job_from_row(r: &rusqlite::Row) -> rusqlite::Result<Job> {
 impl Store {
     /// Open (creating) the database, switch to WAL and run migrations.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        // Created 0600 before SQLite opens it (its -wal and -shm files take
+        // the same mode): job names and fingerprints are nobody else's.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path);
+        }
         let conn = Connection::open(path)?;
         Self::init(conn)
     }

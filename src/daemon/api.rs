@@ -49,14 +49,16 @@ impl Connected<axum::serve::IncomingStream<'_, UnixListener>> for Peer {
 }
 
 /// Bind the socket: systemd's (socket activation) when passed, else
-/// `path`, created with mode 0660 between bind and listen.
-pub fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
+/// `path`, created with mode 0660 between bind and listen. The flag says
+/// whether the socket file is ours (to remove at exit).
+pub fn bind(path: &Path) -> Result<(UnixListener, bool), DaemonError> {
     if let Some(fd) = super::systemd::listen_fds().into_iter().next() {
         let std_l = std::os::unix::net::UnixListener::from(fd);
         std_l
             .set_nonblocking(true)
             .map_err(|e| DaemonError::io(path, e))?;
-        return UnixListener::from_std(std_l).map_err(|e| DaemonError::io(path, e));
+        let l = UnixListener::from_std(std_l).map_err(|e| DaemonError::io(path, e))?;
+        return Ok((l, false));
     }
     if path.exists() {
         // A live daemon answers; a stale socket file from a crash does not.
@@ -81,7 +83,8 @@ pub fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
     sock.set_nonblocking(true)
         .map_err(|e| DaemonError::io(path, e))?;
     let std_l: std::os::unix::net::UnixListener = sock.into();
-    UnixListener::from_std(std_l).map_err(|e| DaemonError::io(path, e))
+    let l = UnixListener::from_std(std_l).map_err(|e| DaemonError::io(path, e))?;
+    Ok((l, true))
 }
 
 /// Per-process API state.

@@ -187,9 +187,19 @@ impl Dirs {
         }
     }
 
+    /// Create the folders. A new state dir is 0700 like the key store
+    /// makes it (it holds the key and the DB); a socket meant for a group
+    /// goes elsewhere (`[daemon] socket`, e.g. systemd's RuntimeDirectory).
     pub fn create(&self) -> Result<(), DaemonError> {
+        if !self.root.exists() {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&self.root)
+                .map_err(|e| DaemonError::io(&self.root, e))?;
+        }
         for d in [
-            &self.root,
             &self.inbox,
             &self.processing,
             &self.outbox,
@@ -428,7 +438,7 @@ async fn serve_async(opts: ServeOptions) -> Result<(), DaemonError> {
         .socket
         .clone()
         .unwrap_or_else(|| shared.dirs.root.join("gdr.sock"));
-    let listener = api::bind(&sock_path)?;
+    let (listener, own_socket) = api::bind(&sock_path)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let api_task = tokio::spawn(api::run(shared.clone(), listener, stop_rx.clone()));
 
@@ -491,7 +501,10 @@ async fn serve_async(opts: ServeOptions) -> Result<(), DaemonError> {
     }
     dispatcher.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), api_task).await;
-    let _ = std::fs::remove_file(&sock_path);
+    if own_socket {
+        // A socket passed by systemd stays: systemd owns its path.
+        let _ = std::fs::remove_file(&sock_path);
+    }
     if let Some(llm) = &shared.loaded().pipeline.llm
         && let Err(e) = llm.save_ledger()
     {
