@@ -281,6 +281,19 @@ fn api_endpoints_limits_and_path_checks() {
         .unwrap();
     assert_eq!(r.status, 202);
     let up = r.json().unwrap()["id"].as_i64().unwrap();
+    // An upload name cannot climb out of outbox/.
+    let r = d.post_json(
+        "/v1/jobs",
+        &json!({"name": "../../escape.txt", "content": "hi\n"}),
+    );
+    assert_eq!(r.status, 202);
+    let esc = r.json().unwrap()["id"].as_i64().unwrap();
+    wait_until("escape job final", 30, || {
+        d.get(&format!("/v1/jobs/{esc}")).json().unwrap()["state"] == "committed"
+    });
+    let j = d.get(&format!("/v1/jobs/{esc}")).json().unwrap();
+    assert_eq!(j["output"]["path"], format!("outbox/api/{esc}-escape.txt"));
+    assert!(!tmp.path().join("escape.txt").exists() && !dir.join("escape.txt").exists());
     let r = d.post_json("/v1/jobs", &json!({"path": root.join("in.txt")}));
     assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
     let by_path = r.json().unwrap()["id"].as_i64().unwrap();
@@ -308,7 +321,7 @@ fn api_endpoints_limits_and_path_checks() {
     assert_eq!(d.get("/v1/jobs/999999").status, 404);
     assert_eq!(d.get("/v1/jobs/abc").status, 400);
     let l = d.get("/v1/jobs?state=committed").json().unwrap();
-    assert_eq!(l["jobs"].as_array().unwrap().len(), 2);
+    assert_eq!(l["jobs"].as_array().unwrap().len(), 3);
     assert_eq!(d.get("/v1/jobs?state=bogus").status, 400);
 
     // Metrics: Prometheus text, counts, no raw values.
@@ -316,7 +329,7 @@ fn api_endpoints_limits_and_path_checks() {
     assert_eq!(m.status, 200);
     assert!(m.content_type.unwrap().starts_with("text/plain"));
     let body = String::from_utf8(m.body).unwrap();
-    assert!(body.contains("gdr_jobs{state=\"committed\"} 2"), "{body}");
+    assert!(body.contains("gdr_jobs{state=\"committed\"} 3"), "{body}");
     assert!(
         body.contains("gdr_requests_total{route=\"/v1/rewrite\",code=\"413\"} 1"),
         "{body}"
@@ -626,15 +639,18 @@ fn kill9_during_a_burst_then_restart_loses_and_duplicates_nothing() {
         drop_file(&inbox, &name, data.as_bytes());
         names.insert(name, (true, 20));
     }
-    // Kill once some, not all, are done.
-    let t = Instant::now();
-    while files(&dir.join("outbox")).len() < n / 4 && t.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(5));
+    // Kill once some, not all, are done; restart; kill again further on.
+    let mut d = d;
+    for frac in [4, 2] {
+        let t = Instant::now();
+        while files(&dir.join("outbox")).len() < n / frac && t.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let done_at_kill = files(&dir.join("outbox")).len();
+        d.kill9();
+        eprintln!("kill -9 with {done_at_kill}/{n} outputs in outbox");
+        d = Daemon::start(&dir, Some(cfg));
     }
-    let done_at_kill = files(&dir.join("outbox")).len();
-    d.kill9();
-    eprintln!("kill -9 with {done_at_kill}/{n} outputs in outbox");
-    let d = Daemon::start(&dir, Some(cfg));
     wait_until("all final after restart", 120, || {
         let s = job_states(&d);
         s["committed"] + s["quarantined"] == n as i64 && s["queued"] + s["running"] == 0
