@@ -239,6 +239,8 @@ pub struct Commit {
     pub records: Vec<RecordRow>,
     pub spans: Vec<SpanRow>,
     pub failed_records: usize,
+    /// All records of the input (`records` may hold only the first ones).
+    pub total_records: usize,
     pub reused_from: Option<i64>,
 }
 
@@ -617,7 +619,7 @@ impl Store {
              failed_records=?3, reused_from=?4, finished_ms=?5 WHERE id=?1",
             params![
                 id,
-                c.records.len() as i64,
+                c.total_records as i64,
                 c.failed_records as i64,
                 c.reused_from,
                 now_ms()
@@ -758,6 +760,7 @@ mod tests {
                 fingerprint: "00ff".into(),
             }],
             failed_records: 0,
+            total_records: 1,
             reused_from: None,
         };
         s.commit(a, &commit).unwrap();

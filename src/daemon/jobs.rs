@@ -203,12 +203,48 @@ enum JobErr {
     Permanent { reason: &'static str, msg: String },
 }
 
-/// Result of processing a file's records.
+/// Per-record rows kept for one job at most: beyond this, a huge file is
+/// summarised by counts only, so memory and the DB stay bounded.
+pub const MAX_ROWS_PER_JOB: usize = 100_000;
+
+/// Result of processing a file's records: counts over all of them, and
+/// rows for the first [`MAX_ROWS_PER_JOB`].
 #[derive(Default)]
 struct Processed {
     records: Vec<RecordRow>,
     spans: Vec<SpanRow>,
+    total: usize,
     failed: usize,
+    n_spans: usize,
+    paths: BTreeMap<String, u64>,
+    reasons: BTreeMap<String, u64>,
+    llm: BTreeMap<String, u64>,
+}
+
+impl Processed {
+    fn add(&mut self, row: RecordRow, spans: Vec<SpanRow>) {
+        self.total += 1;
+        if row.error.is_some() {
+            self.failed += 1;
+        }
+        self.n_spans += spans.len();
+        for (v, map) in [
+            (&row.path, &mut self.paths),
+            (&row.fallback_reason, &mut self.reasons),
+            (&row.llm, &mut self.llm),
+        ] {
+            if let Some(x) = v {
+                *map.entry(x.clone()).or_default() += 1;
+            }
+        }
+        if self.records.len() < MAX_ROWS_PER_JOB {
+            self.records.push(row);
+        }
+        if self.spans.len() < MAX_ROWS_PER_JOB {
+            let room = MAX_ROWS_PER_JOB - self.spans.len();
+            self.spans.extend(spans.into_iter().take(room));
+        }
+    }
 }
 
 fn io_err(what: &str, e: std::io::Error) -> JobErr {
@@ -237,13 +273,13 @@ fn process_file(
     let write =
         |out: &mut AtomicFile, b: &[u8]| out.write_all(b).map_err(|e| io_err("writing output", e));
     let fail = |p: &mut Processed, idx: usize, line: usize, e: &RecordError| {
-        p.failed += 1;
-        p.records.push(RecordRow {
+        let row = RecordRow {
             idx,
             line,
             error: Some(e.to_string()),
             ..Default::default()
-        });
+        };
+        p.add(row, Vec::new());
     };
     match format {
         Format::Csv => {
@@ -288,8 +324,7 @@ fn process_file(
                     Ok(r) => {
                         write(out, r.text.as_bytes())?;
                         write(out, b"\n")?;
-                        p.records.push(r.row);
-                        p.spans.extend(r.spans);
+                        p.add(r.row, r.spans);
                     }
                     Err(e) => fail(&mut p, i, line_no, &e),
                 }
@@ -320,21 +355,20 @@ fn process_file(
                     Ok(r) => {
                         write(out, r.text.as_bytes())?;
                         write(out, para.trailer.as_bytes())?;
-                        p.records.push(r.row);
-                        p.spans.extend(r.spans);
+                        p.add(r.row, r.spans);
                     }
                     Err(e) => fail(&mut p, i, para.first_line, &e),
                 }
             }
         }
     }
-    let ok = (p.records.len() - p.failed) as u64;
+    let ok = (p.total - p.failed) as u64;
     shared.metrics.records_ok.fetch_add(ok, Ordering::Relaxed);
     shared
         .metrics
         .records_failed
         .fetch_add(p.failed as u64, Ordering::Relaxed);
-    if p.failed > 0 && p.failed == p.records.len() {
+    if p.failed > 0 && p.failed == p.total {
         return Err(JobErr::Permanent {
             reason: "all_records_failed",
             msg: format!("all {} records failed", p.failed),
@@ -377,27 +411,14 @@ pub fn base_name(name: &str) -> String {
 /// adds its per-record decision and scores to `pipeline::Rewritten`; they
 /// belong here next to the path taken and fallback reasons.
 fn scores(p: &Processed) -> Value {
-    let mut paths: BTreeMap<String, u64> = BTreeMap::new();
-    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
-    let mut llm: BTreeMap<String, u64> = BTreeMap::new();
-    for r in &p.records {
-        if let Some(x) = &r.path {
-            *paths.entry(x.clone()).or_default() += 1;
-        }
-        if let Some(x) = &r.fallback_reason {
-            *reasons.entry(x.clone()).or_default() += 1;
-        }
-        if let Some(x) = &r.llm {
-            *llm.entry(x.clone()).or_default() += 1;
-        }
-    }
     json!({
-        "records": p.records.len(),
+        "records": p.total,
         "failed_records": p.failed,
-        "spans": p.spans.len(),
-        "paths": paths,
-        "fallback_reasons": reasons,
-        "llm": llm,
+        "spans": p.n_spans,
+        "rows_truncated": p.records.len() < p.total || p.spans.len() < p.n_spans,
+        "paths": p.paths,
+        "fallback_reasons": p.reasons,
+        "llm": p.llm,
         "verifier": Value::Null,
     })
 }
@@ -478,6 +499,7 @@ fn run_job_inner(shared: &Arc<Shared>, id: i64) -> Result<(), super::DaemonError
                             records: Vec::new(),
                             spans: Vec::new(),
                             failed_records: prev.failed_records.unwrap_or(0) as usize,
+                            total_records: prev.records.unwrap_or(0) as usize,
                             reused_from: Some(prev.reused_from.unwrap_or(prev.id)),
                         },
                     )?;
@@ -522,6 +544,7 @@ fn run_job_inner(shared: &Arc<Shared>, id: i64) -> Result<(), super::DaemonError
         decision: decision.into(),
         scores: scores(&processed),
         failed_records: processed.failed,
+        total_records: processed.total,
         records: processed.records,
         spans: processed.spans,
         reused_from: None,
@@ -540,6 +563,12 @@ fn run_job_inner(shared: &Arc<Shared>, id: i64) -> Result<(), super::DaemonError
         return Ok(());
     }
     after_commit(shared, &job);
+    // The daily LLM budget ledger survives a crash (a no-op without one).
+    if let Some(llm) = &l.pipeline.llm
+        && let Err(e) = llm.save_ledger()
+    {
+        tracing::warn!(error = %e, "saving the LLM budget ledger");
+    }
     Ok(())
 }
 
@@ -827,4 +856,55 @@ pub fn reconcile(shared: &Arc<Shared>) -> Result<(), super::DaemonError> {
         .reconcile_mismatches
         .fetch_add(missing, Ordering::Relaxed);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_from_name() {
+        assert_eq!(Format::of("a.JSONL"), Format::Jsonl);
+        assert_eq!(Format::of("dir/a.ndjson"), Format::Jsonl);
+        assert_eq!(Format::of("a.csv"), Format::Csv);
+        assert_eq!(Format::of("a.txt"), Format::Text);
+        assert_eq!(Format::of("README"), Format::Text);
+        assert_eq!(base_name("../../x.txt"), "x.txt");
+        assert_eq!(base_name(".hidden"), "upload");
+    }
+
+    #[test]
+    fn rows_are_capped_but_counts_are_not() {
+        let mut p = Processed::default();
+        let span = |i| SpanRow {
+            record_idx: i,
+            field: "text".into(),
+            entity: "EMAIL".into(),
+            start: 0,
+            end: 1,
+            score: 1.0,
+            detector: "rule:email".into(),
+            op: "pseudonym".into(),
+            fingerprint: "00".into(),
+        };
+        for i in 0..MAX_ROWS_PER_JOB + 10 {
+            let row = RecordRow {
+                idx: i,
+                line: i + 1,
+                error: (i % 2 == 1).then(|| "bad".to_string()),
+                path: Some("deterministic".into()),
+                ..Default::default()
+            };
+            p.add(row, vec![span(i)]);
+        }
+        assert_eq!(p.total, MAX_ROWS_PER_JOB + 10);
+        assert_eq!(p.failed, (MAX_ROWS_PER_JOB + 10) / 2);
+        assert_eq!(p.records.len(), MAX_ROWS_PER_JOB);
+        assert_eq!(p.spans.len(), MAX_ROWS_PER_JOB);
+        let s = scores(&p);
+        assert_eq!(s["records"], MAX_ROWS_PER_JOB + 10);
+        assert_eq!(s["spans"], MAX_ROWS_PER_JOB + 10);
+        assert_eq!(s["rows_truncated"], true);
+        assert_eq!(s["paths"]["deterministic"], MAX_ROWS_PER_JOB + 10);
+    }
 }
