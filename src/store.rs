@@ -61,6 +61,8 @@ CREATE TABLE records(
     llm TEXT,
     fallback_reason TEXT,
     spans INTEGER NOT NULL DEFAULT 0,
+    decision TEXT NOT NULL,          -- commit | skip (bad input); the verifier adds fallback/quarantine
+    scores TEXT,                     -- JSON: the verifier's per-record scores (issue 4), NULL until then
     PRIMARY KEY (job_id, idx)
 );
 CREATE TABLE spans(
@@ -211,6 +213,9 @@ pub struct RecordRow {
     pub llm: Option<String>,
     pub fallback_reason: Option<String>,
     pub spans: usize,
+    /// The verifier's per-record scores, once `pipeline::Rewritten`
+    /// carries them (issue 4).
+    pub scores: Option<serde_json::Value>,
 }
 
 /// One rewritten span (no content: a keyed fingerprint stands for the value).
@@ -565,11 +570,12 @@ impl Store {
         tx.execute("DELETE FROM outputs WHERE job_id=?1", [id])?;
         {
             let mut ins = tx.prepare_cached(
-                "INSERT INTO records(job_id, idx, line, status, error, path, llm, fallback_reason, spans) \
-                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                "INSERT INTO records(job_id, idx, line, status, error, path, llm, fallback_reason, spans, \
+                 decision, scores) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
             )?;
             for r in &c.records {
                 let status = if r.error.is_some() { "error" } else { "ok" };
+                let decision = if r.error.is_some() { "skip" } else { "commit" };
                 ins.execute(params![
                     id,
                     r.idx as i64,
@@ -579,7 +585,9 @@ impl Store {
                     r.path,
                     r.llm,
                     r.fallback_reason,
-                    r.spans as i64
+                    r.spans as i64,
+                    decision,
+                    r.scores.as_ref().map(|v| v.to_string())
                 ])?;
             }
             let mut ins = tx.prepare_cached(

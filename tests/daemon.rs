@@ -541,6 +541,31 @@ fn drop_folder_end_to_end_reload_and_idempotency() {
     assert!(third.contains("[PERSON_1]"), "{third}");
     let st = d.stop();
     assert!(st.success());
+    // Per-record rows and spans: decisions, offsets, fingerprints; no values.
+    let db = rusqlite::Connection::open(dir.join("gdr.db")).unwrap();
+    let decisions: Vec<(i64, String, Option<String>)> = db
+        .prepare(
+            "SELECT r.line, r.decision, r.error FROM records r JOIN jobs j ON j.id = r.job_id \
+             WHERE j.name = 'recs.jsonl' ORDER BY r.idx",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(decisions.len(), 3);
+    assert_eq!((decisions[1].0, decisions[1].1.as_str()), (2, "skip"));
+    assert!(decisions[1].2.as_ref().unwrap().contains("malformed JSON"));
+    assert_eq!(decisions[0].1, "commit");
+    let (n, fp): (i64, String) = db
+        .query_row(
+            "SELECT count(*), max(fingerprint) FROM spans WHERE type = 'PERSON'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(n >= 2);
+    assert_eq!(fp.len(), 16);
 }
 
 /// Check every invariant of a drop-folder run that ended: each input name
