@@ -949,3 +949,86 @@ fn openapi_describes_every_route() {
         );
     }
 }
+
+/// The crash windows, made deterministic by arranging the state dir as a
+/// crash would leave it, then starting the daemon.
+#[test]
+fn restart_reconciles_each_crash_window() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("state");
+    let cfg = "[daemon]\nsettle_ms = 0\n";
+    let d = Daemon::start(&dir, Some(cfg));
+    drop_file(
+        &dir.join("inbox"),
+        "done.txt",
+        format!("Hi {PII}\n").as_bytes(),
+    );
+    wait_until("done.txt", 30, || job_states(&d)["committed"] == 1);
+    wait_until("archived", 30, || dir.join("archive/done.txt").exists());
+    assert!(d.stop().success());
+
+    // 1. Crash after the commit row, before the archive step: the original
+    //    is back in processing/.
+    std::fs::copy(
+        dir.join("archive/done.txt"),
+        dir.join("processing/done.txt"),
+    )
+    .unwrap();
+    // 2. Crash between the claim (rename) and the job row.
+    std::fs::write(dir.join("processing/claimed.txt"), format!("From {PII}\n")).unwrap();
+    // 3. Crash mid-write: a temp file in outbox/.
+    std::fs::write(dir.join("outbox/.gdr-tmp-99-half.txt"), "half").unwrap();
+    // 4. Crash while running: a row says running, its input is in processing/.
+    let db = rusqlite::Connection::open(dir.join("gdr.db")).unwrap();
+    let input = dir.join("processing/running.txt");
+    std::fs::write(&input, format!("Call {PII}\n")).unwrap();
+    db.execute(
+        "INSERT INTO jobs(source, name, input_path, format, config_fp, rules_version, state, attempts, created_ms) \
+         VALUES ('inbox', 'running.txt', ?1, 'text', 'x', 'x', 'running', 1, 0)",
+        [input.to_string_lossy()],
+    )
+    .unwrap();
+    drop(db);
+
+    let d = Daemon::start(&dir, Some(cfg));
+    wait_until("all committed", 30, || job_states(&d)["committed"] == 3);
+    wait_until("processing empty", 30, || {
+        all_files(&dir.join("processing")).is_empty()
+    });
+    assert!(d.stop().success());
+    assert_eq!(
+        all_files(&dir.join("outbox")),
+        BTreeSet::from([
+            "done.txt".into(),
+            "claimed.txt".into(),
+            "running.txt".into()
+        ])
+    );
+    let db = rusqlite::Connection::open(dir.join("gdr.db")).unwrap();
+    let rows: Vec<(String, String, i64)> = db
+        .prepare("SELECT name, state, attempts FROM jobs ORDER BY name")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // One row per name: the finished job was not redone.
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.0.as_str(), r.1.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("claimed.txt", "committed"),
+            ("done.txt", "committed"),
+            ("running.txt", "committed")
+        ]
+    );
+    assert_eq!(rows[2].2, 2, "the interrupted attempt counts");
+    for n in ["claimed.txt", "running.txt"] {
+        assert!(
+            !std::fs::read_to_string(dir.join("outbox").join(n))
+                .unwrap()
+                .contains("Strobel")
+        );
+    }
+}
