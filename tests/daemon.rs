@@ -22,6 +22,10 @@ impl Daemon {
     }
 
     fn start_env(dir: &Path, config: Option<&str>, env: &[(&str, &Path)]) -> Daemon {
+        Self::start_opts(dir, config, env, true)
+    }
+
+    fn start_opts(dir: &Path, config: Option<&str>, env: &[(&str, &Path)], no_llm: bool) -> Daemon {
         let mut cmd = Command::new(BIN);
         for (k, v) in env {
             cmd.env(k, v);
@@ -32,8 +36,11 @@ impl Daemon {
             std::fs::write(&p, c).unwrap();
             cmd.arg("--config").arg(p);
         }
-        cmd.args(["serve", "--no-llm"])
-            .env("GDR_LOG", "warn")
+        cmd.arg("serve");
+        if no_llm {
+            cmd.arg("--no-llm");
+        }
+        cmd.env("GDR_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -1031,4 +1038,35 @@ fn restart_reconciles_each_crash_window() {
                 .contains("Strobel")
         );
     }
+}
+
+/// The default mode (as `./run.sh` starts it): the real default model.
+#[test]
+fn serve_with_the_default_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("state");
+    let d = Daemon::start_opts(&dir, Some("[daemon]\nsettle_ms = 0\n"), &[], false);
+    let h = d.get("/v1/health").json().unwrap();
+    assert_eq!(h["llm"], "smollm2-135m");
+    let r = d.post_json(
+        "/v1/rewrite",
+        &json!({"text": "Met Oswin Tarrant at the depot; Tarrant signs tomorrow."}),
+    );
+    assert_eq!(r.status, 200);
+    let v = r.json().unwrap();
+    assert!(
+        v["llm"].is_string(),
+        "the model took part or said why not: {v}"
+    );
+    drop_file(
+        &dir.join("inbox"),
+        "m.txt",
+        format!("Call {PII} on 555-867-5309.\n").as_bytes(),
+    );
+    wait_until("m.txt committed", 120, || job_states(&d)["committed"] == 1);
+    let j = d.get("/v1/jobs?state=committed").json().unwrap();
+    assert_eq!(j["jobs"][0]["model"], "smollm2-135m");
+    let out = std::fs::read_to_string(dir.join("outbox/m.txt")).unwrap();
+    assert!(!out.contains("Strobel"));
+    assert!(d.stop().success());
 }
