@@ -40,7 +40,7 @@ impl Daemon {
         if no_llm {
             cmd.arg("--no-llm");
         }
-        cmd.env("GDR_LOG", "warn")
+        cmd.env("GDR_LOG", "error")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -802,7 +802,7 @@ fn table_inodes(path: &str, col: usize) -> BTreeSet<u64> {
 fn daemon_opens_no_network_socket() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("state");
-    let d = Daemon::start(&dir, None);
+    let d = Daemon::start(&dir, Some("[daemon]\nafter_success = \"remove\"\n"));
     // Some traffic first, so lazily opened sockets would exist.
     assert_eq!(
         d.post_json("/v1/rewrite", &json!({"text": "x"})).status,
@@ -810,6 +810,11 @@ fn daemon_opens_no_network_socket() {
     );
     drop_file(&dir.join("inbox"), "n.txt", b"hello\n");
     wait_until("n.txt", 30, || dir.join("outbox/n.txt").exists());
+    // after_success = "remove": the original is gone, not archived.
+    wait_until("original removed", 30, || {
+        all_files(&dir.join("processing")).is_empty()
+    });
+    assert!(all_files(&dir.join("archive")).is_empty());
     let pid = d.pid();
     let socks = socket_inodes(pid);
     let unix = table_inodes(&format!("/proc/{pid}/net/unix"), 6);
