@@ -134,6 +134,13 @@ pub struct LlmBench {
     pub cached_ms: f64,
     pub uncached_ms: f64,
     pub prefix_tokens: usize,
+    /// Detection requests run one after another, then all at once through
+    /// continuous batching: wall time of each, and how many outputs are
+    /// byte-identical between the two.
+    pub batch_requests: usize,
+    pub sequential_ms: f64,
+    pub batched_ms: f64,
+    pub batch_identical: usize,
 }
 
 /// Run the engine benchmark on a loaded model.
@@ -192,8 +199,39 @@ pub fn llm(
             }
         }
     }
+    // Batching: the same detection requests sequentially and together.
+    let texts = batch_texts();
+    let reqs = || {
+        texts
+            .iter()
+            .map(|t| {
+                let mut r = Request::new(DETECT, t.clone(), 128);
+                r.grammar = Some(llm.grammar().to_string());
+                r
+            })
+            .collect::<Vec<_>>()
+    };
+    let t0 = Instant::now();
+    let mut seq_out = Vec::new();
+    for r in reqs() {
+        seq_out.push(e.generate(r)?.text);
+    }
+    let sequential_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let t0 = Instant::now();
+    let many = e.generate_many(reqs());
+    let batched_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let mut batch_identical = 0;
+    for (a, b) in seq_out.iter().zip(many) {
+        if *a == b?.text {
+            batch_identical += 1;
+        }
+    }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     Ok(LlmBench {
+        batch_requests: texts.len(),
+        sequential_ms,
+        batched_ms,
+        batch_identical,
         threads: e.threads,
         pp_tokens: n_prompt,
         pp_tps: mean(&pp),
@@ -203,4 +241,30 @@ pub fn llm(
         uncached_ms: mean(&uncached),
         prefix_tokens,
     })
+}
+
+/// Short records of the kind gdr is fed (support tickets, notes, logs),
+/// for the batching comparison.
+fn batch_texts() -> Vec<String> {
+    [
+        "Hi, this is Maria Delgado, my order 4411 never arrived at 17 Elm Road.",
+        "Patient John Okafor (DOB 03/04/1971) reports chest pain since Monday.",
+        "Please reset the password for user jdoe; he moved to the Leeds office.",
+        "Call me back on 020 7946 0018, ask for Priya at Northwind Traders.",
+        "Ticket from Lars Johansson: the invoice for Baltic Freight is wrong.",
+        "Dr. Ahmed Siddiqui referred the patient to St. Mary's in Boston.",
+        "Our new hire, Chen Wei, starts in the Berlin team next week.",
+        "The courier left the parcel with a neighbour, Mrs. Olga Petrova.",
+        "Refund approved for Kevin O'Brien after the call on Tuesday.",
+        "Meeting notes: Sofia Rossi and Tom Becker agreed on the Q3 plan.",
+        "Anna Kowalczyk works at the Gdansk office of Baltic Freight.",
+        "The tenant at 5 Harbour Lane, Mr. Duarte, reported a leak.",
+        "Escalated by Fatima Al-Sayed from the Dubai branch of Acme Ltd.",
+        "Samuel Mensah asked to move his appointment to Friday at 3pm.",
+        "Hans Gruber of Nakatomi Corp requested the contract by email.",
+        "Yuki Tanaka reported the login issue from the Osaka site.",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }

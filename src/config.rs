@@ -13,6 +13,9 @@
 //! allow = ["Acme Support"]          # never touched
 //! deny = [{ text = "Project Falcon", entity = "PROJECT" }]  # always touched
 //!
+//! [csv]
+//! columns = ["notes"]              # CSV columns to process, by header name
+//!
 //! [policy]
 //! default = "tag"
 //! mask_keep_last = 4
@@ -44,6 +47,18 @@ pub struct Config {
     /// `[daemon]`: `gdr serve` (socket, allow lists, queue limits, drop folder).
     #[serde(default)]
     pub daemon: crate::daemon::DaemonConfig,
+    #[serde(default)]
+    pub csv: CsvSection,
+}
+
+/// `[csv]`: which columns of CSV input hold text to process (by header
+/// name). `--column` on the command line replaces the list; with neither,
+/// the column named `text`, as for JSONL's default field.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CsvSection {
+    #[serde(default)]
+    pub columns: Vec<String>,
 }
 
 /// `[llm]`: the on-device model.
@@ -64,6 +79,9 @@ pub struct LlmSection {
     pub context: u32,
     #[serde(default = "default_batch")]
     pub batch: u32,
+    /// Requests the engine generates at once (continuous batching).
+    #[serde(default = "default_parallel")]
+    pub parallel: u32,
     /// LLM tokens (prompt + generated) one job may spend; then rules only.
     #[serde(default)]
     pub job_budget: Option<u64>,
@@ -85,6 +103,7 @@ impl Default for LlmSection {
             threads: None,
             context: default_context(),
             batch: default_batch(),
+            parallel: default_parallel(),
             job_budget: None,
             daily_budget: None,
             generative: false,
@@ -106,12 +125,17 @@ fn default_batch() -> u32 {
     512
 }
 
+fn default_parallel() -> u32 {
+    8
+}
+
 impl LlmSection {
     /// The engine/LLM settings this section describes.
     pub fn to_config(&self) -> crate::llm::detect::LlmConfig {
         let mut engine = crate::llm::EngineConfig {
             context: self.context,
             batch: self.batch,
+            parallel: self.parallel,
             ..Default::default()
         };
         if let Some(t) = self.threads {
@@ -210,6 +234,13 @@ impl Config {
         }
         if self.detect.deny.iter().any(|d| d.text.trim().is_empty()) {
             return Err(Error::Config("detect.deny: empty text".into()));
+        }
+        // llama.cpp caps sequences per context (prefixes + work slots).
+        if !(1..=64).contains(&self.llm.parallel) {
+            return Err(Error::Config(format!(
+                "llm.parallel {} outside 1..=64",
+                self.llm.parallel
+            )));
         }
         Ok(())
     }

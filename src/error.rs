@@ -49,6 +49,12 @@ pub enum RecordError {
     NotString { path: String, found: &'static str },
     #[error("record too large ({size} bytes, limit {limit})")]
     TooLarge { size: usize, limit: usize },
+    #[error("{found} fields where the CSV header has {expected}")]
+    FieldCount { expected: usize, found: usize },
+    #[error("invalid UTF-8 in column {column} at byte {offset} of the field")]
+    FieldUtf8 { column: usize, offset: usize },
+    #[error("unterminated quoted field in column {column}")]
+    UnterminatedQuote { column: usize },
     #[error("internal error while processing the record")]
     Panic,
 }

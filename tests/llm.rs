@@ -177,3 +177,38 @@ fn budget_goes_to_the_least_explained_records_first() {
         "{allow:?}"
     );
 }
+
+#[test]
+fn batched_generation_matches_one_at_a_time() {
+    use gdr::llm::detect::DETECT;
+    use gdr::llm::engine::Request;
+    let e = &llm().engine;
+    let texts = [
+        "Hi, this is Maria Delgado, my order never arrived at 17 Elm Road.",
+        "Patient John Okafor reports chest pain since Monday.",
+        "Call me back, ask for Priya at Northwind Traders in Leeds.",
+        "The tenant at 5 Harbour Lane, Mr. Duarte, reported a leak.",
+        "Yuki Tanaka reported the login issue from the Osaka site.",
+    ];
+    let req = |t: &str| {
+        let mut r = Request::new(DETECT, t, 64);
+        r.grammar = Some(llm().grammar().to_string());
+        r
+    };
+    let one_by_one: Vec<String> = texts
+        .iter()
+        .map(|t| e.generate(req(t)).unwrap().text)
+        .collect();
+    // Together (they share decode steps), plus one request that cannot fit
+    // the context: it fails alone, the others are unaffected.
+    let mut reqs: Vec<Request> = texts.iter().map(|t| req(t)).collect();
+    reqs.insert(2, Request::new(DETECT, "word ".repeat(5000), 64));
+    let mut batched = e.generate_many(reqs);
+    let too_big = batched.remove(2);
+    assert!(too_big.unwrap_err().to_string().contains("context holds"));
+    for (i, (a, b)) in one_by_one.iter().zip(batched).enumerate() {
+        let b = b.unwrap();
+        assert_eq!(*a, b.text, "record {i} differs when batched");
+        assert!(b.generated_tokens > 0 && b.cached_tokens > 0);
+    }
+}

@@ -16,10 +16,7 @@ pub mod fsio;
 pub mod jobs;
 pub mod watch;
 
-// The `sysd` branch provides `systemd.rs` with these functions; until the
-// branches merge the daemon uses a private copy (see sd_local.rs).
-mod sd_local;
-use sd_local as systemd;
+pub mod systemd;
 
 use crate::config::Config;
 use crate::formats::jsonl::FieldPath;

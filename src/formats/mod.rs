@@ -2,6 +2,7 @@
 //! stays constant on multi-GB inputs, and a bad record is reported and
 //! skipped without touching its neighbours.
 
+pub mod csv;
 pub mod jsonl;
 pub mod text;
 

@@ -201,15 +201,44 @@ impl Llm {
     /// exact substrings of the text (every occurrence), typed.
     pub fn detect(&self, text: &str) -> Result<(Vec<Span>, LlmUse), LlmError> {
         let mut out = Vec::new();
-        for (base, window) in windows(text) {
-            if !self.has_budget() {
-                return Ok((out, LlmUse::BudgetSpent));
+        if !self.has_budget() {
+            return Ok((out, LlmUse::BudgetSpent));
+        }
+        // The windows of a long text go to the engine together: it runs
+        // them as parallel sequences. Under a budget, only the windows
+        // whose estimated cost fits are sent (in order); the rest of the
+        // text then has the rules alone, as the report says.
+        let wins = windows(text);
+        let mut sent = wins.len();
+        if let Some(mut left) = self.remaining() {
+            sent = 0;
+            for (_, w) in &wins {
+                let cost = w.len() as u64 / 4 + 1 + 80 + self.max_detect_tokens as u64 / 2;
+                if sent > 0 && cost > left {
+                    break;
+                }
+                left = left.saturating_sub(cost);
+                sent += 1;
             }
-            let mut req = Request::new(DETECT, window, self.max_detect_tokens);
-            req.grammar = Some(self.grammar.clone());
-            let g = self.engine.generate(req)?;
+        }
+        let reqs = wins[..sent]
+            .iter()
+            .map(|(_, window)| {
+                let mut req = Request::new(DETECT, *window, self.max_detect_tokens);
+                req.grammar = Some(self.grammar.clone());
+                req
+            })
+            .collect();
+        let results = self.engine.generate_many(reqs);
+        for (r, (base, window)) in results.into_iter().zip(&wins) {
+            let g = r?;
             self.take(&g);
-            out.extend(self.parse_spans(&g.text, window, base));
+            out.extend(self.parse_spans(&g.text, window, *base));
+        }
+        if sent < wins.len() {
+            out.sort_by_key(|s| (s.start, s.end));
+            out.dedup_by(|a, b| a.start == b.start && a.end == b.end);
+            return Ok((out, LlmUse::BudgetSpent));
         }
         out.sort_by_key(|s| (s.start, s.end));
         out.dedup_by(|a, b| a.start == b.start && a.end == b.end);
