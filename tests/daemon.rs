@@ -500,6 +500,30 @@ fn drop_folder_end_to_end_reload_and_idempotency() {
     assert_eq!(recs_job["output"]["decision"], "commit_partial");
     assert_eq!(recs_job["failed_records"], 1);
 
+    // CSV: the configured column is rewritten, the others pass through.
+    drop_file(
+        &inbox,
+        "people.csv",
+        format!("id,text,code\r\n1,\"Call {PII}, please\",A-1\r\n2,mail karl@example.com,B-2\r\n")
+            .as_bytes(),
+    );
+    wait_until("people.csv", 30, || out.join("people.csv").exists());
+    let csv_out = std::fs::read_to_string(out.join("people.csv")).unwrap();
+    let lines: Vec<&str> = csv_out.split("\r\n").collect();
+    assert_eq!(lines[0], "id,text,code");
+    assert!(
+        lines[1].starts_with("1,") && lines[1].ends_with(",A-1"),
+        "{csv_out}"
+    );
+    assert!(
+        lines[2].starts_with("2,") && lines[2].ends_with(",B-2"),
+        "{csv_out}"
+    );
+    assert!(
+        !csv_out.contains("Strobel") && !csv_out.contains("karl@"),
+        "{csv_out}"
+    );
+
     // The .part file renamed into place is taken.
     std::fs::rename(inbox.join("slow.txt.part"), inbox.join("slow.txt")).unwrap();
     wait_until("slow.txt", 30, || out.join("slow.txt").exists());
@@ -511,7 +535,7 @@ fn drop_folder_end_to_end_reload_and_idempotency() {
         format!("Dear {PII},\n\nyour card 4111 1111 1111 1111 is blocked.\n").as_bytes(),
     );
     wait_until("again.txt", 30, || out.join("again.txt").exists());
-    wait_until("again committed", 30, || job_states(&d)["committed"] == 5);
+    wait_until("again committed", 30, || job_states(&d)["committed"] == 6);
     let jobs = d.get("/v1/jobs?state=committed").json().unwrap();
     let again = jobs["jobs"]
         .as_array()

@@ -16,8 +16,8 @@
 use super::fsio::{self, AtomicFile};
 use super::{Loaded, Shared};
 use crate::RecordError;
-use crate::formats::jsonl;
 use crate::formats::text::Paragraphs;
+use crate::formats::{csv, jsonl};
 use crate::pipeline::Rewritten;
 use crate::store::{Commit, Job, NewJob, RecordRow, SpanRow, Start, State, now_ms};
 use serde_json::{Value, json};
@@ -181,6 +181,29 @@ pub fn jsonl_record(
     })
 }
 
+/// Rewrite the selected columns of one CSV row: its bytes (untouched
+/// fields as they were) and the rows that describe it.
+fn csv_record(
+    l: &Loaded,
+    mut row: csv::Row,
+    cols: &[csv::Column],
+    idx: usize,
+    line: usize,
+) -> (Vec<u8>, RecordRow, Vec<SpanRow>) {
+    let mut rrow = RecordRow {
+        idx,
+        line,
+        ..Default::default()
+    };
+    let mut spans = Vec::new();
+    row.for_each_mut(cols, &mut |name, s| {
+        let r = l.pipeline.rewrite(s);
+        describe(l, &r, idx, name, &mut rrow, &mut spans);
+        *s = r.text;
+    });
+    (row.to_bytes(), rrow, spans)
+}
+
 /// A panic in one record becomes that record's error; the job goes on.
 pub fn guarded<T>(
     shared: &Shared,
@@ -283,11 +306,54 @@ fn process_file(
     };
     match format {
         Format::Csv => {
-            // TODO(integrator): wire gdr::formats::csv (branch `sysd`) here.
-            return Err(JobErr::Permanent {
-                reason: "unsupported_format",
-                msg: "CSV files are not handled by this build yet".into(),
-            });
+            // Columns by header name from `[csv] columns` (default `text`),
+            // as the CLI; other columns pass through byte for byte.
+            let names = if l.cfg.csv.columns.is_empty() {
+                vec!["text".to_string()]
+            } else {
+                l.cfg.csv.columns.clone()
+            };
+            let mut rd = csv::Reader::new(reader, max);
+            // An empty file has no header: an empty output.
+            if let Some(head) = rd.read_header().map_err(|e| io_err("reading input", e))? {
+                let header = head.result.map_err(|e| JobErr::Permanent {
+                    reason: "csv_header",
+                    msg: format!("line {}: CSV header: {e}", head.line),
+                })?;
+                let cols = csv::select(&header, &names).map_err(|msg| JobErr::Permanent {
+                    reason: "csv_columns",
+                    msg,
+                })?;
+                header
+                    .write_to(out)
+                    .map_err(|e| io_err("writing output", e))?;
+                let mut idx = 0usize;
+                loop {
+                    if shared.cancel.load(Ordering::Relaxed) {
+                        return Err(JobErr::Cancelled);
+                    }
+                    let Some(item) = rd.next_record().map_err(|e| io_err("reading input", e))?
+                    else {
+                        break;
+                    };
+                    let i = idx;
+                    idx += 1;
+                    let row = match item.result {
+                        Ok(r) => r,
+                        Err(e) => {
+                            fail(&mut p, i, item.line, &e);
+                            continue;
+                        }
+                    };
+                    match guarded(shared, || Ok(csv_record(l, row, &cols, i, item.line))) {
+                        Ok(r) => {
+                            write(out, &r.0)?;
+                            p.add(r.1, r.2);
+                        }
+                        Err(e) => fail(&mut p, i, item.line, &e),
+                    }
+                }
+            }
         }
         Format::Jsonl => {
             let mut line_no = 0usize;

@@ -250,7 +250,7 @@ impl Loaded {
             h.update(format!("{:?}", cfg.detect.threshold).as_bytes());
             h.update(format!("{:?}", cfg.policy).as_bytes());
             h.update(format!("{:?}|{}", model, cfg.llm.generative).as_bytes());
-            h.update(format!("{:?}", cfg.daemon.fields).as_bytes());
+            h.update(format!("{:?}|{:?}", cfg.daemon.fields, cfg.csv.columns).as_bytes());
             hex(h.finish().as_ref())
         };
         Ok(Loaded {
