@@ -479,6 +479,10 @@ fn drop_folder_end_to_end_reload_and_idempotency() {
     )
     .unwrap();
     assert_eq!(reason["reason"], "all_records_failed");
+    // The archive step follows the committing row.
+    wait_until("originals archived", 30, || {
+        files(&dir.join("archive")).len() == 3
+    });
     assert_eq!(
         files(&dir.join("archive")),
         BTreeSet::from([
