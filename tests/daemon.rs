@@ -415,6 +415,25 @@ fn peer_not_in_allow_list_is_refused() {
     });
     let r = d.post_json("/v1/rewrite", &json!({"text": "x"}));
     assert_eq!(r.status, 403);
+    // Allowed again through a group this process is in (by name).
+    let gid = unsafe { libc::getgid() };
+    let name = std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2].parse::<u32>().ok() == Some(gid)).then(|| f[0].to_string())
+        })
+        .expect("own group in /etc/group");
+    std::fs::write(
+        dir.with_extension("toml"),
+        format!("[daemon]\nallow_uids = [4242424]\nallow_groups = [{name:?}]\n"),
+    )
+    .unwrap();
+    d.signal("-HUP");
+    wait_until("reload allows the group", 30, || {
+        d.get("/v1/health").status == 200
+    });
     let st = d.stop();
     assert!(st.success());
     let db = rusqlite::Connection::open(dir.join("gdr.db")).unwrap();

@@ -214,7 +214,7 @@ async fn guard(
                 .allow_uids
                 .clone()
                 .unwrap_or_else(|| vec![api.my_uid, 0]);
-            uids.contains(&uid) || peer.gid.is_some_and(|g| cfg.allow_gids.contains(&g))
+            uids.contains(&uid) || group_allowed(&peer, &cfg)
         }
         None => false,
     };
@@ -240,6 +240,49 @@ async fn guard(
         detail: note.detail,
     });
     resp
+}
+
+/// Whether the peer's primary gid or one of its supplementary groups (from
+/// /proc/PID/status: SO_PEERCRED carries only the primary gid) is allowed.
+fn group_allowed(peer: &Peer, cfg: &super::DaemonConfig) -> bool {
+    if cfg.allow_gids.is_empty() && cfg.allow_groups.is_empty() {
+        return false;
+    }
+    let mut allowed: Vec<u32> = cfg.allow_gids.clone();
+    allowed.extend(cfg.allow_groups.iter().filter_map(|n| gid_of(n)));
+    let mut gids: Vec<u32> = peer.gid.into_iter().collect();
+    if let Some(pid) = peer.pid
+        && let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        && let Some(line) = status.lines().find(|l| l.starts_with("Groups:"))
+    {
+        gids.extend(
+            line[7..]
+                .split_whitespace()
+                .filter_map(|g| g.parse::<u32>().ok()),
+        );
+    }
+    gids.iter().any(|g| allowed.contains(g))
+}
+
+/// A group's gid by name (NSS, as `getent group`).
+fn gid_of(name: &str) -> Option<u32> {
+    let cname = std::ffi::CString::new(name).ok()?;
+    // SAFETY: a zeroed libc::group is a valid out-parameter.
+    let mut grp: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16384];
+    let mut out: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: every pointer refers to memory owned here and sized as
+    // passed; getgrnam_r writes only within them.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            cname.as_ptr(),
+            &mut grp,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut out,
+        )
+    };
+    (rc == 0 && !out.is_null()).then_some(grp.gr_gid)
 }
 
 async fn not_found() -> Response {

@@ -74,9 +74,14 @@ pub struct DaemonConfig {
     /// Uids allowed on the socket (default: the daemon's own uid and root).
     #[serde(default)]
     pub allow_uids: Option<Vec<u32>>,
-    /// Gids allowed on the socket (in addition to the uids).
+    /// Gids allowed on the socket (in addition to the uids): the peer's
+    /// primary gid (SO_PEERCRED) or one of its supplementary groups.
     #[serde(default)]
     pub allow_gids: Vec<u32>,
+    /// Groups allowed by name (e.g. `gdr`, the group systemd/gdr.socket
+    /// gives the socket), resolved when a request is checked.
+    #[serde(default)]
+    pub allow_groups: Vec<String>,
     /// Directories `POST /v1/jobs` may read a path from (none by default:
     /// path jobs are refused until a site lists its roots).
     #[serde(default)]
