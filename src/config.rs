@@ -47,6 +47,9 @@ pub struct Config {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub llm: LlmSection,
+    /// `[daemon]`: `gdr serve` (socket, allow lists, queue limits, drop folder).
+    #[serde(default)]
+    pub daemon: crate::daemon::DaemonConfig,
     #[serde(default)]
     pub csv: CsvSection,
     /// `[verify]`: the verifier's thresholds (see [`crate::verify`]).

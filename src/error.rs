@@ -57,4 +57,7 @@ pub enum RecordError {
     UnterminatedQuote { column: usize },
     #[error("internal error while processing the record")]
     Panic,
+    /// No rewrite passed the verifier; the message holds reason codes only.
+    #[error("{0}")]
+    Quarantined(String),
 }

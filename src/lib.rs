@@ -17,6 +17,7 @@ pub mod llm;
 pub mod pipeline;
 pub mod plan;
 pub mod rewrite;
+pub mod store;
 pub mod verify;
 
 pub use error::{Error, RecordError};

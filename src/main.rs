@@ -45,6 +45,42 @@ enum Cmd {
     Verify(VerifyCmdArgs),
     /// Rules-only scan/rewrite throughput at 1x, 10x, 100x a corpus.
     Bench(BenchArgs),
+    /// Run the daemon: drop folder STATE_DIR/inbox -> outbox, and the
+    /// HTTP/JSON API on STATE_DIR/gdr.sock.
+    Serve {
+        /// Rules only (no on-device LLM).
+        #[arg(long)]
+        no_llm: bool,
+    },
+    /// Ask a running daemon for its health (via the socket).
+    Status(ClientArgs),
+    /// List a running daemon's jobs.
+    Jobs {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Only jobs in this state (queued, running, committed, quarantined, failed).
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many (newest first).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Submit a file to a running daemon as an async job (uploaded, or by
+    /// path with --by-path when it is inside the daemon's allowed roots).
+    Submit {
+        #[command(flatten)]
+        client: ClientArgs,
+        file: PathBuf,
+        /// Send the path instead of the content.
+        #[arg(long)]
+        by_path: bool,
+        /// text, jsonl or csv (default: from the extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// Wait until the job is final and print it.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Check the rule packs: compile them and run every example and
     /// counter-example they declare.
     Rules {
@@ -52,6 +88,13 @@ enum Cmd {
         #[arg(long)]
         list: bool,
     },
+}
+
+#[derive(Args)]
+struct ClientArgs {
+    /// The daemon's socket (default: STATE_DIR/gdr.sock).
+    #[arg(long)]
+    socket: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -196,6 +239,22 @@ struct BenchArgs {
     /// --show-values: corpora hold raw identifiers).
     #[arg(long)]
     show_misses: bool,
+    /// Load-test a real `gdr serve` child: files dropped at once plus
+    /// concurrent socket clients (files/s, p50/p99 latency, peak RSS).
+    #[arg(long)]
+    daemon: bool,
+    /// --daemon: files dropped into the inbox at once.
+    #[arg(long, default_value_t = 10_000)]
+    files: usize,
+    /// --daemon: concurrent socket clients.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// --daemon: synchronous rewrite requests per client.
+    #[arg(long, default_value_t = 20)]
+    requests: usize,
+    /// --daemon: run the daemon with rules only.
+    #[arg(long)]
+    no_llm: bool,
 }
 
 fn main() {
@@ -226,7 +285,42 @@ fn run() -> Result<i32> {
         .clone()
         .or_else(|| cfg.state_dir.clone())
         .unwrap_or_else(gdr::keystore::default_state_dir);
+    let socket = |c: &ClientArgs| {
+        c.socket
+            .clone()
+            .or_else(|| cfg.daemon.socket.clone())
+            .unwrap_or_else(|| state_dir.join("gdr.sock"))
+    };
     match cli.cmd {
+        Cmd::Serve { no_llm } => {
+            gdr::daemon::serve(gdr::daemon::ServeOptions {
+                state_dir: state_dir.clone(),
+                config_path: cli.config.clone(),
+                cfg: cfg.clone(),
+                no_llm,
+            })
+            .context("gdr serve")?;
+            Ok(0)
+        }
+        Cmd::Status(c) => client_call(&socket(&c), "GET", "/v1/health", None),
+        Cmd::Jobs {
+            client,
+            state,
+            limit,
+        } => {
+            let mut uri = format!("/v1/jobs?limit={limit}");
+            if let Some(s) = state {
+                uri.push_str(&format!("&state={s}"));
+            }
+            client_call(&socket(&client), "GET", &uri, None)
+        }
+        Cmd::Submit {
+            client,
+            file,
+            by_path,
+            format,
+            wait,
+        } => submit(&socket(&client), &file, by_path, format, wait),
         Cmd::Rules { list } => {
             let p = Pipeline::with_key(&cfg, &[0u8; 32])?;
             let rules = &p.detector.rules;
@@ -255,6 +349,43 @@ fn run() -> Result<i32> {
             }
             let p = with_embedder(&cfg, p, true)?;
             bench_verify(&p, &b)
+        }
+        Cmd::Bench(b) if b.daemon => {
+            let r = gdr::daemon::bench::run(&gdr::daemon::bench::BenchOptions {
+                files: b.files,
+                clients: b.clients,
+                requests: b.requests,
+                no_llm: b.no_llm,
+                config: cli.config.clone(),
+                dir: cli.state_dir.clone(),
+            })?;
+            if b.json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!(
+                    "daemon ({}): {} files in {:.2} s = {:.1} files/s ({} committed, {} quarantined)",
+                    r.llm.as_deref().unwrap_or("rules only"),
+                    r.files,
+                    r.seconds,
+                    r.files_per_s,
+                    r.committed,
+                    r.quarantined
+                );
+                println!(
+                    "socket: {} clients x {} rewrites: {} ok, {} rejected (429/503), {} errors; p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {:.0} req/s",
+                    b.clients,
+                    b.requests,
+                    r.requests,
+                    r.rejected_429_503,
+                    r.request_errors,
+                    r.p50_ms,
+                    r.p99_ms,
+                    r.max_ms,
+                    r.requests_per_s
+                );
+                println!("peak RSS (VmHWM) of gdr serve: {:.1} MiB", r.peak_rss_mib);
+            }
+            Ok(0)
         }
         Cmd::Bench(b) => {
             let p = Pipeline::with_key(&cfg, &[7u8; 32])?;
@@ -1439,4 +1570,109 @@ fn bench_verify(p: &Pipeline, b: &BenchArgs) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// One request to the daemon; the JSON reply goes to stdout. Exit 0 on
+/// 2xx, 1 otherwise.
+fn client_call(
+    sock: &std::path::Path,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> Result<i32> {
+    let (ct, bytes) = match body {
+        Some(b) => (Some("application/json"), serde_json::to_vec(&b)?),
+        None => (None, Vec::new()),
+    };
+    let r = gdr::daemon::client::request(sock, method, uri, ct, bytes)?;
+    print_reply(&r)?;
+    Ok(if (200..300).contains(&r.status) { 0 } else { 1 })
+}
+
+fn print_reply(r: &gdr::daemon::client::Reply) -> Result<()> {
+    match r.json() {
+        Some(v) => println!("{}", serde_json::to_string_pretty(&v)?),
+        None => println!("{}", String::from_utf8_lossy(&r.body)),
+    }
+    if !(200..300).contains(&r.status) {
+        eprintln!("gdr: daemon answered HTTP {}", r.status);
+    }
+    Ok(())
+}
+
+fn submit(
+    sock: &std::path::Path,
+    file: &std::path::Path,
+    by_path: bool,
+    format: Option<String>,
+    wait: bool,
+) -> Result<i32> {
+    let r = if by_path {
+        let abs = std::fs::canonicalize(file).with_context(|| format!("{}", file.display()))?;
+        let mut b = json!({"path": abs});
+        if let Some(f) = &format {
+            b["format"] = json!(f);
+        }
+        gdr::daemon::client::request(
+            sock,
+            "POST",
+            "/v1/jobs",
+            Some("application/json"),
+            serde_json::to_vec(&b)?,
+        )?
+    } else {
+        let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "upload".into());
+        let mut uri = format!("/v1/jobs?name={}", urlencode(&name));
+        if let Some(f) = &format {
+            uri.push_str(&format!("&format={}", urlencode(f)));
+        }
+        gdr::daemon::client::request(sock, "POST", &uri, Some("application/octet-stream"), data)?
+    };
+    if !wait || r.status != 202 {
+        print_reply(&r)?;
+        return Ok(if r.status == 202 { 0 } else { 1 });
+    }
+    let id = r
+        .json()
+        .and_then(|v| v["id"].as_i64())
+        .context("job id in reply")?;
+    loop {
+        let j =
+            gdr::daemon::client::request(sock, "GET", &format!("/v1/jobs/{id}"), None, Vec::new())?;
+        let state = j
+            .json()
+            .and_then(|v| v["state"].as_str().map(str::to_string));
+        let next = j.json().and_then(|v| v["next_attempt_ms"].as_i64());
+        match state.as_deref() {
+            Some("committed") => {
+                print_reply(&j)?;
+                return Ok(0);
+            }
+            Some("quarantined") => {
+                print_reply(&j)?;
+                return Ok(1);
+            }
+            Some("failed") if next.is_none() => {
+                print_reply(&j)?;
+                return Ok(1);
+            }
+            _ => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    }
+}
+
+/// Percent-encoding for a query value.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
