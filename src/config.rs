@@ -132,7 +132,7 @@ fn default_batch() -> u32 {
 }
 
 fn default_parallel() -> u32 {
-    8
+    1
 }
 
 impl LlmSection {

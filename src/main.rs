@@ -1168,6 +1168,8 @@ fn bench(p: &Pipeline, b: BenchArgs) -> Result<i32> {
 /// model and threads, in one run.
 fn bench_llm(cfg: &Config, b: &BenchArgs) -> Result<i32> {
     let mut lc = cfg.llm.to_config();
+    // The batching comparison needs slots; one at a time is the default.
+    lc.engine.parallel = lc.engine.parallel.max(8);
     if let Some(t) = b.threads {
         lc.engine.threads = t;
     }

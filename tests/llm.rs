@@ -179,10 +179,10 @@ fn budget_goes_to_the_least_explained_records_first() {
 }
 
 #[test]
-fn batched_generation_matches_one_at_a_time() {
+fn batched_generation_is_reproducible_and_isolates_failures() {
+    use gdr::llm::EngineConfig;
     use gdr::llm::detect::DETECT;
     use gdr::llm::engine::Request;
-    let e = &llm().engine;
     let texts = [
         "Hi, this is Maria Delgado, my order never arrived at 17 Elm Road.",
         "Patient John Okafor reports chest pain since Monday.",
@@ -190,25 +190,59 @@ fn batched_generation_matches_one_at_a_time() {
         "The tenant at 5 Harbour Lane, Mr. Duarte, reported a leak.",
         "Yuki Tanaka reported the login issue from the Osaka site.",
     ];
-    let req = |t: &str| {
-        let mut r = Request::new(DETECT, t, 64);
-        r.grammar = Some(llm().grammar().to_string());
-        r
+    let load = |parallel| {
+        Llm::load(&LlmConfig {
+            manifest: manifest_path(),
+            engine: EngineConfig {
+                parallel,
+                ..EngineConfig::default()
+            },
+            ..LlmConfig::default()
+        })
+        .unwrap()
     };
-    let one_by_one: Vec<String> = texts
-        .iter()
-        .map(|t| e.generate(req(t)).unwrap().text)
-        .collect();
-    // Together (they share decode steps), plus one request that cannot fit
-    // the context: it fails alone, the others are unaffected.
-    let mut reqs: Vec<Request> = texts.iter().map(|t| req(t)).collect();
-    reqs.insert(2, Request::new(DETECT, "word ".repeat(5000), 64));
-    let mut batched = e.generate_many(reqs);
-    let too_big = batched.remove(2);
-    assert!(too_big.unwrap_err().to_string().contains("context holds"));
-    for (i, (a, b)) in one_by_one.iter().zip(batched).enumerate() {
-        let b = b.unwrap();
-        assert_eq!(*a, b.text, "record {i} differs when batched");
-        assert!(b.generated_tokens > 0 && b.cached_tokens > 0);
-    }
+    let run = |l: &Llm| {
+        let req = |t: &str| {
+            let mut r = Request::new(DETECT, t, 64);
+            r.grammar = Some(l.grammar().to_string());
+            r
+        };
+        let one_by_one: Vec<String> = texts
+            .iter()
+            .map(|t| l.engine.generate(req(t)).unwrap().text)
+            .collect();
+        // Together, plus one request that cannot fit the context: it fails
+        // alone, the others are unaffected.
+        let mut reqs: Vec<Request> = texts.iter().map(|t| req(t)).collect();
+        reqs.insert(2, Request::new(DETECT, "word ".repeat(5000), 64));
+        let mut many = l.engine.generate_many(reqs);
+        let too_big = many.remove(2);
+        assert!(too_big.unwrap_err().to_string().contains("context holds"));
+        let many: Vec<String> = many
+            .into_iter()
+            .map(|g| {
+                let g = g.unwrap();
+                assert!(g.generated_tokens > 0 && g.cached_tokens > 0);
+                g.text
+            })
+            .collect();
+        (one_by_one, many)
+    };
+    // The default (one request at a time): a set gives exactly what each
+    // request gives alone.
+    let (alone, many) = run(&load(1));
+    assert_eq!(alone, many);
+    // Eight slots: a set submitted together is admitted the same way every
+    // time, so it reproduces exactly; against one at a time llama.cpp's
+    // kernels are not batch-invariant, so only report how many match.
+    let l8 = load(8);
+    let (alone8, first) = run(&l8);
+    let (_, second) = run(&l8);
+    assert_eq!(first, second, "a batched set must reproduce");
+    assert_eq!(alone8, alone, "one at a time is the same on any engine");
+    let same = first.iter().zip(&alone).filter(|(a, b)| a == b).count();
+    eprintln!(
+        "batched outputs identical to one-at-a-time: {same} of {}",
+        alone.len()
+    );
 }

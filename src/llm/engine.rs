@@ -68,7 +68,11 @@ impl Default for EngineConfig {
                 .map_or(1, |n| (n.get() / 2).max(1) as i32),
             context: 2048,
             batch: 512,
-            parallel: 8,
+            // One request at a time unless configured: llama.cpp's kernels
+            // are not batch-invariant, so which requests share a decode step
+            // can flip a near-tie in greedy decoding, and reruns must be
+            // reproducible by default.
+            parallel: 1,
             queue: 64,
         }
     }
@@ -125,7 +129,10 @@ impl Request {
 type Reply = mpsc::Sender<Result<Generation, LlmError>>;
 
 enum Job {
-    Generate(Box<Request>, mpsc::Sender<Result<Generation, LlmError>>),
+    Generate(Box<Request>, Reply),
+    /// Requests queued together: they are all pending before any starts,
+    /// so a caller's set is always admitted the same way.
+    Many(Vec<(Box<Request>, Reply)>),
     Tokenize(String, mpsc::Sender<usize>),
 }
 
@@ -185,20 +192,22 @@ impl Engine {
     /// Run several requests at once (they share decode steps) and wait
     /// for all; results in the order of `reqs`.
     pub fn generate_many(&self, reqs: Vec<Request>) -> Vec<Result<Generation, LlmError>> {
+        let n = reqs.len();
         let Some(tx) = self.tx.as_ref() else {
-            return reqs.iter().map(|_| Err(LlmError::EngineGone)).collect();
+            return (0..n).map(|_| Err(LlmError::EngineGone)).collect();
         };
-        let rxs: Vec<_> = reqs
-            .into_iter()
-            .map(|req| {
-                let (rtx, rrx) = mpsc::channel();
-                tx.send(Job::Generate(Box::new(req), rtx))
-                    .map_err(|_| LlmError::EngineGone)
-                    .map(|()| rrx)
-            })
-            .collect();
+        let mut jobs = Vec::with_capacity(n);
+        let mut rxs = Vec::with_capacity(n);
+        for req in reqs {
+            let (rtx, rrx) = mpsc::channel();
+            jobs.push((Box::new(req), rtx));
+            rxs.push(rrx);
+        }
+        if tx.send(Job::Many(jobs)).is_err() {
+            return (0..n).map(|_| Err(LlmError::EngineGone)).collect();
+        }
         rxs.into_iter()
-            .map(|r| r.and_then(|rx| rx.recv().map_err(|_| LlmError::EngineGone)?))
+            .map(|rx| rx.recv().map_err(|_| LlmError::EngineGone)?)
             .collect()
     }
 
@@ -373,6 +382,7 @@ impl Scheduler<'_> {
                 let _ = reply.send(vocab.tokenize(text.as_bytes(), false, false).len());
             }
             Job::Generate(req, reply) => self.pending.push_back((req, reply)),
+            Job::Many(jobs) => self.pending.extend(jobs),
         }
     }
 
