@@ -615,14 +615,14 @@ fn process(
                         Ok((text, rep, held)) => {
                             if let Some(reasons) = held {
                                 quarantined += 1;
-                                eprintln!(
-                                    "gdr: {name}:{line}: quarantined ({}); record withheld",
-                                    reasons.join(", ")
-                                );
-                                if let Some(q) = &mut quarantine {
-                                    q.write_all(&buf)?;
-                                    q.write_all(b"\n")?;
-                                }
+                                withhold(
+                                    &name,
+                                    line,
+                                    "record",
+                                    &reasons,
+                                    &mut quarantine,
+                                    &[&buf, b"\n"],
+                                )?;
                             } else {
                                 out.write_all(text.as_bytes())?;
                                 out.write_all(b"\n")?;
@@ -693,13 +693,14 @@ fn process(
                             Ok((bytes, rep, held)) => {
                                 if let Some(reasons) = held {
                                     quarantined += 1;
-                                    eprintln!(
-                                        "gdr: {name}:{line}: quarantined ({}); record withheld",
-                                        reasons.join(", ")
-                                    );
-                                    if let Some(q) = &mut quarantine {
-                                        q.write_all(&bytes)?;
-                                    }
+                                    withhold(
+                                        &name,
+                                        line,
+                                        "record",
+                                        &reasons,
+                                        &mut quarantine,
+                                        &[&bytes],
+                                    )?;
                                 } else {
                                     out.write_all(&bytes)?;
                                 }
@@ -734,14 +735,14 @@ fn process(
                     Ok((body, rep, held)) => {
                         if let Some(reasons) = held {
                             quarantined += 1;
-                            eprintln!(
-                                "gdr: {name}:{line}: quarantined ({}); paragraph withheld",
-                                reasons.join(", ")
-                            );
-                            if let Some(q) = &mut quarantine {
-                                q.write_all(text.as_bytes())?;
-                                q.write_all(para.trailer.as_bytes())?;
-                            }
+                            withhold(
+                                &name,
+                                line,
+                                "paragraph",
+                                &reasons,
+                                &mut quarantine,
+                                &[text.as_bytes(), para.trailer.as_bytes()],
+                            )?;
                             out.write_all(para.trailer.as_bytes())?;
                         } else {
                             out.write_all(body.as_bytes())?;
@@ -779,6 +780,29 @@ fn process(
         eprintln!("gdr: {failed} of {total} records failed and were skipped");
     }
     Ok(if failed + quarantined > 0 { 1 } else { 0 })
+}
+
+/// A record no rewrite passed for: named on stderr with its reason codes
+/// (never its content), and its input bytes, as read, kept in the
+/// quarantine file when there is one. `what` is "record" or "paragraph".
+fn withhold(
+    name: &str,
+    line: usize,
+    what: &str,
+    reasons: &[String],
+    quarantine: &mut Option<BufWriter<File>>,
+    original: &[&[u8]],
+) -> std::io::Result<()> {
+    eprintln!(
+        "gdr: {name}:{line}: quarantined ({}); {what} withheld",
+        reasons.join(", ")
+    );
+    if let Some(q) = quarantine {
+        for part in original {
+            q.write_all(part)?;
+        }
+    }
+    Ok(())
 }
 
 /// A panic while processing one record must not take the others down.
