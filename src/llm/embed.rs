@@ -9,12 +9,10 @@
 //! context (`LlamaContext` is `Send` only) and callers queue on a bounded
 //! channel; the llama.cpp backend is the process-wide one the engine shares.
 
-use super::engine::backend;
+use super::engine::load_model;
 use super::{LlmError, Manifest};
 use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
 use llama_cpp_2::llama_batch::LlamaBatch;
-use llama_cpp_2::model::LlamaModel;
-use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::token::LlamaToken;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
@@ -146,16 +144,12 @@ fn run(
     let fail = |ready: &mpsc::Sender<Result<usize, LlmError>>, msg: String| {
         let _ = ready.send(Err(LlmError::Llama(msg)));
     };
-    let backend = match backend() {
-        Ok(b) => b,
+    let (backend, model) = match load_model(&path) {
+        Ok(x) => x,
         Err(e) => {
             let _ = ready.send(Err(e));
             return;
         }
-    };
-    let model = match LlamaModel::load_from_file(backend, &path, &LlamaModelParams::default()) {
-        Ok(m) => m,
-        Err(e) => return fail(&ready, format!("loading {}: {e}", path.display())),
     };
     // An encoder sees the whole sequence at once: batch = ubatch = context.
     let n_ctx = context.min(model.n_ctx_train().max(32));

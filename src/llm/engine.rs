@@ -26,7 +26,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 /// llama.cpp's backend may be initialised once per process.
-pub(crate) fn backend() -> Result<&'static LlamaBackend, LlmError> {
+fn backend() -> Result<&'static LlamaBackend, LlmError> {
     static B: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
     B.get_or_init(|| {
         let mut b = LlamaBackend::init().map_err(|e| e.to_string())?;
@@ -38,6 +38,15 @@ pub(crate) fn backend() -> Result<&'static LlamaBackend, LlmError> {
     })
     .as_ref()
     .map_err(|e| LlmError::Llama(e.clone()))
+}
+
+/// The process backend and a model loaded from `path` (already
+/// hash-checked), as the chat engine and the embedding engine both need.
+pub(crate) fn load_model(path: &Path) -> Result<(&'static LlamaBackend, LlamaModel), LlmError> {
+    let backend = backend()?;
+    let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
+        .map_err(|e| LlmError::Llama(format!("loading {}: {e}", path.display())))?;
+    Ok((backend, model))
 }
 
 /// Engine settings (the `[llm]` config section).
@@ -243,20 +252,10 @@ fn run(
     rx: mpsc::Receiver<Job>,
     ready: mpsc::Sender<Result<(), LlmError>>,
 ) {
-    let backend = match backend() {
-        Ok(b) => b,
+    let (backend, model) = match load_model(&path) {
+        Ok(x) => x,
         Err(e) => {
             let _ = ready.send(Err(e));
-            return;
-        }
-    };
-    let model = match LlamaModel::load_from_file(backend, &path, &LlamaModelParams::default()) {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = ready.send(Err(LlmError::Llama(format!(
-                "loading {}: {e}",
-                path.display()
-            ))));
             return;
         }
     };
