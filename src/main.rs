@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use gdr::RecordError;
 use gdr::config::Config;
-use gdr::detect::{Span, char_offset};
+use gdr::detect::Span;
 use gdr::formats::csv as csvfmt;
 use gdr::formats::jsonl::{self, FieldPath};
 use gdr::formats::read_line_capped;
@@ -811,16 +811,7 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, RecordError>) -> Result<T, RecordErr
 }
 
 fn span_json(text: &str, field: &str, s: &Span, show: bool) -> Value {
-    let mut v = json!({
-        "field": field,
-        "type": &*s.entity,
-        "start": s.start,
-        "end": s.end,
-        "char_start": char_offset(text, s.start),
-        "char_end": char_offset(text, s.end),
-        "score": (s.score * 1000.0).round() / 1000.0,
-        "detector": &*s.detector,
-    });
+    let mut v = gdr::detect::span_json(text, Some(field), s);
     if show {
         v["value"] = Value::String(text[s.start..s.end].to_string());
     }

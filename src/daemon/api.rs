@@ -9,7 +9,7 @@
 
 use super::jobs::{self, Format, SRC_API_PATH, SRC_API_UPLOAD};
 use super::{DaemonError, Shared};
-use crate::detect::char_offset;
+use crate::detect::span_json;
 use crate::store::{Audit, NewJob, State, now_ms};
 use axum::Router;
 use axum::body::Bytes;
@@ -543,22 +543,6 @@ fn sync_req(
         None => None,
     };
     Ok((req, fields))
-}
-
-fn span_json(text: &str, field: Option<&str>, s: &crate::detect::Span) -> Value {
-    let mut v = json!({
-        "type": &*s.entity,
-        "start": s.start,
-        "end": s.end,
-        "char_start": char_offset(text, s.start),
-        "char_end": char_offset(text, s.end),
-        "score": (s.score * 1000.0).round() / 1000.0,
-        "detector": &*s.detector,
-    });
-    if let Some(f) = field {
-        v["field"] = json!(f);
-    }
-    v
 }
 
 /// Records of a request as JSONL lines for the same record code as files.

@@ -197,6 +197,28 @@ pub fn char_offset(text: &str, byte: usize) -> usize {
     text[..byte].chars().count()
 }
 
+/// A span as `scan` output (CLI and socket API): field when given, type,
+/// byte and code-point offsets, score, detector; never the matched text.
+pub fn span_json(text: &str, field: Option<&str>, s: &Span) -> serde_json::Value {
+    let mut v = serde_json::Map::new();
+    if let Some(f) = field {
+        v.insert("field".into(), f.into());
+    }
+    let rest = serde_json::json!({
+        "type": &*s.entity,
+        "start": s.start,
+        "end": s.end,
+        "char_start": char_offset(text, s.start),
+        "char_end": char_offset(text, s.end),
+        "score": (s.score * 1000.0).round() / 1000.0,
+        "detector": &*s.detector,
+    });
+    if let serde_json::Value::Object(m) = rest {
+        v.extend(m);
+    }
+    serde_json::Value::Object(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
