@@ -1140,6 +1140,18 @@ fn bench(p: &Pipeline, b: BenchArgs) -> Result<i32> {
                     mb / secs
                 );
             }
+            // Which patterns the trigger pass opens most often (a broad
+            // trigger is where anchored search time goes); 0: scanned.
+            let counts = p
+                .detector
+                .rules
+                .trigger_counts(texts.iter().map(String::as_str));
+            for (id, n) in counts.iter().take(12) {
+                println!("{name:<22} trigger {id:<28} {n:>8} places");
+            }
+            for (id, _) in counts.iter().filter(|c| c.1 == 0) {
+                println!("{name:<22} trigger {id:<28}  scanned or never opened");
+            }
         }
         for r in gdr::bench::run(p, &name, &texts, &b.scales, b.compare, b.reps) {
             if b.json {

@@ -741,9 +741,8 @@ impl Gazetteers {
         self.flags(word, &mut b) & COMMON != 0
     }
 
-    fn tokenize(&self, text: &str) -> Vec<Tok> {
-        let mut toks = Vec::with_capacity(text.len() / 5 + 1);
-        let mut buf = String::new();
+    fn tokenize(&self, text: &str, toks: &mut Vec<Tok>, buf: &mut String) {
+        toks.clear();
         let bytes = text.as_bytes();
         let mut i = 0;
         // Sentence starts: text start, after . ! ? : ; newline, quotes, bullets.
@@ -795,7 +794,7 @@ impl Gazetteers {
                 // enough for "is this word all capitals".
                 let all_caps = letters >= 2 && lower == 0;
                 let initial = letters == 1 && cap && bytes.get(end) == Some(&b'.');
-                let mut flags = self.flags(word, &mut buf);
+                let mut flags = self.flags(word, buf);
                 // "Dr." vs "Dr": titles and initials keep their dot.
                 let mut tend = end;
                 if bytes.get(end) == Some(&b'.') && (initial || flags & TITLE != 0) {
@@ -845,19 +844,39 @@ impl Gazetteers {
             }
             i += c.len_utf8();
         }
-        toks
     }
 
     /// Add PERSON and LOCATION spans for `text` to `out`.
     pub fn find(&self, text: &str, out: &mut Vec<Span>) {
-        let toks = self.tokenize(text);
-        let mut taken = vec![false; toks.len()];
-        self.find_places(text, &toks, &mut taken, out);
-        self.find_people(&toks, &mut taken, out);
+        // Per-thread buffers: most records are short, and three fresh
+        // allocations each were a measurable part of a scan.
+        thread_local! {
+            static BUFS: std::cell::RefCell<(Vec<Tok>, Vec<bool>, String)> =
+                const { std::cell::RefCell::new((Vec::new(), Vec::new(), String::new())) };
+        }
+        BUFS.with(|cell| {
+            let mut fresh = Default::default();
+            let mut guard = cell.try_borrow_mut();
+            let (toks, taken, buf) = match guard.as_deref_mut() {
+                Ok(b) => b,
+                Err(_) => &mut fresh,
+            };
+            self.tokenize(text, toks, buf);
+            taken.clear();
+            taken.resize(toks.len(), false);
+            self.find_places(text, toks, taken, buf, out);
+            self.find_people(toks, taken, out);
+        });
     }
 
-    fn find_places(&self, text: &str, toks: &[Tok], taken: &mut [bool], out: &mut Vec<Span>) {
-        let mut buf = String::new();
+    fn find_places(
+        &self,
+        text: &str,
+        toks: &[Tok],
+        taken: &mut [bool],
+        buf: &mut String,
+        out: &mut Vec<Span>,
+    ) {
         let mut i = 0;
         while i < toks.len() {
             let t = toks[i];
@@ -866,11 +885,11 @@ impl Gazetteers {
             let mut best: Option<(usize, u16)> = None;
             if t.flags & PLACE_PREFIX != 0 && (t.cap || t.flags & COMMON == 0) {
                 buf.clear();
-                push_lower(&mut buf, &text[t.start..t.end]);
+                push_lower(buf, &text[t.start..t.end]);
                 let mut j = i + 1;
                 while j < toks.len() && j - i < self.max_place_words && toks[j].joined_prev {
                     buf.push(' ');
-                    push_lower(&mut buf, &text[toks[j].start..toks[j].end]);
+                    push_lower(buf, &text[toks[j].start..toks[j].end]);
                     if let Some(f) = self.words.get(buf.as_bytes())
                         && f & (CITY | COUNTRY) != 0
                     {

@@ -256,6 +256,21 @@ struct InnerTrigger {
     bit: Mask,
 }
 
+/// A pattern found from a keyword inside its matches (see
+/// [`Trigger::Before`]): the starts in the run of `class` bytes before
+/// each keyword hit are its places.
+struct BeforeTrigger {
+    class: Box<[bool; 256]>,
+    last: Box<[bool; 256]>,
+    empty_ok: bool,
+    any: Box<[bool; 256]>,
+    bound: Box<[bool; 256]>,
+    bit: Mask,
+}
+
+/// Most [`BeforeTrigger`]s per rule set (a bit each per keyword).
+const MAX_BEFORE: usize = 32;
+
 /// A set of patterns and the (rule, pattern) of each of its members.
 type PatternSetIndex = (regex::RegexSet, Vec<(usize, usize)>);
 
@@ -295,6 +310,10 @@ struct Anchors {
     keyword_text: Vec<Vec<u8>>,
     /// Keyword-triggered patterns that open with `\b`.
     keyword_boundary: Mask,
+    /// Patterns found from a keyword inside their matches, and per
+    /// keyword which of them it triggers.
+    before: Vec<BeforeTrigger>,
+    keyword_before: Vec<u32>,
 }
 
 /// One regex match before it is judged: (report rank, rule, match start,
@@ -694,6 +713,31 @@ impl RuleSet {
             .sum()
     }
 
+    /// Per anchored pattern (`rule#pattern`): how many trigger places
+    /// open it in `texts`, most first; and the scanned patterns (count 0).
+    /// Tells a rule author which pattern's trigger is too broad.
+    pub fn trigger_counts<'a>(&self, texts: impl Iterator<Item = &'a str>) -> Vec<(String, usize)> {
+        let mut n = vec![0usize; self.anchors.single.len()];
+        let mut scratch = Scratch::default();
+        for t in texts {
+            for (_, chunk) in chunks(t) {
+                self.anchors.places(chunk, &mut scratch);
+                for &(_, m) in &scratch.cands {
+                    let mut m = m;
+                    while m != 0 {
+                        n[m.trailing_zeros() as usize] += 1;
+                        m &= m - 1;
+                    }
+                }
+            }
+        }
+        let name = |&(ri, pi): &(usize, usize)| format!("{}#{}", self.rules[ri].id, pi);
+        let mut out: Vec<(String, usize)> = self.anchors.owner.iter().map(name).zip(n).collect();
+        out.sort_by_key(|c| std::cmp::Reverse(c.1));
+        out.extend(self.scanned.iter().map(|o| (name(o), 0)));
+        out
+    }
+
     /// Number of (anchored, scanned) patterns.
     pub fn trigger_split(&self) -> (usize, usize) {
         (self.anchors.single.len(), self.scanned.len())
@@ -784,6 +828,12 @@ impl Rule {
                     f(m.start(), m.range(), m.range());
                 }
             }
+            return;
+        }
+        // Most pieces of text do not match at all: the DFA says so first,
+        // instead of the capturing engine walking the whole text (for
+        // short texts the regex picks a backtracker, many times slower).
+        if !re.is_match(hay) {
             return;
         }
         for caps in re.captures_iter(hay) {
@@ -938,6 +988,8 @@ impl Anchors {
         let mut bound_mask = Box::new([0 as Mask; 256]);
         let mut keywords: [Vec<Vec<u8>>; 2] = Default::default();
         let mut keyword_mask: [Vec<Mask>; 2] = Default::default();
+        let mut keyword_before: [Vec<u32>; 2] = Default::default();
+        let mut before: Vec<BeforeTrigger> = Vec::new();
         let mut keyword_boundary: Mask = 0;
         let mut inner: Vec<InnerTrigger> = Vec::new();
         let mut inner_bytes = Box::new([0u32; 256]);
@@ -988,6 +1040,7 @@ impl Anchors {
                                 None => {
                                     keywords[f].push(l);
                                     keyword_mask[f].push(bit);
+                                    keyword_before[f].push(0);
                                 }
                             }
                         }
@@ -1019,6 +1072,40 @@ impl Anchors {
                             bit,
                         });
                     }
+                    Trigger::Before {
+                        lits,
+                        fold,
+                        class,
+                        last,
+                        empty_ok,
+                        any,
+                        bound,
+                    } => {
+                        if before.len() >= MAX_BEFORE {
+                            scanned.push((ri, pi));
+                            continue;
+                        }
+                        let f = usize::from(fold);
+                        let b = 1u32 << before.len();
+                        for l in lits {
+                            match keywords[f].iter().position(|k| *k == l) {
+                                Some(i) => keyword_before[f][i] |= b,
+                                None => {
+                                    keywords[f].push(l);
+                                    keyword_mask[f].push(0);
+                                    keyword_before[f].push(b);
+                                }
+                            }
+                        }
+                        before.push(BeforeTrigger {
+                            class,
+                            last,
+                            empty_ok,
+                            any,
+                            bound,
+                            bit,
+                        });
+                    }
                     Trigger::Scan => unreachable!(),
                 }
                 single.push(m);
@@ -1032,10 +1119,12 @@ impl Anchors {
         // each hit, which costs less than a second pass over the text.
         let mut keyword_text: Vec<Vec<u8>> = Vec::new();
         let mut kw_mask: Vec<(Mask, bool)> = Vec::new();
+        let mut kw_before: Vec<u32> = Vec::new();
         for (f, words) in keywords.iter().enumerate() {
-            for (w, &m) in words.iter().zip(&keyword_mask[f]) {
+            for ((w, &m), &b) in words.iter().zip(&keyword_mask[f]).zip(&keyword_before[f]) {
                 keyword_text.push(w.clone());
                 kw_mask.push((m, f == 0));
+                kw_before.push(b);
             }
         }
         let automaton = if keyword_text.is_empty() {
@@ -1068,6 +1157,8 @@ impl Anchors {
                 keyword_mask: kw_mask,
                 keyword_text,
                 keyword_boundary,
+                before,
+                keyword_before: kw_before,
             },
             scanned,
         ))
@@ -1117,6 +1208,9 @@ impl Anchors {
             }
         }
         if let Some(ac) = &self.keywords {
+            // Per before-trigger: places up to here are already listed for
+            // the run of class bytes that reaches here (see below).
+            let mut covered = [0usize; MAX_BEFORE];
             for hit in ac.find_overlapping_iter(chunk) {
                 let k = hit.pattern().as_usize();
                 let (mut m, exact) = self.keyword_mask[k];
@@ -1129,6 +1223,40 @@ impl Anchors {
                 if m != 0 {
                     s.cands.push((hit.start(), m));
                     unsorted = true;
+                }
+                let mut e = self.keyword_before[k];
+                while e != 0 {
+                    let ti = e.trailing_zeros() as usize;
+                    e &= e - 1;
+                    let t = &self.before[ti];
+                    let p = hit.start();
+                    let start_ok = |st: usize| {
+                        let c = bytes[st] as usize;
+                        t.any[c] || t.bound[c] && boundary(st)
+                    };
+                    if t.empty_ok && start_ok(p) {
+                        s.cands.push((p, t.bit));
+                        unsorted = true;
+                    }
+                    if p == 0 || !t.last[bytes[p - 1] as usize] {
+                        continue;
+                    }
+                    // Back over the run of class bytes before the keyword.
+                    // An earlier hit in the same run listed the places
+                    // before `covered` already: stop there (hits come in
+                    // order, so the run is walked once, not once per hit).
+                    let floor = if covered[ti] <= p { covered[ti] } else { 0 };
+                    let mut q = p;
+                    while q > floor && t.class[bytes[q - 1] as usize] {
+                        q -= 1;
+                    }
+                    for st in q..p {
+                        if start_ok(st) {
+                            s.cands.push((st, t.bit));
+                            unsorted = true;
+                        }
+                    }
+                    covered[ti] = covered[ti].max(p);
                 }
             }
         }
@@ -1185,11 +1313,16 @@ impl Anchors {
                     .try_which_overlapping_matches(&mut c.0, &input, set)
                     .is_ok()
                 {
-                    let mut hit: Mask = 0;
-                    for pid in set.iter() {
-                        hit |= 1 << pid.as_usize();
+                    // Only the live patterns: iterating the set walks a
+                    // slot per pattern of the rule set.
+                    let mut m = live;
+                    while m != 0 {
+                        let id = m.trailing_zeros() as usize;
+                        m &= m - 1;
+                        if !set.contains(PatternID::new_unchecked(id)) {
+                            live &= !(1 << id);
+                        }
                     }
-                    live &= hit;
                 }
             }
             while live != 0 {
@@ -1510,6 +1643,16 @@ mod equivalence {
         "rue",
         "straße",
         "Ltd",
+        "Co",
+        "AG",
+        "inc",
+        "Holdings",
+        "Road",
+        "weg",
+        "ring",
+        "Hospital",
+        "://",
+        "’",
         "University",
         "of",
         "Court",

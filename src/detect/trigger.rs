@@ -43,6 +43,22 @@ pub enum Trigger {
         any: Box<[bool; 256]>,
         bound: Box<[bool; 256]>,
     },
+    /// Every match holds one of `lits` (compared as for `Literals`), and
+    /// the part of the match before it is made of `class` bytes only and
+    /// ends on a byte of `last` (or is empty, when `empty_ok`). The places
+    /// are the starts allowed by `any` / `bound` in the run of `class`
+    /// bytes just before each hit: "Main Street", "Acme Holdings Ltd",
+    /// "Hauptstraße 5" are found from their suffix word, however long the
+    /// words before it.
+    Before {
+        lits: Vec<Vec<u8>>,
+        fold: bool,
+        class: Box<[bool; 256]>,
+        last: Box<[bool; 256]>,
+        empty_ok: bool,
+        any: Box<[bool; 256]>,
+        bound: Box<[bool; 256]>,
+    },
     /// Starts cannot be narrowed cheaply: search the whole text.
     Scan,
 }
@@ -64,54 +80,12 @@ pub fn derive(hir: &Hir) -> Trigger {
     }
     // Keywords first: where a pattern opens with a literal of two bytes
     // or more, its places are rarer than any byte class.
-    // Generous limits: `(?i)` keywords expand into every case variant
-    // (and `s` into `ſ`, `k` into the Kelvin sign) before they fold back
-    // into a few lower-case ones.
-    let seq = Extractor::new()
-        .kind(ExtractKind::Prefix)
-        .limit_class(64)
-        .limit_total(20_000)
-        .extract(hir);
-    if let Some(lits) = seq.literals()
-        && !lits.is_empty()
-        && lits.iter().all(|l| l.as_bytes().len() >= 2)
-    {
-        let boundary = starts_with_boundary(hir);
-        let longest = lits.iter().map(|l| l.as_bytes().len()).max().unwrap_or(2);
-        // Cut to four bytes where the pattern allows (shorter only if that
-        // is still too many): fewer literals make a smaller automaton, and
-        // the case and `\s` variants of one keyword collapse. Exact when
-        // that is no more literals than folding.
-        let mut best: Option<(usize, bool, Vec<Vec<u8>>)> = None;
-        for len in (2..=longest.min(4)).rev() {
-            for fold in [false, true] {
-                let cut = minimal(
-                    lits.iter()
-                        .map(|l| {
-                            let b = &l.as_bytes()[..l.as_bytes().len().min(len)];
-                            if fold {
-                                b.to_ascii_lowercase()
-                            } else {
-                                b.to_vec()
-                            }
-                        })
-                        .collect(),
-                );
-                if cut.len() <= MAX_LITERALS && best.as_ref().is_none_or(|b| cut.len() < b.0) {
-                    best = Some((cut.len(), fold, cut));
-                }
-            }
-            if best.is_some() {
-                break;
-            }
-        }
-        if let Some((_, fold, lits)) = best {
-            return Trigger::Literals {
-                lits,
-                fold,
-                boundary,
-            };
-        }
+    if let Some((fold, lits)) = prefix_literals(hir, 2) {
+        return Trigger::Literals {
+            lits,
+            fold,
+            boundary: starts_with_boundary(hir),
+        };
     }
     let mut any = [false; 256];
     let mut bound = [false; 256];
@@ -133,7 +107,184 @@ pub fn derive(hir: &Hir) -> Trigger {
             bound: Box::new(bound),
         };
     }
+    if !nullable && let Some(t) = find_before(hir, any, bound) {
+        return t;
+    }
     Trigger::Scan
+}
+
+/// The literals every match of `hir` starts with, as the keyword
+/// automaton takes them: `(fold, literals)`, each of two bytes or more,
+/// and of `min_fold` bytes or more when folded.
+fn prefix_literals(hir: &Hir, min_fold: usize) -> Option<(bool, Vec<Vec<u8>>)> {
+    // Generous limits: `(?i)` keywords expand into every case variant
+    // (and `s` into `ſ`, `k` into the Kelvin sign) before they fold back
+    // into a few lower-case ones.
+    let seq = Extractor::new()
+        .kind(ExtractKind::Prefix)
+        .limit_class(64)
+        .limit_total(20_000)
+        .extract(hir);
+    let lits = seq.literals()?;
+    if lits.is_empty() || lits.iter().any(|l| l.as_bytes().len() < 2) {
+        return None;
+    }
+    let longest = lits.iter().map(|l| l.as_bytes().len()).max().unwrap_or(2);
+    // Cut to four bytes where the pattern allows (shorter only if that
+    // is still too many): fewer literals make a smaller automaton, and
+    // the case and `\s` variants of one keyword collapse. Exact when
+    // that is no more literals than folding.
+    let mut best: Option<(usize, bool, Vec<Vec<u8>>)> = None;
+    for len in (2..=longest.min(4)).rev() {
+        for fold in [false, true] {
+            let cut = minimal(
+                lits.iter()
+                    .map(|l| {
+                        let b = &l.as_bytes()[..l.as_bytes().len().min(len)];
+                        if fold {
+                            b.to_ascii_lowercase()
+                        } else {
+                            b.to_vec()
+                        }
+                    })
+                    .collect(),
+            );
+            if fold && cut.iter().any(|l| l.len() < min_fold) {
+                continue;
+            }
+            if cut.len() <= MAX_LITERALS && best.as_ref().is_none_or(|b| cut.len() < b.0) {
+                best = Some((cut.len(), fold, cut));
+            }
+        }
+        if best.is_some() {
+            break;
+        }
+    }
+    best.map(|(_, fold, lits)| (fold, lits))
+}
+
+/// A [`Trigger::Before`] for a concatenation whose later part starts with
+/// literals (the first such part, after at least one item).
+fn find_before(hir: &Hir, any: [bool; 256], bound: [bool; 256]) -> Option<Trigger> {
+    let v = match hir.kind() {
+        HirKind::Concat(v) => v,
+        HirKind::Capture(c) => return find_before(&c.sub, any, bound),
+        _ => return None,
+    };
+    for k in 1..v.len() {
+        let rest = Hir::concat(v[k..].to_vec());
+        // Two-byte keywords that prose spells the same ("co", "sa") would
+        // fire all over it: only upper-case ones ("Co", "AG") are kept.
+        let Some((fold, lits)) = prefix_literals(&rest, 3) else {
+            continue;
+        };
+        if lits
+            .iter()
+            .any(|l| l.len() < 3 && !l.iter().any(u8::is_ascii_uppercase))
+        {
+            continue;
+        }
+        let before = Hir::concat(v[..k].to_vec());
+        let mut class = [false; 256];
+        add_all(&before, &mut class);
+        let mut last = [false; 256];
+        let empty_ok = add_last(&before, &mut last);
+        return Some(Trigger::Before {
+            lits,
+            fold,
+            class: Box::new(class),
+            last: Box::new(last),
+            empty_ok,
+            any: Box::new(any),
+            bound: Box::new(bound),
+        });
+    }
+    None
+}
+
+/// Mark every byte a match of `h` can hold. Non-ASCII characters mark all
+/// bytes from 0x80 (lead and continuation bytes alike): a superset.
+fn add_all(h: &Hir, set: &mut [bool; 256]) {
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => {}
+        HirKind::Literal(l) => {
+            for &b in l.0.iter() {
+                set[b as usize] = true;
+            }
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            for r in c.ranges() {
+                for b in r.start()..=r.end() {
+                    set[b as usize] = true;
+                }
+            }
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            for r in c.ranges() {
+                mark_chars(r.start(), r.end(), set);
+            }
+        }
+        HirKind::Repetition(r) => add_all(&r.sub, set),
+        HirKind::Capture(c) => add_all(&c.sub, set),
+        HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().for_each(|x| add_all(x, set)),
+    }
+}
+
+/// The bytes of the chars `lo..=hi`: ASCII ones exactly, all of 0x80..
+/// for any non-ASCII one.
+fn mark_chars(lo: char, hi: char, set: &mut [bool; 256]) {
+    for c in (lo as u32)..=(hi as u32).min(0x7f) {
+        set[c as usize] = true;
+    }
+    if hi as u32 >= 0x80 {
+        set[0x80..].fill(true);
+    }
+}
+
+/// Add the possible last bytes of `h` to `set`. Returns whether `h` can
+/// match empty.
+fn add_last(h: &Hir, set: &mut [bool; 256]) -> bool {
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => true,
+        HirKind::Literal(l) => match l.0.last() {
+            Some(&b) => {
+                set[b as usize] = true;
+                false
+            }
+            None => true,
+        },
+        HirKind::Class(Class::Bytes(c)) => {
+            for r in c.ranges() {
+                for b in r.start()..=r.end() {
+                    set[b as usize] = true;
+                }
+            }
+            c.ranges().is_empty()
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            for r in c.ranges() {
+                mark_chars(r.start(), r.end(), set);
+            }
+            c.ranges().is_empty()
+        }
+        HirKind::Repetition(r) => add_last(&r.sub, set) || r.min == 0,
+        HirKind::Capture(c) => add_last(&c.sub, set),
+        HirKind::Concat(v) => {
+            for x in v.iter().rev() {
+                if !add_last(x, set) {
+                    return false;
+                }
+            }
+            true
+        }
+        HirKind::Alternation(v) => {
+            let mut nullable = false;
+            for x in v {
+                nullable |= add_last(x, set);
+            }
+            nullable
+        }
+    }
 }
 
 /// A byte every match holds at a bounded distance from its start: the first
@@ -384,13 +535,54 @@ mod tests {
     }
 
     #[test]
+    fn suffix_keywords_trigger_the_words_before_them() {
+        let Trigger::Before {
+            lits,
+            fold,
+            class,
+            last,
+            empty_ok,
+            bound,
+            ..
+        } = trig(r"\b(?:\p{Lu}[\p{L}'-]+\s+){1,3}(?:Street|Avenue)\b")
+        else {
+            panic!("expected a before trigger");
+        };
+        assert!(!fold, "case-sensitive suffixes stay exact");
+        assert_eq!(lits, vec![b"Aven".to_vec(), b"Stre".to_vec()]);
+        // Letters, apostrophes, hyphens, spaces and any non-ASCII byte
+        // may come before the suffix; a digit or comma may not.
+        for b in [b'a', b'Z', b'\'', b'-', b' ', 0xc3] {
+            assert!(class[b as usize], "{b}");
+        }
+        assert!(!class[b'7' as usize] && !class[b',' as usize]);
+        // The words end in whitespace right before the suffix.
+        assert!(last[b' ' as usize] && !last[b'a' as usize] && !empty_ok);
+        assert!(bound[b'A' as usize]);
+        // A folded keyword must be three bytes or more: "co" would fire
+        // all over prose.
+        assert_eq!(trig(r"(?i)\b[a-z]+\s+co\b"), Trigger::Scan);
+        assert!(matches!(
+            trig(r"(?i)\b[a-z]+\s+(?:ltd|inc)\b"),
+            Trigger::Before { fold: true, .. }
+        ));
+        // A URL scheme: from its "://".
+        let Trigger::Before { lits, .. } =
+            trig(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s:/@]+:(?P<v>[^\s@/]+)@")
+        else {
+            panic!("expected a before trigger");
+        };
+        assert_eq!(lits, vec![b"://".to_vec()]);
+    }
+
+    #[test]
     fn open_starts_scan() {
-        // Any letter can start these, and no rare byte is near the start.
+        // Any letter can start these, and no rare byte or keyword is in
+        // reach.
         assert_eq!(
-            trig(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s:/@]+:(?P<v>[^\s@/]+)@"),
+            trig(r"(?i)\b[a-z][a-z0-9+.-]*[^\s:/@]+:(?P<v>[^\s@/]+)@"),
             Trigger::Scan
         );
-        assert_eq!(trig(r"\b(?:\p{Lu}\p{L}+\s+){1,3}Street\b"), Trigger::Scan);
         // Can match empty: always scanned.
         assert_eq!(trig(r"\d*"), Trigger::Scan);
     }
