@@ -566,9 +566,32 @@ impl Verifier {
         let out_runs: std::collections::HashSet<String> =
             digit_runs(outside).into_iter().map(|r| r.1).collect();
         let vis_words = word_spans(&vis.text);
-        let out_words: std::collections::HashSet<&str> = word_spans(&orig_out.text)
-            .into_iter()
-            .map(|r| &orig_out.text[r])
+        // Words of the original outside the identifiers, with their counts.
+        let mut out_words: std::collections::HashMap<&str, usize> = Default::default();
+        for r in word_spans(&orig_out.text) {
+            *out_words.entry(&orig_out.text[r]).or_default() += 1;
+        }
+        // Where each visible word occurs: a word of an identifier is found
+        // at a word boundary exactly where a visible word equals it (both
+        // are maximal alphanumeric runs), without searching the text.
+        let mut vis_index: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+        for (i, r) in vis_words.iter().enumerate() {
+            vis_index.entry(&vis.text[r.clone()]).or_default().push(i);
+        }
+        // Per visible word, once: its length in chars, whether it holds a
+        // letter, and whether the original outside the identifiers has it.
+        // The loops below visit every word once per identifier; recounting
+        // there made verification ~10x a rewrite on long documents.
+        let vis_info: Vec<(usize, bool, bool)> = vis_words
+            .iter()
+            .map(|r| {
+                let w = &vis.text[r.clone()];
+                (
+                    w.chars().count(),
+                    w.chars().any(char::is_alphabetic),
+                    out_words.contains_key(w),
+                )
+            })
             .collect();
         let common = |w: &str| g.is_common(w);
         let push = |out: &mut Vec<Leak>, reason: &str, entity: &str, found: String| {
@@ -654,21 +677,24 @@ impl Verifier {
             let code: String = v.chars().filter(|c| c.is_alphanumeric()).collect();
             let code_len = code.chars().count();
             if code_len >= 7 && code.chars().any(|c| c.is_ascii_digit()) {
+                let mut joined = String::new();
                 for (k, first) in vis_words.iter().enumerate() {
-                    let mut joined = String::new();
+                    joined.clear();
+                    let mut joined_len = 0;
                     let mut end = first.end;
-                    for w in &vis_words[k..] {
+                    for (w, info) in vis_words[k..].iter().zip(&vis_info[k..]) {
                         // Groups of one code are separated by one character.
                         if !joined.is_empty() && w.start > end + 1 {
                             break;
                         }
                         joined.push_str(&vis.text[w.clone()]);
+                        joined_len += info.0;
                         end = w.end;
-                        if joined.chars().count() >= code_len {
+                        if joined_len >= code_len {
                             break;
                         }
                     }
-                    if joined.chars().count() == code_len
+                    if joined_len == code_len
                         && joined != code
                         && joined
                             .chars()
@@ -676,7 +702,7 @@ impl Verifier {
                             .filter(|(a, b)| a != b)
                             .count()
                             == 1
-                        && !out_words.contains(joined.as_str())
+                        && !out_words.contains_key(joined.as_str())
                     {
                         push(
                             &mut out,
@@ -714,14 +740,14 @@ impl Verifier {
                 // Each word of a name identifies ("Strobel" alone); for
                 // other types only distinctive words count.
                 if entity == "PERSON" || (!t_weak && n >= 4) {
-                    let hits = find_bounded(&vis.text, t);
+                    let hits = vis_index.get(t).map_or(&[][..], Vec::as_slice);
                     let limit = if t_weak {
-                        find_bounded(&orig_out.text, t).len()
+                        out_words.get(t).copied().unwrap_or(0)
                     } else {
                         0
                     };
                     if hits.len() > limit && !(exact_found && single_word) {
-                        let r = hits[hits.len() - 1].clone();
+                        let r = vis_words[hits[hits.len() - 1]].clone();
                         push(&mut out, "leak_token", entity, vis.raw(visible, r));
                     }
                 }
@@ -729,16 +755,12 @@ impl Verifier {
                 if n < self.cfg.fuzzy_min_chars || t_common {
                     continue;
                 }
-                for wr in &vis_words {
+                for (wr, &(m, alpha, in_out)) in vis_words.iter().zip(&vis_info) {
+                    if m + 2 < n || n + 2 < m || m < self.cfg.fuzzy_min_chars || !alpha || in_out {
+                        continue;
+                    }
                     let w = &vis.text[wr.clone()];
-                    let m = w.chars().count();
-                    if w == t
-                        || m + 2 < n
-                        || n + 2 < m
-                        || m < self.cfg.fuzzy_min_chars
-                        || !w.chars().any(char::is_alphabetic)
-                        || out_words.contains(w)
-                    {
+                    if w == t {
                         continue;
                     }
                     let sim = strsim::jaro_winkler(t, w);
