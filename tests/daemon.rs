@@ -377,6 +377,23 @@ fn api_endpoints_limits_and_path_checks() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"committed\""));
 
+    // Every answer comes after its audit row is committed: a crash right
+    // after an answer loses no audit row.
+    let db = rusqlite::Connection::open(dir.join("gdr.db")).unwrap();
+    let count = |db: &rusqlite::Connection| -> i64 {
+        db.query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+            .unwrap()
+    };
+    for _ in 0..10 {
+        let before = count(&db);
+        assert_eq!(d.get("/v1/health").status, 200);
+        assert!(
+            count(&db) > before,
+            "answered before its audit row was committed"
+        );
+    }
+    drop(db);
+
     // Audit rows: who asked, never the body; and nothing of the PII in the DB.
     let st = d.stop();
     assert!(st.success(), "clean exit on SIGTERM: {st:?}");

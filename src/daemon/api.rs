@@ -92,11 +92,14 @@ struct Api {
     shared: Arc<Shared>,
     /// Synchronous requests in flight (scan/rewrite).
     inflight: Arc<tokio::sync::Semaphore>,
-    audit: tokio::sync::mpsc::UnboundedSender<Audit>,
+    audit: tokio::sync::mpsc::UnboundedSender<AuditMsg>,
     my_uid: u32,
 }
 
 type St = AxState<Arc<Api>>;
+
+/// An audit row and who waits for its commit.
+type AuditMsg = (Audit, tokio::sync::oneshot::Sender<()>);
 
 /// What a handler tells the audit log beyond method and path.
 #[derive(Clone, Default)]
@@ -112,8 +115,10 @@ pub async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let cfg = shared.daemon_cfg();
-    let (atx, mut arx) = tokio::sync::mpsc::unbounded_channel::<Audit>();
-    // Audit rows are written in batches off the request path.
+    let (atx, mut arx) = tokio::sync::mpsc::unbounded_channel::<AuditMsg>();
+    // Group commit: the rows of all requests waiting at that moment go in
+    // one transaction, and each request is answered only once its row is
+    // committed, so a crash never leaves an answered request unaudited.
     let s = shared.clone();
     let writer = tokio::spawn(async move {
         while let Some(first) = arx.recv().await {
@@ -125,12 +130,16 @@ pub async fn run(
                 }
             }
             let s2 = s.clone();
+            let (rows, acks): (Vec<Audit>, Vec<_>) = batch.into_iter().unzip();
             let _ = tokio::task::spawn_blocking(move || {
-                if let Err(e) = s2.store.audit(&batch) {
+                if let Err(e) = s2.store.audit(&rows) {
                     tracing::error!(error = %e, "audit log write failed");
                 }
             })
             .await;
+            for ack in acks {
+                let _ = ack.send(());
+            }
         }
     });
     let api = Arc::new(Api {
@@ -228,7 +237,8 @@ async fn guard(
         *m.entry((route_label(&path), status)).or_default() += 1;
     }
     let note = resp.extensions().get::<Note>().cloned().unwrap_or_default();
-    let _ = api.audit.send(Audit {
+    let (ack, committed) = tokio::sync::oneshot::channel();
+    let row = Audit {
         ts_ms: now_ms(),
         uid: peer.uid,
         gid: peer.gid,
@@ -238,7 +248,11 @@ async fn guard(
         status,
         job_id: note.job_id,
         detail: note.detail,
-    });
+    };
+    if api.audit.send((row, ack)).is_ok() {
+        // A failed write is logged by the writer; the answer still goes out.
+        let _ = committed.await;
+    }
     resp
 }
 
