@@ -32,12 +32,17 @@ pub fn hit(name: &str, subject: &str) {
     use std::sync::OnceLock;
     static ARMED: OnceLock<Vec<(String, String)>> = OnceLock::new();
     let armed = ARMED.get_or_init(|| parse(&std::env::var("GDR_FAILPOINTS").unwrap_or_default()));
-    if armed
-        .iter()
-        .any(|(n, m)| n == name && !m.is_empty() && subject.contains(m.as_str()))
-    {
+    if fires(armed, name, subject) {
         panic!("failpoint {name} fired on {subject:?}");
     }
+}
+
+/// Whether `name` is armed with a non-empty marker found in `subject`.
+#[cfg(feature = "failpoints")]
+fn fires(armed: &[(String, String)], name: &str, subject: &str) -> bool {
+    armed
+        .iter()
+        .any(|(n, m)| n == name && !m.is_empty() && subject.contains(m.as_str()))
 }
 
 /// Without the `failpoints` feature: nothing.
@@ -71,9 +76,15 @@ mod tests {
     }
 
     #[test]
-    fn unarmed_failpoint_does_not_fire() {
-        // The test process has no GDR_FAILPOINTS: nothing fires.
-        assert!(std::env::var_os("GDR_FAILPOINTS").is_none());
-        hit("record", "anything at all");
+    fn fires_only_for_its_name_and_marker() {
+        let armed = parse("record=BOOM;job=;other=x");
+        assert!(fires(&armed, "record", "a BOOM here"));
+        assert!(!fires(&armed, "record", "a boom here"), "case-sensitive");
+        assert!(!fires(&armed, "job", "BOOM"), "another failpoint's marker");
+        assert!(
+            !fires(&armed, "job", "anything"),
+            "empty marker never fires"
+        );
+        assert!(!fires(&[], "record", "BOOM"), "unarmed");
     }
 }
