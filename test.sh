@@ -9,5 +9,11 @@ models/fetch.sh
 cargo fmt --all -- --check
 cargo build --release --quiet
 cargo clippy --release --all-targets --quiet -- -D warnings
+cargo clippy --release --all-targets --quiet --features failpoints -- -D warnings
 target/release/gdr rules
-cargo test --release
+# failpoints: test-only panic injection (src/failpoint.rs) for the tests
+# proving a panicking record or job never kills the daemon or the CLI run.
+cargo test --release --features failpoints
+# The tests left the failpoints build in target/release/gdr: put the shipped
+# one back (both are cached; this only relinks).
+cargo build --release --quiet

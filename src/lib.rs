@@ -11,6 +11,7 @@ pub mod config;
 pub mod daemon;
 pub mod detect;
 pub mod error;
+pub mod failpoint;
 pub mod formats;
 pub mod keystore;
 pub mod llm;

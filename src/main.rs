@@ -258,6 +258,7 @@ struct BenchArgs {
 }
 
 fn main() {
+    quiet_panics();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GDR_LOG")
@@ -272,6 +273,28 @@ fn main() {
             std::process::exit(2);
         }
     }
+}
+
+/// Panics report where, never what. The default hook prints the panic
+/// message, and a message can quote record content (std's own string
+/// slicing panics print the string); stderr is the daemon's journal, and
+/// raw identifiers never reach logs. Backtraces (`RUST_BACKTRACE=1`) hold
+/// code locations only, so they are still printed.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map_or_else(|| "?".to_string(), |l| format!("{}:{}", l.file(), l.line()));
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        eprintln!(
+            "gdr: panic in thread '{name}' at {at} (message withheld: it may quote record content)"
+        );
+        let bt = std::backtrace::Backtrace::capture();
+        if bt.status() == std::backtrace::BacktraceStatus::Captured {
+            eprintln!("{bt}");
+        }
+    }));
 }
 
 fn run() -> Result<i32> {

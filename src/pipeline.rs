@@ -243,6 +243,8 @@ impl Pipeline {
 
     /// [`Pipeline::rewrite`], with the LLM only when `allow_llm`.
     pub fn rewrite_with(&self, text: &str, allow_llm: bool) -> Rewritten {
+        // Test-only (feature `failpoints`): a record that panics here.
+        crate::failpoint::hit("record", text);
         let (spans, used, rule_spans) = self.detect_all(text, allow_llm);
         let mut r = self.rewrite_spans(text, &spans);
         let rule_spans = self.detector.actionable(&rule_spans);

@@ -829,3 +829,62 @@ fn broken_rule_pack_is_rejected_naming_file_and_rule() {
     assert!(err.contains("unclosed_group"), "rule id not named: {err}");
     assert!(!err.contains("\"ok_rule\""), "wrong rule blamed: {err}");
 }
+
+/// A record that panics (feature `failpoints`, src/failpoint.rs) is
+/// skipped and reported by line like any bad record; the others are
+/// written, the exit code says a record was lost, and the panic message
+/// (which quotes the record) never reaches stderr.
+#[cfg(feature = "failpoints")]
+#[test]
+fn panicking_record_is_skipped_and_reported_by_line() {
+    const MARKER: &str = "PANIC-MARKER-7f3a";
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        format!(
+            "{{\"id\":1,\"text\":\"Call Karl Strobel today\"}}\n\
+             {{\"id\":2,\"text\":\"Karl Strobel {MARKER}\"}}\n\
+             {{\"id\":3,\"text\":\"mail karl@example.com\"}}\n"
+        ),
+    )
+    .unwrap();
+    let report = dir.path().join("report.jsonl");
+    let o = Command::new(BIN)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .args(["rewrite", "--format", "jsonl", "--no-llm", "--report"])
+        .arg(&report)
+        .arg(&input)
+        .env("GDR_FAILPOINTS", format!("record={MARKER}"))
+        .env_remove("GDR_CONFIG")
+        .env_remove("GDR_STATE_DIR")
+        .env_remove("GDR_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
+    let ids: Vec<Value> = parse_lines(&stdout(&o))
+        .iter()
+        .map(|v| v["id"].clone())
+        .collect();
+    assert_eq!(ids, [1, 3].map(Value::from));
+    let bad = err
+        .lines()
+        .find(|l| l.contains(":2:"))
+        .unwrap_or_else(|| panic!("stderr does not name line 2:\n{err}"));
+    assert!(bad.contains("internal error"), "{bad}");
+    assert!(err.contains("gdr: panic in thread"), "{err}");
+    assert!(
+        !err.contains("Strobel") && !err.contains(MARKER) && !err.contains("fired on"),
+        "record content on stderr:\n{err}"
+    );
+    let rep = std::fs::read_to_string(&report).unwrap();
+    let row = parse_lines(&rep)
+        .into_iter()
+        .find(|r| r["line"] == 2)
+        .unwrap_or_else(|| panic!("line 2 not in the report:\n{rep}"));
+    assert_eq!(row["status"], "error");
+    assert!(!rep.contains(MARKER), "{rep}");
+}

@@ -44,6 +44,12 @@ impl Daemon {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
+        Self::launch(cmd, dir)
+    }
+
+    /// Spawn `cmd` (a `gdr ... serve` for state dir `dir`) and wait until
+    /// the socket answers.
+    fn launch(mut cmd: Command, dir: &Path) -> Daemon {
         let child = cmd.spawn().expect("spawn gdr serve");
         let d = Daemon {
             child: Some(child),
@@ -1212,4 +1218,191 @@ fn verifier_quarantine_withholds_records_in_files_and_api() {
     let r = d.post_json("/v1/rewrite", &json!({"text": "Call Karl Strobel."}));
     assert_eq!(r.status, 200);
     assert_eq!(r.json().unwrap()["decision"], "commit");
+}
+
+/// Panics on purpose (feature `failpoints`, src/failpoint.rs): a record or
+/// job that panics costs that record or job, never the daemon, the other
+/// records or the next file, and the panic message (which quotes the
+/// record, as std's slicing panics do) never reaches stderr.
+#[cfg(feature = "failpoints")]
+mod failpoints {
+    use super::*;
+
+    /// Records holding this panic in `Pipeline::rewrite_with`.
+    const MARKER: &str = "PANIC-MARKER-7f3a";
+    /// Jobs whose file name holds this panic at job start.
+    const JOB_MARKER: &str = "explode";
+
+    fn start(dir: &Path, log: &Path) -> Daemon {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--state-dir")
+            .arg(dir)
+            .args(["serve", "--no-llm"])
+            .env(
+                "GDR_FAILPOINTS",
+                format!("record={MARKER};job={JOB_MARKER}"),
+            )
+            // Everything the daemon logs, to check none of it is content.
+            .env("GDR_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap());
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(
+            dir.with_extension("toml"),
+            "[daemon]\nsettle_ms = 50\nrescan_secs = 1\n",
+        )
+        .unwrap();
+        cmd.arg("--config").arg(dir.with_extension("toml"));
+        Daemon::launch(cmd, dir)
+    }
+
+    fn job_by_name(d: &Daemon, name: &str) -> Option<Value> {
+        let v = d.get("/v1/jobs?limit=1000").json().unwrap();
+        v["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["name"] == name)
+            .cloned()
+    }
+
+    fn wait_final(d: &Daemon, name: &str) -> Value {
+        let mut job = None;
+        wait_until(name, 30, || {
+            job = job_by_name(d, name)
+                .filter(|j| j["state"] == "committed" || j["state"] == "quarantined");
+            job.is_some()
+        });
+        job.unwrap()
+    }
+
+    fn alive(d: &Daemon) {
+        let r = d.get("/v1/health");
+        assert_eq!(r.status, 200, "health after a panic");
+    }
+
+    #[test]
+    fn panicking_record_or_job_never_kills_the_daemon() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        let log = tmp.path().join("daemon.log");
+        let d = start(&dir, &log);
+        let inbox = dir.join("inbox");
+        let out = dir.join("outbox");
+
+        // 1. Drop folder: the middle record panics, the others commit.
+        drop_file(
+            &inbox,
+            "mixed.jsonl",
+            format!(
+                "{{\"id\":1,\"text\":\"Call {PII} today\"}}\n\
+                 {{\"id\":2,\"text\":\"{PII} {MARKER}\"}}\n\
+                 {{\"id\":3,\"text\":\"mail karl@example.com\"}}\n"
+            )
+            .as_bytes(),
+        );
+        let job = wait_final(&d, "mixed.jsonl");
+        assert_eq!(job["state"], "committed", "{job}");
+        assert_eq!(job["output"]["decision"], "commit_partial", "{job}");
+        assert_eq!(job["failed_records"], 1, "{job}");
+        let text = std::fs::read_to_string(out.join("mixed.jsonl")).unwrap();
+        let ids: Vec<i64> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["id"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(ids, [1, 3], "{text}");
+        assert!(
+            !text.contains("Strobel") && !text.contains("karl@"),
+            "{text}"
+        );
+        alive(&d);
+        // The bad record is reported by line, without its content.
+        let db = rusqlite::Connection::open(dir.join("gdr.db")).unwrap();
+        let (line, status, error): (i64, String, String) = db
+            .query_row(
+                "SELECT line, status, error FROM records WHERE job_id = ?1 AND error IS NOT NULL",
+                [job["id"].as_i64().unwrap()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((line, status.as_str()), (2, "error"));
+        assert_eq!(error, "internal error while processing the record");
+
+        // 2. The next file is processed normally.
+        drop_file(&inbox, "after.jsonl", b"{\"id\":4,\"text\":\"ok then\"}\n");
+        let job = wait_final(&d, "after.jsonl");
+        assert_eq!(job["state"], "committed", "{job}");
+        assert_eq!(job["failed_records"], 0, "{job}");
+        assert!(out.join("after.jsonl").exists());
+
+        // 3. Socket API, text: a clean 500 with a JSON error, no content.
+        let r = d.post_json(
+            "/v1/rewrite",
+            &json!({"text": format!("Call {PII} {MARKER}")}),
+        );
+        assert_eq!(r.status, 500);
+        let v = r.json().expect("JSON error body");
+        assert_eq!(
+            v["error"], "internal error while processing the record",
+            "{v}"
+        );
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(
+            !body.contains("Strobel") && !body.contains(MARKER),
+            "{body}"
+        );
+        // ... and the next request succeeds.
+        let r = d.post_json("/v1/rewrite", &json!({"text": format!("Call {PII}")}));
+        assert_eq!(r.status, 200);
+        assert!(
+            !r.json().unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .contains("Strobel")
+        );
+        // Records: only the panicking record is lost, by index.
+        let r = d.post_json(
+            "/v1/rewrite",
+            &json!({"records": [{"text": format!("Call {PII}")}, {"text": MARKER}]}),
+        );
+        assert_eq!(r.status, 200);
+        let v = r.json().unwrap();
+        assert!(v["records"][0]["text"].is_string(), "{v}");
+        assert_eq!(v["records"][1], Value::Null, "{v}");
+        assert_eq!(v["errors"][0]["index"], 1, "{v}");
+        assert!(!v.to_string().contains(MARKER), "{v}");
+
+        // 4. A whole job panics (outside the per-record guard): the file
+        // is quarantined with a reason, the daemon goes on.
+        drop_file(&inbox, "explode.txt", format!("Dear {PII}\n").as_bytes());
+        let job = wait_final(&d, "explode.txt");
+        assert_eq!(job["state"], "quarantined", "{job}");
+        let reason: Value = serde_json::from_slice(
+            &std::fs::read(dir.join("quarantine/explode.txt.reason.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(reason["reason"], "panic", "{reason}");
+        assert!(dir.join("quarantine/explode.txt").exists());
+        alive(&d);
+        drop_file(&inbox, "fine.txt", format!("Dear {PII}\n").as_bytes());
+        assert_eq!(wait_final(&d, "fine.txt")["state"], "committed");
+
+        // Every panic was caught and counted: 2 records, 1 job.
+        let m = String::from_utf8(d.get("/v1/metrics").body).unwrap();
+        assert!(m.lines().any(|l| l == "gdr_panics_total 4"), "{m}");
+        assert!(d.stop().success(), "clean exit after the panics");
+
+        // The panic hook reported each panic by place only.
+        let log = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(log.matches("gdr: panic in thread").count(), 4, "{log}");
+        assert!(
+            !log.contains("Strobel") && !log.contains(MARKER) && !log.contains("fired on"),
+            "record content in the log:\n{log}"
+        );
+    }
 }

@@ -586,6 +586,9 @@ fn run_job_inner(shared: &Arc<Shared>, id: i64) -> Result<(), super::DaemonError
         Err(e) => return handle_err(shared, &job, attempts, io_err("reading input", e), cfg),
     };
     shared.metrics.bytes_in.fetch_add(bytes, Ordering::Relaxed);
+    // Test-only (feature `failpoints`): a job that panics outside the
+    // per-record guard, caught by `dispatch`.
+    crate::failpoint::hit("job", &job.name);
     let out_rel = output_rel(&job);
     let out_abs = shared.dirs.root.join(&out_rel);
 
