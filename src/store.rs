@@ -690,6 +690,38 @@ impl Store {
         Ok(())
     }
 
+    /// Delete the rows of jobs that ended before `before_ms` (committed,
+    /// quarantined, or failed with no retry pending) — their records,
+    /// spans and output rows with them — and audit rows older than that.
+    /// Output files are never touched: they are the product, and a start
+    /// only warns about a committed output missing on disk, never about a
+    /// file without a row. A pruned input dropped again is processed again
+    /// (the idempotency lookup no longer finds it). Returns (jobs, audit
+    /// rows) deleted.
+    pub fn prune(&self, before_ms: i64) -> Result<(usize, usize), StoreError> {
+        const OLD: &str = "SELECT id FROM jobs WHERE state IN ('committed','quarantined','failed') \
+             AND next_attempt_ms IS NULL AND finished_ms IS NOT NULL AND finished_ms < ?1";
+        let mut c = self.lock();
+        let tx = c.transaction()?;
+        tx.execute(
+            &format!("UPDATE jobs SET reused_from = NULL WHERE reused_from IN ({OLD})"),
+            [before_ms],
+        )?;
+        for table in ["records", "spans", "outputs"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE job_id IN ({OLD})"),
+                [before_ms],
+            )?;
+        }
+        let jobs = tx.execute(
+            &format!("DELETE FROM jobs WHERE id IN ({OLD})"),
+            [before_ms],
+        )?;
+        let audit = tx.execute("DELETE FROM audit WHERE ts_ms < ?1", [before_ms])?;
+        tx.commit()?;
+        Ok((jobs, audit))
+    }
+
     pub fn audit_count(&self) -> Result<i64, StoreError> {
         Ok(self
             .lock()
@@ -795,5 +827,89 @@ mod tests {
         let counts = s.counts().unwrap();
         assert!(counts.contains(&(State::Committed, 1)));
         assert!(counts.contains(&(State::Failed, 1)));
+    }
+
+    #[test]
+    fn prune_removes_old_finished_jobs_and_audit_only() {
+        let s = Store::in_memory().unwrap();
+        let start = Start {
+            config_fp: "fp",
+            rules_version: "r1",
+            model: None,
+            sha256: "abc",
+            bytes: 10,
+        };
+        let commit = |reused_from| Commit {
+            output_path: "outbox/x.txt".into(),
+            sha256: "def".into(),
+            bytes: 9,
+            decision: "commit".into(),
+            scores: serde_json::json!({}),
+            records: vec![RecordRow {
+                idx: 0,
+                line: 1,
+                spans: 1,
+                ..Default::default()
+            }],
+            spans: vec![SpanRow {
+                record_idx: 0,
+                field: "text".into(),
+                entity: "EMAIL".into(),
+                start: 0,
+                end: 5,
+                score: 0.9,
+                detector: "rule:email".into(),
+                op: "pseudonym".into(),
+                fingerprint: "00ff".into(),
+            }],
+            failed_records: 0,
+            total_records: 1,
+            reused_from,
+        };
+        let old = s.insert_job(&new_job("old.txt"), false).unwrap();
+        s.start(old, &start).unwrap();
+        s.commit(old, &commit(None)).unwrap();
+        let retrying = s.insert_job(&new_job("retry.txt"), false).unwrap();
+        s.fail(retrying, "disk full", Some(now_ms() + 60_000))
+            .unwrap();
+        let running = s.insert_job(&new_job("running.txt"), false).unwrap();
+        s.start(running, &start).unwrap();
+        s.audit(&[Audit {
+            ts_ms: 1,
+            uid: Some(0),
+            gid: Some(0),
+            pid: Some(1),
+            method: "GET".into(),
+            path: "/v1/health".into(),
+            status: 200,
+            job_id: None,
+            detail: None,
+        }])
+        .unwrap();
+        // A newer job that reused the old one's output keeps its rows.
+        let cut = now_ms() + 1;
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let new = s.insert_job(&new_job("new.txt"), false).unwrap();
+        s.start(new, &start).unwrap();
+        s.commit(new, &commit(Some(old))).unwrap();
+
+        assert_eq!(s.prune(cut).unwrap(), (1, 1));
+        assert!(s.job(old).unwrap().is_none());
+        for id in [retrying, running, new] {
+            assert!(s.job(id).unwrap().is_some(), "job {id} kept");
+        }
+        let c = s.lock();
+        let n = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(n("SELECT count(*) FROM records"), 1);
+        assert_eq!(n("SELECT count(*) FROM spans"), 1);
+        assert_eq!(n("SELECT count(*) FROM outputs"), 1);
+        assert_eq!(
+            n("SELECT count(*) FROM jobs WHERE reused_from IS NOT NULL"),
+            0
+        );
+        assert_eq!(n("SELECT count(*) FROM audit"), 0);
+        drop(c);
+        // Nothing more to prune.
+        assert_eq!(s.prune(cut).unwrap(), (0, 0));
     }
 }

@@ -127,6 +127,12 @@ pub struct DaemonConfig {
     /// checkpointed (put back to be resumed at the next start).
     #[serde(default = "default_grace")]
     pub shutdown_grace_secs: u64,
+    /// Days to keep the rows of finished jobs and the audit log (0: keep
+    /// forever). Checked at start and hourly; output files are never
+    /// deleted by it. Set it to what your retention policy says: the audit
+    /// log is evidence, and rows past it are data you no longer need.
+    #[serde(default)]
+    pub retention_days: u32,
 }
 
 impl Default for DaemonConfig {
@@ -461,6 +467,34 @@ async fn serve_async(opts: ServeOptions) -> Result<(), DaemonError> {
         .await
         .map_err(|e| DaemonError::Config(format!("reconcile panicked: {e}")))??;
     watch::backlog(&shared).await;
+    // Retention: at start (the first tick is immediate) and hourly; the
+    // setting is read each time, so SIGHUP can change it.
+    {
+        let s = shared.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                tokio::select! {
+                    _ = hourly.tick() => {}
+                    _ = stop.changed() => break,
+                }
+                let days = s.daemon_cfg().retention_days;
+                if days == 0 {
+                    continue;
+                }
+                let cut = crate::store::now_ms() - i64::from(days) * 86_400_000;
+                let s2 = s.clone();
+                match tokio::task::spawn_blocking(move || s2.store.prune(cut)).await {
+                    Ok(Ok((jobs, audit))) if jobs + audit > 0 => {
+                        tracing::info!(jobs, audit, days, "pruned rows past retention");
+                    }
+                    Ok(Err(e)) => tracing::error!(error = %e, "pruning past retention failed"),
+                    _ => {}
+                }
+            }
+        });
+    }
 
     let _ = systemd::notify_ready();
     tracing::info!(socket = %sock_path.display(), workers, "gdr serve ready");
