@@ -135,6 +135,12 @@ struct IoArgs {
     /// Largest record (line or paragraph) accepted, in bytes.
     #[arg(long, default_value_t = 64 << 20)]
     max_record_bytes: usize,
+    /// JSONL records processed at once, rules only (default: the number of
+    /// cores). Output order is the input order and the output is the same
+    /// at any count. With the LLM on it is 1: the model is the bottleneck
+    /// and its budget is spent in input order.
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Args)]
@@ -598,11 +604,26 @@ fn process(
             // model goes to the records the rules are least sure about first
             // (Pipeline::admit); output order is the input order.
             const WINDOW: usize = 32;
+            // Rules only, records of a window are processed on several
+            // threads; a bigger window amortises starting them. The byte
+            // cap bounds memory whatever the record sizes.
+            const WINDOW_BYTES: usize = 16 << 20;
+            let threads = if p.llm.is_some() {
+                1
+            } else {
+                io.threads
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+                    .max(1)
+            };
+            let window_len = if threads > 1 { 64 * threads } else { WINDOW };
             let mut line_no = 0usize;
             let mut eof = false;
             while !eof {
                 let mut window: Vec<(usize, Result<Vec<u8>, RecordError>)> = Vec::new();
-                while window.len() < WINDOW {
+                let mut window_bytes = 0usize;
+                while window.len() < window_len
+                    && (window.is_empty() || window_bytes < WINDOW_BYTES)
+                {
                     let mut buf = Vec::new();
                     let Some(full) = read_line_capped(&mut input, &mut buf, io.max_record_bytes)
                         .with_context(|| format!("reading {name}"))?
@@ -622,11 +643,15 @@ fn process(
                         };
                         window.push((line_no, Err(e)));
                     } else {
+                        window_bytes += buf.len();
                         window.push((line_no, Ok(buf)));
                     }
                 }
                 let allow = admit_window(p, &window, &paths);
-                for ((line, rec), allow_llm) in window.into_iter().zip(allow) {
+                let results = run_window(&window, threads, |i, buf| {
+                    guarded(|| jsonl_record(p, buf, &paths, mode, window[i].0, allow[i]))
+                });
+                for ((line, rec), result) in window.into_iter().zip(results) {
                     let buf = match rec {
                         Ok(b) => b,
                         Err(e) => {
@@ -634,7 +659,10 @@ fn process(
                             continue;
                         }
                     };
-                    match guarded(|| jsonl_record(p, &buf, &paths, mode, line, allow_llm)) {
+                    let Some(result) = result else {
+                        continue;
+                    };
+                    match result {
                         Ok((text, rep, held)) => {
                             if let Some(reasons) = held {
                                 quarantined += 1;
@@ -808,6 +836,54 @@ fn process(
 /// A record no rewrite passed for: named on stderr with its reason codes
 /// (never its content), and its input bytes, as read, kept in the
 /// quarantine file when there is one. `what` is "record" or "paragraph".
+/// `f(index, record)` for every readable record of `window` (None for the
+/// unreadable ones), on up to `threads` threads, results in window order.
+/// Each thread takes the next record when it is free, so one long record
+/// does not hold up a fixed share of the others.
+fn run_window<F>(
+    window: &[(usize, Result<Vec<u8>, RecordError>)],
+    threads: usize,
+    f: F,
+) -> Vec<Option<Result<Processed, RecordError>>>
+where
+    F: Fn(usize, &[u8]) -> Result<Processed, RecordError> + Sync,
+{
+    let one = |i: usize| match &window[i].1 {
+        Ok(buf) => Some(f(i, buf)),
+        Err(_) => None,
+    };
+    let n = window.len();
+    if threads <= 1 || n < 2 {
+        return (0..n).map(one).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<Option<Result<Processed, RecordError>>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads.min(n))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut got = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= n {
+                            break got;
+                        }
+                        got.push((i, one(i)));
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            // Records run under `guarded` (their panics are caught), so a
+            // worker itself does not panic.
+            for (i, r) in w.join().expect("record worker panicked") {
+                out[i] = r;
+            }
+        }
+    });
+    out
+}
+
 fn withhold(
     name: &str,
     line: usize,

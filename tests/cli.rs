@@ -888,3 +888,50 @@ fn panicking_record_is_skipped_and_reported_by_line() {
     assert_eq!(row["status"], "error");
     assert!(!rep.contains(MARKER), "{rep}");
 }
+
+// Records of a window run on several threads (rules only): the output,
+// the report and the errors are those of one thread, in input order,
+// across several windows.
+#[test]
+fn threads_give_the_one_thread_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = std::fs::read(fixture("records.jsonl")).unwrap();
+    let mut input = Vec::new();
+    // 60 copies of the fixture (480 records) with the bad lines spread in:
+    // more than one window at 3 threads (192 records each).
+    for _ in 0..20 {
+        input.extend_from_slice(&records);
+        input.extend_from_slice(&bad_jsonl());
+        input.extend_from_slice(&records);
+        input.extend_from_slice(&records);
+    }
+    let path = dir.path().join("many.jsonl");
+    std::fs::write(&path, &input).unwrap();
+    let run = |threads: &str| {
+        let report = dir.path().join(format!("report.{threads}.jsonl"));
+        let o = gdr(
+            dir.path(),
+            &[
+                "rewrite",
+                "--format",
+                "jsonl",
+                "--no-llm",
+                "--threads",
+                threads,
+                "--report",
+                path_str(&report),
+                path_str(&path),
+            ],
+            None,
+        );
+        (o, std::fs::read_to_string(report).unwrap())
+    };
+    let (one, report_one) = run("1");
+    let (three, report_three) = run("3");
+    assert_eq!(one.status.code(), Some(1), "bad records make it exit 1");
+    assert_eq!(three.status.code(), one.status.code());
+    assert!(stdout(&one).lines().count() > 400);
+    assert_eq!(stdout(&three), stdout(&one));
+    assert_eq!(report_three, report_one);
+    assert_eq!(stderr(&three), stderr(&one));
+}
