@@ -746,37 +746,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn migrations_set_user_version_and_reopen_is_a_no_op() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("gdr.db");
-        let s = Store::open(&p).unwrap();
-        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
-        let id = s.insert_job(&new_job("a.txt"), true).unwrap();
-        drop(s);
-        let s = Store::open(&p).unwrap();
-        assert_eq!(s.job(id).unwrap().unwrap().state, State::Queued);
-        let mode: String = s
-            .lock()
-            .pragma_query_value(None, "journal_mode", |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
-    }
-
-    #[test]
-    fn state_machine_and_idempotency_lookup() {
-        let s = Store::in_memory().unwrap();
-        let a = s.insert_job(&new_job("a.txt"), false).unwrap();
-        let start = Start {
+    /// How the tests start a job.
+    fn start() -> Start<'static> {
+        Start {
             config_fp: "fp",
             rules_version: "r1",
             model: None,
             sha256: "abc",
             bytes: 10,
-        };
-        s.start(a, &start).unwrap();
-        assert_eq!(s.unfinished().unwrap().len(), 1);
-        let commit = Commit {
+        }
+    }
+
+    /// A commit of one record with one e-mail span.
+    fn one_record_commit(reused_from: Option<i64>) -> Commit {
+        Commit {
             output_path: "outbox/a.txt".into(),
             sha256: "def".into(),
             bytes: 9,
@@ -801,8 +784,34 @@ mod tests {
             }],
             failed_records: 0,
             total_records: 1,
-            reused_from: None,
-        };
+            reused_from,
+        }
+    }
+
+    #[test]
+    fn migrations_set_user_version_and_reopen_is_a_no_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("gdr.db");
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let id = s.insert_job(&new_job("a.txt"), true).unwrap();
+        drop(s);
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.job(id).unwrap().unwrap().state, State::Queued);
+        let mode: String = s
+            .lock()
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn state_machine_and_idempotency_lookup() {
+        let s = Store::in_memory().unwrap();
+        let a = s.insert_job(&new_job("a.txt"), false).unwrap();
+        s.start(a, &start()).unwrap();
+        assert_eq!(s.unfinished().unwrap().len(), 1);
+        let commit = one_record_commit(None);
         s.commit(a, &commit).unwrap();
         // Committing again (a retry after a crash) replaces, never duplicates.
         s.commit(a, &commit).unwrap();
@@ -832,40 +841,8 @@ mod tests {
     #[test]
     fn prune_removes_old_finished_jobs_and_audit_only() {
         let s = Store::in_memory().unwrap();
-        let start = Start {
-            config_fp: "fp",
-            rules_version: "r1",
-            model: None,
-            sha256: "abc",
-            bytes: 10,
-        };
-        let commit = |reused_from| Commit {
-            output_path: "outbox/x.txt".into(),
-            sha256: "def".into(),
-            bytes: 9,
-            decision: "commit".into(),
-            scores: serde_json::json!({}),
-            records: vec![RecordRow {
-                idx: 0,
-                line: 1,
-                spans: 1,
-                ..Default::default()
-            }],
-            spans: vec![SpanRow {
-                record_idx: 0,
-                field: "text".into(),
-                entity: "EMAIL".into(),
-                start: 0,
-                end: 5,
-                score: 0.9,
-                detector: "rule:email".into(),
-                op: "pseudonym".into(),
-                fingerprint: "00ff".into(),
-            }],
-            failed_records: 0,
-            total_records: 1,
-            reused_from,
-        };
+        let start = start();
+        let commit = one_record_commit;
         let old = s.insert_job(&new_job("old.txt"), false).unwrap();
         s.start(old, &start).unwrap();
         s.commit(old, &commit(None)).unwrap();
