@@ -648,20 +648,10 @@ fn process(
                     }
                 }
                 let allow = admit_window(p, &window, &paths);
-                let results = run_window(&window, threads, |i, buf| {
-                    guarded(|| jsonl_record(p, buf, &paths, mode, window[i].0, allow[i]))
+                let done = run_window(window, threads, |i, line, buf| {
+                    guarded(|| jsonl_record(p, buf, &paths, mode, line, allow[i]))
                 });
-                for ((line, rec), result) in window.into_iter().zip(results) {
-                    let buf = match rec {
-                        Ok(b) => b,
-                        Err(e) => {
-                            fail(line, &e, &mut report);
-                            continue;
-                        }
-                    };
-                    let Some(result) = result else {
-                        continue;
-                    };
+                for (line, buf, result) in done {
                     match result {
                         Ok((text, rep, held)) => {
                             if let Some(reasons) = held {
@@ -836,28 +826,45 @@ fn process(
 /// A record no rewrite passed for: named on stderr with its reason codes
 /// (never its content), and its input bytes, as read, kept in the
 /// quarantine file when there is one. `what` is "record" or "paragraph".
-/// `f(index, record)` for every readable record of `window` (None for the
-/// unreadable ones), on up to `threads` threads, results in window order.
-/// Each thread takes the next record when it is free, so one long record
-/// does not hold up a fixed share of the others.
+/// `f(index, line, record)` for every readable record of `window`, on up
+/// to `threads` threads. Returns, in window order, each record's line, its
+/// bytes (empty when unreadable) and its result (an unreadable record's
+/// error), so the caller has one path for every outcome. Each thread takes
+/// the next record when it is free, so one long record does not hold up a
+/// fixed share of the others.
 fn run_window<F>(
-    window: &[(usize, Result<Vec<u8>, RecordError>)],
+    window: Vec<(usize, Result<Vec<u8>, RecordError>)>,
     threads: usize,
     f: F,
-) -> Vec<Option<Result<Processed, RecordError>>>
+) -> Vec<(usize, Vec<u8>, Result<Processed, RecordError>)>
 where
-    F: Fn(usize, &[u8]) -> Result<Processed, RecordError> + Sync,
+    F: Fn(usize, usize, &[u8]) -> Result<Processed, RecordError> + Sync,
 {
-    let one = |i: usize| match &window[i].1 {
-        Ok(buf) => Some(f(i, buf)),
-        Err(_) => None,
+    let one = |i: usize| match &window[i] {
+        (line, Ok(buf)) => Some(f(i, *line, buf)),
+        (_, Err(_)) => None,
     };
     let n = window.len();
-    if threads <= 1 || n < 2 {
-        return (0..n).map(one).collect();
-    }
+    let results: Vec<Option<Result<Processed, RecordError>>> = if threads <= 1 || n < 2 {
+        (0..n).map(one).collect()
+    } else {
+        run_parallel(n, threads, &one)
+    };
+    window
+        .into_iter()
+        .zip(results)
+        .map(|((line, rec), result)| match (rec, result) {
+            (Ok(buf), Some(r)) => (line, buf, r),
+            (Err(e), _) => (line, Vec::new(), Err(e)),
+            (Ok(_), None) => unreachable!("every readable record has a result"),
+        })
+        .collect()
+}
+
+/// `one(i)` for `i` in `0..n` on up to `threads` threads, in index order.
+fn run_parallel<T: Send>(n: usize, threads: usize, one: &(impl Fn(usize) -> T + Sync)) -> Vec<T> {
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut out: Vec<Option<Result<Processed, RecordError>>> = (0..n).map(|_| None).collect();
+    let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
     std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads.min(n))
             .map(|_| {
@@ -877,11 +884,13 @@ where
             // Records run under `guarded` (their panics are caught), so a
             // worker itself does not panic.
             for (i, r) in w.join().expect("record worker panicked") {
-                out[i] = r;
+                out[i] = Some(r);
             }
         }
     });
-    out
+    out.into_iter()
+        .map(|r| r.expect("every index taken by a worker"))
+        .collect()
 }
 
 fn withhold(
