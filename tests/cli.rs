@@ -9,39 +9,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_gdr");
+mod common;
+use common::{BIN, gdr};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
         .join(name)
-}
-
-/// Run `gdr` with `args` and `--state-dir state`, feeding `stdin` (if any).
-fn gdr(state: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--state-dir")
-        .arg(state)
-        .args(args)
-        .env_remove("GDR_CONFIG")
-        .env_remove("GDR_STATE_DIR")
-        .env_remove("GDR_LOG")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn gdr");
-    if let Some(data) = stdin {
-        let mut w = child.stdin.take().unwrap();
-        let data = data.to_vec();
-        std::thread::spawn(move || {
-            let _ = w.write_all(&data);
-        });
-    }
-    child.wait_with_output().expect("wait for gdr")
 }
 
 fn stdout(o: &Output) -> String {
@@ -850,19 +824,14 @@ fn panicking_record_is_skipped_and_reported_by_line() {
     )
     .unwrap();
     let report = dir.path().join("report.jsonl");
-    let o = Command::new(BIN)
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .args(["rewrite", "--format", "jsonl", "--no-llm", "--report"])
-        .arg(&report)
-        .arg(&input)
-        .env("GDR_FAILPOINTS", format!("record={MARKER}"))
-        .env_remove("GDR_CONFIG")
-        .env_remove("GDR_STATE_DIR")
-        .env_remove("GDR_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let o = common::output(
+        common::command(&dir.path().join("state"), &["rewrite", "--format", "jsonl"])
+            .args(["--no-llm", "--report"])
+            .arg(&report)
+            .arg(&input)
+            .env("GDR_FAILPOINTS", format!("record={MARKER}")),
+        None,
+    );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "stderr: {err}");
     let ids: Vec<Value> = parse_lines(&stdout(&o))

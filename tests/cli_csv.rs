@@ -4,40 +4,14 @@
 
 use gdr::formats::csv::Reader;
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gdr");
+mod common;
+use common::gdr;
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/records.csv")
-}
-
-fn gdr(state: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(BIN)
-        .arg("--state-dir")
-        .arg(state)
-        .args(args)
-        .env_remove("GDR_CONFIG")
-        .env_remove("GDR_STATE_DIR")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn gdr");
-    if let Some(data) = stdin {
-        let mut w = child.stdin.take().unwrap();
-        let data = data.to_vec();
-        std::thread::spawn(move || {
-            let _ = w.write_all(&data);
-        });
-    }
-    child.wait_with_output().expect("wait for gdr")
 }
 
 fn stderr(o: &Output) -> String {

@@ -8,11 +8,10 @@ use gdr::llm::embed::Embedder;
 use gdr::pipeline::Pipeline;
 use gdr::verify::mutate::{self, Class, Pair};
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gdr");
+mod common;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -225,24 +224,7 @@ fn the_embedding_step_rejects_a_fluent_meaning_change() {
 }
 
 fn gdr(state: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .current_dir(root())
-        .arg("--state-dir")
-        .arg(state)
-        .args(args)
-        .env_remove("GDR_CONFIG")
-        .env_remove("GDR_STATE_DIR")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut w = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    std::thread::spawn(move || {
-        let _ = w.write_all(&data);
-    });
-    child.wait_with_output().unwrap()
+    common::gdr(state, args, Some(stdin))
 }
 
 #[test]

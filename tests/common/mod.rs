@@ -1,0 +1,51 @@
+//! What the CLI integration tests share: how the real binary is started.
+//! (Each `tests/*.rs` is its own crate, so not every one uses every item.)
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_gdr");
+
+/// The built `gdr` with `--state-dir state` and `args`, run from the
+/// package root (where `models/manifest.toml` is found) and with the
+/// environment's config, state dir and log settings removed, so the
+/// developer's shell cannot change a test's outcome.
+pub fn command(state: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .env_remove("GDR_CONFIG")
+        .env_remove("GDR_STATE_DIR")
+        .env_remove("GDR_LOG");
+    cmd
+}
+
+/// Run `cmd` to the end, feeding `stdin` (if any) from a thread, so a large
+/// input cannot deadlock against a full output pipe.
+pub fn output(cmd: &mut Command, stdin: Option<&[u8]>) -> Output {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn gdr");
+    if let Some(data) = stdin {
+        let mut w = child.stdin.take().unwrap();
+        let data = data.to_vec();
+        std::thread::spawn(move || {
+            let _ = w.write_all(&data);
+        });
+    }
+    child.wait_with_output().expect("wait for gdr")
+}
+
+/// Run `gdr` with `args` and `--state-dir state`, feeding `stdin` (if any).
+pub fn gdr(state: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    output(&mut command(state, args), stdin)
+}
