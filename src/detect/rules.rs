@@ -986,9 +986,19 @@ impl Anchors {
         let mut sources = Vec::new();
         let mut any_mask = Box::new([0 as Mask; 256]);
         let mut bound_mask = Box::new([0 as Mask; 256]);
-        let mut keywords: [Vec<Vec<u8>>; 2] = Default::default();
-        let mut keyword_mask: [Vec<Mask>; 2] = Default::default();
-        let mut keyword_before: [Vec<u32>; 2] = Default::default();
+        // Per fold (exact, folded): each keyword once, with the patterns
+        // it opens and the before-triggers it fires.
+        let mut keywords: [Vec<(Vec<u8>, Mask, u32)>; 2] = Default::default();
+        fn keyword(list: &mut Vec<(Vec<u8>, Mask, u32)>, l: Vec<u8>) -> &mut (Vec<u8>, Mask, u32) {
+            let i = match list.iter().position(|k| k.0 == l) {
+                Some(i) => i,
+                None => {
+                    list.push((l, 0, 0));
+                    list.len() - 1
+                }
+            };
+            &mut list[i]
+        }
         let mut before: Vec<BeforeTrigger> = Vec::new();
         let mut keyword_boundary: Mask = 0;
         let mut inner: Vec<InnerTrigger> = Vec::new();
@@ -1033,16 +1043,8 @@ impl Anchors {
                         fold,
                         boundary,
                     } => {
-                        let f = usize::from(fold);
                         for l in lits {
-                            match keywords[f].iter().position(|k| *k == l) {
-                                Some(i) => keyword_mask[f][i] |= bit,
-                                None => {
-                                    keywords[f].push(l);
-                                    keyword_mask[f].push(bit);
-                                    keyword_before[f].push(0);
-                                }
-                            }
+                            keyword(&mut keywords[usize::from(fold)], l).1 |= bit;
                         }
                         if boundary {
                             keyword_boundary |= bit;
@@ -1085,17 +1087,8 @@ impl Anchors {
                             scanned.push((ri, pi));
                             continue;
                         }
-                        let f = usize::from(fold);
-                        let b = 1u32 << before.len();
                         for l in lits {
-                            match keywords[f].iter().position(|k| *k == l) {
-                                Some(i) => keyword_before[f][i] |= b,
-                                None => {
-                                    keywords[f].push(l);
-                                    keyword_mask[f].push(0);
-                                    keyword_before[f].push(b);
-                                }
-                            }
+                            keyword(&mut keywords[usize::from(fold)], l).2 |= 1 << before.len();
                         }
                         before.push(BeforeTrigger {
                             class,
@@ -1120,9 +1113,9 @@ impl Anchors {
         let mut keyword_text: Vec<Vec<u8>> = Vec::new();
         let mut kw_mask: Vec<(Mask, bool)> = Vec::new();
         let mut kw_before: Vec<u32> = Vec::new();
-        for (f, words) in keywords.iter().enumerate() {
-            for ((w, &m), &b) in words.iter().zip(&keyword_mask[f]).zip(&keyword_before[f]) {
-                keyword_text.push(w.clone());
+        for (f, words) in keywords.into_iter().enumerate() {
+            for (w, m, b) in words {
+                keyword_text.push(w);
                 kw_mask.push((m, f == 0));
                 kw_before.push(b);
             }

@@ -212,17 +212,8 @@ fn add_all(h: &Hir, set: &mut [bool; 256]) {
                 set[b as usize] = true;
             }
         }
-        HirKind::Class(Class::Bytes(c)) => {
-            for r in c.ranges() {
-                for b in r.start()..=r.end() {
-                    set[b as usize] = true;
-                }
-            }
-        }
-        HirKind::Class(Class::Unicode(c)) => {
-            for r in c.ranges() {
-                mark_chars(r.start(), r.end(), set);
-            }
+        HirKind::Class(c) => {
+            mark_class(c, set);
         }
         HirKind::Repetition(r) => add_all(&r.sub, set),
         HirKind::Capture(c) => add_all(&c.sub, set),
@@ -230,14 +221,28 @@ fn add_all(h: &Hir, set: &mut [bool; 256]) {
     }
 }
 
-/// The bytes of the chars `lo..=hi`: ASCII ones exactly, all of 0x80..
-/// for any non-ASCII one.
-fn mark_chars(lo: char, hi: char, set: &mut [bool; 256]) {
-    for c in (lo as u32)..=(hi as u32).min(0x7f) {
-        set[c as usize] = true;
-    }
-    if hi as u32 >= 0x80 {
-        set[0x80..].fill(true);
+/// Mark the bytes of the class's members: bytes and ASCII chars exactly,
+/// all of 0x80.. for any non-ASCII char. Returns whether it is empty.
+fn mark_class(c: &Class, set: &mut [bool; 256]) -> bool {
+    match c {
+        Class::Bytes(c) => {
+            for r in c.ranges() {
+                set[r.start() as usize..=r.end() as usize].fill(true);
+            }
+            c.ranges().is_empty()
+        }
+        Class::Unicode(c) => {
+            for r in c.ranges() {
+                let (lo, hi) = (r.start() as usize, r.end() as usize);
+                if lo < 0x80 {
+                    set[lo..=hi.min(0x7f)].fill(true);
+                }
+                if hi >= 0x80 {
+                    set[0x80..].fill(true);
+                }
+            }
+            c.ranges().is_empty()
+        }
     }
 }
 
@@ -253,20 +258,7 @@ fn add_last(h: &Hir, set: &mut [bool; 256]) -> bool {
             }
             None => true,
         },
-        HirKind::Class(Class::Bytes(c)) => {
-            for r in c.ranges() {
-                for b in r.start()..=r.end() {
-                    set[b as usize] = true;
-                }
-            }
-            c.ranges().is_empty()
-        }
-        HirKind::Class(Class::Unicode(c)) => {
-            for r in c.ranges() {
-                mark_chars(r.start(), r.end(), set);
-            }
-            c.ranges().is_empty()
-        }
+        HirKind::Class(c) => mark_class(c, set),
         HirKind::Repetition(r) => add_last(&r.sub, set) || r.min == 0,
         HirKind::Capture(c) => add_last(&c.sub, set),
         HirKind::Concat(v) => {
