@@ -1454,7 +1454,7 @@ fn parse_pair(buf: &[u8]) -> std::result::Result<PairIn, String> {
             Some(Value::String(s)) => Ok(s.clone()),
             Some(other) => Err(RecordError::NotString {
                 path: k.to_string(),
-                found: json_kind(other),
+                found: gdr::formats::jsonl::kind(other),
             }
             .to_string()),
             None => Err(RecordError::MissingField(k.to_string()).to_string()),
@@ -1519,17 +1519,6 @@ fn parse_pair(buf: &[u8]) -> std::result::Result<PairIn, String> {
         spans,
         surrogates,
     })
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// `gdr bench --verify`: the mutation set of the corpora (field `text`) and

@@ -157,7 +157,9 @@ impl FieldPath {
     }
 }
 
-fn kind(v: &Value) -> &'static str {
+/// "a number", "an object"...: what a field holds, for error messages
+/// (never the value itself).
+pub fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
