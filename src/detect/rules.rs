@@ -168,6 +168,10 @@ pub struct Rule {
     max_digits: usize,
     /// Skip the regexes entirely on text without an ASCII digit.
     needs_digit: bool,
+    /// Per pattern: every match holds a decimal digit (`\\d` included),
+    /// so a scanned pattern skips digit-free text. Unlike `needs_digit`
+    /// (which also fixes the report order) this sees through `\\p{..}`.
+    digit_only: Vec<bool>,
     /// Per pattern: its rank in the order spans are reported (the order the
     /// old two-set search produced, which breaks ties in the merge).
     order: Vec<u32>,
@@ -463,6 +467,7 @@ impl RuleSet {
                     return Err(err("requires_context but no context words".into()));
                 }
                 let needs_digit = def.patterns.iter().all(|p| pattern_needs_digit(p));
+                let digit_only = def.patterns.iter().map(|p| requires_digit(p)).collect();
                 let grouped = patterns
                     .iter()
                     .map(|re| re.capture_names().flatten().any(|n| n == "v" || n == "n"))
@@ -487,6 +492,7 @@ impl RuleSet {
                     min_digits: def.min_digits.unwrap_or(0),
                     max_digits: def.max_digits.unwrap_or(usize::MAX),
                     needs_digit,
+                    digit_only,
                     order: Vec::new(),
                     examples: def.examples,
                     counter_examples: def.counter_examples,
@@ -601,7 +607,7 @@ impl RuleSet {
                         continue;
                     }
                     let rule = &self.rules[ri];
-                    if rule.needs_digit && !scratch.has_digit(chunk) {
+                    if (rule.needs_digit || rule.digit_only[pi]) && !scratch.has_digit(chunk) {
                         continue;
                     }
                     let order = rule.order[pi];
@@ -1272,6 +1278,8 @@ impl Anchors {
         }
         let cands = std::mem::take(&mut s.cands);
         let mut caches = self.dfas.as_ref().map(|d| d.caches.get());
+        // Patterns whose `next_ok` may lie ahead of the place.
+        let mut blocked: Mask = 0;
         let mut k = 0;
         while k < cands.len() {
             let pos = cands[k].0;
@@ -1280,13 +1288,16 @@ impl Anchors {
                 mask |= cands[k].1;
                 k += 1;
             }
-            let mut live: Mask = 0;
-            let mut m = mask;
+            // Only patterns that matched before may still be inside
+            // their last match here.
+            let mut live: Mask = mask & !blocked;
+            let mut m = mask & blocked;
             while m != 0 {
                 let id = m.trailing_zeros() as usize;
                 m &= m - 1;
                 if s.next_ok[id] <= pos {
                     live |= 1 << id;
+                    blocked &= !(1 << id);
                 }
             }
             if live == 0 {
@@ -1358,6 +1369,7 @@ impl Anchors {
                     (whole.range(), whole.range(), whole.range())
                 };
                 s.next_ok[id] = whole.end;
+                blocked |= 1 << id;
                 if v.start < v.end {
                     out.push((rules[ri].order[pi], ri, whole.start, v, n));
                 }
@@ -1465,6 +1477,43 @@ fn pattern_needs_digit(p: &str) -> bool {
     }
 }
 
+/// True only if every match of `p` holds a decimal digit: an ASCII one,
+/// or any character of the Unicode `\\d` class. Parsed as compiled
+/// (Unicode on), so `\\p{L}` and friends are understood where
+/// [`pattern_needs_digit`] gives up.
+fn requires_digit(p: &str) -> bool {
+    use regex_syntax::hir::{Class, Hir, HirKind};
+    let parse = |p: &str| regex_syntax::ParserBuilder::new().build().parse(p);
+    let Ok(digits) = parse(r"\d") else {
+        return false;
+    };
+    let HirKind::Class(Class::Unicode(digits)) = digits.kind() else {
+        return false;
+    };
+    fn req(h: &Hir, digits: &regex_syntax::hir::ClassUnicode) -> bool {
+        match h.kind() {
+            HirKind::Literal(l) => l.0.iter().any(u8::is_ascii_digit),
+            HirKind::Class(Class::Unicode(c)) => {
+                let mut rest = c.clone();
+                rest.difference(digits);
+                !c.ranges().is_empty() && rest.ranges().is_empty()
+            }
+            HirKind::Class(Class::Bytes(c)) => {
+                !c.ranges().is_empty()
+                    && c.ranges()
+                        .iter()
+                        .all(|r| r.start() >= b'0' && r.end() <= b'9')
+            }
+            HirKind::Repetition(r) => r.min >= 1 && req(&r.sub, digits),
+            HirKind::Capture(c) => req(&c.sub, digits),
+            HirKind::Concat(v) => v.iter().any(|x| req(x, digits)),
+            HirKind::Alternation(v) => v.iter().all(|x| req(x, digits)),
+            HirKind::Empty | HirKind::Look(_) => false,
+        }
+    }
+    parse(&compile_form(p)).is_ok_and(|h| req(&h, digits))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1523,6 +1572,22 @@ mod tests {
         }
         assert_eq!(chunks("short").count(), 1);
         assert_eq!(chunks("").count(), 0);
+    }
+
+    #[test]
+    fn requires_digit_sees_through_unicode_classes() {
+        assert!(requires_digit(
+            r"(?m)(?:\p{L},?\s+)(?P<v>\d{5})(?:-\d{4})?\s*$"
+        ));
+        assert!(requires_digit(r"\b\d{3}-\d{2}-\d{4}\b"));
+        assert!(requires_digit(r"(?i)id\s*[0-9]+"));
+        assert!(!requires_digit(r"\p{L}+\s*\d*"));
+        assert!(!requires_digit(r"(?:\d{3}|[a-z]{3})"));
+        assert!(!requires_digit(r"\w{5}"));
+        // `\d` is Unicode: a text with only Arabic-Indic digits is not
+        // skipped (has_digit counts any numeric char).
+        let mut s = Scratch::default();
+        assert!(s.has_digit("\u{0661}\u{0662}"));
     }
 
     #[test]
