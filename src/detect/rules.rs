@@ -168,9 +168,9 @@ pub struct Rule {
     max_digits: usize,
     /// Skip the regexes entirely on text without an ASCII digit.
     needs_digit: bool,
-    /// Per pattern: every match holds a decimal digit (`\\d` included),
+    /// Per pattern: every match holds a decimal digit (`\d` included),
     /// so a scanned pattern skips digit-free text. Unlike `needs_digit`
-    /// (which also fixes the report order) this sees through `\\p{..}`.
+    /// (which also fixes the report order) this sees through `\p{..}`.
     digit_only: Vec<bool>,
     /// Per pattern: its rank in the order spans are reported (the order the
     /// old two-set search produced, which breaks ties in the merge).
@@ -1478,13 +1478,13 @@ fn pattern_needs_digit(p: &str) -> bool {
 }
 
 /// True only if every match of `p` holds a decimal digit: an ASCII one,
-/// or any character of the Unicode `\\d` class. Parsed as compiled
-/// (Unicode on), so `\\p{L}` and friends are understood where
+/// or any character of the Unicode `\d` class. Parsed as compiled
+/// (Unicode on), so `\p{L}` and friends are understood where
 /// [`pattern_needs_digit`] gives up.
 fn requires_digit(p: &str) -> bool {
     use regex_syntax::hir::{Class, Hir, HirKind};
-    let parse = |p: &str| regex_syntax::ParserBuilder::new().build().parse(p);
-    let Ok(digits) = parse(r"\d") else {
+    let parse = |p: &str| regex_syntax::ParserBuilder::new().build().parse(p).ok();
+    let Some(digits) = parse(r"\d") else {
         return false;
     };
     let HirKind::Class(Class::Unicode(digits)) = digits.kind() else {
@@ -1511,7 +1511,7 @@ fn requires_digit(p: &str) -> bool {
             HirKind::Empty | HirKind::Look(_) => false,
         }
     }
-    parse(&compile_form(p)).is_ok_and(|h| req(&h, digits))
+    parse(&compile_form(p)).is_some_and(|h| req(&h, digits))
 }
 
 #[cfg(test)]
