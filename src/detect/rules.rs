@@ -306,8 +306,14 @@ struct Anchors {
     inner: Vec<InnerTrigger>,
     inner_bytes: Box<[u32; 256]>,
     /// Keywords that open patterns, in one ASCII case-insensitive DFA
-    /// (overlapping hits: one place may open several keywords).
-    keywords: Option<AhoCorasick>,
+    /// (overlapping hits: one place may open several keywords), with the
+    /// keyword each of its patterns is.
+    keywords: Option<(AhoCorasick, Vec<u32>)>,
+    /// Exact keywords that open with an upper-case letter, a digit or a
+    /// sign ("IN", "Street", "GmbH", "+1"): found by the byte loop, at
+    /// those (rarer) bytes only. Folded into the automaton, every "in" and
+    /// "or" of prose was a hit to reject.
+    exact: ExactKeywords,
     /// Per keyword: the patterns it opens, and whether it must match
     /// exactly (case-sensitive patterns: checked on each hit).
     keyword_mask: Vec<(Mask, bool)>,
@@ -318,6 +324,55 @@ struct Anchors {
     /// keyword which of them it triggers.
     before: Vec<BeforeTrigger>,
     keyword_before: Vec<u32>,
+}
+
+/// Exact keywords looked up from the byte loop: the bytes they open
+/// with, a 64 Kibit set of their first two bytes, and (pair, keyword)
+/// sorted for the rare positions that pass both.
+struct ExactKeywords {
+    first: Box<[bool; 256]>,
+    pairs: Vec<u64>,
+    list: Vec<(u16, u32)>,
+}
+
+impl ExactKeywords {
+    fn new(words: &[(Vec<u8>, u32)]) -> Self {
+        let mut first = Box::new([false; 256]);
+        let mut pairs = vec![0u64; 1024];
+        let mut list = Vec::new();
+        for (w, k) in words {
+            if let [a, b, ..] = w[..] {
+                let pair = u16::from(a) << 8 | u16::from(b);
+                first[usize::from(a)] = true;
+                pairs[usize::from(pair) >> 6] |= 1 << (pair & 63);
+                list.push((pair, *k));
+            }
+        }
+        list.sort_unstable();
+        Self { first, pairs, list }
+    }
+
+    /// Call `f(keyword)` for each exact keyword at `i` in `bytes`.
+    #[inline]
+    fn at(&self, bytes: &[u8], i: usize, text: &[Vec<u8>], mut f: impl FnMut(usize)) {
+        let Some(&next) = bytes.get(i + 1) else {
+            return;
+        };
+        let pair = u16::from(bytes[i]) << 8 | u16::from(next);
+        if self.pairs[usize::from(pair) >> 6] & (1 << (pair & 63)) == 0 {
+            return;
+        }
+        let from = self.list.partition_point(|&(p, _)| p < pair);
+        for &(p, k) in &self.list[from..] {
+            if p != pair {
+                break;
+            }
+            let w = &text[k as usize];
+            if bytes.get(i..i + w.len()) == Some(&w[..]) {
+                f(k as usize);
+            }
+        }
+    }
 }
 
 /// One regex match before it is judged: (report rank, rule, match start,
@@ -1126,20 +1181,33 @@ impl Anchors {
                 kw_before.push(b);
             }
         }
-        let automaton = if keyword_text.is_empty() {
+        // Exact keywords opening with anything but a lower-case letter go
+        // to the byte loop; the rest to the automaton.
+        let (mut by_byte, mut in_automaton) = (Vec::new(), Vec::new());
+        for (k, (w, &(_, exact))) in keyword_text.iter().zip(&kw_mask).enumerate() {
+            if exact && w.len() >= 2 && !w[0].is_ascii_lowercase() {
+                by_byte.push((w.clone(), k as u32));
+            } else {
+                in_automaton.push(k as u32);
+            }
+        }
+        let exact_keywords = ExactKeywords::new(&by_byte);
+        let automaton = if in_automaton.is_empty() {
             None
         } else {
-            Some(
+            Some((
                 AhoCorasick::builder()
                     .ascii_case_insensitive(true)
                     .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                    .build(&keyword_text)
+                    .build(in_automaton.iter().map(|&k| &keyword_text[k as usize]))
                     .map_err(|e| Error::Config(format!("rule keywords: {e}")))?,
-            )
+                in_automaton,
+            ))
         };
         let mut interesting = Box::new([false; 256]);
         for b in 0..256 {
-            interesting[b] = any_mask[b] | bound_mask[b] != 0 || inner_bytes[b] != 0;
+            interesting[b] =
+                any_mask[b] | bound_mask[b] != 0 || inner_bytes[b] != 0 || exact_keywords.first[b];
         }
         Ok((
             Self {
@@ -1153,6 +1221,7 @@ impl Anchors {
                 inner,
                 inner_bytes,
                 keywords: automaton,
+                exact: exact_keywords,
                 keyword_mask: kw_mask,
                 keyword_text,
                 keyword_boundary,
@@ -1171,19 +1240,17 @@ impl Anchors {
             return;
         }
         let bytes = chunk.as_bytes();
-        // ASCII word boundary at `i`, as `(?-u:\b)` decides it.
-        let boundary = |i: usize| {
-            let prev = i > 0 && is_word_byte(bytes[i - 1]);
-            prev != bytes.get(i).is_some_and(|&b| is_word_byte(b))
-        };
         let mut unsorted = false;
+        // Per before-trigger: places up to here are already listed for
+        // the run of class bytes that reaches here (see `keyword_hit`).
+        let mut covered = [0usize; MAX_BEFORE];
         for (i, &b) in bytes.iter().enumerate() {
             if !self.interesting[b as usize] {
                 continue;
             }
             let mut m = self.any_mask[b as usize];
             let mb = self.bound_mask[b as usize];
-            if mb != 0 && boundary(i) {
+            if mb != 0 && boundary(bytes, i) {
                 m |= mb;
             }
             if m != 0 {
@@ -1199,68 +1266,85 @@ impl Anchors {
                 let from = i.saturating_sub(t.hi);
                 for (st, &c) in bytes.iter().enumerate().take(last + 1).skip(from) {
                     let c = c as usize;
-                    if t.any[c] || t.bound[c] && boundary(st) {
+                    if t.any[c] || t.bound[c] && boundary(bytes, st) {
                         s.cands.push((st, t.bit));
                         unsorted = true;
                     }
                 }
             }
+            if self.exact.first[b as usize] {
+                self.exact.at(bytes, i, &self.keyword_text, |k| {
+                    self.keyword_hit(bytes, i, k, s, &mut covered, &mut unsorted);
+                });
+            }
         }
-        if let Some(ac) = &self.keywords {
-            // Per before-trigger: places up to here are already listed for
-            // the run of class bytes that reaches here (see below).
-            let mut covered = [0usize; MAX_BEFORE];
+        if let Some((ac, ids)) = &self.keywords {
             for hit in ac.find_overlapping_iter(chunk) {
-                let k = hit.pattern().as_usize();
-                let (mut m, exact) = self.keyword_mask[k];
+                let k = ids[hit.pattern().as_usize()] as usize;
+                let exact = self.keyword_mask[k].1;
                 if exact && bytes[hit.range()] != self.keyword_text[k][..] {
                     continue;
                 }
-                if m & self.keyword_boundary != 0 && !boundary(hit.start()) {
-                    m &= !self.keyword_boundary;
-                }
-                if m != 0 {
-                    s.cands.push((hit.start(), m));
-                    unsorted = true;
-                }
-                let mut e = self.keyword_before[k];
-                while e != 0 {
-                    let ti = e.trailing_zeros() as usize;
-                    e &= e - 1;
-                    let t = &self.before[ti];
-                    let p = hit.start();
-                    let start_ok = |st: usize| {
-                        let c = bytes[st] as usize;
-                        t.any[c] || t.bound[c] && boundary(st)
-                    };
-                    if t.empty_ok && start_ok(p) {
-                        s.cands.push((p, t.bit));
-                        unsorted = true;
-                    }
-                    if p == 0 || !t.last[bytes[p - 1] as usize] {
-                        continue;
-                    }
-                    // Back over the run of class bytes before the keyword.
-                    // An earlier hit in the same run listed the places
-                    // before `covered` already: stop there (hits come in
-                    // order, so the run is walked once, not once per hit).
-                    let floor = if covered[ti] <= p { covered[ti] } else { 0 };
-                    let mut q = p;
-                    while q > floor && t.class[bytes[q - 1] as usize] {
-                        q -= 1;
-                    }
-                    for st in q..p {
-                        if start_ok(st) {
-                            s.cands.push((st, t.bit));
-                            unsorted = true;
-                        }
-                    }
-                    covered[ti] = covered[ti].max(p);
-                }
+                self.keyword_hit(bytes, hit.start(), k, s, &mut covered, &mut unsorted);
             }
         }
         if unsorted {
             s.cands.sort_unstable_by_key(|c| c.0);
+        }
+    }
+
+    /// Keyword `k` is at `p`: the places of the patterns it opens and of
+    /// the before-triggers it fires.
+    fn keyword_hit(
+        &self,
+        bytes: &[u8],
+        p: usize,
+        k: usize,
+        s: &mut Scratch,
+        covered: &mut [usize; MAX_BEFORE],
+        unsorted: &mut bool,
+    ) {
+        let mut m = self.keyword_mask[k].0;
+        if m & self.keyword_boundary != 0 && !boundary(bytes, p) {
+            m &= !self.keyword_boundary;
+        }
+        if m != 0 {
+            s.cands.push((p, m));
+            *unsorted = true;
+        }
+        let mut e = self.keyword_before[k];
+        while e != 0 {
+            let ti = e.trailing_zeros() as usize;
+            e &= e - 1;
+            let t = &self.before[ti];
+            let start_ok = |st: usize| {
+                let c = bytes[st] as usize;
+                t.any[c] || t.bound[c] && boundary(bytes, st)
+            };
+            if t.empty_ok && start_ok(p) {
+                s.cands.push((p, t.bit));
+                *unsorted = true;
+            }
+            if p == 0 || !t.last[bytes[p - 1] as usize] {
+                continue;
+            }
+            // Back over the run of class bytes before the keyword. An
+            // earlier hit in the same run listed the places before
+            // `covered` already: stop there (hits of one pass come in
+            // order, so the run is walked once, not once per hit; a hit
+            // before `covered`, from the other pass, walks it all).
+            let floor = if covered[ti] <= p { covered[ti] } else { 0 };
+            let mut q = p;
+            while q > floor && t.class[bytes[q - 1] as usize] {
+                q -= 1;
+            }
+            for st in q..p {
+                if start_ok(st) {
+                    s.cands.push((st, t.bit));
+                    *unsorted = true;
+                }
+            }
+            covered[ti] = covered[ti].max(p);
         }
     }
 
@@ -1377,6 +1461,13 @@ impl Anchors {
         }
         s.cands = cands;
     }
+}
+
+/// ASCII word boundary at `i` of `bytes`, as `(?-u:\b)` decides it.
+#[inline]
+fn boundary(bytes: &[u8], i: usize) -> bool {
+    let prev = i > 0 && is_word_byte(bytes[i - 1]);
+    prev != bytes.get(i).is_some_and(|&b| is_word_byte(b))
 }
 
 /// The pattern as compiled. `\b` becomes an ASCII word boundary: the lazy
