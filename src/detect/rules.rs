@@ -1264,8 +1264,8 @@ impl Anchors {
                     continue;
                 };
                 let from = i.saturating_sub(t.hi);
-                for (st, &c) in bytes.iter().enumerate().take(last + 1).skip(from) {
-                    let c = c as usize;
+                for st in from..=last {
+                    let c = bytes[st] as usize;
                     if t.any[c] || t.bound[c] && boundary(bytes, st) {
                         s.cands.push((st, t.bit));
                         unsorted = true;
@@ -1355,8 +1355,11 @@ impl Anchors {
         if s.cands.is_empty() {
             return;
         }
-        s.next_ok.clear();
-        s.next_ok.resize(self.single.len(), 0);
+        // Stale entries are never read: `blocked` starts empty and gains a
+        // pattern only when its entry is written.
+        if s.next_ok.len() < self.single.len() {
+            s.next_ok.resize(self.single.len(), 0);
+        }
         if s.caps.len() != self.single.len() {
             s.caps.resize_with(self.single.len(), || None);
         }
