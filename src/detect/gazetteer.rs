@@ -389,10 +389,10 @@ impl WordTable {
     }
 
     /// Look up a short word already lower-cased and zero-padded to 12
-    /// bytes: the key compare is one fixed-size compare, no `memcmp` call.
+    /// bytes: the key compare is two integer compares, no `memcmp` call.
     #[inline]
-    fn get_short(&self, key: &[u8; INLINE], len: usize) -> Option<u16> {
-        let h = hash(&key[..len]);
+    fn get_short(&self, key: Key, len: usize) -> Option<u16> {
+        let h = hash_short(key, len);
         let tag = (h >> 56) as u8;
         let mut i = h as usize & self.mask;
         loop {
@@ -400,7 +400,7 @@ impl WordTable {
             if s.len == 0 {
                 return None;
             }
-            if s.tag == tag && s.len as usize == len && s.key == *key {
+            if s.tag == tag && s.len as usize == len && Key::from_padded(&s.key) == key {
                 return Some(s.flags);
             }
             i = (i + 1) & self.mask;
@@ -415,7 +415,7 @@ impl WordTable {
         if w.len() <= INLINE {
             let mut key = [0u8; INLINE];
             key[..w.len()].copy_from_slice(w);
-            return self.get_short(&key, w.len());
+            return self.get_short(Key::from_padded(&key), w.len());
         }
         let h = hash(w);
         let tag = (h >> 56) as u8;
@@ -461,6 +461,40 @@ fn hash(w: &[u8]) -> u64 {
     h ^ (h >> 29)
 }
 
+/// A word of up to `INLINE` bytes, zero-padded, as two integers: what a
+/// slot's key is compared with, and hashed, without touching memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Key {
+    lo: u64,
+    hi: u32,
+}
+
+impl Key {
+    #[inline(always)]
+    fn from_padded(k: &[u8; INLINE]) -> Self {
+        Self {
+            lo: u64::from_le_bytes([k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]]),
+            hi: u32::from_le_bytes([k[8], k[9], k[10], k[11]]),
+        }
+    }
+}
+
+/// `hash(&key[..len])` for a key of up to `INLINE` bytes: the zero padding
+/// is what `hash` pads its last chunk with, so the chunk loop becomes at
+/// most two rounds.
+#[inline(always)]
+fn hash_short(key: Key, len: usize) -> u64 {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    let mut h: u64 = len as u64;
+    if len > 0 {
+        h = (h.rotate_left(5) ^ key.lo).wrapping_mul(K);
+    }
+    if len > 8 {
+        h = (h.rotate_left(5) ^ u64::from(key.hi)).wrapping_mul(K);
+    }
+    h ^ (h >> 29)
+}
+
 /// The embedded default lists (see rules/gazetteers/README.md).
 pub const BUILTIN: GazetteerSources<'static> = GazetteerSources {
     first_names: include_str!("../../rules/gazetteers/first_names.txt"),
@@ -501,8 +535,211 @@ fn entries(text: &str) -> impl Iterator<Item = &str> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
 }
 
+/// Byte classes for the tokenizer: one table load per byte of ASCII text
+/// decides what `char::is_alphabetic` and a `match` on the char decided
+/// before (most of a scan's bytes are ASCII; the rest take the char path).
+const B_UPPER: u8 = 1;
+const B_LOWER: u8 = 2;
+const B_LETTER: u8 = B_UPPER | B_LOWER;
+/// Ends a sentence (and a run of joined words).
+const B_SENTENCE: u8 = 4;
+/// A plain space: the words either side stay joined.
+const B_SPACE: u8 = 8;
+/// Not ASCII: decode the char.
+const B_HIGH: u8 = 16;
+
+static BYTE_CLASS: [u8; 256] = byte_classes();
+
+const fn byte_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_uppercase() {
+            B_UPPER
+        } else if c.is_ascii_lowercase() {
+            B_LOWER
+        } else if c >= 0x80 {
+            B_HIGH
+        } else if c == b' ' {
+            B_SPACE
+        } else if matches!(
+            c,
+            b'.' | b'!'
+                | b'?'
+                | b':'
+                | b';'
+                | b'\n'
+                | b'\r'
+                | b'"'
+                | b'*'
+                | b'|'
+                | b'\t'
+                | b'>'
+                | b'('
+                | b')'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'='
+        ) {
+            B_SENTENCE
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+}
+
+/// Is the char at byte `i` (a char boundary) alphabetic?
+#[inline]
+fn alphabetic_at(text: &str, i: usize) -> bool {
+    match text.as_bytes().get(i) {
+        Some(&b) if b < 0x80 => BYTE_CLASS[b as usize] & B_LETTER != 0,
+        Some(_) => text[i..].chars().next().is_some_and(char::is_alphabetic),
+        None => false,
+    }
+}
+
+/// One word as `scan_word` found it, before the possessive is stripped.
+struct Word {
+    end: usize,
+    /// Alphabetic chars.
+    letters: usize,
+    /// Holds a lower-case letter.
+    lower: bool,
+    /// Every byte is ASCII (letters, ' and -).
+    ascii: bool,
+}
+
+/// The word starting at byte `start` (an alphabetic char): letters, and
+/// ' ’ - between letters, without a possessive ("Karen's": the name is
+/// "Karen"). `letters` and `lower` count a stripped possessive "s" too:
+/// close enough for "is this word all capitals".
+#[inline(never)]
+fn scan_word(text: &str, start: usize) -> Word {
+    let bytes = text.as_bytes();
+    let n = bytes.len();
+    let mut end = start;
+    // OR of the ASCII letters' classes: B_LOWER if any is lower case.
+    let mut seen = 0u8;
+    let mut lower = false;
+    // Bytes of the word that are not a letter of their own: joiners and
+    // the continuation bytes of non-ASCII letters.
+    let mut not_letters = 0usize;
+    let mut ascii = true;
+    let mut apostrophe = false;
+    loop {
+        while end < n {
+            let class = BYTE_CLASS[bytes[end] as usize];
+            if class & B_LETTER == 0 {
+                break;
+            }
+            seen |= class;
+            end += 1;
+        }
+        let Some(&b) = bytes.get(end) else {
+            break;
+        };
+        if b == b'\'' || b == b'-' {
+            if !alphabetic_at(text, end + 1) {
+                break;
+            }
+            apostrophe |= b == b'\'';
+            not_letters += 1;
+            end += 1;
+            continue;
+        }
+        if b < 0x80 {
+            break;
+        }
+        let c = text[end..].chars().next().unwrap_or(' ');
+        if c.is_alphabetic() {
+            lower |= c.is_lowercase();
+            not_letters += c.len_utf8() - 1;
+        } else if c == '’' && alphabetic_at(text, end + c.len_utf8()) {
+            apostrophe = true;
+            not_letters += c.len_utf8();
+        } else {
+            break;
+        }
+        ascii = false;
+        end += c.len_utf8();
+    }
+    let letters = end - start - not_letters;
+    // Only a word holding an apostrophe can end in a possessive.
+    if apostrophe {
+        for poss in ["'s", "’s", "'S"] {
+            if end - start > poss.len() + 1 && text[start..end].ends_with(poss) {
+                end -= poss.len();
+                break;
+            }
+        }
+    }
+    Word {
+        end,
+        letters,
+        lower: lower || seen & B_LOWER != 0,
+        ascii,
+    }
+}
+
+/// The ASCII word `bytes[start..start + len]` (letters, ' and -; `len`
+/// from 1 to `INLINE`) lower-cased and zero-padded, as
+/// `WordTable::get_short` wants it: two loads and two masks. Setting bit 5
+/// lower-cases a letter and leaves ' and - as they are, so no byte is
+/// looked at on its own.
+#[inline(always)]
+fn short_key(bytes: &[u8], start: usize, len: usize) -> Key {
+    let raw = match bytes[start..].first_chunk::<INLINE>() {
+        Some(k) => Key::from_padded(k),
+        None => {
+            // The last few bytes of the text.
+            let mut k = [0u8; INLINE];
+            for (d, &b) in k.iter_mut().zip(&bytes[start..]) {
+                *d = b;
+            }
+            Key::from_padded(&k)
+        }
+    };
+    let lo_bits = 8 * len.min(8) as u32;
+    let hi_bits = 8 * len.saturating_sub(8).min(4) as u32;
+    Key {
+        lo: (raw.lo | 0x2020_2020_2020_2020) & u64::MAX.checked_shr(64 - lo_bits).unwrap_or(0),
+        hi: (raw.hi | 0x2020_2020) & u32::MAX.checked_shr(32 - hi_bits).unwrap_or(0),
+    }
+}
+
+/// An ASCII word ended by neither a joiner (' -) nor a non-ASCII byte, so
+/// neither ' ’ - nor a possessive can be part of it: most words of most
+/// text. `class` is the class of its first byte, a letter.
+#[inline(always)]
+fn plain_ascii_word(bytes: &[u8], start: usize, class: u8) -> Option<Word> {
+    let mut seen = class;
+    let mut end = start + 1;
+    while let Some(&b) = bytes.get(end) {
+        let c = BYTE_CLASS[b as usize];
+        if c & B_LETTER == 0 {
+            if b == b'\'' || b == b'-' || c & B_HIGH != 0 {
+                return None;
+            }
+            break;
+        }
+        seen |= c;
+        end += 1;
+    }
+    Some(Word {
+        end,
+        letters: end - start,
+        lower: seen & B_LOWER != 0,
+        ascii: true,
+    })
+}
+
 /// A word of the text, as the name detector sees it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Tok {
     start: usize,
     end: usize,
@@ -688,7 +925,10 @@ impl Gazetteers {
             for (k, c) in key.iter_mut().zip(b) {
                 *k = c.to_ascii_lowercase();
             }
-            return self.words.get_short(&key, b.len()).unwrap_or(0);
+            return self
+                .words
+                .get_short(Key::from_padded(&key), b.len())
+                .unwrap_or(0);
         }
         buf.clear();
         if word.is_ascii() {
@@ -744,105 +984,86 @@ impl Gazetteers {
     fn tokenize(&self, text: &str, toks: &mut Vec<Tok>, buf: &mut String) {
         toks.clear();
         let bytes = text.as_bytes();
+        let n = bytes.len();
         let mut i = 0;
         // Sentence starts: text start, after . ! ? : ; newline, quotes, bullets.
         let mut sentence_start = true;
         let mut joined = false;
         let mut prev_end = 0;
-        // The char at byte `i`, with an ASCII fast path (most text).
-        let char_at = |i: usize| -> char {
-            let b = bytes[i];
-            if b.is_ascii() {
-                b as char
-            } else {
-                text[i..].chars().next().unwrap_or(' ')
-            }
-        };
-        while i < text.len() {
-            let c = char_at(i);
-            if c.is_alphabetic() {
-                let start = i;
-                // Letters, and ' ’ - between letters.
-                let mut end = i + c.len_utf8();
-                let mut lower = usize::from(c.is_lowercase());
-                let mut letters = 1usize;
-                while end < text.len() {
-                    let ch = char_at(end);
-                    if ch.is_alphabetic() {
-                        letters += 1;
-                        lower += usize::from(ch.is_lowercase());
-                        end += ch.len_utf8();
-                    } else if matches!(ch, '\'' | '’' | '-')
-                        && end + ch.len_utf8() < text.len()
-                        && char_at(end + ch.len_utf8()).is_alphabetic()
-                    {
-                        end += ch.len_utf8();
-                    } else {
-                        break;
-                    }
-                }
-                // "Karen's": the name is "Karen".
-                for poss in ["'s", "’s", "'S"] {
-                    if end - start > poss.len() + 1 && text[start..end].ends_with(poss) {
-                        end -= poss.len();
-                        break;
-                    }
-                }
-                let word = &text[start..end];
-                let cap = c.is_uppercase();
-                // `lower` counts a stripped possessive "s" too: close
-                // enough for "is this word all capitals".
-                let all_caps = letters >= 2 && lower == 0;
-                let initial = letters == 1 && cap && bytes.get(end) == Some(&b'.');
-                let mut flags = self.flags(word, buf);
-                // "Dr." vs "Dr": titles and initials keep their dot.
-                let mut tend = end;
-                if bytes.get(end) == Some(&b'.') && (initial || flags & TITLE != 0) {
-                    tend = end + 1;
-                }
-                if initial {
-                    flags &= !(COMMON | CITY | COUNTRY);
-                }
-                if flags & NOT_NAME != 0 {
-                    flags &= !(FIRST | LAST);
-                }
-                toks.push(Tok {
-                    start,
-                    end: tend,
-                    flags,
-                    cap,
-                    all_caps,
-                    initial,
-                    sentence_start,
-                    joined_prev: joined && !toks.is_empty() && start > prev_end,
-                });
-                prev_end = tend;
-                i = tend;
-                sentence_start = false;
-                joined = true;
+        while i < n {
+            let class = BYTE_CLASS[bytes[i] as usize];
+            if class == B_SPACE {
+                i += 1;
                 continue;
             }
-            match c {
-                ' ' | '\u{a0}' => {}
-                _ if c.is_ascii_digit() => {
-                    joined = false;
+            let start = i;
+            let (cap, w) = if class & B_LETTER != 0 {
+                let w = plain_ascii_word(bytes, start, class);
+                (
+                    class & B_UPPER != 0,
+                    w.unwrap_or_else(|| scan_word(text, start)),
+                )
+            } else if class & B_HIGH == 0 {
+                // ASCII between words. "Dr." is handled with its word; any
+                // other dot ends a sentence, unless it is inside a number
+                // or abbreviation.
+                sentence_start |= class & B_SENTENCE != 0;
+                joined = false;
+                i += 1;
+                continue;
+            } else {
+                let c = text[i..].chars().next().unwrap_or(' ');
+                if !c.is_alphabetic() {
+                    match c {
+                        '\u{a0}' => {}
+                        '“' | '”' | '•' => {
+                            sentence_start = true;
+                            joined = false;
+                        }
+                        _ => joined = false,
+                    }
+                    i += c.len_utf8();
+                    continue;
                 }
-                '.' => {
-                    // "Dr." handled above; any other dot ends a sentence,
-                    // unless it is inside a number or abbreviation.
-                    sentence_start = true;
-                    joined = false;
-                }
-                '!' | '?' | ':' | ';' | '\n' | '\r' | '"' | '“' | '”' | '*' | '•' | '|' | '\t'
-                | '>' | '(' | ')' | '[' | ']' | '{' | '}' | '=' => {
-                    sentence_start = true;
-                    joined = false;
-                }
-                _ => {
-                    joined = false;
-                }
+                (c.is_uppercase(), scan_word(text, start))
+            };
+            let end = w.end;
+            let all_caps = w.letters >= 2 && !w.lower;
+            let dot = bytes.get(end) == Some(&b'.');
+            let initial = w.letters == 1 && cap && dot;
+            let len = end - start;
+            let mut flags = if w.ascii && len <= INLINE {
+                self.words
+                    .get_short(short_key(bytes, start, len), len)
+                    .unwrap_or(0)
+            } else {
+                self.flags(&text[start..end], buf)
+            };
+            // "Dr." vs "Dr": titles and initials keep their dot.
+            let mut tend = end;
+            if dot && (initial || flags & TITLE != 0) {
+                tend = end + 1;
             }
-            i += c.len_utf8();
+            if initial {
+                flags &= !(COMMON | CITY | COUNTRY);
+            }
+            if flags & NOT_NAME != 0 {
+                flags &= !(FIRST | LAST);
+            }
+            toks.push(Tok {
+                start,
+                end: tend,
+                flags,
+                cap,
+                all_caps,
+                initial,
+                sentence_start,
+                joined_prev: joined && !toks.is_empty() && start > prev_end,
+            });
+            prev_end = tend;
+            i = tend;
+            sentence_start = false;
+            joined = true;
         }
     }
 
@@ -880,6 +1101,11 @@ impl Gazetteers {
         let mut i = 0;
         while i < toks.len() {
             let t = toks[i];
+            // Most words are neither a place nor the start of one.
+            if t.flags & (PLACE_PREFIX | CITY | COUNTRY) == 0 {
+                i += 1;
+                continue;
+            }
             // Longest multi-word place first. A prefix that is an ordinary
             // lower-case word ("the", "new") starts no place name.
             let mut best: Option<(usize, u16)> = None;
@@ -960,9 +1186,11 @@ impl Gazetteers {
             let t = toks[i];
             let starts_run = (t.cap || t.initial) && !taken[i] && t.flags & TITLE == 0;
             if !starts_run {
-                if !t.cap
-                    && !taken[i]
-                    && t.joined_prev
+                if t.cap || taken[i] {
+                    i += 1;
+                    continue;
+                }
+                if t.joined_prev
                     && i > 0
                     && toks[i - 1].flags & PLACE_CUE != 0
                     && t.flags & (DICT | COMMON | PARTICLE) == 0
@@ -981,8 +1209,9 @@ impl Gazetteers {
                     i += 1;
                     continue;
                 }
-                if !t.cap
-                    && !taken[i]
+                // Only a first name starts a lower-case name: most words
+                // end here without the call.
+                if t.flags & FIRST != 0
                     && let Some((end_tok, score)) = self.lower_case_name(toks, i)
                 {
                     {
@@ -1272,6 +1501,194 @@ mod tests {
             .filter(|s| &*s.entity == entity && s.score >= min)
             .map(|s| text[s.start..s.end].to_string())
             .collect()
+    }
+
+    fn tokens(text: &str) -> Vec<Tok> {
+        let (mut toks, mut buf) = (Vec::new(), String::new());
+        gaz().tokenize(text, &mut toks, &mut buf);
+        toks
+    }
+
+    /// The tokenizer as it was before the byte-class fast path (char by
+    /// char, `str::ends_with` for possessives), kept as the oracle the
+    /// fast one must agree with token for token.
+    fn reference_tokenize(g: &Gazetteers, text: &str) -> Vec<Tok> {
+        let mut toks = Vec::new();
+        let buf = &mut String::new();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        // Sentence starts: text start, after . ! ? : ; newline, quotes, bullets.
+        let mut sentence_start = true;
+        let mut joined = false;
+        let mut prev_end = 0;
+        // The char at byte `i`, with an ASCII fast path (most text).
+        let char_at = |i: usize| -> char {
+            let b = bytes[i];
+            if b.is_ascii() {
+                b as char
+            } else {
+                text[i..].chars().next().unwrap_or(' ')
+            }
+        };
+        while i < text.len() {
+            let c = char_at(i);
+            if c.is_alphabetic() {
+                let start = i;
+                // Letters, and ' ’ - between letters.
+                let mut end = i + c.len_utf8();
+                let mut lower = usize::from(c.is_lowercase());
+                let mut letters = 1usize;
+                while end < text.len() {
+                    let ch = char_at(end);
+                    if ch.is_alphabetic() {
+                        letters += 1;
+                        lower += usize::from(ch.is_lowercase());
+                        end += ch.len_utf8();
+                    } else if matches!(ch, '\'' | '’' | '-')
+                        && end + ch.len_utf8() < text.len()
+                        && char_at(end + ch.len_utf8()).is_alphabetic()
+                    {
+                        end += ch.len_utf8();
+                    } else {
+                        break;
+                    }
+                }
+                // "Karen's": the name is "Karen".
+                for poss in ["'s", "’s", "'S"] {
+                    if end - start > poss.len() + 1 && text[start..end].ends_with(poss) {
+                        end -= poss.len();
+                        break;
+                    }
+                }
+                let word = &text[start..end];
+                let cap = c.is_uppercase();
+                // `lower` counts a stripped possessive "s" too: close
+                // enough for "is this word all capitals".
+                let all_caps = letters >= 2 && lower == 0;
+                let initial = letters == 1 && cap && bytes.get(end) == Some(&b'.');
+                let mut flags = g.flags(word, buf);
+                // "Dr." vs "Dr": titles and initials keep their dot.
+                let mut tend = end;
+                if bytes.get(end) == Some(&b'.') && (initial || flags & TITLE != 0) {
+                    tend = end + 1;
+                }
+                if initial {
+                    flags &= !(COMMON | CITY | COUNTRY);
+                }
+                if flags & NOT_NAME != 0 {
+                    flags &= !(FIRST | LAST);
+                }
+                toks.push(Tok {
+                    start,
+                    end: tend,
+                    flags,
+                    cap,
+                    all_caps,
+                    initial,
+                    sentence_start,
+                    joined_prev: joined && !toks.is_empty() && start > prev_end,
+                });
+                prev_end = tend;
+                i = tend;
+                sentence_start = false;
+                joined = true;
+                continue;
+            }
+            match c {
+                ' ' | '\u{a0}' => {}
+                _ if c.is_ascii_digit() => {
+                    joined = false;
+                }
+                '.' => {
+                    // "Dr." handled above; any other dot ends a sentence,
+                    // unless it is inside a number or abbreviation.
+                    sentence_start = true;
+                    joined = false;
+                }
+                '!' | '?' | ':' | ';' | '\n' | '\r' | '"' | '“' | '”' | '*' | '•' | '|' | '\t'
+                | '>' | '(' | ')' | '[' | ']' | '{' | '}' | '=' => {
+                    sentence_start = true;
+                    joined = false;
+                }
+                _ => {
+                    joined = false;
+                }
+            }
+            i += c.len_utf8();
+        }
+        toks
+    }
+
+    #[test]
+    fn fast_tokenizer_matches_the_char_by_char_one() {
+        let cases = [
+            "",
+            "a",
+            "the quick brown fox jumps over the lazy dog",
+            "Mr. Grimes is 50. Dr.Smith met J. R. R. Tolkien and J.R. Hartley.",
+            "Karen's car, KAREN'S car, Karen’s car, Karen’S, A's, It's, Jo's",
+            "O'Brien, rock'n'roll, 'quoted', end' -dash- Jean-Luc x- -y don’t ’s",
+            "Mr.\u{a0}Grimes\u{a0}Smith and\u{a0}\u{a0}Anna",
+            "Then Brzęczyszczykiewicz arrived. ΛΑΡΝΑΚΑ Diana Weöres Apt. 434",
+            "İstanbul, ǅemal, 東京 and e\u{301}cole, Straße, STRASSE, ÆSIR",
+            "“Anna” • Bob | Carl > (Dora) [Emil] {Fay} =Gus; Hal: Ida? Jo! \"Kim\"",
+            "4th Avenue, 221B Baker Street\tLondon\r\nParis*Rome",
+            "abcdefghijkl abcdefghijklm Abcdefghijk's abcdefghij’s twelvelettrs",
+            "Villafranca del Cid, New York, San Francisco Bay, the Hague",
+            "x",
+            "Zz",
+            "end with a word that is long enough",
+            "J.",
+            "Dr.",
+            "Dr",
+            "É",
+            "\u{a0}",
+            "’",
+            "a’",
+            "a’b",
+            "ab'",
+            "ab's",
+        ];
+        for text in cases {
+            assert_eq!(tokens(text), reference_tokenize(gaz(), text), "{text:?}");
+        }
+        // Every prefix of a mixed text: words cut at any byte (at char
+        // boundaries) meet the end of the text.
+        let mixed = "Dr. Anna-Lena O’Neil's Weöres-Kovács J. Smith’s A.";
+        for (i, _) in mixed.char_indices() {
+            let t = &mixed[..i];
+            assert_eq!(tokens(t), reference_tokenize(gaz(), t), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn tokens_keep_possessives_titles_and_initials_apart() {
+        let text = "Dr. Karen's J. Smith’s";
+        let words: Vec<&str> = tokens(text).iter().map(|t| &text[t.start..t.end]).collect();
+        assert_eq!(words, ["Dr.", "Karen", "s", "J.", "Smith", "s"]);
+        let t = tokens("Mr.\u{a0}Grimes");
+        assert!(t[0].flags & TITLE != 0 && t[1].joined_prev && t[1].cap);
+        assert!(tokens("KAREN'S")[0].all_caps);
+        let t = tokens("KAREN's");
+        assert!(!t[0].all_caps, "the possessive s counts as lower case");
+        let t = tokens("ΛΑΡΝΑΚΑ weöres");
+        assert!(t[0].all_caps && t[0].cap && !t[1].cap && t[1].joined_prev);
+    }
+
+    #[test]
+    fn short_keys_hash_like_slices() {
+        let text = b"AbC'd-EFGHIJKLmnop";
+        for start in 0..text.len() {
+            for len in 1..=INLINE.min(text.len() - start) {
+                let want = text[start..start + len].to_ascii_lowercase();
+                let mut padded = [0u8; INLINE];
+                padded[..len].copy_from_slice(&want);
+                let key = short_key(text, start, len);
+                assert_eq!(key, Key::from_padded(&padded), "{start} {len}");
+                assert_eq!(hash_short(key, len), hash(&want));
+            }
+        }
+        assert_eq!(hash_short(Key { lo: 0, hi: 0 }, 0), hash(b""));
     }
 
     #[test]
