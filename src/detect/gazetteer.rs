@@ -41,6 +41,11 @@ const ARTICLE: u16 = 16384;
 /// "Apt", "Suite", "Unit": ends a name run, starts an address.
 const UNIT_WORD: u16 = 32768;
 
+/// In `Gazetteers::place_prefixes`: a whole multi-word place name.
+const WHOLE_PLACE: u16 = 1;
+/// In `Gazetteers::place_prefixes`: the first words of a longer place name.
+const LEADS_ON: u16 = 2;
+
 const TITLES: &[&str] = &[
     "mr",
     "mrs",
@@ -273,6 +278,11 @@ pub struct Gazetteers {
     words: WordTable,
     /// Longest multi-word place name, in words.
     max_place_words: usize,
+    /// Every multi-word place name as looked up ("new york"), and each of
+    /// its leading word sequences ("rio de" of "rio de janeiro"), so the
+    /// search for a longer place stops at the first word that leads to
+    /// none instead of trying every length up to `max_place_words`.
+    place_prefixes: WordTable,
     /// Original-case lists, for realistic surrogates.
     pub first_names: Vec<String>,
     pub surnames: Vec<String>,
@@ -693,22 +703,25 @@ fn scan_word(text: &str, start: usize) -> Word {
 /// looked at on its own.
 #[inline(always)]
 fn short_key(bytes: &[u8], start: usize, len: usize) -> Key {
-    let raw = match bytes[start..].first_chunk::<INLINE>() {
-        Some(k) => Key::from_padded(k),
-        None => {
-            // The last few bytes of the text.
-            let mut k = [0u8; INLINE];
-            for (d, &b) in k.iter_mut().zip(&bytes[start..]) {
-                *d = b;
-            }
-            Key::from_padded(&k)
-        }
+    // Up to the end of the text: the last word's key is built byte by byte.
+    let load = |at: &[u8]| at.iter().rev().fold(0u64, |v, &b| v << 8 | u64::from(b));
+    let tail = &bytes[start..];
+    let lo = match tail.first_chunk::<8>() {
+        Some(b) => u64::from_le_bytes(*b),
+        None => load(tail),
     };
-    let lo_bits = 8 * len.min(8) as u32;
-    let hi_bits = 8 * len.saturating_sub(8).min(4) as u32;
+    let hi = if len > 8 {
+        match tail[8..].first_chunk::<4>() {
+            Some(b) => u64::from(u32::from_le_bytes(*b)),
+            None => load(&tail[8..]),
+        }
+    } else {
+        0
+    };
+    // `len` >= 1: both shifts stay below 64.
     Key {
-        lo: (raw.lo | 0x2020_2020_2020_2020) & u64::MAX.checked_shr(64 - lo_bits).unwrap_or(0),
-        hi: (raw.hi | 0x2020_2020) & u32::MAX.checked_shr(32 - hi_bits).unwrap_or(0),
+        lo: (lo | 0x2020_2020_2020_2020) & (u64::MAX >> (64 - 8 * len.min(8))),
+        hi: ((hi | 0x2020_2020) & ((1u64 << (8 * len.saturating_sub(8))) - 1)) as u32,
     }
 }
 
@@ -820,6 +833,7 @@ impl Gazetteers {
             words.insert(key.as_bytes(), flag);
         };
         let mut max_place_words = 1;
+        let mut place_prefixes = WordTable::with_capacity(1024);
         for w in entries(src.common_words) {
             add(w, COMMON | DICT);
         }
@@ -858,6 +872,17 @@ impl Gazetteers {
                     add(first, PLACE_PREFIX);
                     let joined = w.split_whitespace().collect::<Vec<_>>().join(" ");
                     add(&joined, flag);
+                    // The same lower-casing as `add`, so these are the
+                    // keys (and key prefixes) `find_places` builds.
+                    let key = if joined.is_ascii() {
+                        joined.to_ascii_lowercase()
+                    } else {
+                        joined.to_lowercase()
+                    };
+                    place_prefixes.insert(key.as_bytes(), WHOLE_PLACE);
+                    for (at, _) in key.match_indices(' ').skip(1) {
+                        place_prefixes.insert(&key.as_bytes()[..at], LEADS_ON);
+                    }
                 } else {
                     add(w, flag);
                 }
@@ -905,6 +930,7 @@ impl Gazetteers {
         Self {
             words,
             max_place_words,
+            place_prefixes,
             first_names,
             surnames,
             cities,
@@ -981,6 +1007,7 @@ impl Gazetteers {
         self.flags(word, &mut b) & COMMON != 0
     }
 
+    #[inline(never)]
     fn tokenize(&self, text: &str, toks: &mut Vec<Tok>, buf: &mut String) {
         toks.clear();
         let bytes = text.as_bytes();
@@ -1058,7 +1085,9 @@ impl Gazetteers {
                 all_caps,
                 initial,
                 sentence_start,
-                joined_prev: joined && !toks.is_empty() && start > prev_end,
+                // `joined` is only set after a word: there is a previous
+                // one. It ends right here after a kept dot ("Dr.Smith").
+                joined_prev: joined && start != prev_end,
             });
             prev_end = tend;
             i = tend;
@@ -1090,6 +1119,7 @@ impl Gazetteers {
         });
     }
 
+    #[inline(never)]
     fn find_places(
         &self,
         text: &str,
@@ -1116,10 +1146,18 @@ impl Gazetteers {
                 while j < toks.len() && j - i < self.max_place_words && toks[j].joined_prev {
                     buf.push(' ');
                     push_lower(buf, &text[toks[j].start..toks[j].end]);
-                    if let Some(f) = self.words.get(buf.as_bytes())
+                    let seen = self.place_prefixes.get(buf.as_bytes()).unwrap_or(0);
+                    // Only a multi-word place's key has a space and a
+                    // place flag.
+                    if seen & WHOLE_PLACE != 0
+                        && let Some(f) = self.words.get(buf.as_bytes())
                         && f & (CITY | COUNTRY) != 0
                     {
                         best = Some((j, f));
+                    }
+                    if seen & LEADS_ON == 0 {
+                        // No place name starts with these words.
+                        break;
                     }
                     j += 1;
                 }
@@ -1180,6 +1218,7 @@ impl Gazetteers {
         }
     }
 
+    #[inline(never)]
     fn find_people(&self, toks: &[Tok], taken: &mut [bool], out: &mut Vec<Span>) {
         let mut i = 0;
         while i < toks.len() {
