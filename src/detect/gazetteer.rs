@@ -618,6 +618,7 @@ fn alphabetic_at(text: &str, i: usize) -> bool {
 }
 
 /// One word as `scan_word` found it, before the possessive is stripped.
+#[derive(Clone, Copy)]
 struct Word {
     end: usize,
     /// Alphabetic chars.
@@ -727,6 +728,49 @@ fn short_key(bytes: &[u8], start: usize, len: usize) -> Key {
         lo: (lo | 0x2020_2020_2020_2020) & (u64::MAX >> (64 - 8 * len.min(8))),
         hi: ((hi | 0x2020_2020) & ((1u64 << (8 * len.saturating_sub(8))) - 1)) as u32,
     }
+}
+
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+const BYTE_ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The high bit of each byte of `v` that is an ASCII letter. With bit 5
+/// set, A-Z and a-z are exactly the bytes 0x61..=0x7a; two additions
+/// test that range in all eight bytes at once (no carry crosses a byte:
+/// the bytes are masked to 7 bits first).
+#[inline(always)]
+fn letter_bits(v: u64) -> u64 {
+    let x = (v | 0x20 * BYTE_ONES) & !HIGH_BITS;
+    let ge_a = x + (0x80 - 0x61) * BYTE_ONES;
+    let gt_z = x + (0x80 - 0x7b) * BYTE_ONES;
+    ge_a & !gt_z & !v & HIGH_BITS
+}
+
+/// The commonest word of all, from one 8-byte load: fewer than eight
+/// ASCII letters (the first at `start`), ended by a byte that neither
+/// joins (' -) nor starts a non-ASCII char. Returns its end, whether it
+/// holds a lower-case letter, and its lookup key. `None`: take the
+/// general path (`plain_ascii_word`, `scan_word`).
+#[inline(always)]
+fn short_plain_word(bytes: &[u8], start: usize) -> Option<(usize, bool, Key)> {
+    let v = u64::from_le_bytes(*bytes[start..].first_chunk::<8>()?);
+    let letters = letter_bits(v);
+    // Letters before the first non-letter (at least one: `start`'s).
+    let run = ((!letters & HIGH_BITS).trailing_zeros() / 8) as usize;
+    if run == 8 {
+        return None;
+    }
+    let after = (v >> (8 * run)) as u8;
+    if BYTE_CLASS[after as usize] & (B_JOIN | B_HIGH) != 0 {
+        return None;
+    }
+    let mask = (1u64 << (8 * run)) - 1;
+    // Bit 5 moved to bit 7 of its byte: a lower-case letter.
+    let lower = letters & (v << 2) & mask != 0;
+    let key = Key {
+        lo: (v | 0x20 * BYTE_ONES) & mask,
+        hi: 0,
+    };
+    Some((start + run, lower, key))
 }
 
 /// An ASCII word ended by neither a joiner (' -) nor a non-ASCII byte, so
@@ -1011,6 +1055,19 @@ impl Gazetteers {
         self.flags(word, &mut b) & COMMON != 0
     }
 
+    /// The flags of the word `w` starting at `start`.
+    #[inline(always)]
+    fn word_flags(&self, text: &str, start: usize, w: &Word, buf: &mut String) -> u16 {
+        let len = w.end - start;
+        if w.ascii && len <= INLINE {
+            self.words
+                .get_short(short_key(text.as_bytes(), start, len), len)
+                .unwrap_or(0)
+        } else {
+            self.flags(&text[start..w.end], buf)
+        }
+    }
+
     #[inline(never)]
     fn tokenize(&self, text: &str, toks: &mut Vec<Tok>, buf: &mut String) {
         toks.clear();
@@ -1028,12 +1085,21 @@ impl Gazetteers {
                 continue;
             }
             let start = i;
-            let (cap, w) = if class & B_LETTER != 0 {
-                let w = plain_ascii_word(bytes, start, class);
-                (
-                    class & B_UPPER != 0,
-                    w.unwrap_or_else(|| scan_word(text, start)),
-                )
+            let (cap, w, mut flags) = if class & B_LETTER != 0 {
+                let cap = class & B_UPPER != 0;
+                if let Some((end, lower, key)) = short_plain_word(bytes, start) {
+                    let w = Word {
+                        end,
+                        letters: end - start,
+                        lower,
+                        ascii: true,
+                    };
+                    (cap, w, self.words.get_short(key, end - start).unwrap_or(0))
+                } else {
+                    let w = plain_ascii_word(bytes, start, class)
+                        .unwrap_or_else(|| scan_word(text, start));
+                    (cap, w, self.word_flags(text, start, &w, buf))
+                }
             } else if class & B_HIGH == 0 {
                 // ASCII between words. "Dr." is handled with its word; any
                 // other dot ends a sentence, unless it is inside a number
@@ -1056,20 +1122,13 @@ impl Gazetteers {
                     i += c.len_utf8();
                     continue;
                 }
-                (c.is_uppercase(), scan_word(text, start))
+                let w = scan_word(text, start);
+                (c.is_uppercase(), w, self.word_flags(text, start, &w, buf))
             };
             let end = w.end;
             let all_caps = w.letters >= 2 && !w.lower;
             let dot = bytes.get(end) == Some(&b'.');
             let initial = w.letters == 1 && cap && dot;
-            let len = end - start;
-            let mut flags = if w.ascii && len <= INLINE {
-                self.words
-                    .get_short(short_key(bytes, start, len), len)
-                    .unwrap_or(0)
-            } else {
-                self.flags(&text[start..end], buf)
-            };
             // "Dr." vs "Dr": titles and initials keep their dot.
             let mut tend = end;
             if dot && (initial || flags & TITLE != 0) {
@@ -1717,6 +1776,26 @@ mod tests {
         assert!(!t[0].all_caps, "the possessive s counts as lower case");
         let t = tokens("ΛΑΡΝΑΚΑ weöres");
         assert!(t[0].all_caps && t[0].cap && !t[1].cap && t[1].joined_prev);
+    }
+
+    #[test]
+    fn letter_bits_mark_exactly_the_ascii_letters() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                let v = u64::from(b) << (8 * pos)
+                    | u64::from_le_bytes(*b"?!0 \xff\x80~@") & !(0xff << (8 * pos));
+                let want = b.is_ascii_alphabetic();
+                assert_eq!(
+                    letter_bits(v) >> (8 * pos + 7) & 1 == 1,
+                    want,
+                    "{b:#x} at {pos}"
+                );
+            }
+        }
+        assert_eq!(
+            letter_bits(u64::from_le_bytes(*b"Ab'z-Z@[")),
+            0x0000_8000_8000_8080
+        );
     }
 
     #[test]
