@@ -732,6 +732,8 @@ fn short_key(bytes: &[u8], start: usize, len: usize) -> Key {
 
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 const BYTE_ONES: u64 = 0x0101_0101_0101_0101;
+/// Bit 5 of every byte: set, it lower-cases an ASCII letter.
+const CASE_BITS: u64 = 0x2020_2020_2020_2020;
 
 /// The high bit of each byte of `v` that is an ASCII letter. With bit 5
 /// set, A-Z and a-z are exactly the bytes 0x61..=0x7a; two additions
@@ -739,7 +741,7 @@ const BYTE_ONES: u64 = 0x0101_0101_0101_0101;
 /// the bytes are masked to 7 bits first).
 #[inline(always)]
 fn letter_bits(v: u64) -> u64 {
-    let x = (v | 0x20 * BYTE_ONES) & !HIGH_BITS;
+    let x = (v | CASE_BITS) & !HIGH_BITS;
     let ge_a = x + (0x80 - 0x61) * BYTE_ONES;
     let gt_z = x + (0x80 - 0x7b) * BYTE_ONES;
     ge_a & !gt_z & !v & HIGH_BITS
@@ -767,7 +769,7 @@ fn short_plain_word(bytes: &[u8], start: usize) -> Option<(usize, bool, Key)> {
     // Bit 5 moved to bit 7 of its byte: a lower-case letter.
     let lower = letters & (v << 2) & mask != 0;
     let key = Key {
-        lo: (v | 0x20 * BYTE_ONES) & mask,
+        lo: (v | CASE_BITS) & mask,
         hi: 0,
     };
     Some((start + run, lower, key))
