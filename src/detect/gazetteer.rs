@@ -617,7 +617,8 @@ fn alphabetic_at(text: &str, i: usize) -> bool {
     }
 }
 
-/// One word as `scan_word` found it, before the possessive is stripped.
+/// One word as the tokenizer's scanners found it (a possessive already
+/// stripped from `end`, still counted in `letters` and `lower`).
 #[derive(Clone, Copy)]
 struct Word {
     end: usize,
@@ -749,9 +750,9 @@ fn letter_bits(v: u64) -> u64 {
 
 /// The commonest word of all, from one 8-byte load (two for 8 to 12
 /// letters): ASCII letters (the first at `start`), ended by a byte that
-/// neither joins (' -) nor starts a non-ASCII char. Returns its end, whether it
-/// holds a lower-case letter, and its lookup key. `None`: take the
-/// general path (`plain_ascii_word`, `scan_word`).
+/// neither joins (' -) nor starts a non-ASCII char. Returns its end,
+/// whether it holds a lower-case letter, and its lookup key. `None`: take
+/// the general path (`plain_ascii_word`, `scan_word`).
 #[inline(always)]
 fn short_plain_word(bytes: &[u8], start: usize) -> Option<(usize, bool, Key)> {
     let v = u64::from_le_bytes(*bytes[start..].first_chunk::<8>()?);
@@ -794,8 +795,10 @@ fn short_plain_word(bytes: &[u8], start: usize) -> Option<(usize, bool, Key)> {
 }
 
 /// An ASCII word ended by neither a joiner (' -) nor a non-ASCII byte, so
-/// neither ' ’ - nor a possessive can be part of it: most words of most
-/// text. `class` is the class of its first byte, a letter.
+/// neither ' ’ - nor a possessive can be part of it, byte by byte: the
+/// words `short_plain_word` leaves (over `INLINE` letters, or too near the
+/// end of the text for its loads). `class` is the class of its first
+/// byte, a letter.
 #[inline(always)]
 fn plain_ascii_word(bytes: &[u8], start: usize, class: u8) -> Option<Word> {
     let mut seen = class;
