@@ -1035,7 +1035,10 @@ impl Gazetteers {
             return self.words.get(buf.as_bytes()).unwrap_or(0);
         }
         for c in word.chars() {
-            if c == '’' {
+            if c.is_ascii() {
+                // Most letters of most non-ASCII words ("Weöres").
+                buf.push(c.to_ascii_lowercase());
+            } else if c == '’' {
                 buf.push('\'');
             } else {
                 buf.extend(c.to_lowercase());
@@ -1226,7 +1229,11 @@ impl Gazetteers {
             // Longest multi-word place first. A prefix that is an ordinary
             // lower-case word ("the", "new") starts no place name.
             let mut best: Option<(usize, u16)> = None;
-            if t.flags & PLACE_PREFIX != 0 && (t.cap || t.flags & COMMON == 0) {
+            // (A longer place needs a next word joined to this one.)
+            if t.flags & PLACE_PREFIX != 0
+                && (t.cap || t.flags & COMMON == 0)
+                && toks.get(i + 1).is_some_and(|n| n.joined_prev)
+            {
                 buf.clear();
                 push_lower(buf, &text[t.start..t.end]);
                 let mut j = i + 1;
