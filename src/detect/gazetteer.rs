@@ -41,6 +41,11 @@ const ARTICLE: u16 = 16384;
 /// "Apt", "Suite", "Unit": ends a name run, starts an address.
 const UNIT_WORD: u16 = 32768;
 
+/// In `Gazetteers::place_prefixes`: a whole multi-word place name.
+const WHOLE_PLACE: u16 = 1;
+/// In `Gazetteers::place_prefixes`: the first words of a longer place name.
+const LEADS_ON: u16 = 2;
+
 const TITLES: &[&str] = &[
     "mr",
     "mrs",
@@ -273,6 +278,11 @@ pub struct Gazetteers {
     words: WordTable,
     /// Longest multi-word place name, in words.
     max_place_words: usize,
+    /// Every multi-word place name as looked up ("new york"), and each of
+    /// its leading word sequences ("rio de" of "rio de janeiro"), so the
+    /// search for a longer place stops at the first word that leads to
+    /// none instead of trying every length up to `max_place_words`.
+    place_prefixes: WordTable,
     /// Original-case lists, for realistic surrogates.
     pub first_names: Vec<String>,
     pub surnames: Vec<String>,
@@ -389,10 +399,10 @@ impl WordTable {
     }
 
     /// Look up a short word already lower-cased and zero-padded to 12
-    /// bytes: the key compare is one fixed-size compare, no `memcmp` call.
+    /// bytes: the key compare is two integer compares, no `memcmp` call.
     #[inline]
-    fn get_short(&self, key: &[u8; INLINE], len: usize) -> Option<u16> {
-        let h = hash(&key[..len]);
+    fn get_short(&self, key: Key, len: usize) -> Option<u16> {
+        let h = hash_short(key, len);
         let tag = (h >> 56) as u8;
         let mut i = h as usize & self.mask;
         loop {
@@ -400,7 +410,7 @@ impl WordTable {
             if s.len == 0 {
                 return None;
             }
-            if s.tag == tag && s.len as usize == len && s.key == *key {
+            if s.tag == tag && s.len as usize == len && Key::from_padded(&s.key) == key {
                 return Some(s.flags);
             }
             i = (i + 1) & self.mask;
@@ -415,7 +425,7 @@ impl WordTable {
         if w.len() <= INLINE {
             let mut key = [0u8; INLINE];
             key[..w.len()].copy_from_slice(w);
-            return self.get_short(&key, w.len());
+            return self.get_short(Key::from_padded(&key), w.len());
         }
         let h = hash(w);
         let tag = (h >> 56) as u8;
@@ -461,6 +471,40 @@ fn hash(w: &[u8]) -> u64 {
     h ^ (h >> 29)
 }
 
+/// A word of up to `INLINE` bytes, zero-padded, as two integers: what a
+/// slot's key is compared with, and hashed, without touching memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Key {
+    lo: u64,
+    hi: u32,
+}
+
+impl Key {
+    #[inline(always)]
+    fn from_padded(k: &[u8; INLINE]) -> Self {
+        Self {
+            lo: u64::from_le_bytes([k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]]),
+            hi: u32::from_le_bytes([k[8], k[9], k[10], k[11]]),
+        }
+    }
+}
+
+/// `hash(&key[..len])` for a key of up to `INLINE` bytes: the zero padding
+/// is what `hash` pads its last chunk with, so the chunk loop becomes at
+/// most two rounds.
+#[inline(always)]
+fn hash_short(key: Key, len: usize) -> u64 {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    let mut h: u64 = len as u64;
+    if len > 0 {
+        h = (h.rotate_left(5) ^ key.lo).wrapping_mul(K);
+    }
+    if len > 8 {
+        h = (h.rotate_left(5) ^ u64::from(key.hi)).wrapping_mul(K);
+    }
+    h ^ (h >> 29)
+}
+
 /// The embedded default lists (see rules/gazetteers/README.md).
 pub const BUILTIN: GazetteerSources<'static> = GazetteerSources {
     first_names: include_str!("../../rules/gazetteers/first_names.txt"),
@@ -501,8 +545,285 @@ fn entries(text: &str) -> impl Iterator<Item = &str> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
 }
 
+/// Byte classes for the tokenizer: one table load per byte of ASCII text
+/// decides what `char::is_alphabetic` and a `match` on the char decided
+/// before (most of a scan's bytes are ASCII; the rest take the char path).
+const B_UPPER: u8 = 1;
+const B_LOWER: u8 = 2;
+const B_LETTER: u8 = B_UPPER | B_LOWER;
+/// Ends a sentence (and a run of joined words).
+const B_SENTENCE: u8 = 4;
+/// A plain space: the words either side stay joined.
+const B_SPACE: u8 = 8;
+/// Not ASCII: decode the char.
+const B_HIGH: u8 = 16;
+/// ' or -: part of a word when a letter follows.
+const B_JOIN: u8 = 32;
+
+static BYTE_CLASS: [u8; 256] = byte_classes();
+
+const fn byte_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_uppercase() {
+            B_UPPER
+        } else if c.is_ascii_lowercase() {
+            B_LOWER
+        } else if c >= 0x80 {
+            B_HIGH
+        } else if c == b' ' {
+            B_SPACE
+        } else if c == b'\'' || c == b'-' {
+            B_JOIN
+        } else if matches!(
+            c,
+            b'.' | b'!'
+                | b'?'
+                | b':'
+                | b';'
+                | b'\n'
+                | b'\r'
+                | b'"'
+                | b'*'
+                | b'|'
+                | b'\t'
+                | b'>'
+                | b'('
+                | b')'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'='
+        ) {
+            B_SENTENCE
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+}
+
+/// Is the char at byte `i` (a char boundary) alphabetic?
+#[inline]
+fn alphabetic_at(text: &str, i: usize) -> bool {
+    match text.as_bytes().get(i) {
+        Some(&b) if b < 0x80 => BYTE_CLASS[b as usize] & B_LETTER != 0,
+        Some(_) => text[i..].chars().next().is_some_and(char::is_alphabetic),
+        None => false,
+    }
+}
+
+/// One word as the tokenizer's scanners found it (a possessive already
+/// stripped from `end`, still counted in `letters` and `lower`).
+#[derive(Clone, Copy)]
+struct Word {
+    end: usize,
+    /// Alphabetic chars.
+    letters: usize,
+    /// Holds a lower-case letter.
+    lower: bool,
+    /// Every byte is ASCII (letters, ' and -).
+    ascii: bool,
+}
+
+/// The word starting at byte `start` (an alphabetic char): letters, and
+/// ' ’ - between letters, without a possessive ("Karen's": the name is
+/// "Karen"). `letters` and `lower` count a stripped possessive "s" too:
+/// close enough for "is this word all capitals".
+#[inline(never)]
+fn scan_word(text: &str, start: usize) -> Word {
+    let bytes = text.as_bytes();
+    let n = bytes.len();
+    let mut end = start;
+    // OR of the ASCII letters' classes: B_LOWER if any is lower case.
+    let mut seen = 0u8;
+    let mut lower = false;
+    // Bytes of the word that are not a letter of their own: joiners and
+    // the continuation bytes of non-ASCII letters.
+    let mut not_letters = 0usize;
+    let mut ascii = true;
+    let mut apostrophe = false;
+    loop {
+        while end < n {
+            let class = BYTE_CLASS[bytes[end] as usize];
+            if class & B_LETTER == 0 {
+                break;
+            }
+            seen |= class;
+            end += 1;
+        }
+        let Some(&b) = bytes.get(end) else {
+            break;
+        };
+        if b == b'\'' || b == b'-' {
+            if !alphabetic_at(text, end + 1) {
+                break;
+            }
+            apostrophe |= b == b'\'';
+            not_letters += 1;
+            end += 1;
+            continue;
+        }
+        if b < 0x80 {
+            break;
+        }
+        let c = text[end..].chars().next().unwrap_or(' ');
+        if c.is_alphabetic() {
+            lower |= c.is_lowercase();
+            not_letters += c.len_utf8() - 1;
+        } else if c == '’' && alphabetic_at(text, end + c.len_utf8()) {
+            apostrophe = true;
+            not_letters += c.len_utf8();
+        } else {
+            break;
+        }
+        ascii = false;
+        end += c.len_utf8();
+    }
+    let letters = end - start - not_letters;
+    // Only a word holding an apostrophe can end in a possessive.
+    if apostrophe {
+        for poss in ["'s", "’s", "'S"] {
+            if end - start > poss.len() + 1 && text[start..end].ends_with(poss) {
+                end -= poss.len();
+                break;
+            }
+        }
+    }
+    Word {
+        end,
+        letters,
+        lower: lower || seen & B_LOWER != 0,
+        ascii,
+    }
+}
+
+/// The ASCII word `bytes[start..start + len]` (letters, ' and -; `len`
+/// from 1 to `INLINE`) lower-cased and zero-padded, as
+/// `WordTable::get_short` wants it: two loads and two masks. Setting bit 5
+/// lower-cases a letter and leaves ' and - as they are, so no byte is
+/// looked at on its own.
+#[inline(always)]
+fn short_key(bytes: &[u8], start: usize, len: usize) -> Key {
+    // Up to the end of the text: the last word's key is built byte by byte.
+    let load = |at: &[u8]| at.iter().rev().fold(0u64, |v, &b| v << 8 | u64::from(b));
+    let tail = &bytes[start..];
+    let lo = match tail.first_chunk::<8>() {
+        Some(b) => u64::from_le_bytes(*b),
+        None => load(tail),
+    };
+    let hi = if len > 8 {
+        match tail[8..].first_chunk::<4>() {
+            Some(b) => u64::from(u32::from_le_bytes(*b)),
+            None => load(&tail[8..]),
+        }
+    } else {
+        0
+    };
+    // `len` >= 1: both shifts stay below 64.
+    Key {
+        lo: (lo | 0x2020_2020_2020_2020) & (u64::MAX >> (64 - 8 * len.min(8))),
+        hi: ((hi | 0x2020_2020) & ((1u64 << (8 * len.saturating_sub(8))) - 1)) as u32,
+    }
+}
+
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+const BYTE_ONES: u64 = 0x0101_0101_0101_0101;
+/// Bit 5 of every byte: set, it lower-cases an ASCII letter.
+const CASE_BITS: u64 = 0x2020_2020_2020_2020;
+
+/// The high bit of each byte of `v` that is an ASCII letter. With bit 5
+/// set, A-Z and a-z are exactly the bytes 0x61..=0x7a; two additions
+/// test that range in all eight bytes at once (no carry crosses a byte:
+/// the bytes are masked to 7 bits first).
+#[inline(always)]
+fn letter_bits(v: u64) -> u64 {
+    let x = (v | CASE_BITS) & !HIGH_BITS;
+    let ge_a = x + (0x80 - 0x61) * BYTE_ONES;
+    let gt_z = x + (0x80 - 0x7b) * BYTE_ONES;
+    ge_a & !gt_z & !v & HIGH_BITS
+}
+
+/// The commonest word of all, from one 8-byte load (two for 8 to 12
+/// letters): ASCII letters (the first at `start`), ended by a byte that
+/// neither joins (' -) nor starts a non-ASCII char. Returns its end,
+/// whether it holds a lower-case letter, and its lookup key. `None`: take
+/// the general path (`plain_ascii_word`, `scan_word`).
+#[inline(always)]
+fn short_plain_word(bytes: &[u8], start: usize) -> Option<(usize, bool, Key)> {
+    let v = u64::from_le_bytes(*bytes[start..].first_chunk::<8>()?);
+    let letters = letter_bits(v);
+    // Letters before the first non-letter (at least one: `start`'s).
+    let run = ((!letters & HIGH_BITS).trailing_zeros() / 8) as usize;
+    if run == 8 {
+        // Eight letters so far: a second load for words of up to
+        // `INLINE` bytes ("applicant", "government").
+        let v2 = u64::from_le_bytes(*bytes[start + 8..].first_chunk::<8>()?);
+        let letters2 = letter_bits(v2);
+        let run2 = ((!letters2 & HIGH_BITS).trailing_zeros() / 8) as usize;
+        if run2 > INLINE - 8 {
+            return None;
+        }
+        let after = (v2 >> (8 * run2)) as u8;
+        if BYTE_CLASS[after as usize] & (B_JOIN | B_HIGH) != 0 {
+            return None;
+        }
+        let mask2 = (1u64 << (8 * run2)) - 1;
+        let lower = letters & (v << 2) != 0 || letters2 & (v2 << 2) & mask2 != 0;
+        let key = Key {
+            lo: v | CASE_BITS,
+            hi: ((v2 | CASE_BITS) & mask2) as u32,
+        };
+        return Some((start + 8 + run2, lower, key));
+    }
+    let after = (v >> (8 * run)) as u8;
+    if BYTE_CLASS[after as usize] & (B_JOIN | B_HIGH) != 0 {
+        return None;
+    }
+    let mask = (1u64 << (8 * run)) - 1;
+    // Bit 5 moved to bit 7 of its byte: a lower-case letter.
+    let lower = letters & (v << 2) & mask != 0;
+    let key = Key {
+        lo: (v | CASE_BITS) & mask,
+        hi: 0,
+    };
+    Some((start + run, lower, key))
+}
+
+/// An ASCII word ended by neither a joiner (' -) nor a non-ASCII byte, so
+/// neither ' ’ - nor a possessive can be part of it, byte by byte: the
+/// words `short_plain_word` leaves (over `INLINE` letters, or too near the
+/// end of the text for its loads). `class` is the class of its first
+/// byte, a letter.
+#[inline(always)]
+fn plain_ascii_word(bytes: &[u8], start: usize, class: u8) -> Option<Word> {
+    let mut seen = class;
+    let mut end = start + 1;
+    while let Some(&b) = bytes.get(end) {
+        let c = BYTE_CLASS[b as usize];
+        if c & B_LETTER == 0 {
+            if c & (B_JOIN | B_HIGH) != 0 {
+                return None;
+            }
+            break;
+        }
+        seen |= c;
+        end += 1;
+    }
+    Some(Word {
+        end,
+        letters: end - start,
+        lower: seen & B_LOWER != 0,
+        ascii: true,
+    })
+}
+
 /// A word of the text, as the name detector sees it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Tok {
     start: usize,
     end: usize,
@@ -583,6 +904,7 @@ impl Gazetteers {
             words.insert(key.as_bytes(), flag);
         };
         let mut max_place_words = 1;
+        let mut place_prefixes = WordTable::with_capacity(1024);
         for w in entries(src.common_words) {
             add(w, COMMON | DICT);
         }
@@ -621,6 +943,17 @@ impl Gazetteers {
                     add(first, PLACE_PREFIX);
                     let joined = w.split_whitespace().collect::<Vec<_>>().join(" ");
                     add(&joined, flag);
+                    // The same lower-casing as `add`, so these are the
+                    // keys (and key prefixes) `find_places` builds.
+                    let key = if joined.is_ascii() {
+                        joined.to_ascii_lowercase()
+                    } else {
+                        joined.to_lowercase()
+                    };
+                    place_prefixes.insert(key.as_bytes(), WHOLE_PLACE);
+                    for (at, _) in key.match_indices(' ').skip(1) {
+                        place_prefixes.insert(&key.as_bytes()[..at], LEADS_ON);
+                    }
                 } else {
                     add(w, flag);
                 }
@@ -668,6 +1001,7 @@ impl Gazetteers {
         Self {
             words,
             max_place_words,
+            place_prefixes,
             first_names,
             surnames,
             cities,
@@ -688,7 +1022,10 @@ impl Gazetteers {
             for (k, c) in key.iter_mut().zip(b) {
                 *k = c.to_ascii_lowercase();
             }
-            return self.words.get_short(&key, b.len()).unwrap_or(0);
+            return self
+                .words
+                .get_short(Key::from_padded(&key), b.len())
+                .unwrap_or(0);
         }
         buf.clear();
         if word.is_ascii() {
@@ -698,7 +1035,10 @@ impl Gazetteers {
             return self.words.get(buf.as_bytes()).unwrap_or(0);
         }
         for c in word.chars() {
-            if c == '’' {
+            if c.is_ascii() {
+                // Most letters of most non-ASCII words ("Weöres").
+                buf.push(c.to_ascii_lowercase());
+            } else if c == '’' {
                 buf.push('\'');
             } else {
                 buf.extend(c.to_lowercase());
@@ -741,112 +1081,112 @@ impl Gazetteers {
         self.flags(word, &mut b) & COMMON != 0
     }
 
+    /// The flags of the word `w` starting at `start`.
+    #[inline(always)]
+    fn word_flags(&self, text: &str, start: usize, w: &Word, buf: &mut String) -> u16 {
+        let len = w.end - start;
+        if w.ascii && len <= INLINE {
+            self.words
+                .get_short(short_key(text.as_bytes(), start, len), len)
+                .unwrap_or(0)
+        } else {
+            self.flags(&text[start..w.end], buf)
+        }
+    }
+
+    #[inline(never)]
     fn tokenize(&self, text: &str, toks: &mut Vec<Tok>, buf: &mut String) {
         toks.clear();
         let bytes = text.as_bytes();
+        let n = bytes.len();
         let mut i = 0;
         // Sentence starts: text start, after . ! ? : ; newline, quotes, bullets.
         let mut sentence_start = true;
         let mut joined = false;
         let mut prev_end = 0;
-        // The char at byte `i`, with an ASCII fast path (most text).
-        let char_at = |i: usize| -> char {
-            let b = bytes[i];
-            if b.is_ascii() {
-                b as char
-            } else {
-                text[i..].chars().next().unwrap_or(' ')
-            }
-        };
-        while i < text.len() {
-            let c = char_at(i);
-            if c.is_alphabetic() {
-                let start = i;
-                // Letters, and ' ’ - between letters.
-                let mut end = i + c.len_utf8();
-                let mut lower = usize::from(c.is_lowercase());
-                let mut letters = 1usize;
-                while end < text.len() {
-                    let ch = char_at(end);
-                    if ch.is_alphabetic() {
-                        letters += 1;
-                        lower += usize::from(ch.is_lowercase());
-                        end += ch.len_utf8();
-                    } else if matches!(ch, '\'' | '’' | '-')
-                        && end + ch.len_utf8() < text.len()
-                        && char_at(end + ch.len_utf8()).is_alphabetic()
-                    {
-                        end += ch.len_utf8();
-                    } else {
-                        break;
-                    }
-                }
-                // "Karen's": the name is "Karen".
-                for poss in ["'s", "’s", "'S"] {
-                    if end - start > poss.len() + 1 && text[start..end].ends_with(poss) {
-                        end -= poss.len();
-                        break;
-                    }
-                }
-                let word = &text[start..end];
-                let cap = c.is_uppercase();
-                // `lower` counts a stripped possessive "s" too: close
-                // enough for "is this word all capitals".
-                let all_caps = letters >= 2 && lower == 0;
-                let initial = letters == 1 && cap && bytes.get(end) == Some(&b'.');
-                let mut flags = self.flags(word, buf);
-                // "Dr." vs "Dr": titles and initials keep their dot.
-                let mut tend = end;
-                if bytes.get(end) == Some(&b'.') && (initial || flags & TITLE != 0) {
-                    tend = end + 1;
-                }
-                if initial {
-                    flags &= !(COMMON | CITY | COUNTRY);
-                }
-                if flags & NOT_NAME != 0 {
-                    flags &= !(FIRST | LAST);
-                }
-                toks.push(Tok {
-                    start,
-                    end: tend,
-                    flags,
-                    cap,
-                    all_caps,
-                    initial,
-                    sentence_start,
-                    joined_prev: joined && !toks.is_empty() && start > prev_end,
-                });
-                prev_end = tend;
-                i = tend;
-                sentence_start = false;
-                joined = true;
+        while i < n {
+            let class = BYTE_CLASS[bytes[i] as usize];
+            if class == B_SPACE {
+                i += 1;
                 continue;
             }
-            match c {
-                ' ' | '\u{a0}' => {}
-                _ if c.is_ascii_digit() => {
-                    joined = false;
+            let start = i;
+            let (cap, w, mut flags) = if class & B_LETTER != 0 {
+                let cap = class & B_UPPER != 0;
+                if let Some((end, lower, key)) = short_plain_word(bytes, start) {
+                    let w = Word {
+                        end,
+                        letters: end - start,
+                        lower,
+                        ascii: true,
+                    };
+                    (cap, w, self.words.get_short(key, end - start).unwrap_or(0))
+                } else {
+                    let w = plain_ascii_word(bytes, start, class)
+                        .unwrap_or_else(|| scan_word(text, start));
+                    (cap, w, self.word_flags(text, start, &w, buf))
                 }
-                '.' => {
-                    // "Dr." handled above; any other dot ends a sentence,
-                    // unless it is inside a number or abbreviation.
-                    sentence_start = true;
-                    joined = false;
+            } else if class & B_HIGH == 0 {
+                // ASCII between words. "Dr." is handled with its word; any
+                // other dot ends a sentence, unless it is inside a number
+                // or abbreviation.
+                sentence_start |= class & B_SENTENCE != 0;
+                joined = false;
+                i += 1;
+                continue;
+            } else {
+                let c = text[i..].chars().next().unwrap_or(' ');
+                if !c.is_alphabetic() {
+                    match c {
+                        '\u{a0}' => {}
+                        '“' | '”' | '•' => {
+                            sentence_start = true;
+                            joined = false;
+                        }
+                        _ => joined = false,
+                    }
+                    i += c.len_utf8();
+                    continue;
                 }
-                '!' | '?' | ':' | ';' | '\n' | '\r' | '"' | '“' | '”' | '*' | '•' | '|' | '\t'
-                | '>' | '(' | ')' | '[' | ']' | '{' | '}' | '=' => {
-                    sentence_start = true;
-                    joined = false;
-                }
-                _ => {
-                    joined = false;
-                }
+                let w = scan_word(text, start);
+                (c.is_uppercase(), w, self.word_flags(text, start, &w, buf))
+            };
+            let end = w.end;
+            let all_caps = w.letters >= 2 && !w.lower;
+            let dot = bytes.get(end) == Some(&b'.');
+            let initial = w.letters == 1 && cap && dot;
+            // "Dr." vs "Dr": titles and initials keep their dot.
+            let mut tend = end;
+            if dot && (initial || flags & TITLE != 0) {
+                tend = end + 1;
             }
-            i += c.len_utf8();
+            if initial {
+                flags &= !(COMMON | CITY | COUNTRY);
+            }
+            if flags & NOT_NAME != 0 {
+                flags &= !(FIRST | LAST);
+            }
+            toks.push(Tok {
+                start,
+                end: tend,
+                flags,
+                cap,
+                all_caps,
+                initial,
+                sentence_start,
+                // `joined` is only set after a word: there is a previous
+                // one. It ends right here after a kept dot ("Dr.Smith").
+                joined_prev: joined && start != prev_end,
+            });
+            prev_end = tend;
+            i = tend;
+            sentence_start = false;
+            joined = true;
         }
     }
 
     /// Add PERSON and LOCATION spans for `text` to `out`.
+    #[inline(never)]
     pub fn find(&self, text: &str, out: &mut Vec<Span>) {
         // Per-thread buffers: most records are short, and three fresh
         // allocations each were a measurable part of a scan.
@@ -869,6 +1209,7 @@ impl Gazetteers {
         });
     }
 
+    #[inline(never)]
     fn find_places(
         &self,
         text: &str,
@@ -880,20 +1221,37 @@ impl Gazetteers {
         let mut i = 0;
         while i < toks.len() {
             let t = toks[i];
+            // Most words are neither a place nor the start of one.
+            if t.flags & (PLACE_PREFIX | CITY | COUNTRY) == 0 {
+                i += 1;
+                continue;
+            }
             // Longest multi-word place first. A prefix that is an ordinary
             // lower-case word ("the", "new") starts no place name.
             let mut best: Option<(usize, u16)> = None;
-            if t.flags & PLACE_PREFIX != 0 && (t.cap || t.flags & COMMON == 0) {
+            // (A longer place needs a next word joined to this one.)
+            if t.flags & PLACE_PREFIX != 0
+                && (t.cap || t.flags & COMMON == 0)
+                && toks.get(i + 1).is_some_and(|n| n.joined_prev)
+            {
                 buf.clear();
                 push_lower(buf, &text[t.start..t.end]);
                 let mut j = i + 1;
                 while j < toks.len() && j - i < self.max_place_words && toks[j].joined_prev {
                     buf.push(' ');
                     push_lower(buf, &text[toks[j].start..toks[j].end]);
-                    if let Some(f) = self.words.get(buf.as_bytes())
+                    let seen = self.place_prefixes.get(buf.as_bytes()).unwrap_or(0);
+                    // Only a multi-word place's key has a space and a
+                    // place flag.
+                    if seen & WHOLE_PLACE != 0
+                        && let Some(f) = self.words.get(buf.as_bytes())
                         && f & (CITY | COUNTRY) != 0
                     {
                         best = Some((j, f));
+                    }
+                    if seen & LEADS_ON == 0 {
+                        // No place name starts with these words.
+                        break;
                     }
                     j += 1;
                 }
@@ -954,15 +1312,30 @@ impl Gazetteers {
         }
     }
 
+    #[inline(never)]
     fn find_people(&self, toks: &[Tok], taken: &mut [bool], out: &mut Vec<Span>) {
         let mut i = 0;
         while i < toks.len() {
+            // Most words start nothing: a lower-case known word that is no
+            // first name (the checks below, in their cheapest order).
+            if let Some(skip) = toks[i..].iter().position(|t| {
+                t.cap
+                    || t.initial
+                    || t.flags & FIRST != 0
+                    || t.flags & (DICT | COMMON | PARTICLE) == 0
+            }) {
+                i += skip;
+            } else {
+                break;
+            }
             let t = toks[i];
             let starts_run = (t.cap || t.initial) && !taken[i] && t.flags & TITLE == 0;
             if !starts_run {
-                if !t.cap
-                    && !taken[i]
-                    && t.joined_prev
+                if t.cap || taken[i] {
+                    i += 1;
+                    continue;
+                }
+                if t.joined_prev
                     && i > 0
                     && toks[i - 1].flags & PLACE_CUE != 0
                     && t.flags & (DICT | COMMON | PARTICLE) == 0
@@ -981,8 +1354,9 @@ impl Gazetteers {
                     i += 1;
                     continue;
                 }
-                if !t.cap
-                    && !taken[i]
+                // Only a first name starts a lower-case name: most words
+                // end here without the call.
+                if t.flags & FIRST != 0
                     && let Some((end_tok, score)) = self.lower_case_name(toks, i)
                 {
                     {
@@ -1274,6 +1648,216 @@ mod tests {
             .collect()
     }
 
+    fn tokens(text: &str) -> Vec<Tok> {
+        let (mut toks, mut buf) = (Vec::new(), String::new());
+        gaz().tokenize(text, &mut toks, &mut buf);
+        toks
+    }
+
+    /// The tokenizer as it was before the byte-class fast path (char by
+    /// char, `str::ends_with` for possessives), kept as the oracle the
+    /// fast one must agree with token for token.
+    fn reference_tokenize(g: &Gazetteers, text: &str) -> Vec<Tok> {
+        let mut toks = Vec::new();
+        let buf = &mut String::new();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        // Sentence starts: text start, after . ! ? : ; newline, quotes, bullets.
+        let mut sentence_start = true;
+        let mut joined = false;
+        let mut prev_end = 0;
+        // The char at byte `i`, with an ASCII fast path (most text).
+        let char_at = |i: usize| -> char {
+            let b = bytes[i];
+            if b.is_ascii() {
+                b as char
+            } else {
+                text[i..].chars().next().unwrap_or(' ')
+            }
+        };
+        while i < text.len() {
+            let c = char_at(i);
+            if c.is_alphabetic() {
+                let start = i;
+                // Letters, and ' ’ - between letters.
+                let mut end = i + c.len_utf8();
+                let mut lower = usize::from(c.is_lowercase());
+                let mut letters = 1usize;
+                while end < text.len() {
+                    let ch = char_at(end);
+                    if ch.is_alphabetic() {
+                        letters += 1;
+                        lower += usize::from(ch.is_lowercase());
+                        end += ch.len_utf8();
+                    } else if matches!(ch, '\'' | '’' | '-')
+                        && end + ch.len_utf8() < text.len()
+                        && char_at(end + ch.len_utf8()).is_alphabetic()
+                    {
+                        end += ch.len_utf8();
+                    } else {
+                        break;
+                    }
+                }
+                // "Karen's": the name is "Karen".
+                for poss in ["'s", "’s", "'S"] {
+                    if end - start > poss.len() + 1 && text[start..end].ends_with(poss) {
+                        end -= poss.len();
+                        break;
+                    }
+                }
+                let word = &text[start..end];
+                let cap = c.is_uppercase();
+                // `lower` counts a stripped possessive "s" too: close
+                // enough for "is this word all capitals".
+                let all_caps = letters >= 2 && lower == 0;
+                let initial = letters == 1 && cap && bytes.get(end) == Some(&b'.');
+                let mut flags = g.flags(word, buf);
+                // "Dr." vs "Dr": titles and initials keep their dot.
+                let mut tend = end;
+                if bytes.get(end) == Some(&b'.') && (initial || flags & TITLE != 0) {
+                    tend = end + 1;
+                }
+                if initial {
+                    flags &= !(COMMON | CITY | COUNTRY);
+                }
+                if flags & NOT_NAME != 0 {
+                    flags &= !(FIRST | LAST);
+                }
+                toks.push(Tok {
+                    start,
+                    end: tend,
+                    flags,
+                    cap,
+                    all_caps,
+                    initial,
+                    sentence_start,
+                    joined_prev: joined && !toks.is_empty() && start > prev_end,
+                });
+                prev_end = tend;
+                i = tend;
+                sentence_start = false;
+                joined = true;
+                continue;
+            }
+            match c {
+                ' ' | '\u{a0}' => {}
+                _ if c.is_ascii_digit() => {
+                    joined = false;
+                }
+                '.' => {
+                    // "Dr." handled above; any other dot ends a sentence,
+                    // unless it is inside a number or abbreviation.
+                    sentence_start = true;
+                    joined = false;
+                }
+                '!' | '?' | ':' | ';' | '\n' | '\r' | '"' | '“' | '”' | '*' | '•' | '|' | '\t'
+                | '>' | '(' | ')' | '[' | ']' | '{' | '}' | '=' => {
+                    sentence_start = true;
+                    joined = false;
+                }
+                _ => {
+                    joined = false;
+                }
+            }
+            i += c.len_utf8();
+        }
+        toks
+    }
+
+    #[test]
+    fn fast_tokenizer_matches_the_char_by_char_one() {
+        let cases = [
+            "",
+            "a",
+            "the quick brown fox jumps over the lazy dog",
+            "Mr. Grimes is 50. Dr.Smith met J. R. R. Tolkien and J.R. Hartley.",
+            "Karen's car, KAREN'S car, Karen’s car, Karen’S, A's, It's, Jo's",
+            "O'Brien, rock'n'roll, 'quoted', end' -dash- Jean-Luc x- -y don’t ’s",
+            "Mr.\u{a0}Grimes\u{a0}Smith and\u{a0}\u{a0}Anna",
+            "Then Brzęczyszczykiewicz arrived. ΛΑΡΝΑΚΑ Diana Weöres Apt. 434",
+            "İstanbul, ǅemal, 東京 and e\u{301}cole, Straße, STRASSE, ÆSIR",
+            "“Anna” • Bob | Carl > (Dora) [Emil] {Fay} =Gus; Hal: Ida? Jo! \"Kim\"",
+            "4th Avenue, 221B Baker Street\tLondon\r\nParis*Rome",
+            "abcdefghijkl abcdefghijklm Abcdefghijk's abcdefghij’s twelvelettrs",
+            "Villafranca del Cid, New York, San Francisco Bay, the Hague",
+            "Mitchell's Anderson-Smith Abcdefgh’s Abcdefghé Abcdefgh. ABCDEFGHIJ and more",
+            "Applicants GOVERNMENTS proceedings' Ministry-run Strasbourg–Paris text",
+            "x",
+            "Zz",
+            "end with a word that is long enough",
+            "J.",
+            "Dr.",
+            "Dr",
+            "É",
+            "\u{a0}",
+            "’",
+            "a’",
+            "a’b",
+            "ab'",
+            "ab's",
+        ];
+        for text in cases {
+            assert_eq!(tokens(text), reference_tokenize(gaz(), text), "{text:?}");
+        }
+        // Every prefix of a mixed text: words cut at any byte (at char
+        // boundaries) meet the end of the text.
+        let mixed = "Dr. Anna-Lena O’Neil's Weöres-Kovács J. Smith’s A.";
+        for (i, _) in mixed.char_indices() {
+            let t = &mixed[..i];
+            assert_eq!(tokens(t), reference_tokenize(gaz(), t), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn tokens_keep_possessives_titles_and_initials_apart() {
+        let text = "Dr. Karen's J. Smith’s";
+        let words: Vec<&str> = tokens(text).iter().map(|t| &text[t.start..t.end]).collect();
+        assert_eq!(words, ["Dr.", "Karen", "s", "J.", "Smith", "s"]);
+        let t = tokens("Mr.\u{a0}Grimes");
+        assert!(t[0].flags & TITLE != 0 && t[1].joined_prev && t[1].cap);
+        assert!(tokens("KAREN'S")[0].all_caps);
+        let t = tokens("KAREN's");
+        assert!(!t[0].all_caps, "the possessive s counts as lower case");
+        let t = tokens("ΛΑΡΝΑΚΑ weöres");
+        assert!(t[0].all_caps && t[0].cap && !t[1].cap && t[1].joined_prev);
+    }
+
+    #[test]
+    fn letter_bits_mark_exactly_the_ascii_letters() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                let v = u64::from(b) << (8 * pos)
+                    | u64::from_le_bytes(*b"?!0 \xff\x80~@") & !(0xff << (8 * pos));
+                let want = b.is_ascii_alphabetic();
+                assert_eq!(
+                    letter_bits(v) >> (8 * pos + 7) & 1 == 1,
+                    want,
+                    "{b:#x} at {pos}"
+                );
+            }
+        }
+        assert_eq!(
+            letter_bits(u64::from_le_bytes(*b"Ab'z-Z@[")),
+            0x0000_8000_8000_8080
+        );
+    }
+
+    #[test]
+    fn short_keys_hash_like_slices() {
+        let text = b"AbC'd-EFGHIJKLmnop";
+        for start in 0..text.len() {
+            for len in 1..=INLINE.min(text.len() - start) {
+                let want = text[start..start + len].to_ascii_lowercase();
+                let mut padded = [0u8; INLINE];
+                padded[..len].copy_from_slice(&want);
+                let key = short_key(text, start, len);
+                assert_eq!(key, Key::from_padded(&padded), "{start} {len}");
+                assert_eq!(hash_short(key, len), hash(&want));
+            }
+        }
+        assert_eq!(hash_short(Key { lo: 0, hi: 0 }, 0), hash(b""));
+    }
+
     #[test]
     fn word_table_finds_every_word_and_nothing_else() {
         // Capacity 2: the inserts below make it grow twice.
@@ -1366,5 +1950,14 @@ mod tests {
             ["New York"]
         );
         assert!(found("That was a nice day", "LOCATION", 0.5).is_empty());
+        // Three-word places: the search goes on past "Rio de".
+        assert_eq!(
+            found("She moved to Rio de Janeiro in May", "LOCATION", 0.5),
+            ["Rio de Janeiro"]
+        );
+        assert_eq!(
+            found("We drove to Salt Lake City today", "LOCATION", 0.5),
+            ["Salt Lake City"]
+        );
     }
 }
