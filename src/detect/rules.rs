@@ -25,7 +25,8 @@
 use super::trigger::{self, Trigger, is_word_byte};
 use super::{Span, validators};
 use crate::Error;
-use aho_corasick::AhoCorasick;
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA as KeywordDfa;
 use regex::Regex;
 use regex_automata::hybrid::dfa as lazy;
 use regex_automata::util::pool::Pool;
@@ -182,7 +183,7 @@ pub struct Rule {
 /// All rules of all packs, with one shared automaton for context words.
 pub struct RuleSet {
     pub rules: Vec<Rule>,
-    context_ac: Option<AhoCorasick>,
+    context_ac: Option<KeywordDfa>,
     pub packs: Vec<String>,
     /// Patterns whose starts are derived (see [`trigger`]): found in one
     /// pass over the text and matched anchored there only.
@@ -308,7 +309,7 @@ struct Anchors {
     /// Keywords that open patterns, in one ASCII case-insensitive DFA
     /// (overlapping hits: one place may open several keywords), with the
     /// keyword each of its patterns is.
-    keywords: Option<(AhoCorasick, Vec<u32>)>,
+    keywords: Option<(KeywordDfa, Vec<u32>)>,
     /// Exact keywords that open with an upper-case letter, a digit or a
     /// sign ("IN", "Street", "GmbH", "+1"): found by the byte loop, at
     /// those (rarer) bytes only. Folded into the automaton, every "in" and
@@ -559,13 +560,14 @@ impl RuleSet {
             None
         } else {
             Some(
-                AhoCorasick::builder()
+                // The DFA type itself, not `AhoCorasick`: behind that
+                // wrapper every byte's transition was a dynamic call, about
+                // three times the cost of the search loop the concrete type
+                // compiles to (callgrind).
+                KeywordDfa::builder()
                     .ascii_case_insensitive(true)
+                    .prefilter(false)
                     .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-                    // A full DFA: a few hundred words make a small one, and
-                    // it searches about twice as fast as the default NFA
-                    // (`gdr bench --per-rule`).
-                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                     .build(&words)
                     .map_err(|e| Error::Config(format!("context words: {e}")))?,
             )
@@ -808,13 +810,13 @@ impl RuleSet {
         let Some(ac) = &self.context_ac else {
             return Vec::new();
         };
-        ac.find_iter(text)
-            .filter(|m| super::is_word_boundary(text, m.start(), m.end()))
-            .map(|m| ContextHit {
-                start: m.start(),
-                word: m.pattern().as_u32(),
-            })
-            .collect()
+        let mut hits = Vec::new();
+        leftmost_longest(ac, text.as_bytes(), |start, end, word| {
+            if super::is_word_boundary(text, start, end) {
+                hits.push(ContextHit { start, word });
+            }
+        });
+        hits
     }
 
     /// Compile-time sanity for rule packs: every example matches its rule,
@@ -1196,9 +1198,9 @@ impl Anchors {
             None
         } else {
             Some((
-                AhoCorasick::builder()
+                KeywordDfa::builder()
                     .ascii_case_insensitive(true)
-                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                    .prefilter(false)
                     .build(in_automaton.iter().map(|&k| &keyword_text[k as usize]))
                     .map_err(|e| Error::Config(format!("rule keywords: {e}")))?,
                 in_automaton,
@@ -1279,14 +1281,13 @@ impl Anchors {
             }
         }
         if let Some((ac, ids)) = &self.keywords {
-            for hit in ac.find_overlapping_iter(chunk) {
-                let k = ids[hit.pattern().as_usize()] as usize;
+            overlapping(ac, bytes, |start, end, id| {
+                let k = ids[id] as usize;
                 let exact = self.keyword_mask[k].1;
-                if exact && bytes[hit.range()] != self.keyword_text[k][..] {
-                    continue;
+                if !exact || bytes[start..end] == self.keyword_text[k][..] {
+                    self.keyword_hit(bytes, start, k, s, &mut covered, &mut unsorted);
                 }
-                self.keyword_hit(bytes, hit.start(), k, s, &mut covered, &mut unsorted);
-            }
+            });
         }
         if unsorted {
             s.cands.sort_unstable_by_key(|c| c.0);
@@ -1463,6 +1464,62 @@ impl Anchors {
             }
         }
         s.cands = cands;
+    }
+}
+
+/// Every match of `dfa` (built with the standard match kind and no
+/// prefilter) in `hay`, overlapping ones included, as `f(start, end,
+/// pattern)` by end: what `try_find_overlapping_iter` reports. Its
+/// iterator checks bounds and search state on every byte; this loop is
+/// the transition and one compare, and these automata read every byte of
+/// every text.
+fn overlapping(dfa: &KeywordDfa, hay: &[u8], mut f: impl FnMut(usize, usize, usize)) {
+    let Ok(mut sid) = dfa.start_state(aho_corasick::Anchored::No) else {
+        return;
+    };
+    for (at, &b) in hay.iter().enumerate() {
+        sid = dfa.next_state(aho_corasick::Anchored::No, sid, b);
+        if dfa.is_special(sid) {
+            if dfa.is_dead(sid) {
+                return;
+            }
+            for i in 0..dfa.match_len(sid) {
+                let pid = dfa.match_pattern(sid, i);
+                let end = at + 1;
+                f(end - dfa.pattern_len(pid), end, pid.as_usize());
+            }
+        }
+    }
+}
+
+/// The non-overlapping leftmost-longest matches of `dfa` (built with that
+/// match kind and no prefilter) in `hay`, as `f(start, end, pattern)`:
+/// what `try_find_iter` reports, without its per-byte overhead.
+fn leftmost_longest(dfa: &KeywordDfa, hay: &[u8], mut f: impl FnMut(usize, usize, u32)) {
+    let Ok(start) = dfa.start_state(aho_corasick::Anchored::No) else {
+        return;
+    };
+    let mut from = 0;
+    while from < hay.len() {
+        let mut sid = start;
+        let mut found: Option<(usize, usize, u32)> = None;
+        for (i, &b) in hay[from..].iter().enumerate() {
+            sid = dfa.next_state(aho_corasick::Anchored::No, sid, b);
+            if dfa.is_special(sid) {
+                if dfa.is_dead(sid) {
+                    break;
+                }
+                let pid = dfa.match_pattern(sid, 0);
+                let end = from + i + 1;
+                found = Some((end - dfa.pattern_len(pid), end, pid.as_u32()));
+            }
+        }
+        let Some((s, e, p)) = found else {
+            return;
+        };
+        f(s, e, p);
+        // Patterns are never empty: the next search starts past this one.
+        from = e.max(from + 1);
     }
 }
 
@@ -1682,6 +1739,57 @@ mod tests {
         // skipped (has_digit counts any numeric char).
         let mut s = Scratch::default();
         assert!(s.has_digit("\u{0661}\u{0662}"));
+    }
+
+    #[test]
+    fn hand_searches_equal_the_crate_iterators() {
+        use aho_corasick::{AhoCorasick, MatchKind};
+        let words = [
+            "ssn",
+            "social security",
+            "social",
+            "dob",
+            "date of birth",
+            "birth",
+            "no",
+            "a/c",
+        ];
+        let texts = [
+            "my SSN: 123, social security number and date of birth (dob), no. a/c",
+            "antisocial security birthday nobody",
+            "",
+            "s",
+            "date of birt",
+            "xx social  security social securityssn",
+        ];
+        for kind in [MatchKind::Standard, MatchKind::LeftmostLongest] {
+            let dfa = KeywordDfa::builder()
+                .ascii_case_insensitive(true)
+                .prefilter(false)
+                .match_kind(kind)
+                .build(words)
+                .unwrap();
+            let ac = AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(kind)
+                .build(words)
+                .unwrap();
+            for t in texts {
+                let mut got = Vec::new();
+                let want: Vec<(usize, usize, usize)> = if kind == MatchKind::Standard {
+                    overlapping(&dfa, t.as_bytes(), |s, e, p| got.push((s, e, p)));
+                    ac.find_overlapping_iter(t)
+                        .map(|m| (m.start(), m.end(), m.pattern().as_usize()))
+                        .collect()
+                } else {
+                    leftmost_longest(&dfa, t.as_bytes(), |s, e, p| got.push((s, e, p as usize)));
+                    ac.find_iter(t)
+                        .map(|m| (m.start(), m.end(), m.pattern().as_usize()))
+                        .collect()
+                };
+                assert_eq!(got, want, "{kind:?} {t:?}");
+            }
+        }
     }
 
     #[test]
