@@ -32,7 +32,6 @@ use regex_automata::hybrid::dfa as lazy;
 use regex_automata::util::pool::Pool;
 use regex_automata::{Anchored, Input, PatternID, PatternSet, meta};
 use serde::Deserialize;
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -158,8 +157,10 @@ pub struct Rule {
     score: f32,
     context_score: f32,
     invalid_score: Option<f32>,
-    context: HashSet<u32>,
-    negative: HashSet<u32>,
+    /// Context and negative words (ids), sorted: a few each, searched for
+    /// every context word near every match (a hash set cost more).
+    context: Vec<u32>,
+    negative: Vec<u32>,
     requires_context: bool,
     window: usize,
     exclude: Vec<Regex>,
@@ -538,8 +539,8 @@ impl RuleSet {
                     score: def.score,
                     context_score: def.context_score.unwrap_or((def.score + 0.25).min(1.0)),
                     invalid_score: def.invalid_score,
-                    context: def.context.iter().map(|w| intern(w)).collect(),
-                    negative: def.negative_context.iter().map(|w| intern(w)).collect(),
+                    context: sorted_ids(def.context.iter().map(|w| intern(w)).collect()),
+                    negative: sorted_ids(def.negative_context.iter().map(|w| intern(w)).collect()),
                     requires_context: def.requires_context,
                     window: def.context_window,
                     exclude,
@@ -645,7 +646,7 @@ impl RuleSet {
         scratch: &mut Scratch,
     ) -> Vec<Span> {
         scratch.reset(self.id);
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(8);
         // Context words are found once per text, lazily: most texts match no rule.
         let mut hits: Option<Vec<ContextHit>> = None;
         let mut raw = std::mem::take(&mut scratch.raw);
@@ -960,8 +961,8 @@ impl Rule {
         let mut ctx = false;
         let mut neg = false;
         for h in near {
-            ctx |= self.context.contains(&h.word);
-            neg |= self.negative.contains(&h.word);
+            ctx |= self.context.binary_search(&h.word).is_ok();
+            neg |= self.negative.binary_search(&h.word).is_ok();
         }
         if neg {
             return None;
@@ -1521,6 +1522,12 @@ fn leftmost_longest(dfa: &KeywordDfa, hay: &[u8], mut f: impl FnMut(usize, usize
         // Patterns are never empty: the next search starts past this one.
         from = e.max(from + 1);
     }
+}
+
+fn sorted_ids(mut ids: Vec<u32>) -> Vec<u32> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// ASCII word boundary at `i` of `bytes`, as `(?-u:\b)` decides it.
