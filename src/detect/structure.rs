@@ -30,24 +30,26 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
     let mut changed = false;
     for i in 0..spans.len() {
         let s = &spans[i];
+        // Only addresses and word-list names look at their neighbours;
+        // everything else (most spans) is left as it is without looking.
         let is_addr = &*s.entity == "ADDRESS";
-        let gaz_name = s.detector.starts_with("gazetteer:") && s.score < 0.9;
-        let before = house_number_before(text, s.start);
-        let after = number_after(text, s.end);
+        let gaz_name = s.score < 0.9 && s.detector.starts_with("gazetteer:");
+        if !is_addr && !gaz_name {
+            continue;
+        }
         let prev_end = if i > 0 { spans[i - 1].end } else { 0 };
-        let next_start = spans.get(i + 1).map_or(text.len(), |n| n.start);
+        let Some(before) = house_number_before(text, s.start).filter(|&b| b >= prev_end) else {
+            continue;
+        };
         if is_addr {
-            if let Some(b) = before.filter(|&b| b >= prev_end) {
-                spans[i].start = b;
-                changed = true;
-            }
-        } else if gaz_name
-            && before.is_some_and(|b| b >= prev_end)
-            && let Some(a) = after.filter(|&a| a <= next_start)
+            spans[i].start = before;
+            changed = true;
+        } else if let Some(a) = number_after(text, s.end)
+            .filter(|&a| a <= spans.get(i + 1).map_or(text.len(), |n| n.start))
         {
             {
                 let sp = &mut spans[i];
-                sp.start = before.unwrap_or(sp.start);
+                sp.start = before;
                 sp.end = a;
                 sp.entity = address.clone();
                 sp.detector = det.clone();
@@ -125,6 +127,10 @@ fn trailing_places(
 
 /// Start of "12 " / "12a, " / "46 89 " directly before `pos` on one line.
 fn house_number_before(text: &str, pos: usize) -> Option<usize> {
+    // Most spans follow a letter or a newline: no number to take.
+    if !matches!(text.as_bytes()[..pos].last(), Some(b' ' | b',')) {
+        return None;
+    }
     let head = &text[..pos];
     let mut start = None;
     let mut cur = head.len();
@@ -194,12 +200,24 @@ fn block_lines(
     gaz: &Gazetteers,
 ) {
     let mut added = Vec::new();
+    // The address spans, once: lines are many and these are few.
+    let addr: Vec<(usize, usize)> = spans
+        .iter()
+        .filter(|s| matches!(&*s.entity, "ADDRESS" | "ZIP"))
+        .map(|s| (s.start, s.end))
+        .collect();
+    let touches = |cs: usize, ce: usize| addr.iter().any(|&(s, e)| s < ce && e > cs);
     let mut after_address = 0usize;
     let mut offset = 0usize;
     for line in text.split_inclusive('\n') {
-        let body = line.trim_end_matches(['\n', '\r']);
         let start = offset;
         offset += line.len();
+        // Outside a block, a line that no address touches changes nothing:
+        // skip the trimming below.
+        if after_address == 0 && !touches(start, offset) {
+            continue;
+        }
+        let body = line.trim_end_matches(['\n', '\r']);
         // Trim decoration: spaces, quote markers, bullets.
         let lead = body.len()
             - body
@@ -210,9 +228,7 @@ fn block_lines(
             continue;
         }
         let (cs, ce) = (start + lead, start + lead + content.len());
-        let has_addr = spans
-            .iter()
-            .any(|s| s.start < ce && s.end > cs && matches!(&*s.entity, "ADDRESS" | "ZIP"));
+        let has_addr = touches(cs, ce);
         let short = content.len() <= BLOCK_LINE_MAX && content.split_whitespace().count() <= 6;
         let prose = content.ends_with(['.', '?', '!', ':']);
         if has_addr {
