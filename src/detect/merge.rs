@@ -19,8 +19,18 @@ pub fn resolve(mut spans: Vec<Span>) -> Vec<Span> {
         return spans;
     }
     SCRATCH.with_borrow_mut(|(order, kept)| {
-        rank(&spans, order);
-        walk(&spans, order, kept);
+        if rank(&spans, order) {
+            walk(&spans, order.iter().map(|&k| k as u32 as usize), kept);
+        } else {
+            // Offsets past 4 GiB: the same order from wider keys.
+            let mut wide: Vec<(u128, u128)> = spans
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (rank_key(s), ((s.start as u128) << 64) | i as u128))
+                .collect();
+            wide.sort_unstable();
+            walk(&spans, wide.iter().map(|&(_, lo)| lo as u64 as usize), kept);
+        }
         place(&mut spans, kept);
     });
     spans
@@ -28,7 +38,7 @@ pub fn resolve(mut spans: Vec<Span>) -> Vec<Span> {
 
 /// Per-thread buffers reused from call to call: resolve runs once per
 /// record, and the allocations cost more than the work on short records.
-type Scratch = (Vec<(u128, u128)>, Vec<(usize, usize, usize)>);
+type Scratch = (Vec<u128>, Vec<(usize, usize, usize)>);
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = const {
@@ -36,24 +46,32 @@ thread_local! {
     };
 }
 
-/// `order`: (rank key, start << 64 | index) of every span, best first. The
-/// index makes keys unique, so the unstable sort is the stable one.
-fn rank(spans: &[Span], order: &mut Vec<(u128, u128)>) {
+/// `order`: one packed key per span, best first: validated, score
+/// (`total_cmp`), length, start, index. The index makes keys unique, so
+/// the unstable sort is the stable one. False (and `order` unusable) when
+/// an offset or count does not fit its field.
+fn rank(spans: &[Span], order: &mut Vec<u128>) -> bool {
+    const LEN_MAX: usize = (1 << 31) - 1;
     order.clear();
-    order.extend(
-        spans
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (rank_key(s), ((s.start as u128) << 64) | i as u128)),
-    );
-    order.sort_unstable();
+    let mut fits = spans.len() <= u32::MAX as usize;
+    order.extend(spans.iter().enumerate().map(|(i, s)| {
+        let len = s.len();
+        fits &= len <= LEN_MAX && s.start <= u32::MAX as usize;
+        let head = (u128::from(!s.validated) << 127) | (u128::from(!total_order(s.score)) << 95);
+        head | (((LEN_MAX - len.min(LEN_MAX)) as u128) << 64)
+            | ((s.start as u128 & 0xffff_ffff) << 32)
+            | (i as u128 & 0xffff_ffff)
+    }));
+    if fits {
+        order.sort_unstable();
+    }
+    fits
 }
 
 /// `kept`: the winners as (start, end, index into `spans`), sorted by start.
-fn walk(spans: &[Span], order: &[(u128, u128)], kept: &mut Vec<(usize, usize, usize)>) {
+fn walk(spans: &[Span], order: impl Iterator<Item = usize>, kept: &mut Vec<(usize, usize, usize)>) {
     kept.clear();
-    for &(_, lo) in order {
-        let i = lo as u64 as usize;
+    for i in order {
         let (s_start, s_end) = (spans[i].start, spans[i].end);
         let clashes = |k: &(usize, usize, usize)| k.0 < s_end && s_start < k.1;
         // `kept` stays sorted by start; find the neighbours by binary search.
@@ -103,15 +121,18 @@ fn place(spans: &mut Vec<Span>, kept: &[(usize, usize, usize)]) {
     spans.truncate(kept.len());
 }
 
-/// Sort key, ascending = better: validated first, then higher score
+/// Wide sort key, ascending = better: validated first, then higher score
 /// (`f32::total_cmp` order), then longer.
 fn rank_key(s: &Span) -> u128 {
-    // `total_cmp`'s order as an unsigned integer: flip the magnitude bits of
-    // negatives, then the sign bit.
-    let b = s.score.to_bits() as i32;
-    let total = (b ^ ((((b >> 31) as u32) >> 1) as i32)) as u32 ^ 0x8000_0000;
     let invalid = u128::from(!s.validated);
-    (invalid << 127) | (u128::from(!total) << 64) | u128::from(!(s.len() as u64))
+    (invalid << 127) | (u128::from(!total_order(s.score)) << 64) | u128::from(!(s.len() as u64))
+}
+
+/// `f32::total_cmp`'s order as an unsigned integer: flip the magnitude bits
+/// of negatives, then the sign bit.
+fn total_order(score: f32) -> u32 {
+    let b = score.to_bits() as i32;
+    (b ^ ((((b >> 31) as u32) >> 1) as i32)) as u32 ^ 0x8000_0000
 }
 
 #[cfg(test)]
@@ -198,22 +219,24 @@ mod tests {
             Just("gazetteer:name"),
             Just("deny_list"),
         ];
-        prop::collection::vec((0usize..60, 0usize..12, score, any::<bool>(), det), 0..40).prop_map(
-            |v| {
-                v.into_iter()
-                    .enumerate()
-                    .map(|(i, (start, len, score, validated, det))| Span {
-                        start,
-                        end: start + len,
-                        // Unique, so the test sees which candidate won.
-                        entity: Arc::from(format!("E{i}").as_str()),
-                        score,
-                        detector: Arc::from(det),
-                        validated,
-                    })
-                    .collect()
-            },
-        )
+        // Sometimes past 4 GiB, where the wide keys take over.
+        let base = prop_oneof![4 => Just(0usize), 1 => Just(5_000_000_000usize)];
+        let spans =
+            prop::collection::vec((0usize..60, 0usize..12, score, any::<bool>(), det), 0..40);
+        (base, spans).prop_map(|(base, v)| {
+            v.into_iter()
+                .enumerate()
+                .map(|(i, (start, len, score, validated, det))| Span {
+                    start: base + start,
+                    end: base + start + len,
+                    // Unique, so the test sees which candidate won.
+                    entity: Arc::from(format!("E{i}").as_str()),
+                    score,
+                    detector: Arc::from(det),
+                    validated,
+                })
+                .collect()
+        })
     }
 
     proptest! {

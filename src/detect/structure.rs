@@ -127,36 +127,33 @@ fn trailing_places(
 
 /// Start of "12 " / "12a, " / "46 89 " directly before `pos` on one line.
 fn house_number_before(text: &str, pos: usize) -> Option<usize> {
-    // Most spans follow a letter or a newline: no number to take.
-    if !matches!(text.as_bytes()[..pos].last(), Some(b' ' | b',')) {
-        return None;
-    }
-    let head = &text[..pos];
+    // Bytes, not chars: every byte looked at must be ASCII (a space, a
+    // comma, a letter or digit) and no byte of a multi-byte char is.
+    let b = text.as_bytes();
     let mut start = None;
-    let mut cur = head.len();
+    let mut cur = pos;
     for _ in 0..2 {
-        let trimmed = head[..cur].trim_end_matches([' ', ',']);
-        if trimmed.len() == cur {
+        let mut trimmed = cur;
+        while trimmed > 0 && matches!(b[trimmed - 1], b' ' | b',') {
+            trimmed -= 1;
+        }
+        let mut digits_start = trimmed;
+        while digits_start > 0 && b[digits_start - 1].is_ascii_alphanumeric() {
+            digits_start -= 1;
+        }
+        if trimmed == cur || digits_start == trimmed {
             break;
         }
-        let Some(digits_start) = trimmed
-            .char_indices()
-            .rev()
-            .take_while(|(_, c)| c.is_ascii_alphanumeric())
-            .last()
-            .map(|(i, _)| i)
-        else {
-            break;
-        };
-        let word = &trimmed[digits_start..];
+        let word = &b[digits_start..trimmed];
         let ok = word.len() <= 6
-            && word.chars().next().is_some_and(|c| c.is_ascii_digit())
-            && word.chars().filter(|c| c.is_ascii_alphabetic()).count() <= 1;
-        let glued = trimmed[..digits_start]
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '-');
-        if !ok || glued {
+            && word[0].is_ascii_digit()
+            && word.iter().filter(|c| c.is_ascii_alphabetic()).count() <= 1;
+        if !ok
+            || text[..digits_start]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '-')
+        {
             break;
         }
         start = Some(digits_start);
@@ -294,7 +291,60 @@ fn fill_gaps(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::sync::OnceLock;
+
+    /// `house_number_before` as it was (char by char); the byte version
+    /// must agree with it everywhere.
+    fn house_number_before_chars(text: &str, pos: usize) -> Option<usize> {
+        let head = &text[..pos];
+        let mut start = None;
+        let mut cur = head.len();
+        for _ in 0..2 {
+            let trimmed = head[..cur].trim_end_matches([' ', ',']);
+            if trimmed.len() == cur {
+                break;
+            }
+            let Some(digits_start) = trimmed
+                .char_indices()
+                .rev()
+                .take_while(|(_, c)| c.is_ascii_alphanumeric())
+                .last()
+                .map(|(i, _)| i)
+            else {
+                break;
+            };
+            let word = &trimmed[digits_start..];
+            let ok = word.len() <= 6
+                && word.chars().next().is_some_and(|c| c.is_ascii_digit())
+                && word.chars().filter(|c| c.is_ascii_alphabetic()).count() <= 1;
+            let glued = trimmed[..digits_start]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '-');
+            if !ok || glued {
+                break;
+            }
+            start = Some(digits_start);
+            cur = digits_start;
+        }
+        start
+    }
+
+    proptest! {
+        #[test]
+        fn house_number_before_same_as_char_version(
+            text in "[0-9a-cA ,.\\-\n\u{e9}\u{663}\u{2003}]{0,16}"
+        ) {
+            for pos in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
+                prop_assert_eq!(
+                    house_number_before(&text, pos),
+                    house_number_before_chars(&text, pos),
+                    "{:?} at {}", text, pos
+                );
+            }
+        }
+    }
 
     fn gaz() -> &'static Gazetteers {
         static G: OnceLock<Gazetteers> = OnceLock::new();
