@@ -198,12 +198,26 @@ fn block_lines(
 ) {
     let mut added = Vec::new();
     // The address spans, once: lines are many and these are few.
-    let addr: Vec<(usize, usize)> = spans
+    // (The first few on the stack: most records hold one or two.)
+    let mut first = [(0usize, 0usize); 8];
+    let (mut n_first, mut more) = (0, Vec::new());
+    for s in spans
         .iter()
         .filter(|s| matches!(&*s.entity, "ADDRESS" | "ZIP"))
-        .map(|s| (s.start, s.end))
-        .collect();
-    let touches = |cs: usize, ce: usize| addr.iter().any(|&(s, e)| s < ce && e > cs);
+    {
+        if n_first < first.len() {
+            first[n_first] = (s.start, s.end);
+            n_first += 1;
+        } else {
+            more.push((s.start, s.end));
+        }
+    }
+    let touches = |cs: usize, ce: usize| {
+        first[..n_first]
+            .iter()
+            .chain(&more)
+            .any(|&(s, e)| s < ce && e > cs)
+    };
     let mut after_address = 0usize;
     let mut offset = 0usize;
     for line in text.split_inclusive('\n') {
@@ -259,14 +273,17 @@ fn fill_gaps(
     det: &Arc<str>,
     gaz: &Gazetteers,
 ) {
-    let mut cuts: Vec<(usize, usize)> = spans
+    // `spans` is sorted by start, so the clipped cuts come in order (among
+    // cuts with the same start, the first moves `pos` past that start and
+    // the order of the rest does not matter): no vector, no sort.
+    debug_assert!(spans.windows(2).all(|w| w[0].start <= w[1].start));
+    let cuts = spans
         .iter()
-        .filter(|s| s.start < ce && s.end > cs)
+        .take_while(|s| s.start < ce)
+        .filter(|s| s.end > cs)
         .map(|s| (s.start.max(cs), s.end.min(ce)))
-        .collect();
-    cuts.sort_unstable();
+        .chain(std::iter::once((ce, ce)));
     let mut pos = cs;
-    cuts.push((ce, ce));
     for (a, b) in cuts {
         if a > pos {
             let seg = &text[pos..a];
