@@ -137,11 +137,18 @@ fn house_number_before(text: &str, pos: usize) -> Option<usize> {
         while trimmed > 0 && matches!(b[trimmed - 1], b' ' | b',') {
             trimmed -= 1;
         }
+        if trimmed == cur {
+            break;
+        }
+        // A word of 7 or more is no house number: stop looking there.
         let mut digits_start = trimmed;
-        while digits_start > 0 && b[digits_start - 1].is_ascii_alphanumeric() {
+        while digits_start > 0
+            && trimmed - digits_start < 7
+            && b[digits_start - 1].is_ascii_alphanumeric()
+        {
             digits_start -= 1;
         }
-        if trimmed == cur || digits_start == trimmed {
+        if digits_start == trimmed {
             break;
         }
         let word = &b[digits_start..trimmed];
