@@ -8,59 +8,244 @@
 use super::Span;
 
 /// Resolve overlapping spans; the result is sorted by start and disjoint.
+///
+/// Ranks and walks small `(key, start, end, index)` records instead of the
+/// spans themselves: a span is 56 bytes with two `Arc`s, and sorting and
+/// inserting them (moves, a four-way comparator) cost more than the
+/// decisions. The ranking is the stable order of the rule above, with the
+/// original position as the last key, so ties fall exactly as before.
 pub fn resolve(mut spans: Vec<Span>) -> Vec<Span> {
     if spans.len() <= 1 {
         return spans;
     }
-    spans.sort_by(|a, b| {
-        b.validated
-            .cmp(&a.validated)
-            .then(b.score.total_cmp(&a.score))
-            .then(b.len().cmp(&a.len()))
-            .then(a.start.cmp(&b.start))
+    SCRATCH.with_borrow_mut(|(order, kept)| {
+        if rank(&spans, order) {
+            walk(&spans, order.iter().map(|&k| k as u32 as usize), kept);
+        } else {
+            // Offsets past 4 GiB: the same order from wider keys.
+            let mut wide: Vec<(u128, u128)> = spans
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (rank_key(s), ((s.start as u128) << 64) | i as u128))
+                .collect();
+            wide.sort_unstable();
+            walk(&spans, wide.iter().map(|&(_, lo)| lo as u64 as usize), kept);
+        }
+        place(&mut spans, kept);
     });
-    let mut kept: Vec<Span> = Vec::with_capacity(spans.len());
-    for s in spans {
+    spans
+}
+
+/// Per-thread buffers reused from call to call: resolve runs once per
+/// record, and the allocations cost more than the work on short records.
+type Scratch = (Vec<u128>, Vec<(usize, usize, usize)>);
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = const {
+        std::cell::RefCell::new((Vec::new(), Vec::new()))
+    };
+}
+
+/// `order`: one packed key per span, best first: validated, score
+/// (`total_cmp`), length, start, index. The index makes keys unique, so
+/// the unstable sort is the stable one. False (and `order` unusable) when
+/// an offset or count does not fit its field.
+fn rank(spans: &[Span], order: &mut Vec<u128>) -> bool {
+    const LEN_MAX: usize = (1 << 31) - 1;
+    order.clear();
+    let mut fits = spans.len() <= u32::MAX as usize;
+    order.extend(spans.iter().enumerate().map(|(i, s)| {
+        let len = s.len();
+        fits &= len <= LEN_MAX && s.start <= u32::MAX as usize;
+        let head = (u128::from(!s.validated) << 127) | (u128::from(!total_order(s.score)) << 95);
+        head | (((LEN_MAX - len.min(LEN_MAX)) as u128) << 64)
+            | ((s.start as u128 & 0xffff_ffff) << 32)
+            | (i as u128 & 0xffff_ffff)
+    }));
+    if fits {
+        order.sort_unstable();
+    }
+    fits
+}
+
+/// `kept`: the winners as (start, end, index into `spans`), sorted by start.
+fn walk(spans: &[Span], order: impl Iterator<Item = usize>, kept: &mut Vec<(usize, usize, usize)>) {
+    kept.clear();
+    for i in order {
+        let (s_start, s_end) = (spans[i].start, spans[i].end);
+        let clashes = |k: &(usize, usize, usize)| k.0 < s_end && s_start < k.1;
         // `kept` stays sorted by start; find the neighbours by binary search.
-        let pos = kept.partition_point(|k| k.start < s.start);
-        let clash_prev = pos > 0 && kept[pos - 1].overlaps(&s);
-        let clash_next = pos < kept.len() && kept[pos].overlaps(&s);
+        let pos = kept.partition_point(|k| k.0 < s_start);
+        let clash_prev = pos > 0 && clashes(&kept[pos - 1]);
+        let clash_next = pos < kept.len() && clashes(&kept[pos]);
         if clash_prev || clash_next {
             // The LLM's spans never widen another detector's: a model that
             // proposes "You said your email is a@b.c" must not turn the
             // email span into a sentence.
-            if s.detector.starts_with("llm") {
+            if spans[i].detector.starts_with("llm") {
                 continue;
             }
             // Widen the (single) winner it overlaps, unless that would
             // swallow a neighbour.
             let w = if clash_prev { pos - 1 } else { pos };
-            let other = if clash_prev {
-                pos < kept.len() && kept[pos].overlaps(&s)
-            } else {
-                false
-            };
-            if !other {
-                let lo = s.start.min(kept[w].start);
-                let hi = s.end.max(kept[w].end);
-                let left_ok = w == 0 || kept[w - 1].end <= lo;
-                let right_ok = w + 1 >= kept.len() || kept[w + 1].start >= hi;
+            if !(clash_prev && clash_next) {
+                let lo = s_start.min(kept[w].0);
+                let hi = s_end.max(kept[w].1);
+                let left_ok = w == 0 || kept[w - 1].1 <= lo;
+                let right_ok = w + 1 >= kept.len() || kept[w + 1].0 >= hi;
                 if left_ok && right_ok {
-                    kept[w].start = lo;
-                    kept[w].end = hi;
+                    kept[w].0 = lo;
+                    kept[w].1 = hi;
                 }
             }
             continue;
         }
-        kept.insert(pos, s);
+        kept.insert(pos, (s_start, s_end, i));
     }
-    kept
+}
+
+/// Rearrange `spans` in place into `kept`'s order and bounds and drop the
+/// losers: moves only, no clone or new vector.
+fn place(spans: &mut Vec<Span>, kept: &[(usize, usize, usize)]) {
+    for (j, &(start, end, i)) in kept.iter().enumerate() {
+        // Positions before `j` are final; the span first at `i` was moved
+        // out of each of them to where that position's winner had been.
+        let mut src = i;
+        while src < j {
+            src = kept[src].2;
+        }
+        spans.swap(j, src);
+        spans[j].start = start;
+        spans[j].end = end;
+    }
+    spans.truncate(kept.len());
+}
+
+/// Wide sort key, ascending = better: validated first, then higher score
+/// (`f32::total_cmp` order), then longer.
+fn rank_key(s: &Span) -> u128 {
+    let invalid = u128::from(!s.validated);
+    (invalid << 127) | (u128::from(!total_order(s.score)) << 64) | u128::from(!(s.len() as u64))
+}
+
+/// `f32::total_cmp`'s order as an unsigned integer: flip the magnitude bits
+/// of negatives, then the sign bit.
+fn total_order(score: f32) -> u32 {
+    let b = score.to_bits() as i32;
+    (b ^ ((((b >> 31) as u32) >> 1) as i32)) as u32 ^ 0x8000_0000
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::sync::Arc;
+
+    /// The merge as it was before ranking by keys: sorts the spans with a
+    /// stable four-key comparator and inserts them into a `Vec<Span>`. The
+    /// property test holds [`resolve`] to exactly its output.
+    fn reference(mut spans: Vec<Span>) -> Vec<Span> {
+        if spans.len() <= 1 {
+            return spans;
+        }
+        spans.sort_by(|a, b| {
+            b.validated
+                .cmp(&a.validated)
+                .then(b.score.total_cmp(&a.score))
+                .then(b.len().cmp(&a.len()))
+                .then(a.start.cmp(&b.start))
+        });
+        let mut kept: Vec<Span> = Vec::with_capacity(spans.len());
+        for s in spans {
+            let pos = kept.partition_point(|k| k.start < s.start);
+            let clash_prev = pos > 0 && kept[pos - 1].overlaps(&s);
+            let clash_next = pos < kept.len() && kept[pos].overlaps(&s);
+            if clash_prev || clash_next {
+                if s.detector.starts_with("llm") {
+                    continue;
+                }
+                let w = if clash_prev { pos - 1 } else { pos };
+                let other = if clash_prev {
+                    pos < kept.len() && kept[pos].overlaps(&s)
+                } else {
+                    false
+                };
+                if !other {
+                    let lo = s.start.min(kept[w].start);
+                    let hi = s.end.max(kept[w].end);
+                    let left_ok = w == 0 || kept[w - 1].end <= lo;
+                    let right_ok = w + 1 >= kept.len() || kept[w + 1].start >= hi;
+                    if left_ok && right_ok {
+                        kept[w].start = lo;
+                        kept[w].end = hi;
+                    }
+                }
+                continue;
+            }
+            kept.insert(pos, s);
+        }
+        kept
+    }
+
+    /// Everything that tells two results apart, scores by bit pattern (so
+    /// NaN and -0.0 compare too).
+    fn view(spans: &[Span]) -> Vec<(usize, usize, String, u32, String, bool)> {
+        spans
+            .iter()
+            .map(|s| {
+                let (e, d) = (s.entity.to_string(), s.detector.to_string());
+                (s.start, s.end, e, s.score.to_bits(), d, s.validated)
+            })
+            .collect()
+    }
+
+    /// Random candidate sets crowded into a short text, so overlaps, nesting,
+    /// empty spans and ties in score, length and validation are common.
+    fn span_sets() -> impl Strategy<Value = Vec<Span>> {
+        let score = prop_oneof![
+            Just(0.5f32),
+            Just(0.6),
+            Just(0.9),
+            Just(1.0),
+            Just(0.0),
+            Just(-0.0),
+            Just(f32::NAN),
+            0.0f32..1.0,
+        ];
+        let det = prop_oneof![
+            Just("rule:x"),
+            Just("llm"),
+            Just("llm:ner"),
+            Just("gazetteer:name"),
+            Just("deny_list"),
+        ];
+        // Sometimes past 4 GiB, where the wide keys take over.
+        let base = prop_oneof![4 => Just(0usize), 1 => Just(5_000_000_000usize)];
+        let spans =
+            prop::collection::vec((0usize..60, 0usize..12, score, any::<bool>(), det), 0..40);
+        (base, spans).prop_map(|(base, v)| {
+            v.into_iter()
+                .enumerate()
+                .map(|(i, (start, len, score, validated, det))| Span {
+                    start: base + start,
+                    end: base + start + len,
+                    // Unique, so the test sees which candidate won.
+                    entity: Arc::from(format!("E{i}").as_str()),
+                    score,
+                    detector: Arc::from(det),
+                    validated,
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn same_as_the_reference_merge(spans in span_sets()) {
+            let want = view(&reference(spans.clone()));
+            prop_assert_eq!(view(&resolve(spans)), want);
+        }
+    }
 
     fn sp(start: usize, end: usize, score: f32, validated: bool, t: &str) -> Span {
         Span {

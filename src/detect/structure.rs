@@ -30,24 +30,26 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
     let mut changed = false;
     for i in 0..spans.len() {
         let s = &spans[i];
+        // Only addresses and word-list names look at their neighbours;
+        // everything else (most spans) is left as it is without looking.
         let is_addr = &*s.entity == "ADDRESS";
-        let gaz_name = s.detector.starts_with("gazetteer:") && s.score < 0.9;
-        let before = house_number_before(text, s.start);
-        let after = number_after(text, s.end);
+        let gaz_name = s.score < 0.9 && s.detector.starts_with("gazetteer:");
+        if !is_addr && !gaz_name {
+            continue;
+        }
         let prev_end = if i > 0 { spans[i - 1].end } else { 0 };
-        let next_start = spans.get(i + 1).map_or(text.len(), |n| n.start);
+        let Some(before) = house_number_before(text, s.start).filter(|&b| b >= prev_end) else {
+            continue;
+        };
         if is_addr {
-            if let Some(b) = before.filter(|&b| b >= prev_end) {
-                spans[i].start = b;
-                changed = true;
-            }
-        } else if gaz_name
-            && before.is_some_and(|b| b >= prev_end)
-            && let Some(a) = after.filter(|&a| a <= next_start)
+            spans[i].start = before;
+            changed = true;
+        } else if let Some(a) = number_after(text, s.end)
+            .filter(|&a| a <= spans.get(i + 1).map_or(text.len(), |n| n.start))
         {
             {
                 let sp = &mut spans[i];
-                sp.start = before.unwrap_or(sp.start);
+                sp.start = before;
                 sp.end = a;
                 sp.entity = address.clone();
                 sp.detector = det.clone();
@@ -125,32 +127,40 @@ fn trailing_places(
 
 /// Start of "12 " / "12a, " / "46 89 " directly before `pos` on one line.
 fn house_number_before(text: &str, pos: usize) -> Option<usize> {
-    let head = &text[..pos];
+    // Bytes, not chars: every byte looked at must be ASCII (a space, a
+    // comma, a letter or digit) and no byte of a multi-byte char is.
+    let b = text.as_bytes();
     let mut start = None;
-    let mut cur = head.len();
+    let mut cur = pos;
     for _ in 0..2 {
-        let trimmed = head[..cur].trim_end_matches([' ', ',']);
-        if trimmed.len() == cur {
+        let mut trimmed = cur;
+        while trimmed > 0 && matches!(b[trimmed - 1], b' ' | b',') {
+            trimmed -= 1;
+        }
+        if trimmed == cur {
             break;
         }
-        let Some(digits_start) = trimmed
-            .char_indices()
-            .rev()
-            .take_while(|(_, c)| c.is_ascii_alphanumeric())
-            .last()
-            .map(|(i, _)| i)
-        else {
+        // A word of 7 or more is no house number: stop looking there.
+        let mut digits_start = trimmed;
+        while digits_start > 0
+            && trimmed - digits_start < 7
+            && b[digits_start - 1].is_ascii_alphanumeric()
+        {
+            digits_start -= 1;
+        }
+        if digits_start == trimmed {
             break;
-        };
-        let word = &trimmed[digits_start..];
+        }
+        let word = &b[digits_start..trimmed];
         let ok = word.len() <= 6
-            && word.chars().next().is_some_and(|c| c.is_ascii_digit())
-            && word.chars().filter(|c| c.is_ascii_alphabetic()).count() <= 1;
-        let glued = trimmed[..digits_start]
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '-');
-        if !ok || glued {
+            && word[0].is_ascii_digit()
+            && word.iter().filter(|c| c.is_ascii_alphabetic()).count() <= 1;
+        if !ok
+            || text[..digits_start]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '-')
+        {
             break;
         }
         start = Some(digits_start);
@@ -194,12 +204,38 @@ fn block_lines(
     gaz: &Gazetteers,
 ) {
     let mut added = Vec::new();
+    // The address spans, once: lines are many and these are few.
+    // (The first few on the stack: most records hold one or two.)
+    let mut first = [(0usize, 0usize); 8];
+    let (mut n_first, mut more) = (0, Vec::new());
+    for s in spans
+        .iter()
+        .filter(|s| matches!(&*s.entity, "ADDRESS" | "ZIP"))
+    {
+        if n_first < first.len() {
+            first[n_first] = (s.start, s.end);
+            n_first += 1;
+        } else {
+            more.push((s.start, s.end));
+        }
+    }
+    let touches = |cs: usize, ce: usize| {
+        first[..n_first]
+            .iter()
+            .chain(&more)
+            .any(|&(s, e)| s < ce && e > cs)
+    };
     let mut after_address = 0usize;
     let mut offset = 0usize;
     for line in text.split_inclusive('\n') {
-        let body = line.trim_end_matches(['\n', '\r']);
         let start = offset;
         offset += line.len();
+        // Outside a block, a line that no address touches changes nothing:
+        // skip the trimming below.
+        if after_address == 0 && !touches(start, offset) {
+            continue;
+        }
+        let body = line.trim_end_matches(['\n', '\r']);
         // Trim decoration: spaces, quote markers, bullets.
         let lead = body.len()
             - body
@@ -210,9 +246,7 @@ fn block_lines(
             continue;
         }
         let (cs, ce) = (start + lead, start + lead + content.len());
-        let has_addr = spans
-            .iter()
-            .any(|s| s.start < ce && s.end > cs && matches!(&*s.entity, "ADDRESS" | "ZIP"));
+        let has_addr = touches(cs, ce);
         let short = content.len() <= BLOCK_LINE_MAX && content.split_whitespace().count() <= 6;
         let prose = content.ends_with(['.', '?', '!', ':']);
         if has_addr {
@@ -246,14 +280,17 @@ fn fill_gaps(
     det: &Arc<str>,
     gaz: &Gazetteers,
 ) {
-    let mut cuts: Vec<(usize, usize)> = spans
+    // `spans` is sorted by start, so the clipped cuts come in order (among
+    // cuts with the same start, the first moves `pos` past that start and
+    // the order of the rest does not matter): no vector, no sort.
+    debug_assert!(spans.windows(2).all(|w| w[0].start <= w[1].start));
+    let cuts = spans
         .iter()
-        .filter(|s| s.start < ce && s.end > cs)
+        .take_while(|s| s.start < ce)
+        .filter(|s| s.end > cs)
         .map(|s| (s.start.max(cs), s.end.min(ce)))
-        .collect();
-    cuts.sort_unstable();
+        .chain(std::iter::once((ce, ce)));
     let mut pos = cs;
-    cuts.push((ce, ce));
     for (a, b) in cuts {
         if a > pos {
             let seg = &text[pos..a];
@@ -278,7 +315,60 @@ fn fill_gaps(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::sync::OnceLock;
+
+    /// `house_number_before` as it was (char by char); the byte version
+    /// must agree with it everywhere.
+    fn house_number_before_chars(text: &str, pos: usize) -> Option<usize> {
+        let head = &text[..pos];
+        let mut start = None;
+        let mut cur = head.len();
+        for _ in 0..2 {
+            let trimmed = head[..cur].trim_end_matches([' ', ',']);
+            if trimmed.len() == cur {
+                break;
+            }
+            let Some(digits_start) = trimmed
+                .char_indices()
+                .rev()
+                .take_while(|(_, c)| c.is_ascii_alphanumeric())
+                .last()
+                .map(|(i, _)| i)
+            else {
+                break;
+            };
+            let word = &trimmed[digits_start..];
+            let ok = word.len() <= 6
+                && word.chars().next().is_some_and(|c| c.is_ascii_digit())
+                && word.chars().filter(|c| c.is_ascii_alphabetic()).count() <= 1;
+            let glued = trimmed[..digits_start]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '-');
+            if !ok || glued {
+                break;
+            }
+            start = Some(digits_start);
+            cur = digits_start;
+        }
+        start
+    }
+
+    proptest! {
+        #[test]
+        fn house_number_before_same_as_char_version(
+            text in "[0-9a-cA ,.\\-\n\u{e9}\u{663}\u{2003}]{0,16}"
+        ) {
+            for pos in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
+                prop_assert_eq!(
+                    house_number_before(&text, pos),
+                    house_number_before_chars(&text, pos),
+                    "{:?} at {}", text, pos
+                );
+            }
+        }
+    }
 
     fn gaz() -> &'static Gazetteers {
         static G: OnceLock<Gazetteers> = OnceLock::new();
