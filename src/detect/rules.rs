@@ -676,7 +676,7 @@ impl RuleSet {
             raw.sort_unstable_by_key(|r| (r.0, r.2));
             for (_, ri, _, v, n) in raw.drain(..) {
                 let rule = &self.rules[ri];
-                let hits = hits.get_or_insert_with(|| self.context_hits(text));
+                let hits = rule.hits(&mut hits, || self.context_hits(text));
                 let (start, end) = (base + v.start, base + v.end);
                 if let Some(score) = rule.judge(text, start, end, &chunk[n], hits) {
                     out.push(rule.span(start, end, score));
@@ -713,7 +713,7 @@ impl RuleSet {
             for &(ri, pi) in &todo {
                 let rule = &self.rules[ri];
                 rule.each_match(pi, chunk, &mut |_, v, n| {
-                    let hits = hits.get_or_insert_with(|| self.context_hits(text));
+                    let hits = rule.hits(&mut hits, || self.context_hits(text));
                     let (start, end) = (base + v.start, base + v.end);
                     if let Some(score) = rule.judge(text, start, end, &chunk[n], hits) {
                         out.push(rule.span(start, end, score));
@@ -911,6 +911,21 @@ impl Rule {
             let whole = caps.get(0).map_or(m.start(), |w| w.start());
             f(whole, m.range(), n);
         }
+    }
+
+    /// The context hits `judge` needs for this rule: none when it has no
+    /// context or negative words (they could change nothing), else the
+    /// text's, found on first use. A text whose matches all come from such
+    /// rules is never searched for context words.
+    fn hits<'h>(
+        &self,
+        cache: &'h mut Option<Vec<ContextHit>>,
+        find: impl FnOnce() -> Vec<ContextHit>,
+    ) -> &'h [ContextHit] {
+        if self.context.is_empty() && self.negative.is_empty() {
+            return &[];
+        }
+        cache.get_or_insert_with(find)
     }
 
     fn span(&self, start: usize, end: usize, score: f32) -> Span {
