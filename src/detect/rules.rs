@@ -561,10 +561,9 @@ impl RuleSet {
             None
         } else {
             Some(
-                // The DFA type itself, not `AhoCorasick`: behind that
-                // wrapper every byte's transition was a dynamic call, about
-                // three times the cost of the search loop the concrete type
-                // compiles to (callgrind).
+                // The DFA type itself, not `AhoCorasick`: the search loop
+                // (`leftmost_longest`) steps its states directly, which the
+                // wrapper does not expose.
                 KeywordDfa::builder()
                     .ascii_case_insensitive(true)
                     .prefilter(false)
@@ -1614,29 +1613,6 @@ fn ceil_char(text: &str, i: usize) -> usize {
 /// handled exactly). Used to skip digit rules on digit-free text, which is
 /// most prose: a large share of scan throughput.
 fn pattern_needs_digit(p: &str) -> bool {
-    use regex_syntax::hir::{Class, Hir, HirKind};
-    fn req(h: &Hir) -> bool {
-        match h.kind() {
-            HirKind::Literal(l) => l.0.iter().any(u8::is_ascii_digit),
-            HirKind::Class(Class::Unicode(c)) => {
-                !c.ranges().is_empty()
-                    && c.ranges()
-                        .iter()
-                        .all(|r| r.start() >= '0' && r.end() <= '9')
-            }
-            HirKind::Class(Class::Bytes(c)) => {
-                !c.ranges().is_empty()
-                    && c.ranges()
-                        .iter()
-                        .all(|r| r.start() >= b'0' && r.end() <= b'9')
-            }
-            HirKind::Repetition(r) => r.min >= 1 && req(&r.sub),
-            HirKind::Capture(c) => req(&c.sub),
-            HirKind::Concat(v) => v.iter().any(req),
-            HirKind::Alternation(v) => v.iter().all(req),
-            HirKind::Empty | HirKind::Look(_) => false,
-        }
-    }
     // `\d` is Unicode-aware by default; rules that need a digit written as
     // `\d` still need *some* decimal digit, so test on an ASCII parse.
     let mut parser = regex_syntax::ParserBuilder::new()
@@ -1644,7 +1620,11 @@ fn pattern_needs_digit(p: &str) -> bool {
         .utf8(false)
         .build();
     match parser.parse(p) {
-        Ok(h) => req(&h),
+        Ok(h) => every_match_holds_digit(&h, &|c| {
+            c.ranges()
+                .iter()
+                .all(|r| r.start() >= '0' && r.end() <= '9')
+        }),
         // The real compile reports the error; here, stay conservative.
         Err(_) => false,
     }
@@ -1655,7 +1635,7 @@ fn pattern_needs_digit(p: &str) -> bool {
 /// (Unicode on), so `\p{L}` and friends are understood where
 /// [`pattern_needs_digit`] gives up.
 fn requires_digit(p: &str) -> bool {
-    use regex_syntax::hir::{Class, Hir, HirKind};
+    use regex_syntax::hir::{Class, HirKind};
     let parse = |p: &str| regex_syntax::ParserBuilder::new().build().parse(p).ok();
     let Some(digits) = parse(r"\d") else {
         return false;
@@ -1663,28 +1643,39 @@ fn requires_digit(p: &str) -> bool {
     let HirKind::Class(Class::Unicode(digits)) = digits.kind() else {
         return false;
     };
-    fn req(h: &Hir, digits: &regex_syntax::hir::ClassUnicode) -> bool {
-        match h.kind() {
-            HirKind::Literal(l) => l.0.iter().any(u8::is_ascii_digit),
-            HirKind::Class(Class::Unicode(c)) => {
-                let mut rest = c.clone();
-                rest.difference(digits);
-                !c.ranges().is_empty() && rest.ranges().is_empty()
-            }
-            HirKind::Class(Class::Bytes(c)) => {
-                !c.ranges().is_empty()
-                    && c.ranges()
-                        .iter()
-                        .all(|r| r.start() >= b'0' && r.end() <= b'9')
-            }
-            HirKind::Repetition(r) => r.min >= 1 && req(&r.sub, digits),
-            HirKind::Capture(c) => req(&c.sub, digits),
-            HirKind::Concat(v) => v.iter().any(|x| req(x, digits)),
-            HirKind::Alternation(v) => v.iter().all(|x| req(x, digits)),
-            HirKind::Empty | HirKind::Look(_) => false,
+    parse(&compile_form(p)).is_some_and(|h| {
+        every_match_holds_digit(&h, &|c| {
+            let mut rest = c.clone();
+            rest.difference(digits);
+            rest.ranges().is_empty()
+        })
+    })
+}
+
+/// True only if every string `h` can match holds a digit: a literal ASCII
+/// digit, a byte class of digits only, or a non-empty Unicode class
+/// `digit_class` accepts. The two callers differ only in that test.
+fn every_match_holds_digit(
+    h: &regex_syntax::hir::Hir,
+    digit_class: &dyn Fn(&regex_syntax::hir::ClassUnicode) -> bool,
+) -> bool {
+    use regex_syntax::hir::{Class, HirKind};
+    let req = |x| every_match_holds_digit(x, digit_class);
+    match h.kind() {
+        HirKind::Literal(l) => l.0.iter().any(u8::is_ascii_digit),
+        HirKind::Class(Class::Unicode(c)) => !c.ranges().is_empty() && digit_class(c),
+        HirKind::Class(Class::Bytes(c)) => {
+            !c.ranges().is_empty()
+                && c.ranges()
+                    .iter()
+                    .all(|r| r.start() >= b'0' && r.end() <= b'9')
         }
+        HirKind::Repetition(r) => r.min >= 1 && req(&r.sub),
+        HirKind::Capture(c) => req(&c.sub),
+        HirKind::Concat(v) => v.iter().any(req),
+        HirKind::Alternation(v) => v.iter().all(req),
+        HirKind::Empty | HirKind::Look(_) => false,
     }
-    parse(&compile_form(p)).is_some_and(|h| req(&h, digits))
 }
 
 #[cfg(test)]
