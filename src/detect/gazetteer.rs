@@ -435,16 +435,10 @@ impl WordTable {
             if s.len == 0 {
                 return None;
             }
-            if s.tag == tag && s.len as usize == w.len() {
-                let same = if w.len() <= INLINE {
-                    s.key[..w.len()] == *w
-                } else {
-                    let off = u32::from_le_bytes([s.key[0], s.key[1], s.key[2], s.key[3]]) as usize;
-                    self.long[off..off + w.len()] == *w
-                };
-                if same {
-                    return Some(s.flags);
-                }
+            // Longer than `INLINE` (shorter ones returned above): the key
+            // lives in `long`.
+            if s.tag == tag && s.len as usize == w.len() && self.key_of(s) == w {
+                return Some(s.flags);
             }
             i = (i + 1) & self.mask;
         }
