@@ -1032,6 +1032,97 @@ fn openapi_describes_every_route() {
     }
 }
 
+/// A restart answers only once reconcile is done, and nothing claims a
+/// file meanwhile. Before, the socket and the watcher came up first: a file
+/// claimed while reconcile listed processing/ looked like a crash leftover
+/// and got a second job; the loser found its input archived and ended
+/// `failed` (CI saw this as a hang of the kill -9 test).
+#[test]
+fn restart_answers_after_reconcile_and_claims_each_file_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("state");
+    // As a crash between claim and row leaves them, many at once: each
+    // needs a job row, so reconcile takes a while.
+    let n = 300;
+    let processing = dir.join("processing");
+    std::fs::create_dir_all(&processing).unwrap();
+    let mut names = BTreeMap::new();
+    for i in 0..n {
+        let name = format!("left{i:04}.jsonl");
+        let line = json!({"id": i, "text": format!("Mail k{i}@example.com.")});
+        std::fs::write(processing.join(&name), format!("{line}\n")).unwrap();
+        names.insert(name, (true, 1));
+    }
+    let cfg = "[daemon]\nsettle_ms = 0\nrescan_secs = 1\n";
+    let d = Daemon::start(&dir, Some(cfg));
+    let total: i64 = job_states(&d).values().sum();
+    assert_eq!(total, n as i64, "the first answer came before reconcile");
+    // Dropped the moment the daemon answers: claimed once, by the watcher.
+    for i in 0..20 {
+        let name = format!("new{i:02}.jsonl");
+        let line = json!({"id": i, "text": "Call Karl Strobel on 555-867-5309."});
+        drop_file(&dir.join("inbox"), &name, format!("{line}\n").as_bytes());
+        names.insert(name, (true, 1));
+    }
+    wait_until("all final", 120, || {
+        let s = job_states(&d);
+        s["committed"] + s["quarantined"] == names.len() as i64 && s["queued"] + s["running"] == 0
+    });
+    wait_until("inbox and processing empty", 30, || {
+        all_files(&dir.join("inbox")).is_empty() && all_files(&dir.join("processing")).is_empty()
+    });
+    assert!(d.stop().success());
+    check_final(&dir, &names);
+}
+
+/// One daemon per state dir, even with a different socket: the second
+/// exits with a clear error and leaves the first alone.
+#[test]
+fn second_daemon_on_the_same_state_dir_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("state");
+    let d = Daemon::start(&dir, None);
+    let cfg = tmp.path().join("other.toml");
+    let sock = tmp.path().join("other.sock");
+    std::fs::write(
+        &cfg,
+        format!("[daemon]\nsocket = {:?}\n", sock.display().to_string()),
+    )
+    .unwrap();
+    let mut second = Command::new(BIN)
+        .arg("--state-dir")
+        .arg(&dir)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["serve", "--no-llm"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(st) = second.try_wait().unwrap() {
+            break st;
+        }
+        if t.elapsed() > Duration::from_secs(30) {
+            let _ = second.kill();
+            let _ = second.wait();
+            panic!("the second daemon started serving");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(
+        err.contains("another gdr serve is using this state directory"),
+        "{err}"
+    );
+    assert!(!sock.exists(), "the refused daemon bound its socket");
+    assert_eq!(d.get("/v1/health").status, 200);
+    assert!(d.stop().success());
+}
+
 /// The crash windows, made deterministic by arranging the state dir as a
 /// crash would leave it, then starting the daemon.
 #[test]

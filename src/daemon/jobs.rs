@@ -902,7 +902,9 @@ pub fn new_inbox_job(shared: &Shared, name: &str) -> Result<i64, super::DaemonEr
 /// - files in processing/ without a row get one (crash between the claim
 ///   and the insert), unless a committed row with the same input says only
 ///   the archive step was missing;
-/// - committed outputs missing on disk are counted and logged.
+///
+/// It runs before the API, the workers and the watcher start (see
+/// [`super::serve`]): nothing else may touch processing/ meanwhile.
 pub fn reconcile(shared: &Arc<Shared>) -> Result<(), super::DaemonError> {
     let d = &shared.dirs;
     let temps = fsio::remove_temps(&d.outbox)
@@ -963,9 +965,22 @@ pub fn reconcile(shared: &Arc<Shared>) -> Result<(), super::DaemonError> {
             .insert(name.clone());
         shared.enqueue(id);
     }
+    Ok(())
+}
+
+/// Count (metric `reconcile_mismatches`) and log the committed outputs
+/// missing on disk: someone deleted them, or a crash lost a write.
+pub fn count_missing_outputs(shared: &Shared) {
+    let outputs = match shared.store.committed_outputs() {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "listing committed outputs");
+            return;
+        }
+    };
     let mut missing = 0u64;
-    for (id, path, _) in shared.store.committed_outputs()? {
-        if !d.root.join(&path).exists() {
+    for (id, path, _) in outputs {
+        if !shared.dirs.root.join(&path).exists() {
             missing += 1;
             tracing::warn!(job = id, "committed output missing on disk");
         }
@@ -974,7 +989,6 @@ pub fn reconcile(shared: &Arc<Shared>) -> Result<(), super::DaemonError> {
         .metrics
         .reconcile_mismatches
         .fetch_add(missing, Ordering::Relaxed);
-    Ok(())
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //! `inbox/` (drop files here), `processing/` (claimed, in progress),
 //! `outbox/` (results, same relative name), `quarantine/` (failures and
 //! `NAME.reason.json`), `archive/` (originals, unless removed per config),
-//! `gdr.sock`, `gdr.db`, `pseudonym.key`.
+//! `gdr.sock`, `gdr.db`, `pseudonym.key`, `gdr.lock` (one daemon per state
+//! dir).
 
 pub mod api;
 pub mod bench;
@@ -44,6 +45,8 @@ pub enum DaemonError {
     Llm(#[from] crate::llm::LlmError),
     #[error("config: {0}")]
     Config(String),
+    #[error("{0}: another gdr serve is using this state directory")]
+    Locked(String),
 }
 
 impl DaemonError {
@@ -398,9 +401,16 @@ pub struct ServeOptions {
     pub no_llm: bool,
 }
 
-/// Run the daemon until SIGTERM/SIGINT. Order at start: directories and DB,
-/// pipeline, socket (bound, chmod 0660, then listening), watcher, reconcile
-/// of processing/ and the DB, backlog listing, READY=1.
+/// Run the daemon until SIGTERM/SIGINT. Order at start: directories, the
+/// state-dir lock, DB, pipeline, socket (bound, chmod 0660, listening),
+/// reconcile of processing/ and the DB, then the API, the job workers and
+/// the watcher, backlog listing, READY=1.
+///
+/// Reconcile runs before anything else can touch the state dir: while it
+/// lists processing/ and removes the temp files of interrupted writes, a
+/// claim by the watcher would look like a file without a row (and get a
+/// second job), and a running job's temp output would be deleted under it.
+/// Clients that connect meanwhile wait in the socket's backlog.
 pub fn serve(opts: ServeOptions) -> Result<(), DaemonError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -415,6 +425,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), DaemonError> {
 async fn serve_async(opts: ServeOptions) -> Result<(), DaemonError> {
     let dirs = Dirs::new(&opts.state_dir);
     dirs.create()?;
+    let _lock = lock_state_dir(&dirs.root)?;
     let store = Store::open(&dirs.root.join("gdr.db"))?;
     let state_dir = opts.state_dir.clone();
     let no_llm = opts.no_llm;
@@ -440,13 +451,18 @@ async fn serve_async(opts: ServeOptions) -> Result<(), DaemonError> {
         busy_names: Mutex::new(Default::default()),
     });
 
-    // The socket first: clients can connect (and queue) while the backlog
-    // is being listed.
+    // The socket is bound first (a second daemon on the same socket is
+    // refused before anything is touched); it is served once disk and DB
+    // agree.
     let sock_path = dcfg
         .socket
         .clone()
         .unwrap_or_else(|| shared.dirs.root.join("gdr.sock"));
     let (listener, own_socket) = api::bind(&sock_path)?;
+    let shared2 = shared.clone();
+    tokio::task::spawn_blocking(move || jobs::reconcile(&shared2))
+        .await
+        .map_err(|e| DaemonError::Config(format!("reconcile panicked: {e}")))??;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let api_task = tokio::spawn(api::run(shared.clone(), listener, stop_rx.clone()));
 
@@ -462,11 +478,13 @@ async fn serve_async(opts: ServeOptions) -> Result<(), DaemonError> {
     // Watcher before listing: a file dropped in between is seen by one or
     // the other (claiming twice is harmless: the second rename fails).
     let watcher = watch::start(shared.clone(), stop_rx.clone())?;
-    let shared2 = shared.clone();
-    tokio::task::spawn_blocking(move || jobs::reconcile(&shared2))
-        .await
-        .map_err(|e| DaemonError::Config(format!("reconcile panicked: {e}")))??;
     watch::backlog(&shared).await;
+    // Only a count for the metrics: it stats every committed output, so it
+    // does not hold up the start.
+    {
+        let s = shared.clone();
+        tokio::task::spawn_blocking(move || jobs::count_missing_outputs(&s));
+    }
     // Retention: at start (the first tick is immediate) and hourly; the
     // setting is read each time, so SIGHUP can change it.
     {
@@ -548,6 +566,32 @@ async fn serve_async(opts: ServeOptions) -> Result<(), DaemonError> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Hold an exclusive `flock` on `STATE/gdr.lock` for the life of the
+/// process. Two daemons on one state dir would claim, reconcile and commit
+/// over each other; the socket check alone does not catch a second daemon
+/// given another socket path. The kernel drops the lock when the process
+/// dies, so a `kill -9` leaves nothing stale behind.
+fn lock_state_dir(root: &Path) -> Result<std::fs::File, DaemonError> {
+    use std::os::fd::AsRawFd;
+    let path = root.join("gdr.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| DaemonError::io(&path, e))?;
+    // SAFETY: flock on a descriptor this function owns.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(if e.kind() == std::io::ErrorKind::WouldBlock {
+            DaemonError::Locked(root.display().to_string())
+        } else {
+            DaemonError::io(&path, e)
+        });
+    }
+    Ok(f)
 }
 
 fn signal(
