@@ -1047,11 +1047,39 @@ impl Scratch {
         {
             return v;
         }
-        let v = chunk.bytes().any(|b| b.is_ascii_digit())
-            || (!chunk.is_ascii() && chunk.chars().any(char::is_numeric));
+        let (digit, non_ascii) = ascii_digits(chunk.as_bytes());
+        let v = digit || non_ascii && chunk.chars().any(char::is_numeric);
         self.digit = Some((key, v));
         v
     }
+}
+
+/// Whether `bytes` hold an ASCII digit, and whether they hold a non-ASCII
+/// byte (then the caller looks for Unicode digits). Eight bytes a step:
+/// this runs over every text, and a byte-at-a-time `any` cost 9
+/// instructions a byte.
+fn ascii_digits(bytes: &[u8]) -> (bool, bool) {
+    const LANES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x80 * LANES;
+    let mut words = bytes.chunks_exact(8);
+    let (mut digit, mut high) = (0u64, 0u64);
+    for w in &mut words {
+        let x = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+        // Per byte, on its low 7 bits (no carry between bytes): b + 0x50
+        // has the high bit set iff b >= 0x30, b + 0x46 iff b >= 0x3a. A
+        // byte with its own high bit set is not ASCII, so no digit.
+        let y = x & !HIGH;
+        let ge0 = y.wrapping_add(0x50 * LANES);
+        let ge_colon = y.wrapping_add(0x46 * LANES);
+        digit |= ge0 & !ge_colon & !x;
+        high |= x;
+    }
+    let (mut digit, mut high) = (digit & HIGH != 0, high & HIGH != 0);
+    for &b in words.remainder() {
+        digit |= b.is_ascii_digit();
+        high |= !b.is_ascii();
+    }
+    (digit, high)
 }
 
 impl Anchors {
@@ -1261,10 +1289,10 @@ impl Anchors {
         // Per before-trigger: places up to here are already listed for
         // the run of class bytes that reaches here (see `keyword_hit`).
         let mut covered = [0usize; MAX_BEFORE];
-        for (i, &b) in bytes.iter().enumerate() {
-            if !self.interesting[b as usize] {
-                continue;
-            }
+        let mut at = 0;
+        while let Some(i) = next_in(&self.interesting, bytes, at) {
+            at = i + 1;
+            let b = bytes[i];
             let mut m = self.any_mask[b as usize];
             let mb = self.bound_mask[b as usize];
             if mb != 0 && boundary(bytes, i) {
@@ -1492,18 +1520,16 @@ fn overlapping(dfa: &KeywordDfa, hay: &[u8], mut f: impl FnMut(usize, usize, usi
     let Ok(mut sid) = dfa.start_state(aho_corasick::Anchored::No) else {
         return;
     };
-    for (at, &b) in hay.iter().enumerate() {
-        sid = dfa.next_state(aho_corasick::Anchored::No, sid, b);
-        if dfa.is_special(sid) {
-            if dfa.is_dead(sid) {
-                return;
-            }
-            for i in 0..dfa.match_len(sid) {
-                let pid = dfa.match_pattern(sid, i);
-                let end = at + 1;
-                f(end - dfa.pattern_len(pid), end, pid.as_usize());
-            }
+    let mut at = 0;
+    while let Some((end, next)) = to_special(dfa, hay, at, sid) {
+        if dfa.is_dead(next) {
+            return;
         }
+        for i in 0..dfa.match_len(next) {
+            let pid = dfa.match_pattern(next, i);
+            f(end - dfa.pattern_len(pid), end, pid.as_usize());
+        }
+        (at, sid) = (end, next);
     }
 }
 
@@ -1516,18 +1542,15 @@ fn leftmost_longest(dfa: &KeywordDfa, hay: &[u8], mut f: impl FnMut(usize, usize
     };
     let mut from = 0;
     while from < hay.len() {
-        let mut sid = start;
+        let (mut at, mut sid) = (from, start);
         let mut found: Option<(usize, usize, u32)> = None;
-        for (i, &b) in hay[from..].iter().enumerate() {
-            sid = dfa.next_state(aho_corasick::Anchored::No, sid, b);
-            if dfa.is_special(sid) {
-                if dfa.is_dead(sid) {
-                    break;
-                }
-                let pid = dfa.match_pattern(sid, 0);
-                let end = from + i + 1;
-                found = Some((end - dfa.pattern_len(pid), end, pid.as_u32()));
+        while let Some((end, next)) = to_special(dfa, hay, at, sid) {
+            if dfa.is_dead(next) {
+                break;
             }
+            let pid = dfa.match_pattern(next, 0);
+            found = Some((end - dfa.pattern_len(pid), end, pid.as_u32()));
+            (at, sid) = (end, next);
         }
         let Some((s, e, p)) = found else {
             return;
@@ -1536,6 +1559,39 @@ fn leftmost_longest(dfa: &KeywordDfa, hay: &[u8], mut f: impl FnMut(usize, usize
         // Patterns are never empty: the next search starts past this one.
         from = e.max(from + 1);
     }
+}
+
+/// The first `i >= at` with `set[bytes[i]]`. Out of line for the same
+/// reason as [`to_special`]: the loop's few registers stay registers.
+#[inline(never)]
+fn next_in(set: &[bool; 256], bytes: &[u8], at: usize) -> Option<usize> {
+    let rest = bytes.get(at..)?;
+    rest.iter()
+        .position(|&b| set[usize::from(b)])
+        .map(|i| at + i)
+}
+
+/// Step `dfa` from state `sid` over `hay[at..]` to the first special
+/// (match or dead) state: `(offset just past the byte that entered it,
+/// that state)`, or None at the end of `hay`.
+///
+/// Kept out of line on purpose: inlined into a caller whose match
+/// handling needs many registers, the per-byte loop spilled its state to
+/// the stack (19 instructions a byte instead of 10).
+#[inline(never)]
+fn to_special(
+    dfa: &KeywordDfa,
+    hay: &[u8],
+    at: usize,
+    mut sid: aho_corasick::automaton::StateID,
+) -> Option<(usize, aho_corasick::automaton::StateID)> {
+    for (i, &b) in hay.get(at..)?.iter().enumerate() {
+        sid = dfa.next_state(aho_corasick::Anchored::No, sid, b);
+        if dfa.is_special(sid) {
+            return Some((at + i + 1, sid));
+        }
+    }
+    None
 }
 
 fn sorted_ids(mut ids: Vec<u32>) -> Vec<u32> {
@@ -1802,6 +1858,36 @@ mod tests {
                 };
                 assert_eq!(got, want, "{kind:?} {t:?}");
             }
+        }
+    }
+
+    #[test]
+    fn word_digit_test_equals_the_byte_loop() {
+        for len in 0..40usize {
+            for b in 0..=255u8 {
+                for at in [0, len / 2, len.saturating_sub(1)] {
+                    let mut v = vec![b'a'; len];
+                    if at < len {
+                        v[at] = b;
+                    }
+                    let want = (v.iter().any(u8::is_ascii_digit), !v.is_ascii());
+                    assert_eq!(ascii_digits(&v), want, "{v:?}");
+                }
+            }
+        }
+        // Neighbouring bytes of all kinds (a carry would leak across them).
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 24) as usize;
+            let pool = [b'/', b'0', b'9', b':', 0xb0, 0xb9, 0xff, 0x7f, b'a'];
+            let v: Vec<u8> = (0..len)
+                .map(|i| pool[((x >> (i * 2)) % pool.len() as u64) as usize])
+                .collect();
+            let want = (v.iter().any(u8::is_ascii_digit), !v.is_ascii());
+            assert_eq!(ascii_digits(&v), want, "{v:?}");
         }
     }
 
