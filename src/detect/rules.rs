@@ -212,6 +212,9 @@ pub struct RuleSet {
 struct Dfas {
     all: std::sync::Arc<lazy::DFA>,
     first: std::sync::Arc<lazy::DFA>,
+    /// Some pattern can match the empty string: `first`'s searches then
+    /// skip empty matches inside a character, which [`walk::end`] does not.
+    first_empty: bool,
     caches: Pool<DfaCaches, CacheMaker>,
 }
 
@@ -244,10 +247,122 @@ impl Dfas {
         let (a, f) = (all.clone(), first.clone());
         let maker: CacheMaker = Box::new(move || (a.create_cache(), f.create_cache()));
         Some(Self {
+            first_empty: first.get_nfa().has_empty(),
             all,
             first,
             caches: Pool::new(maker),
         })
+    }
+}
+
+/// Anchored walks of a lazy DFA, for the few bytes a trigger place needs.
+/// The crate's searches set up state per call (a prefilter check, the
+/// overlapping state, a [`PatternSet`] to clear) that cost more than the
+/// walk itself, and there is one call per trigger place and pattern.
+/// None: the DFA cannot decide (a quit byte, a full cache); the caller
+/// then takes the crate's search.
+mod walk {
+    use super::{Input, Mask, lazy};
+
+    /// One transition; an untagged state (most of them) takes the short
+    /// way, as the crate's own search loop does.
+    #[inline(always)]
+    fn step(
+        dfa: &lazy::DFA,
+        cache: &mut lazy::Cache,
+        sid: regex_automata::hybrid::LazyStateID,
+        b: u8,
+    ) -> Option<regex_automata::hybrid::LazyStateID> {
+        if !sid.is_tagged() {
+            let next = dfa.next_state_untagged(cache, sid, b);
+            if !next.is_unknown() {
+                return Some(next);
+            }
+        }
+        dfa.next_state(cache, sid, b).ok()
+    }
+
+    /// The patterns of `dfa` (built with `MatchKind::All`) that match at
+    /// the anchored start of `input`, among `want`: what
+    /// `try_which_overlapping_matches` puts in its set.
+    pub(super) fn which(
+        dfa: &lazy::DFA,
+        cache: &mut lazy::Cache,
+        input: &Input<'_>,
+        want: Mask,
+    ) -> Option<Mask> {
+        let mut found: Mask = 0;
+        let mut add = |cache: &lazy::Cache, sid: regex_automata::hybrid::LazyStateID| {
+            for i in 0..dfa.match_len(cache, sid) {
+                let p = dfa.match_pattern(cache, sid, i).as_usize();
+                if p < Mask::BITS as usize {
+                    found |= 1 << p;
+                }
+            }
+        };
+        let mut sid = dfa.start_state_forward(cache, input).ok()?;
+        let hay = input.haystack();
+        for &b in &hay[input.start()..input.end()] {
+            sid = step(dfa, cache, sid, b)?;
+            if sid.is_tagged() {
+                if sid.is_match() {
+                    add(cache, sid);
+                } else if sid.is_dead() {
+                    return Some(found & want);
+                } else if sid.is_quit() {
+                    return None;
+                }
+            }
+        }
+        sid = match hay.get(input.end()) {
+            Some(&b) => dfa.next_state(cache, sid, b).ok()?,
+            None => dfa.next_eoi_state(cache, sid).ok()?,
+        };
+        if sid.is_quit() {
+            return None;
+        }
+        if sid.is_match() {
+            add(cache, sid);
+        }
+        Some(found & want)
+    }
+
+    /// Where the leftmost-first match of `input`'s anchored pattern ends
+    /// (Some(None): no match): `try_search_fwd` for a DFA (built with
+    /// `MatchKind::LeftmostFirst`) that cannot match the empty string.
+    pub(super) fn end(
+        dfa: &lazy::DFA,
+        cache: &mut lazy::Cache,
+        input: &Input<'_>,
+    ) -> Option<Option<usize>> {
+        let mut sid = dfa.start_state_forward(cache, input).ok()?;
+        let hay = input.haystack();
+        let mut end = None;
+        let start = input.start();
+        for (i, &b) in hay[start..input.end()].iter().enumerate() {
+            sid = step(dfa, cache, sid, b)?;
+            if sid.is_tagged() {
+                // Matches show one byte late: this one ended before here.
+                if sid.is_match() {
+                    end = Some(start + i);
+                } else if sid.is_dead() {
+                    return Some(end);
+                } else if sid.is_quit() {
+                    return None;
+                }
+            }
+        }
+        sid = match hay.get(input.end()) {
+            Some(&b) => dfa.next_state(cache, sid, b).ok()?,
+            None => dfa.next_eoi_state(cache, sid).ok()?,
+        };
+        if sid.is_quit() {
+            return None;
+        }
+        if sid.is_match() {
+            end = Some(input.end());
+        }
+        Some(end)
     }
 }
 
@@ -1440,22 +1555,26 @@ impl Anchors {
             if live.count_ones() > 1
                 && let (Some(d), Some(c)) = (&self.dfas, caches.as_mut())
             {
-                let set = s
-                    .patset
-                    .get_or_insert_with(|| PatternSet::new(d.all.pattern_len()));
-                set.clear();
-                if d.all
-                    .try_which_overlapping_matches(&mut c.0, &input, set)
-                    .is_ok()
-                {
-                    // Only the live patterns: iterating the set walks a
-                    // slot per pattern of the rule set.
-                    let mut m = live;
-                    while m != 0 {
-                        let id = m.trailing_zeros() as usize;
-                        m &= m - 1;
-                        if !set.contains(PatternID::new_unchecked(id)) {
-                            live &= !(1 << id);
+                if let Some(m) = walk::which(&d.all, &mut c.0, &input, live) {
+                    live = m;
+                } else {
+                    let set = s
+                        .patset
+                        .get_or_insert_with(|| PatternSet::new(d.all.pattern_len()));
+                    set.clear();
+                    if d.all
+                        .try_which_overlapping_matches(&mut c.0, &input, set)
+                        .is_ok()
+                    {
+                        // Only the live patterns: iterating the set walks a
+                        // slot per pattern of the rule set.
+                        let mut m = live;
+                        while m != 0 {
+                            let id = m.trailing_zeros() as usize;
+                            m &= m - 1;
+                            if !set.contains(PatternID::new_unchecked(id)) {
+                                live &= !(1 << id);
+                            }
                         }
                     }
                 }
@@ -1470,9 +1589,21 @@ impl Anchors {
                         let one = input
                             .clone()
                             .anchored(Anchored::Pattern(PatternID::new_unchecked(id)));
-                        match d.first.try_search_fwd(&mut c.1, &one) {
+                        let walked = if d.first_empty {
+                            None
+                        } else {
+                            walk::end(&d.first, &mut c.1, &one)
+                        };
+                        match walked.map_or_else(
+                            || {
+                                d.first
+                                    .try_search_fwd(&mut c.1, &one)
+                                    .map(|h| h.map(|h| h.offset()))
+                            },
+                            Ok,
+                        ) {
                             Ok(None) => continue,
-                            Ok(Some(h)) => Some(h.offset()),
+                            Ok(Some(end)) => Some(end),
                             Err(_) => None,
                         }
                     }
@@ -1904,13 +2035,77 @@ mod tests {
 /// The triggered search must find exactly what the reference search finds.
 #[cfg(test)]
 mod equivalence {
-    use super::RuleSet;
+    use super::{Anchored, Input, Mask, PatternID, PatternSet, RuleSet, floor_char, walk};
     use proptest::prelude::*;
     use std::sync::OnceLock;
 
     fn rules() -> &'static RuleSet {
         static R: OnceLock<RuleSet> = OnceLock::new();
         R.get_or_init(|| RuleSet::load(true, None, &[]).unwrap())
+    }
+
+    /// The hand walks of the lazy DFAs answer as the crate's searches do,
+    /// at every place of a text made of every rule's examples and counter
+    /// examples (and some non-ASCII), for every anchored pattern.
+    #[test]
+    fn dfa_walks_equal_the_crate_searches() {
+        let rs = rules();
+        let d = rs.anchors.dfas.as_ref().unwrap();
+        let (mut c_all, mut c_first) = (d.all.create_cache(), d.first.create_cache());
+        let mut text = String::from("Ünïcödé ſtraße K 12 ½ ٣٤ ");
+        for r in &rs.rules {
+            for e in r.examples.iter().chain(&r.counter_examples) {
+                text.push_str(e);
+                text.push_str(" \n");
+            }
+        }
+        let n = rs.anchors.single.len();
+        let every: Mask = if n == Mask::BITS as usize {
+            !0
+        } else {
+            (1 << n) - 1
+        };
+        let (mut checked, mut matched) = (0usize, 0usize);
+        for pos in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
+            for end in [text.len(), (pos + 7).min(text.len())] {
+                let end = floor_char(&text, end);
+                let input = Input::new(&text).span(pos..end).anchored(Anchored::Yes);
+                let mut set = PatternSet::new(d.all.pattern_len());
+                d.all
+                    .try_which_overlapping_matches(&mut c_all, &input, &mut set)
+                    .unwrap();
+                let want = (0..n)
+                    .filter(|&i| set.contains(PatternID::new_unchecked(i)))
+                    .fold(0 as Mask, |m, i| m | 1 << i);
+                assert_eq!(
+                    walk::which(&d.all, &mut c_all, &input, every),
+                    Some(want),
+                    "{pos}..{end}"
+                );
+                if d.first_empty {
+                    continue;
+                }
+                for id in 0..n {
+                    let one = input
+                        .clone()
+                        .anchored(Anchored::Pattern(PatternID::new_unchecked(id)));
+                    let want = d
+                        .first
+                        .try_search_fwd(&mut c_first, &one)
+                        .unwrap()
+                        .map(|h| h.offset());
+                    let got = walk::end(&d.first, &mut c_first, &one);
+                    assert_eq!(got, Some(want), "pattern {id} at {pos}..{end}");
+                    checked += 1;
+                    matched += usize::from(want.is_some());
+                }
+            }
+        }
+        assert!(
+            !d.first_empty,
+            "no anchored pattern matches the empty string"
+        );
+        assert!(checked > 10_000 && matched > 100, "{checked} {matched}");
     }
 
     fn same(text: &str) {
