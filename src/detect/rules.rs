@@ -426,6 +426,10 @@ struct Anchors {
     /// (overlapping hits: one place may open several keywords), with the
     /// keyword each of its patterns is.
     keywords: Option<(KeywordDfa, Vec<u32>)>,
+    /// The automaton also holds the context words, as patterns
+    /// `context_from..`: [`Anchors::places`] collects their hits.
+    with_context: bool,
+    context_from: usize,
     /// Exact keywords that open with an upper-case letter, a digit or a
     /// sign ("IN", "Street", "GmbH", "+1"): found by the byte loop, at
     /// those (rarer) bytes only. Folded into the automaton, every "in" and
@@ -701,7 +705,7 @@ impl RuleSet {
                     .collect();
             }
         }
-        let (anchors, scanned) = Anchors::build(&rules)?;
+        let (anchors, scanned) = Anchors::build(&rules, &words)?;
         let scan_set = if scanned.len() > 1 {
             regex::RegexSetBuilder::new(
                 scanned
@@ -761,14 +765,14 @@ impl RuleSet {
     ) -> Vec<Span> {
         scratch.reset(self.id);
         let mut out = Vec::with_capacity(8);
-        // Context words are found once per text, lazily: most texts match no rule.
-        let mut hits: Option<Vec<ContextHit>> = None;
         let mut raw = std::mem::take(&mut scratch.raw);
         // Long documents are searched paragraph by paragraph (the same
         // pieces the reference search uses, so look-arounds see the same
-        // text).
+        // text). All pieces first: the trigger pass also collects the
+        // context-word hits of the whole text, which judging needs.
         for (base, chunk) in chunks(text) {
-            raw.clear();
+            let from = raw.len();
+            scratch.base = base;
             if anchored {
                 self.anchors.matches(&self.rules, chunk, scratch, &mut raw);
             }
@@ -787,15 +791,31 @@ impl RuleSet {
                 }
             }
             // Same order as the reference: by pattern rank, then position.
-            raw.sort_unstable_by_key(|r| (r.0, r.2));
-            for (_, ri, _, v, n) in raw.drain(..) {
+            raw[from..].sort_unstable_by_key(|r| (r.0, r.2));
+            scratch.pieces.push((base, raw.len()));
+        }
+        // Context words are resolved once per text, lazily: most texts
+        // match no rule that has any.
+        let collected = anchored && self.anchors.with_context;
+        let mut hits: Option<Vec<ContextHit>> = None;
+        let mut from = 0;
+        for &(base, end) in &scratch.pieces {
+            for (_, ri, _, v, n) in raw.drain(..end - from) {
                 let rule = &self.rules[ri];
-                let hits = rule.hits(&mut hits, || self.context_hits(text));
+                let hits = rule.hits(&mut hits, || {
+                    if collected {
+                        context_from_overlapping(&scratch.context, text)
+                    } else {
+                        self.context_hits(text)
+                    }
+                });
                 let (start, end) = (base + v.start, base + v.end);
-                if let Some(score) = rule.judge(text, start, end, &chunk[n], hits) {
+                let validated = &text[base + n.start..base + n.end];
+                if let Some(score) = rule.judge(text, start, end, validated, hits) {
                     out.push(rule.span(start, end, score));
                 }
             }
+            from = end;
         }
         scratch.raw = raw;
         out
@@ -1139,6 +1159,13 @@ struct Scratch {
     patset: Option<PatternSet>,
     caps: Vec<Option<regex_automata::util::captures::Captures>>,
     digit: Option<(usize, bool)>,
+    /// Offset of the piece being searched in its text.
+    base: usize,
+    /// Every (overlapping) hit of a context word in the pieces searched
+    /// so far, by end: (start, end, word), offsets in the text.
+    context: Vec<(usize, usize, u32)>,
+    /// Per piece of the text: (its offset, the end of its matches in `raw`).
+    pieces: Vec<(usize, usize)>,
 }
 
 impl Scratch {
@@ -1152,6 +1179,8 @@ impl Scratch {
         }
         self.digit = None;
         self.raw.clear();
+        self.context.clear();
+        self.pieces.clear();
     }
 
     /// Whether `chunk` holds a digit (`\d` is Unicode: any decimal digit).
@@ -1200,7 +1229,10 @@ fn ascii_digits(bytes: &[u8]) -> (bool, bool) {
 impl Anchors {
     /// Split the patterns of `rules` into anchored ones (a trigger derives
     /// from the pattern) and scanned ones.
-    fn build(rules: &[Rule]) -> Result<(Self, Vec<(usize, usize)>), Error> {
+    fn build(
+        rules: &[Rule],
+        context_words: &[String],
+    ) -> Result<(Self, Vec<(usize, usize)>), Error> {
         let mut single = Vec::new();
         let mut owner = Vec::new();
         let mut grouped = Vec::new();
@@ -1352,14 +1384,36 @@ impl Anchors {
             }
         }
         let exact_keywords = ExactKeywords::new(&by_byte);
-        let automaton = if in_automaton.is_empty() {
+        // The context words ride in the same automaton (after the
+        // keywords), so the trigger pass finds them too and the text is not
+        // read again for them. Only when no hit can cross a piece of text
+        // (they are cut after a blank line) and no two words fold to the
+        // same bytes (their tie would need the other automaton's order).
+        let folded: std::collections::HashSet<Vec<u8>> = context_words
+            .iter()
+            .map(|w| w.as_bytes().to_ascii_lowercase())
+            .collect();
+        let with_context = !single.is_empty()
+            && !context_words.is_empty()
+            && folded.len() == context_words.len()
+            && context_words
+                .iter()
+                .all(|w| !w.is_empty() && !w.contains('\n'));
+        let context_from = in_automaton.len();
+        let automaton = if in_automaton.is_empty() && !with_context {
             None
         } else {
+            let ctx: &[String] = if with_context { context_words } else { &[] };
             Some((
                 KeywordDfa::builder()
                     .ascii_case_insensitive(true)
                     .prefilter(false)
-                    .build(in_automaton.iter().map(|&k| &keyword_text[k as usize]))
+                    .build(
+                        in_automaton
+                            .iter()
+                            .map(|&k| &keyword_text[k as usize][..])
+                            .chain(ctx.iter().map(|w| w.as_bytes())),
+                    )
                     .map_err(|e| Error::Config(format!("rule keywords: {e}")))?,
                 in_automaton,
             ))
@@ -1381,6 +1435,8 @@ impl Anchors {
                 inner,
                 inner_bytes,
                 keywords: automaton,
+                with_context,
+                context_from,
                 exact: exact_keywords,
                 keyword_mask: kw_mask,
                 keyword_text,
@@ -1440,6 +1496,11 @@ impl Anchors {
         }
         if let Some((ac, ids)) = &self.keywords {
             overlapping(ac, bytes, |start, end, id| {
+                if id >= self.context_from {
+                    let word = (id - self.context_from) as u32;
+                    s.context.push((s.base + start, s.base + end, word));
+                    return;
+                }
                 let k = ids[id] as usize;
                 let exact = self.keyword_mask[k].1;
                 if !exact || bytes[start..end] == self.keyword_text[k][..] {
@@ -1700,6 +1761,27 @@ fn next_in(set: &[bool; 256], bytes: &[u8], at: usize) -> Option<usize> {
     rest.iter()
         .position(|&b| set[usize::from(b)])
         .map(|i| at + i)
+}
+
+/// The context hits [`RuleSet::context_hits`] finds (leftmost-longest
+/// hits of the context words, those at word boundaries), from all the
+/// overlapping hits `all` (by end): from each point on, the hit that starts
+/// first, the longest of those; then on from its end.
+fn context_from_overlapping(all: &[(usize, usize, u32)], text: &str) -> Vec<ContextHit> {
+    let mut order: Vec<(usize, usize, u32)> = all.to_vec();
+    order.sort_unstable_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
+    let mut hits = Vec::new();
+    let mut from = 0;
+    for (start, end, word) in order {
+        if start < from {
+            continue;
+        }
+        from = end;
+        if super::is_word_boundary(text, start, end) {
+            hits.push(ContextHit { start, word });
+        }
+    }
+    hits
 }
 
 /// Step `dfa` from state `sid` over `hay[at..]` to the first special
@@ -2042,6 +2124,75 @@ mod equivalence {
     fn rules() -> &'static RuleSet {
         static R: OnceLock<RuleSet> = OnceLock::new();
         R.get_or_init(|| RuleSet::load(true, None, &[]).unwrap())
+    }
+
+    /// The context hits taken from the trigger pass equal the separate
+    /// leftmost-longest search, on texts of many pieces whose context
+    /// words overlap, nest and sit at the cuts between pieces.
+    #[test]
+    fn context_hits_from_the_trigger_pass_equal_their_own_search() {
+        let rs = rules();
+        assert!(rs.anchors.with_context);
+        let words = [
+            "date of birth",
+            "birth",
+            "dob",
+            "DOB:",
+            "born",
+            "phone",
+            "tel",
+            "ssn",
+            "social security",
+            "security",
+            "address",
+            "mail",
+            "e-mail",
+            "passport",
+        ];
+        let mut x = 0x1234_5678_9abc_def1u64;
+        let mut multi = 0;
+        for round in 0..300 {
+            let mut text = String::new();
+            while text.len() < 200 + round * 40 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let w = words[(x % words.len() as u64) as usize];
+                text.push_str(match x >> 60 {
+                    0 => "\n\n",
+                    1 => "",
+                    2 => "x",
+                    3 => ": ",
+                    _ => " ",
+                });
+                if x >> 59 & 1 == 1 {
+                    text.push_str(&w.to_uppercase());
+                } else {
+                    text.push_str(w);
+                }
+                if x >> 50 & 7 == 0 {
+                    text.push_str(&"filler words and more ".repeat(200));
+                }
+            }
+            let mut s = super::Scratch::default();
+            s.reset(rs.id);
+            for (base, chunk) in super::chunks(&text) {
+                s.base = base;
+                rs.anchors.places(chunk, &mut s);
+            }
+            let got: Vec<(usize, u32)> = super::context_from_overlapping(&s.context, &text)
+                .iter()
+                .map(|h| (h.start, h.word))
+                .collect();
+            let want: Vec<(usize, u32)> = rs
+                .context_hits(&text)
+                .iter()
+                .map(|h| (h.start, h.word))
+                .collect();
+            multi += usize::from(super::chunks(&text).count() > 1);
+            assert_eq!(got, want, "{text:?}");
+        }
+        assert!(multi > 50, "{multi} texts of several pieces");
     }
 
     /// The hand walks of the lazy DFAs answer as the crate's searches do,
