@@ -1768,11 +1768,42 @@ fn next_in(set: &[bool; 256], bytes: &[u8], at: usize) -> Option<usize> {
 /// overlapping hits `all` (by end): from each point on, the hit that starts
 /// first, the longest of those; then on from its end.
 fn context_from_overlapping(all: &[(usize, usize, u32)], text: &str) -> Vec<ContextHit> {
-    let mut order: Vec<(usize, usize, u32)> = all.to_vec();
-    order.sort_unstable_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
+    // By start, the longest first: one u64 per hit (start, then the
+    // complement of the length, then the word) where all fit, sorted by
+    // insertion: hits come by end, so each moves back past the few
+    // overlapping it, and a general sort cost more than the search it
+    // replaced.
+    let fits = |&(start, end, word): &(usize, usize, u32)| {
+        start < 1 << 32 && end - start < 1 << 16 && word < 1 << 16
+    };
+    let mut order: Vec<(usize, usize, u32)> = if all.iter().all(fits) {
+        let mut keys: Vec<u64> = Vec::with_capacity(all.len());
+        for &(start, end, word) in all {
+            let key =
+                (start as u64) << 32 | (0xffff - (end - start) as u64) << 16 | u64::from(word);
+            let mut i = keys.len();
+            keys.push(key);
+            while i > 0 && keys[i - 1] > key {
+                keys[i] = keys[i - 1];
+                i -= 1;
+            }
+            keys[i] = key;
+        }
+        keys.iter()
+            .map(|&k| {
+                let start = (k >> 32) as usize;
+                let len = 0xffff - ((k >> 16) & 0xffff) as usize;
+                (start, start + len, (k & 0xffff) as u32)
+            })
+            .collect()
+    } else {
+        let mut v = all.to_vec();
+        v.sort_unstable_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
+        v
+    };
     let mut hits = Vec::new();
     let mut from = 0;
-    for (start, end, word) in order {
+    for (start, end, word) in order.drain(..) {
         if start < from {
             continue;
         }
@@ -2193,6 +2224,23 @@ mod equivalence {
             assert_eq!(got, want, "{text:?}");
         }
         assert!(multi > 50, "{multi} texts of several pieces");
+    }
+
+    /// Hits too long to pack in a sort key take the general sort.
+    #[test]
+    fn context_hits_beyond_the_packed_keys() {
+        let text = format!("{} b c", "a".repeat(70_000));
+        let all = [
+            (70_003, 70_004, 3),
+            (0, 70_000, 1),
+            (5, 10, 2),
+            (70_001, 70_002, 4),
+        ];
+        let got: Vec<(usize, u32)> = super::context_from_overlapping(&all, &text)
+            .iter()
+            .map(|h| (h.start, h.word))
+            .collect();
+        assert_eq!(got, [(0, 1), (70_001, 4), (70_003, 3)]);
     }
 
     /// The hand walks of the lazy DFAs answer as the crate's searches do,
