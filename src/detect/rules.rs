@@ -1554,13 +1554,13 @@ impl Anchors {
             // order, so the run is walked once, not once per hit; a hit
             // before `covered`, from the other pass, walks it all).
             let floor = if covered[ti] <= p { covered[ti] } else { 0 };
+            // One walk: each byte of the run is checked as a start on the
+            // way back (the places are sorted later anyway).
             let mut q = p;
             while q > floor && t.class[bytes[q - 1] as usize] {
                 q -= 1;
-            }
-            for st in q..p {
-                if start_ok(st) {
-                    s.cands.push((st, t.bit));
+                if start_ok(q) {
+                    s.cands.push((q, t.bit));
                     *unsorted = true;
                 }
             }
