@@ -282,33 +282,28 @@ mod walk {
         dfa.next_state(cache, sid, b).ok()
     }
 
-    /// The patterns of `dfa` (built with `MatchKind::All`) that match at
-    /// the anchored start of `input`, among `want`: what
-    /// `try_which_overlapping_matches` puts in its set.
-    pub(super) fn which(
+    /// Walk `dfa` anchored over `input`, calling `on_match(cache, state,
+    /// end)` at each match state (`end`: where that match ends), until
+    /// the DFA dies or the input (with its end-of-input step) is read.
+    /// None on a quit byte or a cache failure.
+    #[inline(always)]
+    fn run(
         dfa: &lazy::DFA,
         cache: &mut lazy::Cache,
         input: &Input<'_>,
-        want: Mask,
-    ) -> Option<Mask> {
-        let mut found: Mask = 0;
-        let mut add = |cache: &lazy::Cache, sid: regex_automata::hybrid::LazyStateID| {
-            for i in 0..dfa.match_len(cache, sid) {
-                let p = dfa.match_pattern(cache, sid, i).as_usize();
-                if p < Mask::BITS as usize {
-                    found |= 1 << p;
-                }
-            }
-        };
+        mut on_match: impl FnMut(&lazy::Cache, regex_automata::hybrid::LazyStateID, usize),
+    ) -> Option<()> {
         let mut sid = dfa.start_state_forward(cache, input).ok()?;
         let hay = input.haystack();
-        for &b in &hay[input.start()..input.end()] {
+        let start = input.start();
+        for (i, &b) in hay[start..input.end()].iter().enumerate() {
             sid = step(dfa, cache, sid, b)?;
             if sid.is_tagged() {
+                // Matches show one byte late: this one ended before here.
                 if sid.is_match() {
-                    add(cache, sid);
+                    on_match(cache, sid, start + i);
                 } else if sid.is_dead() {
-                    return Some(found & want);
+                    return Some(());
                 } else if sid.is_quit() {
                     return None;
                 }
@@ -322,8 +317,29 @@ mod walk {
             return None;
         }
         if sid.is_match() {
-            add(cache, sid);
+            on_match(cache, sid, input.end());
         }
+        Some(())
+    }
+
+    /// The patterns of `dfa` (built with `MatchKind::All`) that match at
+    /// the anchored start of `input`, among `want`: what
+    /// `try_which_overlapping_matches` puts in its set.
+    pub(super) fn which(
+        dfa: &lazy::DFA,
+        cache: &mut lazy::Cache,
+        input: &Input<'_>,
+        want: Mask,
+    ) -> Option<Mask> {
+        let mut found: Mask = 0;
+        run(dfa, cache, input, |cache, sid, _| {
+            for i in 0..dfa.match_len(cache, sid) {
+                let p = dfa.match_pattern(cache, sid, i).as_usize();
+                if p < Mask::BITS as usize {
+                    found |= 1 << p;
+                }
+            }
+        })?;
         Some(found & want)
     }
 
@@ -335,33 +351,8 @@ mod walk {
         cache: &mut lazy::Cache,
         input: &Input<'_>,
     ) -> Option<Option<usize>> {
-        let mut sid = dfa.start_state_forward(cache, input).ok()?;
-        let hay = input.haystack();
         let mut end = None;
-        let start = input.start();
-        for (i, &b) in hay[start..input.end()].iter().enumerate() {
-            sid = step(dfa, cache, sid, b)?;
-            if sid.is_tagged() {
-                // Matches show one byte late: this one ended before here.
-                if sid.is_match() {
-                    end = Some(start + i);
-                } else if sid.is_dead() {
-                    return Some(end);
-                } else if sid.is_quit() {
-                    return None;
-                }
-            }
-        }
-        sid = match hay.get(input.end()) {
-            Some(&b) => dfa.next_state(cache, sid, b).ok()?,
-            None => dfa.next_eoi_state(cache, sid).ok()?,
-        };
-        if sid.is_quit() {
-            return None;
-        }
-        if sid.is_match() {
-            end = Some(input.end());
-        }
+        run(dfa, cache, input, |_, _, at| end = Some(at))?;
         Some(end)
     }
 }
