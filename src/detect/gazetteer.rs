@@ -726,20 +726,15 @@ fn short_key(bytes: &[u8], start: usize, len: usize) -> Key {
 }
 
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-const BYTE_ONES: u64 = 0x0101_0101_0101_0101;
 /// Bit 5 of every byte: set, it lower-cases an ASCII letter.
 const CASE_BITS: u64 = 0x2020_2020_2020_2020;
 
 /// The high bit of each byte of `v` that is an ASCII letter. With bit 5
-/// set, A-Z and a-z are exactly the bytes 0x61..=0x7a; two additions
-/// test that range in all eight bytes at once (no carry crosses a byte:
-/// the bytes are masked to 7 bits first).
+/// set, A-Z and a-z are exactly the bytes 0x61..=0x7a (bit 5 leaves the
+/// high bit, which marks non-ASCII bytes, as it is).
 #[inline(always)]
 fn letter_bits(v: u64) -> u64 {
-    let x = (v | CASE_BITS) & !HIGH_BITS;
-    let ge_a = x + (0x80 - 0x61) * BYTE_ONES;
-    let gt_z = x + (0x80 - 0x7b) * BYTE_ONES;
-    ge_a & !gt_z & !v & HIGH_BITS
+    super::ascii_range_bits(v | CASE_BITS, b'a', b'z')
 }
 
 /// The commonest word of all, from one 8-byte load (two for 8 to 12

@@ -191,6 +191,21 @@ pub fn is_word_boundary(text: &str, start: usize, end: usize) -> bool {
     !before.is_some_and(|c| c.is_alphanumeric()) && !after.is_some_and(|c| c.is_alphanumeric())
 }
 
+/// The high bit of each byte of `v` that is an ASCII byte in `lo..=hi`
+/// (`lo <= hi < 0x80`), all eight bytes at once: the bytes are masked to
+/// 7 bits first, so no addition carries into the next byte, and a byte
+/// with its own high bit set (not ASCII) is never in the range. The word
+/// lists' tokenizer and the rules' digit test read text this way.
+#[inline(always)]
+pub(crate) fn ascii_range_bits(v: u64, lo: u8, hi: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x80 * ONES;
+    let x = v & !HIGH;
+    let ge_lo = x + u64::from(0x80 - lo) * ONES;
+    let gt_hi = x + u64::from(0x7f - hi) * ONES;
+    ge_lo & !gt_hi & !v & HIGH
+}
+
 /// Convert a byte offset to a char (code point) offset; `scan` reports both
 /// because Python and most labelling tools count code points.
 pub fn char_offset(text: &str, byte: usize) -> usize {

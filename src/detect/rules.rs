@@ -1194,19 +1194,12 @@ impl Scratch {
 /// this runs over every text, and a byte-at-a-time `any` cost 9
 /// instructions a byte.
 fn ascii_digits(bytes: &[u8]) -> (bool, bool) {
-    const LANES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x80 * LANES;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut words = bytes.chunks_exact(8);
     let (mut digit, mut high) = (0u64, 0u64);
     for w in &mut words {
         let x = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
-        // Per byte, on its low 7 bits (no carry between bytes): b + 0x50
-        // has the high bit set iff b >= 0x30, b + 0x46 iff b >= 0x3a. A
-        // byte with its own high bit set is not ASCII, so no digit.
-        let y = x & !HIGH;
-        let ge0 = y.wrapping_add(0x50 * LANES);
-        let ge_colon = y.wrapping_add(0x46 * LANES);
-        digit |= ge0 & !ge_colon & !x;
+        digit |= super::ascii_range_bits(x, b'0', b'9');
         high |= x;
     }
     let (mut digit, mut high) = (digit & HIGH != 0, high & HIGH != 0);
