@@ -763,9 +763,9 @@ impl RuleSet {
         // context-word hits of the whole text, which judging needs.
         for (base, chunk) in chunks(text) {
             let from = raw.len();
-            scratch.base = base;
             if anchored {
-                self.anchors.matches(&self.rules, chunk, scratch, &mut raw);
+                self.anchors
+                    .matches(&self.rules, base, chunk, scratch, &mut raw);
             }
             if scanned {
                 let matched = self.scan_set.as_ref().map(|set| set.matches(chunk));
@@ -894,9 +894,10 @@ impl RuleSet {
     /// How many places the trigger pass finds in `text` (benchmarks).
     pub fn trigger_places(&self, text: &str) -> usize {
         let mut scratch = Scratch::default();
+        scratch.reset(self.id);
         chunks(text)
-            .map(|(_, chunk)| {
-                self.anchors.places(chunk, &mut scratch);
+            .map(|(base, chunk)| {
+                self.anchors.places(base, chunk, &mut scratch);
                 scratch.cands.len()
             })
             .sum()
@@ -909,8 +910,10 @@ impl RuleSet {
         let mut n = vec![0usize; self.anchors.single.len()];
         let mut scratch = Scratch::default();
         for t in texts {
-            for (_, chunk) in chunks(t) {
-                self.anchors.places(chunk, &mut scratch);
+            // Per text: the context hits the pass collects start afresh.
+            scratch.reset(self.id);
+            for (base, chunk) in chunks(t) {
+                self.anchors.places(base, chunk, &mut scratch);
                 for &(_, m) in &scratch.cands {
                     let mut m = m;
                     while m != 0 {
@@ -1150,8 +1153,6 @@ struct Scratch {
     patset: Option<PatternSet>,
     caps: Vec<Option<regex_automata::util::captures::Captures>>,
     digit: Option<(usize, bool)>,
-    /// Offset of the piece being searched in its text.
-    base: usize,
     /// Every (overlapping) hit of a context word in the pieces searched
     /// so far, by end: (start, end, word), offsets in the text.
     context: Vec<(usize, usize, u32)>,
@@ -1433,8 +1434,10 @@ impl Anchors {
     }
 
     /// The trigger pass: every place in `chunk` where an anchored pattern
-    /// may start, sorted, in `s.cands` (one entry per place and trigger).
-    fn places(&self, chunk: &str, s: &mut Scratch) {
+    /// may start, sorted, in `s.cands` (one entry per place and trigger);
+    /// and the context-word hits, at offset `base` of the text, added to
+    /// `s.context`.
+    fn places(&self, base: usize, chunk: &str, s: &mut Scratch) {
         s.cands.clear();
         if self.single.is_empty() {
             return;
@@ -1482,7 +1485,7 @@ impl Anchors {
             overlapping(ac, bytes, |start, end, id| {
                 if id >= self.context_from {
                     let word = (id - self.context_from) as u32;
-                    s.context.push((s.base + start, s.base + end, word));
+                    s.context.push((base + start, base + end, word));
                     return;
                 }
                 let k = ids[id] as usize;
@@ -1554,8 +1557,15 @@ impl Anchors {
 
     /// Matches of the anchored patterns in `chunk`, appended to `out`: at
     /// each trigger place, the patterns it triggers are tried anchored.
-    fn matches(&self, rules: &[Rule], chunk: &str, s: &mut Scratch, out: &mut Vec<RawMatch>) {
-        self.places(chunk, s);
+    fn matches(
+        &self,
+        rules: &[Rule],
+        base: usize,
+        chunk: &str,
+        s: &mut Scratch,
+        out: &mut Vec<RawMatch>,
+    ) {
+        self.places(base, chunk, s);
         if s.cands.is_empty() {
             return;
         }
@@ -2192,8 +2202,7 @@ mod equivalence {
             let mut s = super::Scratch::default();
             s.reset(rs.id);
             for (base, chunk) in super::chunks(&text) {
-                s.base = base;
-                rs.anchors.places(chunk, &mut s);
+                rs.anchors.places(base, chunk, &mut s);
             }
             let got: Vec<(usize, u32)> = super::context_from_overlapping(&s.context, &text)
                 .iter()
