@@ -116,14 +116,7 @@ impl Daemon {
     fn stop(mut self) -> std::process::ExitStatus {
         self.signal("-TERM");
         let mut c = self.child.take().unwrap();
-        let t = Instant::now();
-        loop {
-            if let Some(st) = c.try_wait().unwrap() {
-                return st;
-            }
-            assert!(t.elapsed() < Duration::from_secs(30), "daemon did not stop");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_exit(&mut c, 30).expect("daemon did not stop")
     }
 
     fn kill9(mut self) {
@@ -139,6 +132,20 @@ impl Drop for Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+/// The child's exit status once it exits, or None after `secs`.
+fn wait_exit(c: &mut std::process::Child, secs: u64) -> Option<std::process::ExitStatus> {
+    let t = Instant::now();
+    loop {
+        if let Some(st) = c.try_wait().unwrap() {
+            return Some(st);
+        }
+        if t.elapsed() >= Duration::from_secs(secs) {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -1099,17 +1106,10 @@ fn second_daemon_on_the_same_state_dir_is_refused() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let t = Instant::now();
-    let status = loop {
-        if let Some(st) = second.try_wait().unwrap() {
-            break st;
-        }
-        if t.elapsed() > Duration::from_secs(30) {
-            let _ = second.kill();
-            let _ = second.wait();
-            panic!("the second daemon started serving");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let Some(status) = wait_exit(&mut second, 30) else {
+        let _ = second.kill();
+        let _ = second.wait();
+        panic!("the second daemon started serving");
     };
     assert!(!status.success());
     let mut err = String::new();
