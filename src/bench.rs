@@ -22,6 +22,7 @@ pub struct Row {
     pub rewrite_cpu_mbps: f64,
     /// CPU time per byte relative to the 1× run (1.0 = perfectly linear).
     pub scan_linearity: f64,
+    pub rewrite_linearity: f64,
     pub spans: usize,
     /// With `compare`: the same run with the reference rule search
     /// (before triggers), timed alternately with the new one (CPU time).
@@ -97,29 +98,109 @@ pub fn run(
                 });
             }
         }
-        let mb = (bytes * scale) as f64 / 1e6;
-        let per_byte = scan.cpu / (bytes * scale) as f64;
-        let base = rows
-            .first()
-            .map_or(per_byte, |r| 1.0 / (r.scan_cpu_mbps * 1e6));
-        rows.push(Row {
-            corpus: name.to_string(),
+        let mut row = row(
+            name,
+            &rows,
             scale,
-            records: texts.len() * scale,
-            mbytes: mb,
-            scan_s: scan.wall,
-            scan_mbps: mb / scan.wall,
-            rewrite_s: rewrite.wall,
-            rewrite_mbps: mb / rewrite.wall,
-            scan_cpu_mbps: mb / scan.cpu,
-            rewrite_cpu_mbps: mb / rewrite.cpu,
-            scan_linearity: per_byte / base,
-            spans,
-            ref_scan_cpu_mbps: reference.map(|(s, _)| mb / s.cpu),
-            ref_rewrite_cpu_mbps: reference.map(|(_, r)| mb / r.cpu),
-        });
+            texts.len() * scale,
+            bytes * scale,
+            scan,
+            rewrite,
+        );
+        row.spans = spans;
+        row.ref_scan_cpu_mbps = reference.map(|(s, _)| row.mbytes / s.cpu);
+        row.ref_rewrite_cpu_mbps = reference.map(|(_, r)| row.mbytes / r.cpu);
+        rows.push(row);
     }
     rows
+}
+
+/// One row's figures; linearity relative to the first of `rows`.
+fn row(
+    name: &str,
+    rows: &[Row],
+    scale: usize,
+    records: usize,
+    bytes: usize,
+    scan: Took,
+    rewrite: Took,
+) -> Row {
+    let mb = bytes as f64 / 1e6;
+    let (scan_per_byte, rewrite_per_byte) = (scan.cpu / mb, rewrite.cpu / mb);
+    let (scan_base, rewrite_base) = rows.first().map_or((scan_per_byte, rewrite_per_byte), |r| {
+        (1.0 / r.scan_cpu_mbps, 1.0 / r.rewrite_cpu_mbps)
+    });
+    Row {
+        corpus: name.to_string(),
+        scale,
+        records,
+        mbytes: mb,
+        scan_s: scan.wall,
+        scan_mbps: mb / scan.wall,
+        rewrite_s: rewrite.wall,
+        rewrite_mbps: mb / rewrite.wall,
+        scan_cpu_mbps: mb / scan.cpu,
+        rewrite_cpu_mbps: mb / rewrite.cpu,
+        scan_linearity: scan_per_byte / scan_base,
+        rewrite_linearity: rewrite_per_byte / rewrite_base,
+        spans: 0,
+        ref_scan_cpu_mbps: None,
+        ref_rewrite_cpu_mbps: None,
+    }
+}
+
+/// Scan and rewrite of ONE record made of `base` repeated `scale` times
+/// (joined by a space: one paragraph, the hardest case for the per-record
+/// work), for each scale: time per byte must not grow with a record's
+/// size. A record's cost used to be quadratic in places (char offsets
+/// counted from the start per span, a sorted insert per span, context
+/// hits scanned per match), which the corpus scales above cannot show:
+/// they repeat short records.
+pub fn run_one_record(
+    p: &Pipeline,
+    name: &str,
+    base: &str,
+    scales: &[usize],
+    reps: usize,
+) -> Vec<Row> {
+    std::hint::black_box(p.rewrite(base));
+    let mut rows: Vec<Row> = Vec::new();
+    for &scale in scales {
+        let text = vec![base; scale].join(" ");
+        let one = std::slice::from_ref(&text);
+        let (mut scan, mut rewrite, mut spans) = time_scale(p, one, 1);
+        for _ in 1..reps.max(1) {
+            let (s, r, n) = time_scale(p, one, 1);
+            scan = scan.min(s);
+            rewrite = rewrite.min(r);
+            spans = n;
+        }
+        let mut row = row(name, &rows, scale, 1, text.len(), scan, rewrite);
+        row.spans = spans;
+        rows.push(row);
+    }
+    rows
+}
+
+/// The first texts of a corpus joined by a space, up to about `max` bytes
+/// (cut at a char boundary): the base record of [`run_one_record`].
+pub fn joined(texts: &[String], max: usize) -> String {
+    let mut out = String::new();
+    for t in texts {
+        if out.len() >= max {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(t);
+    }
+    let mut cut = max.min(out.len());
+    while !out.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    out.truncate(cut);
+    out
 }
 
 /// CPU time this thread has used, in seconds.

@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use gdr::RecordError;
 use gdr::config::Config;
-use gdr::detect::Span;
+use gdr::detect::{CharOffsets, Span, SpanOut, span_out};
 use gdr::formats::csv as csvfmt;
 use gdr::formats::jsonl::{self, FieldPath};
 use gdr::formats::read_line_capped;
@@ -217,6 +217,14 @@ struct BenchArgs {
     /// run, alternating with the current one, and print the ratio.
     #[arg(long)]
     compare: bool,
+    /// Also time ONE record of each corpus's texts joined (about
+    /// --record-kb KB) at each scale of its size: per-byte time must not
+    /// grow with a record's size.
+    #[arg(long)]
+    one_record: bool,
+    /// Size in KB of the --one-record base record.
+    #[arg(long, default_value_t = 64)]
+    record_kb: usize,
     /// Benchmark the LLM engine instead (pp/tg tokens/s like llama-bench,
     /// prefix-cache saving), and run bench/llama_bench.sh beside it.
     #[arg(long)]
@@ -918,12 +926,25 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, RecordError>) -> Result<T, RecordErr
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(Err(RecordError::Panic))
 }
 
-fn span_json(text: &str, field: &str, s: &Span, show: bool) -> Value {
-    let mut v = gdr::detect::span_json(text, Some(field), s);
-    if show {
-        v["value"] = Value::String(text[s.start..s.end].to_string());
+/// One `scan` output line. Serialized from this typed record rather than a
+/// `Value` tree, which cost over a kilobyte a span (see [`SpanOut`]).
+#[derive(serde::Serialize)]
+struct ScanLine<'a> {
+    line: usize,
+    /// JSONL and CSV records say their id (null when they have none);
+    /// text paragraphs have no id key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a Value>,
+    spans: &'a [SpanOut],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    llm: Option<Value>,
+}
+
+impl ScanLine<'_> {
+    fn to_line(&self) -> String {
+        // Strings, numbers and Arc<str> only: serialization cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
     }
-    v
 }
 
 /// LLM admission for a window of JSONL lines (all admitted without a
@@ -1004,7 +1025,7 @@ fn jsonl_record(
 /// output line and report (shared by JSONL and CSV).
 #[derive(Default)]
 struct FieldAcc {
-    spans_out: Vec<Value>,
+    spans_out: Vec<SpanOut>,
     entities: Vec<Value>,
     n_spans: usize,
     rw_paths: Vec<gdr::pipeline::RewritePath>,
@@ -1029,8 +1050,10 @@ impl FieldAcc {
                 if let Some(u) = used {
                     self.llm_uses.push(u);
                 }
+                let mut offsets = CharOffsets::new(s);
                 for sp in spans.iter().filter(|sp| sp.score >= min_score) {
-                    self.spans_out.push(span_json(s, loc, sp, show_values));
+                    self.spans_out
+                        .push(span_out(&mut offsets, Some(loc), sp, show_values));
                 }
             }
             Mode::Rewrite { report } => {
@@ -1077,11 +1100,13 @@ impl FieldAcc {
     ) -> Processed {
         match mode {
             Mode::Scan { .. } => {
-                let mut rec = json!({"line": line_no, "id": id, "spans": self.spans_out});
-                if p.llm.is_some() {
-                    rec["llm"] = json!(self.llm_uses);
-                }
-                (rec.to_string(), None, None)
+                let rec = ScanLine {
+                    line: line_no,
+                    id: Some(id.as_ref().unwrap_or(&Value::Null)),
+                    spans: &self.spans_out,
+                    llm: p.llm.is_some().then(|| json!(self.llm_uses)),
+                };
+                (rec.to_line(), None, None)
             }
             Mode::Rewrite { .. } => {
                 let decision = if self.held.is_some() {
@@ -1173,16 +1198,19 @@ fn text_record(p: &Pipeline, text: &str, mode: Mode, line: usize) -> Processed {
             min_score,
         } => {
             let (found, used) = p.scan_detail(text, true);
-            let spans: Vec<Value> = found
+            let mut offsets = CharOffsets::new(text);
+            let spans: Vec<SpanOut> = found
                 .iter()
                 .filter(|s| s.score >= min_score)
-                .map(|s| span_json(text, "text", s, show_values))
+                .map(|s| span_out(&mut offsets, Some("text"), s, show_values))
                 .collect();
-            let mut rec = json!({"line": line, "spans": spans});
-            if let Some(u) = used {
-                rec["llm"] = json!(u);
-            }
-            (rec.to_string(), None, None)
+            let rec = ScanLine {
+                line,
+                id: None,
+                spans: &spans,
+                llm: used.map(|u| json!(u)),
+            };
+            (rec.to_line(), None, None)
         }
         Mode::Rewrite { report } => {
             let r = p.rewrite(text);
@@ -1210,7 +1238,7 @@ fn bench(p: &Pipeline, b: BenchArgs) -> Result<i32> {
         bail!("--scales must be positive integers");
     }
     println!(
-        "{:<22} {:>6} {:>9} {:>9} {:>10} {:>12} {:>9} {:>11} {:>10} {:>9}",
+        "{:<22} {:>6} {:>9} {:>9} {:>10} {:>12} {:>9} {:>11} {:>10} {:>10} {:>9}",
         "corpus",
         "scale",
         "records",
@@ -1219,9 +1247,26 @@ fn bench(p: &Pipeline, b: BenchArgs) -> Result<i32> {
         "rewrite MB/s",
         "scan cpu",
         "rewrite cpu",
-        "t/byte vs 1x",
+        "scan t/B",
+        "rw t/B",
         "spans"
     );
+    let print_row = |r: &gdr::bench::Row| {
+        println!(
+            "{:<22} {:>6} {:>9} {:>9.2} {:>10.1} {:>12.1} {:>9.1} {:>11.1} {:>10.3} {:>10.3} {:>9}",
+            r.corpus,
+            r.scale,
+            r.records,
+            r.mbytes,
+            r.scan_mbps,
+            r.rewrite_mbps,
+            r.scan_cpu_mbps,
+            r.rewrite_cpu_mbps,
+            r.scan_linearity,
+            r.rewrite_linearity,
+            r.spans
+        );
+    };
     for c in &corpora {
         let f = File::open(c).with_context(|| format!("opening {}", c.display()))?;
         let mut texts = Vec::new();
@@ -1266,19 +1311,7 @@ fn bench(p: &Pipeline, b: BenchArgs) -> Result<i32> {
                 println!("{}", serde_json::to_string(&r)?);
                 continue;
             }
-            println!(
-                "{:<22} {:>6} {:>9} {:>9.2} {:>10.1} {:>12.1} {:>9.1} {:>11.1} {:>10.3} {:>9}",
-                r.corpus,
-                r.scale,
-                r.records,
-                r.mbytes,
-                r.scan_mbps,
-                r.rewrite_mbps,
-                r.scan_cpu_mbps,
-                r.rewrite_cpu_mbps,
-                r.scan_linearity,
-                r.spans
-            );
+            print_row(&r);
             if let (Some(rs), Some(rr)) = (r.ref_scan_cpu_mbps, r.ref_rewrite_cpu_mbps) {
                 println!(
                     "{:<22} reference rule search (cpu): scan {rs:.1} MB/s, rewrite {rr:.1} MB/s; now {:.2}x scan, {:.2}x rewrite",
@@ -1293,6 +1326,17 @@ fn bench(p: &Pipeline, b: BenchArgs) -> Result<i32> {
                     "",
                     r.scan_mbps / base
                 );
+            }
+        }
+        if b.one_record {
+            let base = gdr::bench::joined(&texts, b.record_kb * 1000);
+            let label = format!("{name} (1 record)");
+            for r in gdr::bench::run_one_record(p, &label, &base, &b.scales, b.reps) {
+                if b.json {
+                    println!("{}", serde_json::to_string(&r)?);
+                } else {
+                    print_row(&r);
+                }
             }
         }
     }

@@ -268,6 +268,35 @@ fn api_endpoints_limits_and_path_checks() {
     );
     assert!(!String::from_utf8_lossy(&r.body).contains("karl@"));
 
+    // Scan of records: per record its index and spans (field, byte and
+    // code-point offsets), or its error; no values either way.
+    let r = d.post_json(
+        "/v1/scan",
+        &json!({"records": [
+            {"id": 1, "text": "Zoë wrote: karl@example.com"},
+            {"id": 2, "body": "no text field"}
+        ]}),
+    );
+    assert_eq!(r.status, 200);
+    let v = r.json().unwrap();
+    assert_eq!(v["records"][0]["index"], 0);
+    let spans = v["records"][0]["spans"].as_array().unwrap();
+    let email = spans.iter().find(|s| s["type"] == "EMAIL").unwrap();
+    assert_eq!(email["field"], "text");
+    assert_eq!(
+        (email["start"].as_u64(), email["end"].as_u64()),
+        (Some(12), Some(28))
+    );
+    // "ë" is two bytes, one code point.
+    assert_eq!(
+        (email["char_start"].as_u64(), email["char_end"].as_u64()),
+        (Some(11), Some(27))
+    );
+    assert_eq!(v["records"][1]["index"], 1);
+    assert!(v["records"][1]["error"].is_string(), "{v}");
+    assert!(v["records"][1].get("spans").is_none(), "{v}");
+    assert!(!String::from_utf8_lossy(&r.body).contains("karl@"));
+
     // Malformed JSON, wrong shape, unknown endpoint: 4xx without echoing content.
     let r = d
         .req(

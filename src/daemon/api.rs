@@ -9,7 +9,7 @@
 
 use super::jobs::{self, Format, SRC_API_PATH, SRC_API_UPLOAD};
 use super::{DaemonError, Shared};
-use crate::detect::span_json;
+use crate::detect::{CharOffsets, SpanOut, span_out};
 use crate::store::{Audit, NewJob, State, now_ms};
 use axum::Router;
 use axum::body::Bytes;
@@ -564,6 +564,25 @@ fn record_line(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
+/// `/v1/scan` answers, typed so the spans are serialized straight into the
+/// response (a `Value` tree cost over a kilobyte a span).
+#[derive(serde::Serialize)]
+struct ScanSpans {
+    spans: Vec<SpanOut>,
+}
+
+#[derive(serde::Serialize)]
+struct ScanRecords {
+    records: Vec<ScanRecord>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum ScanRecord {
+    Spans { index: usize, spans: Vec<SpanOut> },
+    Error { index: usize, error: String },
+}
+
 async fn scan(AxState(api): St, body: Bytes) -> Response {
     let (req, fields) = match sync_req(&body) {
         Ok(x) => x,
@@ -576,11 +595,15 @@ async fn scan(AxState(api): St, body: Bytes) -> Response {
         if let Some(text) = req.text {
             let spans = jobs::guarded(s, || Ok(l.pipeline.scan(&text)));
             return match spans {
-                Ok(spans) => axum::Json(json!({
-                    "spans": spans.iter().filter(|x| x.score >= min)
-                        .map(|x| span_json(&text, None, x)).collect::<Vec<_>>()
-                }))
-                .into_response(),
+                Ok(spans) => {
+                    let mut offsets = CharOffsets::new(&text);
+                    let spans: Vec<SpanOut> = spans
+                        .iter()
+                        .filter(|x| x.score >= min)
+                        .map(|x| span_out(&mut offsets, None, x, false))
+                        .collect();
+                    axum::Json(ScanSpans { spans }).into_response()
+                }
                 Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
             };
         }
@@ -593,19 +616,23 @@ async fn scan(AxState(api): St, body: Bytes) -> Response {
                 let mut spans = Vec::new();
                 for p in &fields {
                     v.for_each_mut(p, &mut |loc, t| {
+                        let mut offsets = CharOffsets::new(t);
                         for x in l.pipeline.scan(t).iter().filter(|x| x.score >= min) {
-                            spans.push(span_json(t, Some(loc), x));
+                            spans.push(span_out(&mut offsets, Some(loc), x, false));
                         }
                     })?;
                 }
                 Ok(spans)
             });
             out.push(match res {
-                Ok(spans) => json!({"index": i, "spans": spans}),
-                Err(e) => json!({"index": i, "error": e.to_string()}),
+                Ok(spans) => ScanRecord::Spans { index: i, spans },
+                Err(e) => ScanRecord::Error {
+                    index: i,
+                    error: e.to_string(),
+                },
             });
         }
-        axum::Json(json!({ "records": out })).into_response()
+        axum::Json(ScanRecords { records: out }).into_response()
     })
     .await;
     r.extensions_mut().insert(Note {

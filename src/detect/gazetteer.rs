@@ -1195,6 +1195,8 @@ impl Gazetteers {
             taken.resize(toks.len(), false);
             self.find_places(text, toks, taken, buf, out);
             self.find_people(toks, taken, out);
+            super::trim_scratch(toks);
+            super::trim_scratch(taken);
         });
     }
 

@@ -206,32 +206,103 @@ pub(crate) fn ascii_range_bits(v: u64, lo: u8, hi: u8) -> u64 {
     ge_lo & !gt_hi & !v & HIGH
 }
 
-/// Convert a byte offset to a char (code point) offset; `scan` reports both
-/// because Python and most labelling tools count code points.
-pub fn char_offset(text: &str, byte: usize) -> usize {
-    text[..byte].chars().count()
+/// Drop a per-thread buffer that one large record grew past 1 MiB.
+///
+/// Detection keeps its buffers per thread between records (allocating
+/// them per record cost more than the work on short ones). Without this a
+/// thread would hold its largest record's peak for good: tens of bytes per
+/// byte of text, in every daemon worker.
+pub(crate) fn trim_scratch<T>(v: &mut Vec<T>) {
+    const KEEP_BYTES: usize = 1 << 20;
+    if v.capacity().saturating_mul(std::mem::size_of::<T>()) > KEEP_BYTES {
+        *v = Vec::new();
+    }
+}
+
+/// Byte offsets to char (code point) offsets; `scan` reports both because
+/// Python and most labelling tools count code points.
+///
+/// Spans come sorted, so each conversion counts on from the previous one:
+/// counting from the text's start for every span made scanning one large
+/// record quadratic (a 1 MB record with 60,000 spans spent most of its
+/// time here). An offset before the previous one is still right, counted
+/// from the start again.
+pub struct CharOffsets<'a> {
+    text: &'a str,
+    byte: usize,
+    chars: usize,
+}
+
+impl<'a> CharOffsets<'a> {
+    pub fn new(text: &'a str) -> Self {
+        CharOffsets {
+            text,
+            byte: 0,
+            chars: 0,
+        }
+    }
+
+    /// The text the offsets are in.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
+    /// The char offset of byte offset `byte` (a char boundary).
+    pub fn at(&mut self, byte: usize) -> usize {
+        if byte < self.byte {
+            self.byte = 0;
+            self.chars = 0;
+        }
+        self.chars += self.text[self.byte..byte].chars().count();
+        self.byte = byte;
+        self.chars
+    }
 }
 
 /// A span as `scan` output (CLI and socket API): field when given, type,
-/// byte and code-point offsets, score, detector; never the matched text.
-pub fn span_json(text: &str, field: Option<&str>, s: &Span) -> serde_json::Value {
-    let mut v = serde_json::Map::new();
-    if let Some(f) = field {
-        v.insert("field".into(), f.into());
+/// byte and code-point offsets, score, detector; the matched text only
+/// when asked for (`--show-values`).
+///
+/// A typed record, serialized straight to the output: as a
+/// `serde_json::Value` map each span took over a kilobyte, and a large
+/// record's spans held hundreds of megabytes until its line was written.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SpanOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(rename = "type")]
+    pub entity: Arc<str>,
+    pub start: usize,
+    pub end: usize,
+    pub char_start: usize,
+    pub char_end: usize,
+    /// Rounded to three decimals.
+    pub score: f32,
+    pub detector: Arc<str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// `s` as [`SpanOut`]. `offsets` is over the text the span is in; pass one
+/// per text, spans in order, so the whole text is counted once.
+/// `show_value` copies the matched text in: only for `--show-values`.
+pub fn span_out(
+    offsets: &mut CharOffsets<'_>,
+    field: Option<&str>,
+    s: &Span,
+    show_value: bool,
+) -> SpanOut {
+    SpanOut {
+        field: field.map(str::to_string),
+        entity: s.entity.clone(),
+        start: s.start,
+        end: s.end,
+        char_start: offsets.at(s.start),
+        char_end: offsets.at(s.end),
+        score: (s.score * 1000.0).round() / 1000.0,
+        detector: s.detector.clone(),
+        value: show_value.then(|| offsets.text()[s.start..s.end].to_string()),
     }
-    let rest = serde_json::json!({
-        "type": &*s.entity,
-        "start": s.start,
-        "end": s.end,
-        "char_start": char_offset(text, s.start),
-        "char_end": char_offset(text, s.end),
-        "score": (s.score * 1000.0).round() / 1000.0,
-        "detector": &*s.detector,
-    });
-    if let serde_json::Value::Object(m) = rest {
-        v.extend(m);
-    }
-    serde_json::Value::Object(v)
 }
 
 #[cfg(test)]
@@ -245,6 +316,31 @@ mod tests {
             let rules = RuleSet::load(true, None, &[]).unwrap();
             Detector::new(rules, Arc::new(Gazetteers::builtin()), 0.5, &[], &[]).unwrap()
         })
+    }
+
+    /// Counting on from the previous offset gives the count from the
+    /// start, in order, out of order and repeated, over multi-byte text.
+    #[test]
+    fn char_offsets_count_on_and_back() {
+        let text = "Zoë Ñúñez, 東京 🙂 x\u{301}y ok";
+        let bounds: Vec<usize> = (0..=text.len())
+            .filter(|&b| text.is_char_boundary(b))
+            .collect();
+        let want = |b: usize| text[..b].chars().count();
+        let mut forward = CharOffsets::new(text);
+        for &b in &bounds {
+            assert_eq!(forward.at(b), want(b), "forward at {b}");
+            assert_eq!(forward.at(b), want(b), "repeated at {b}");
+        }
+        let mut back = CharOffsets::new(text);
+        for &b in bounds.iter().rev() {
+            assert_eq!(back.at(b), want(b), "backward at {b}");
+        }
+        let mut jumpy = CharOffsets::new(text);
+        for (k, _) in bounds.iter().enumerate() {
+            let b = bounds[(k * 7) % bounds.len()];
+            assert_eq!(jumpy.at(b), want(b), "jump to {b}");
+        }
     }
 
     fn found(text: &str) -> Vec<(String, String)> {

@@ -809,6 +809,7 @@ impl RuleSet {
             from = end;
         }
         scratch.raw = raw;
+        scratch.trim();
         out
     }
 
@@ -945,6 +946,8 @@ impl RuleSet {
                 hits.push(ContextHit { start, word });
             }
         });
+        // `Rule::judge` looks its window up by binary search.
+        debug_assert!(hits.is_sorted_by_key(|h| h.start));
         hits
     }
 
@@ -1098,9 +1101,14 @@ impl Rule {
         }
         let lo = start.saturating_sub(self.window);
         let hi = end + self.window / 2;
-        let near = hits
+        // `hits` are in text order: only the window is looked at, so a
+        // record with many matches and many context words is not matches
+        // × hits (quadratic in the record's size).
+        let from = hits.partition_point(|h| h.start < lo);
+        let near = hits[from..]
             .iter()
-            .filter(|h| h.start >= lo && h.start < hi && (h.start < start || h.start >= end));
+            .take_while(|h| h.start < hi)
+            .filter(|h| h.start < start || h.start >= end);
         let mut ctx = false;
         let mut neg = false;
         for h in near {
@@ -1173,6 +1181,19 @@ impl Scratch {
         self.raw.clear();
         self.context.clear();
         self.pieces.clear();
+    }
+
+    /// Give back what one large record grew: the buffers are per thread
+    /// and kept between records, so without this every worker would hold
+    /// its largest record's peak (tens of bytes per byte of text) for good.
+    /// Short records stay well under the bound and keep their buffers.
+    fn trim(&mut self) {
+        use super::trim_scratch as trim;
+        trim(&mut self.raw);
+        trim(&mut self.cands);
+        trim(&mut self.next_ok);
+        trim(&mut self.context);
+        trim(&mut self.pieces);
     }
 
     /// Whether `chunk` holds a digit (`\d` is Unicode: any decimal digit).
@@ -1806,6 +1827,8 @@ fn context_from_overlapping(all: &[(usize, usize, u32)], text: &str) -> Vec<Cont
             hits.push(ContextHit { start, word });
         }
     }
+    // `Rule::judge` looks its window up by binary search.
+    debug_assert!(hits.is_sorted_by_key(|h| h.start));
     hits
 }
 
