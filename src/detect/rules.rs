@@ -791,7 +791,10 @@ impl RuleSet {
         let mut hits: Option<Vec<ContextHit>> = None;
         let mut from = 0;
         for &(base, end) in &scratch.pieces {
-            for (_, ri, _, v, n) in raw.drain(..end - from) {
+            // By index, not `drain(..)` per piece: draining the front
+            // moved every later piece's matches each time, quadratic in a
+            // text of many short paragraphs.
+            for (_, ri, _, v, n) in raw[from..end].iter().cloned() {
                 let rule = &self.rules[ri];
                 let hits = rule.hits(&mut hits, || {
                     if collected {
@@ -808,6 +811,7 @@ impl RuleSet {
             }
             from = end;
         }
+        raw.clear();
         scratch.raw = raw;
         scratch.trim();
         out

@@ -97,9 +97,9 @@ fn trailing_places(
         let Some(after) = rest.strip_prefix(", ") else {
             continue;
         };
-        let stop = after
-            .find(['\n', '.', '!', '?', ';', '(', ')', '"'])
-            .unwrap_or(after.len());
+        let Some(stop) = segment_end(after) else {
+            continue;
+        };
         let seg = after[..stop].trim_end_matches([',', ' ']);
         let limit = spans.get(i + 1).map_or(text.len(), |n| n.start);
         let start = s.end + 2;
@@ -123,6 +123,23 @@ fn trailing_places(
         });
     }
     add_sorted(spans, added);
+}
+
+/// Where the place words after an address's ", " end: the first of
+/// `\n . ! ? ; ( ) "`, or the end of `after`. None when the segment would
+/// be longer than `BLOCK_LINE_MAX` even without its trailing commas and
+/// spaces: found without reading on to the stop, which on a long line
+/// of addresses and no full stop read the rest of the text per address.
+fn segment_end(after: &str) -> Option<usize> {
+    for (i, &c) in after.as_bytes().iter().enumerate() {
+        if matches!(c, b'\n' | b'.' | b'!' | b'?' | b';' | b'(' | b')' | b'"') {
+            return Some(i);
+        }
+        if i >= BLOCK_LINE_MAX && c != b',' && c != b' ' {
+            return None;
+        }
+    }
+    Some(after.len())
 }
 
 /// Start of "12 " / "12a, " / "46 89 " directly before `pos` on one line.
@@ -207,23 +224,32 @@ fn block_lines(
     // The address spans, once: lines are many and these are few.
     // (The first few on the stack: most records hold one or two.)
     let mut first = [(0usize, 0usize); 8];
-    let (mut n_first, mut more) = (0, Vec::new());
+    let (mut n_first, mut all) = (0, Vec::new());
     for s in spans
         .iter()
         .filter(|s| matches!(&*s.entity, "ADDRESS" | "ZIP"))
     {
-        if n_first < first.len() {
+        if all.is_empty() && n_first < first.len() {
             first[n_first] = (s.start, s.end);
             n_first += 1;
         } else {
-            more.push((s.start, s.end));
+            if all.is_empty() {
+                all.extend_from_slice(&first[..n_first]);
+            }
+            all.push((s.start, s.end));
         }
     }
+    let addrs: &[(usize, usize)] = if all.is_empty() {
+        &first[..n_first]
+    } else {
+        &all
+    };
+    // Sorted and disjoint, so their ends rise too: the one address that
+    // can touch `cs..ce` is the first ending after `cs`. (Looking at all
+    // of them per line was lines x addresses.)
     let touches = |cs: usize, ce: usize| {
-        first[..n_first]
-            .iter()
-            .chain(&more)
-            .any(|&(s, e)| s < ce && e > cs)
+        let i = addrs.partition_point(|&(_, e)| e <= cs);
+        addrs.get(i).is_some_and(|&(s, _)| s < ce)
     };
     let mut after_address = 0usize;
     let mut offset = 0usize;
@@ -282,9 +308,12 @@ fn fill_gaps(
 ) {
     // `spans` is sorted by start, so the clipped cuts come in order (among
     // cuts with the same start, the first moves `pos` past that start and
-    // the order of the rest does not matter): no vector, no sort.
-    debug_assert!(spans.windows(2).all(|w| w[0].start <= w[1].start));
-    let cuts = spans
+    // the order of the rest does not matter): no vector, no sort. They are
+    // disjoint, so their ends rise too: the first that can reach into the
+    // line is found by binary search, not by reading all before it (which
+    // was lines x spans).
+    let from = spans.partition_point(|s| s.end <= cs);
+    let cuts = spans[from..]
         .iter()
         .take_while(|s| s.start < ce)
         .filter(|s| s.end > cs)
@@ -368,6 +397,52 @@ mod tests {
                 );
             }
         }
+    }
+
+    proptest! {
+        /// `segment_end` stops where the search for the first stop
+        /// character did, and gives up only where that segment, trimmed of
+        /// trailing commas and spaces, was too long anyway.
+        #[test]
+        fn segment_end_same_as_reading_to_the_stop(
+            after in "[a ,.\n!;\u{e9}]{0,80}"
+        ) {
+            let stop = after
+                .find(['\n', '.', '!', '?', ';', '(', ')', '"'])
+                .unwrap_or(after.len());
+            let seg = after[..stop].trim_end_matches([',', ' ']);
+            match segment_end(&after) {
+                Some(end) => prop_assert_eq!(end, stop, "{:?}", after),
+                None => prop_assert!(seg.len() > BLOCK_LINE_MAX, "{:?}", after),
+            }
+        }
+    }
+
+    /// Past the eight addresses kept on the stack, block lines are still
+    /// found for every address (the binary search over all of them).
+    #[test]
+    fn block_lines_of_many_addresses() {
+        let mut t = String::new();
+        for i in 0..12 {
+            t.push_str(&format!("Jane Roe\n{} Rue de la Paix\n Assen\n\n", 10 + i));
+        }
+        let mut v: Vec<Span> = t
+            .match_indices("Rue de la Paix")
+            .map(|(start, m)| Span {
+                start,
+                end: start + m.len(),
+                entity: Arc::from("ADDRESS"),
+                score: 0.55,
+                detector: Arc::from("rule:x"),
+                validated: false,
+            })
+            .collect();
+        address_context(&t, &mut v, gaz());
+        let got = values(&t, &v);
+        let places = got.iter().filter(|(e, v)| e == "LOCATION" && v == "Assen");
+        assert_eq!(places.count(), 12, "{got:?}");
+        let streets = got.iter().filter(|(e, _)| e == "ADDRESS").count();
+        assert_eq!(streets, 12, "{got:?}");
     }
 
     fn gaz() -> &'static Gazetteers {
