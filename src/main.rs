@@ -135,10 +135,11 @@ struct IoArgs {
     /// Largest record (line or paragraph) accepted, in bytes.
     #[arg(long, default_value_t = 64 << 20)]
     max_record_bytes: usize,
-    /// JSONL records processed at once, rules only (default: the number of
-    /// cores). Output order is the input order and the output is the same
-    /// at any count. With the LLM on it is 1: the model is the bottleneck
-    /// and its budget is spent in input order.
+    /// Records (JSONL lines, CSV rows, text paragraphs) processed at once,
+    /// rules only (default: the number of cores). Output order is the input
+    /// order and the output is the same at any count. With the LLM on it is
+    /// 1: the model is the bottleneck and its budget is spent in input
+    /// order.
     #[arg(long)]
     threads: Option<usize>,
 }
@@ -595,6 +596,11 @@ fn process(
     let mut failed = 0usize;
     let mut quarantined = 0usize;
     let mut total = 0usize;
+    // Rules only, the records of a window are processed on several threads
+    // (`record_threads`); a bigger window amortises starting them. The
+    // byte cap bounds memory whatever the record sizes.
+    const WINDOW_BYTES: usize = 16 << 20;
+    let mut read_error: Option<anyhow::Error> = None;
     let mut fail = |line: usize, e: &RecordError, report: &mut Option<BufWriter<File>>| {
         failed += 1;
         eprintln!("gdr: {name}:{line}: {e}; record skipped");
@@ -612,17 +618,7 @@ fn process(
             // model goes to the records the rules are least sure about first
             // (Pipeline::admit); output order is the input order.
             const WINDOW: usize = 32;
-            // Rules only, records of a window are processed on several
-            // threads; a bigger window amortises starting them. The byte
-            // cap bounds memory whatever the record sizes.
-            const WINDOW_BYTES: usize = 16 << 20;
-            let threads = if p.llm.is_some() {
-                1
-            } else {
-                io.threads
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-                    .max(1)
-            };
+            let threads = record_threads(p, io);
             let window_len = if threads > 1 { 64 * threads } else { WINDOW };
             let mut line_no = 0usize;
             let mut eof = false;
@@ -633,8 +629,15 @@ fn process(
                     && (window.is_empty() || window_bytes < WINDOW_BYTES)
                 {
                     let mut buf = Vec::new();
-                    let Some(full) = read_line_capped(&mut input, &mut buf, io.max_record_bytes)
-                        .with_context(|| format!("reading {name}"))?
+                    // A read error ends the input, after the records read
+                    // before it are written: none of them is lost.
+                    let read = read_line_capped(&mut input, &mut buf, io.max_record_bytes);
+                    let Some(full) = read
+                        .with_context(|| format!("reading {name}"))
+                        .unwrap_or_else(|e| {
+                            read_error = Some(e);
+                            None
+                        })
                     else {
                         eof = true;
                         break;
@@ -707,38 +710,58 @@ fn process(
                 if matches!(mode, Mode::Rewrite { .. }) {
                     header.write_to(&mut out)?;
                 }
-                // Windows for LLM admission under a budget, as for JSONL;
-                // without one admission needs no look-ahead, so one record
-                // at a time is in memory.
+                // Windows for LLM admission under a budget, as for JSONL,
+                // and for threads (rules only). One thread without a budget
+                // needs no look-ahead: one record at a time is in memory.
                 let budget = p.llm.as_ref().is_some_and(|l| l.remaining().is_some());
-                let window_len = if budget { 32 } else { 1 };
+                let threads = record_threads(p, io);
+                let window_len = if budget {
+                    32
+                } else if threads > 1 {
+                    64 * threads
+                } else {
+                    1
+                };
                 let mut eof = false;
                 while !eof {
                     let mut window = Vec::with_capacity(window_len);
-                    while window.len() < window_len {
-                        let Some(item) = rd
-                            .next_record()
-                            .with_context(|| format!("reading {name}"))?
-                        else {
+                    let mut window_bytes = 0usize;
+                    while window.len() < window_len
+                        && (window.is_empty() || window_bytes < WINDOW_BYTES)
+                    {
+                        let read = rd.next_record().with_context(|| format!("reading {name}"));
+                        let Some(item) = read.unwrap_or_else(|e| {
+                            read_error = Some(e);
+                            None
+                        }) else {
                             eof = true;
                             break;
                         };
                         total += 1;
+                        if let Ok(row) = &item.result {
+                            window_bytes += row.values().iter().map(String::len).sum::<usize>();
+                        }
                         window.push(item);
                     }
                     let allow = admit_csv(p, &window, &cols);
-                    for (item, allow_llm) in window.into_iter().zip(allow) {
+                    let results = map_records(window.len(), threads, &|i| {
+                        let item = &window[i];
+                        let row = item.result.as_ref().ok()?.clone();
+                        Some(guarded(|| {
+                            Ok(csv_record(p, row, &cols, id_col, mode, item.line, allow[i]))
+                        }))
+                    });
+                    for (item, result) in window.into_iter().zip(results) {
                         let line = item.line;
-                        let row = match item.result {
-                            Ok(r) => r,
-                            Err(e) => {
+                        let result = match (item.result, result) {
+                            (Ok(_), Some(r)) => r,
+                            (Err(e), _) => {
                                 fail(line, &e, &mut report);
                                 continue;
                             }
+                            (Ok(_), None) => unreachable!("every readable row has a result"),
                         };
-                        match guarded(|| {
-                            Ok(csv_record(p, row, &cols, id_col, mode, line, allow_llm))
-                        }) {
+                        match result {
                             Ok((bytes, rep, held)) => {
                                 if let Some(reasons) = held {
                                     quarantined += 1;
@@ -764,48 +787,81 @@ fn process(
             }
         }
         Format::Text => {
-            for para in Paragraphs::new(input, io.max_record_bytes) {
-                let para = para.with_context(|| format!("reading {name}"))?;
-                let text = match para.result {
-                    Ok(t) => t,
-                    Err(e) => {
-                        total += 1;
-                        fail(para.first_line, &e, &mut report);
-                        continue;
+            let threads = record_threads(p, io);
+            let window_len = if threads > 1 { 64 * threads } else { 1 };
+            let mut paragraphs = Paragraphs::new(input, io.max_record_bytes);
+            let mut eof = false;
+            while !eof {
+                let mut window = Vec::with_capacity(window_len);
+                let mut window_bytes = 0usize;
+                while window.len() < window_len
+                    && (window.is_empty() || window_bytes < WINDOW_BYTES)
+                {
+                    match paragraphs.next() {
+                        None => eof = true,
+                        Some(Err(e)) => {
+                            read_error =
+                                Some(anyhow::Error::from(e).context(format!("reading {name}")));
+                            eof = true;
+                        }
+                        Some(Ok(para)) => {
+                            if let Ok(t) = &para.result {
+                                window_bytes += t.len();
+                            }
+                            window.push(para);
+                            continue;
+                        }
                     }
-                };
-                if text.is_empty() {
-                    out.write_all(para.trailer.as_bytes())?;
-                    continue;
+                    break;
                 }
-                total += 1;
-                let line = para.first_line;
-                match guarded(|| Ok(text_record(p, &text, mode, line))) {
-                    Ok((body, rep, held)) => {
-                        if let Some(reasons) = held {
-                            quarantined += 1;
-                            withhold(
-                                &name,
-                                line,
-                                "paragraph",
-                                &reasons,
-                                &mut quarantine,
-                                &[text.as_bytes(), para.trailer.as_bytes()],
-                            )?;
-                            out.write_all(para.trailer.as_bytes())?;
-                        } else {
-                            out.write_all(body.as_bytes())?;
-                            if matches!(mode, Mode::Rewrite { .. }) {
+                let results = map_records(window.len(), threads, &|i| {
+                    let para = &window[i];
+                    let text = para.result.as_ref().ok().filter(|t| !t.is_empty())?;
+                    Some(guarded(|| Ok(text_record(p, text, mode, para.first_line))))
+                });
+                for (para, result) in window.into_iter().zip(results) {
+                    let text = match para.result {
+                        Ok(t) => t,
+                        Err(e) => {
+                            total += 1;
+                            fail(para.first_line, &e, &mut report);
+                            continue;
+                        }
+                    };
+                    let Some(result) = result else {
+                        // Nothing but blank lines: passed through as they are.
+                        out.write_all(para.trailer.as_bytes())?;
+                        continue;
+                    };
+                    total += 1;
+                    let line = para.first_line;
+                    match result {
+                        Ok((body, rep, held)) => {
+                            if let Some(reasons) = held {
+                                quarantined += 1;
+                                withhold(
+                                    &name,
+                                    line,
+                                    "paragraph",
+                                    &reasons,
+                                    &mut quarantine,
+                                    &[text.as_bytes(), para.trailer.as_bytes()],
+                                )?;
                                 out.write_all(para.trailer.as_bytes())?;
                             } else {
-                                out.write_all(b"\n")?;
+                                out.write_all(body.as_bytes())?;
+                                if matches!(mode, Mode::Rewrite { .. }) {
+                                    out.write_all(para.trailer.as_bytes())?;
+                                } else {
+                                    out.write_all(b"\n")?;
+                                }
+                            }
+                            if let (Some(r), Some(rep)) = (&mut report, rep) {
+                                writeln!(r, "{rep}")?;
                             }
                         }
-                        if let (Some(r), Some(rep)) = (&mut report, rep) {
-                            writeln!(r, "{rep}")?;
-                        }
+                        Err(e) => fail(line, &e, &mut report),
                     }
-                    Err(e) => fail(line, &e, &mut report),
                 }
             }
         }
@@ -828,7 +884,32 @@ fn process(
     if failed > 0 {
         eprintln!("gdr: {failed} of {total} records failed and were skipped");
     }
+    if let Some(e) = read_error {
+        return Err(e);
+    }
     Ok(if failed + quarantined > 0 { 1 } else { 0 })
+}
+
+/// Threads for the records of a window: rules only, `--threads` or the
+/// number of cores; with the LLM, 1 (the model is the bottleneck and its
+/// budget is spent in input order).
+fn record_threads(p: &Pipeline, io: &IoArgs) -> usize {
+    if p.llm.is_some() {
+        return 1;
+    }
+    io.threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
+}
+
+/// `one(i)` for `i` in `0..n`, in index order: on up to `threads` threads
+/// when there is more than one record.
+fn map_records<T: Send>(n: usize, threads: usize, one: &(impl Fn(usize) -> T + Sync)) -> Vec<T> {
+    if threads <= 1 || n < 2 {
+        (0..n).map(one).collect()
+    } else {
+        run_parallel(n, threads, one)
+    }
 }
 
 /// A record no rewrite passed for: named on stderr with its reason codes
@@ -852,12 +933,8 @@ where
         (line, Ok(buf)) => Some(f(i, *line, buf)),
         (_, Err(_)) => None,
     };
-    let n = window.len();
-    let results: Vec<Option<Result<Processed, RecordError>>> = if threads <= 1 || n < 2 {
-        (0..n).map(one).collect()
-    } else {
-        run_parallel(n, threads, &one)
-    };
+    let results: Vec<Option<Result<Processed, RecordError>>> =
+        map_records(window.len(), threads, &one);
     window
         .into_iter()
         .zip(results)

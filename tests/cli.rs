@@ -904,3 +904,49 @@ fn threads_give_the_one_thread_output() {
     assert_eq!(report_three, report_one);
     assert_eq!(stderr(&three), stderr(&one));
 }
+
+/// Paragraphs of a window run on several threads (rules only): output,
+/// report, stderr and exit status are those of one thread, in input order
+/// and layout, across several windows, unreadable paragraphs included.
+#[test]
+fn text_threads_give_the_one_thread_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let note = std::fs::read(fixture("note.txt")).unwrap();
+    let mut input = Vec::new();
+    // 80 copies of the note, every fifth followed by a paragraph that is
+    // not UTF-8 and extra blank lines: several windows at 3 threads.
+    for i in 0..80 {
+        input.extend_from_slice(&note);
+        input.extend_from_slice(b"\n\n");
+        if i % 5 == 0 {
+            input.extend_from_slice(b"caf\xe9 au lait\n\n\n\n");
+        }
+    }
+    let path = dir.path().join("many.txt");
+    std::fs::write(&path, &input).unwrap();
+    for mode in ["scan", "rewrite"] {
+        let run = |threads: &str| {
+            let report = dir.path().join(format!("report.{mode}.{threads}.jsonl"));
+            let mut args = vec![mode, "--format", "text", "--no-llm", "--threads", threads];
+            args.push(path_str(&path));
+            if mode == "rewrite" {
+                args.extend(["--report", path_str(&report)]);
+            }
+            let o = gdr(dir.path(), &args, None);
+            (o, std::fs::read_to_string(&report).unwrap_or_default())
+        };
+        let (one, report_one) = run("1");
+        let (three, report_three) = run("3");
+        assert_eq!(
+            one.status.code(),
+            Some(1),
+            "{mode}: bad paragraphs make it exit 1"
+        );
+        assert_eq!(three.status.code(), one.status.code(), "{mode}");
+        assert!(stdout(&one).len() > 10_000, "{mode}");
+        assert_eq!(stdout(&three), stdout(&one), "{mode}");
+        assert_eq!(report_three, report_one, "{mode}");
+        assert_eq!(stderr(&three), stderr(&one), "{mode}");
+        assert_eq!(stderr(&one).matches("record skipped").count(), 16, "{mode}");
+    }
+}

@@ -291,3 +291,51 @@ fn oversized_records_are_skipped_streaming() {
         "{out}"
     );
 }
+
+/// Rows of a window run on several threads (rules only): output, report,
+/// stderr and exit status are those of one thread, in input order, across
+/// several windows, bad rows included.
+#[test]
+fn threads_give_the_one_thread_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = std::fs::read_to_string(fixture()).unwrap();
+    let (head, rows) = fixture.split_once('\n').unwrap();
+    // 120 copies of the rows (the malformed one each time): more than one
+    // window at 3 threads (192 rows each).
+    let mut input = format!("{head}\n");
+    for _ in 0..120 {
+        input.push_str(rows);
+    }
+    let path = dir.path().join("many.csv");
+    std::fs::write(&path, &input).unwrap();
+    let path = path.to_str().unwrap();
+    for mode in ["scan", "rewrite"] {
+        let run = |threads: &str| {
+            let report = dir.path().join(format!("report.{mode}.{threads}.jsonl"));
+            let mut args = vec![mode, "--format", "csv", "--no-llm", "--threads", threads];
+            args.extend(["--column", "notes", "--column", "contact", path]);
+            if mode == "rewrite" {
+                args.extend(["--report", report.to_str().unwrap()]);
+            }
+            let o = gdr(dir.path(), &args, None);
+            (o, std::fs::read_to_string(report).unwrap_or_default())
+        };
+        let (one, report_one) = run("1");
+        let (three, report_three) = run("3");
+        assert_eq!(
+            one.status.code(),
+            Some(1),
+            "{mode}: the bad rows make it exit 1"
+        );
+        assert_eq!(three.status.code(), one.status.code(), "{mode}");
+        assert!(one.stdout.len() > 10_000, "{mode}");
+        assert_eq!(three.stdout, one.stdout, "{mode}");
+        assert_eq!(report_three, report_one, "{mode}");
+        assert_eq!(stderr(&three), stderr(&one), "{mode}");
+        assert_eq!(
+            stderr(&one).matches("record skipped").count(),
+            120,
+            "{mode}"
+        );
+    }
+}
