@@ -1472,6 +1472,8 @@ impl Anchors {
         // Per before-trigger: places up to here are already listed for
         // the run of class bytes that reaches here (see `keyword_hit`).
         let mut covered = [0usize; MAX_BEFORE];
+        // Per inner trigger: starts below this are already tested.
+        let mut inner_done = [0usize; 32];
         let mut at = 0;
         while let Some(i) = next_in(&self.interesting, bytes, at) {
             at = i + 1;
@@ -1486,12 +1488,17 @@ impl Anchors {
             }
             let mut e = self.inner_bytes[b as usize];
             while e != 0 {
-                let t = &self.inner[e.trailing_zeros() as usize];
+                let ti = e.trailing_zeros() as usize;
+                let t = &self.inner[ti];
                 e &= e - 1;
                 let Some(last) = i.checked_sub(t.lo) else {
                     continue;
                 };
-                let from = i.saturating_sub(t.hi);
+                // Starts before `inner_done` were tested at an earlier
+                // trigger byte: a run of digits tested (and listed) the
+                // same starts once per digit.
+                let from = i.saturating_sub(t.hi).max(inner_done[ti]);
+                inner_done[ti] = inner_done[ti].max(last + 1);
                 for st in from..=last {
                     let c = bytes[st] as usize;
                     if t.any[c] || t.bound[c] && boundary(bytes, st) {
