@@ -1159,6 +1159,8 @@ struct Scratch {
     raw: Vec<RawMatch>,
     /// Trigger places: (byte offset, patterns that may start there).
     cands: Vec<(usize, Mask)>,
+    /// Where `sort_places` merges `cands`' two runs (swapped with it).
+    merged: Vec<(usize, Mask)>,
     /// Per anchored pattern: where its previous match ended (matches of
     /// one pattern never overlap, as with an iterator over the text).
     next_ok: Vec<usize>,
@@ -1195,6 +1197,7 @@ impl Scratch {
         use super::trim_scratch as trim;
         trim(&mut self.raw);
         trim(&mut self.cands);
+        trim(&mut self.merged);
         trim(&mut self.next_ok);
         trim(&mut self.context);
         trim(&mut self.pieces);
@@ -1513,6 +1516,9 @@ impl Anchors {
                 });
             }
         }
+        // Places listed so far came by trigger byte, those below by
+        // keyword: two runs, each nearly in order on its own.
+        let split = s.cands.len();
         if let Some((ac, ids)) = &self.keywords {
             overlapping(ac, bytes, |start, end, id| {
                 if id >= self.context_from {
@@ -1528,7 +1534,7 @@ impl Anchors {
             });
         }
         if unsorted {
-            s.cands.sort_unstable_by_key(|c| c.0);
+            sort_places(&mut s.cands, split, &mut s.merged);
         }
     }
 
@@ -1841,6 +1847,59 @@ fn context_from_overlapping(all: &[(usize, usize, u32)], text: &str) -> Vec<Cont
     // `Rule::judge` looks its window up by binary search.
     debug_assert!(hits.is_sorted_by_key(|h| h.start));
     hits
+}
+
+/// Sort trigger places by offset. `cands[..split]` and `cands[split..]`
+/// are each nearly in order (a place found by an inner or before-trigger
+/// lies a few places back), so each is sorted by insertion, and the two
+/// are merged through `buf`: a general sort of the whole list was 5 % of a
+/// scan of long documents. Insertion gives up, for a general sort, once it
+/// has moved more than a few places per entry (a pathological text).
+fn sort_places(cands: &mut Vec<(usize, Mask)>, split: usize, buf: &mut Vec<(usize, Mask)>) {
+    fn insertion(v: &mut [(usize, Mask)]) {
+        let mut budget = 8 * v.len() + 64;
+        for i in 1..v.len() {
+            let x = v[i];
+            let mut j = i;
+            while j > 0 && v[j - 1].0 > x.0 {
+                v[j] = v[j - 1];
+                j -= 1;
+            }
+            v[j] = x;
+            budget = budget.saturating_sub(i - j);
+            if budget == 0 {
+                v.sort_unstable_by_key(|c| c.0);
+                return;
+            }
+        }
+    }
+    // Short lists (most records): the library's small sort is faster
+    // than two passes and a merge.
+    if cands.len() <= 32 {
+        cands.sort_unstable_by_key(|c| c.0);
+        return;
+    }
+    let (a, b) = cands.split_at_mut(split);
+    insertion(a);
+    insertion(b);
+    if a.is_empty() || b.is_empty() || a[a.len() - 1].0 <= b[0].0 {
+        return;
+    }
+    buf.clear();
+    buf.reserve(cands.len());
+    let (mut i, mut j) = (0, split);
+    while i < split && j < cands.len() {
+        if cands[j].0 < cands[i].0 {
+            buf.push(cands[j]);
+            j += 1;
+        } else {
+            buf.push(cands[i]);
+            i += 1;
+        }
+    }
+    buf.extend_from_slice(&cands[i..split]);
+    buf.extend_from_slice(&cands[j..]);
+    std::mem::swap(cands, buf);
 }
 
 /// Step `dfa` from state `sid` over `hay[at..]` to the first special
@@ -2174,6 +2233,49 @@ mod tests {
     }
 }
 /// The triggered search must find exactly what the reference search finds.
+#[cfg(test)]
+mod place_sort {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Two nearly sorted runs (places found a few back), or any order
+        /// at all: `sort_places` returns the same places, in order.
+        #[test]
+        fn sort_places_sorts_and_keeps_every_place(
+            a in proptest::collection::vec((0usize..400, 0u32..8, 0u8..4), 0..120),
+            b in proptest::collection::vec((0usize..400, 0u32..8, 0u8..4), 0..120),
+            shuffled in any::<bool>(),
+        ) {
+            // (position - back, mask bit): ascending positions with small
+            // steps back, as the trigger pass lists them.
+            let run = |v: &[(usize, u32, u8)]| -> Vec<(usize, Mask)> {
+                let mut pos = 0usize;
+                v.iter()
+                    .map(|&(step, bit, back)| {
+                        pos += step % 7;
+                        (pos.saturating_sub(usize::from(back) * 3), 1 << bit)
+                    })
+                    .collect()
+            };
+            let mut cands = run(&a);
+            let split = cands.len();
+            cands.extend(run(&b));
+            if shuffled {
+                // Any order: the give-up path.
+                cands.reverse();
+            }
+            let mut want = cands.clone();
+            want.sort_unstable();
+            let mut buf = Vec::new();
+            sort_places(&mut cands, split, &mut buf);
+            prop_assert!(cands.windows(2).all(|w| w[0].0 <= w[1].0));
+            cands.sort_unstable();
+            prop_assert_eq!(cands, want);
+        }
+    }
+}
+
 #[cfg(test)]
 mod equivalence {
     use super::{Anchored, Input, Mask, PatternID, PatternSet, RuleSet, floor_char, walk};
