@@ -194,6 +194,10 @@ pub struct RuleSet {
     /// The scanned patterns as one set: one pass over a piece of text says
     /// which of them match at all, so only those search it.
     scan_set: Option<regex::RegexSet>,
+    /// Per scanned pattern that ends at a line end: the bytes its match
+    /// can end with before trailing whitespace (`trigger::line_end_last`).
+    /// A piece with no line end after such a byte is not searched.
+    scan_line_end: Vec<Option<Box<[bool; 256]>>>,
     /// The old search, kept as the reference the new one must equal
     /// (tests, `gdr bench --reference`): two sets of all patterns, one pass
     /// per set, then the matching patterns. Built on first use.
@@ -697,6 +701,14 @@ impl RuleSet {
             }
         }
         let (anchors, scanned) = Anchors::build(&rules, &words)?;
+        let scan_line_end = scanned
+            .iter()
+            .map(|&(ri, pi)| {
+                let p = compile_form(rules[ri].patterns[pi].as_str());
+                let h = regex_syntax::ParserBuilder::new().build().parse(&p).ok()?;
+                super::trigger::line_end_last(&h)
+            })
+            .collect();
         let scan_set = if scanned.len() > 1 {
             regex::RegexSetBuilder::new(
                 scanned
@@ -717,6 +729,7 @@ impl RuleSet {
             packs,
             anchors,
             scanned,
+            scan_line_end,
             scan_set,
             sets: std::sync::OnceLock::new(),
             reference: std::sync::atomic::AtomicBool::new(false),
@@ -775,6 +788,11 @@ impl RuleSet {
                     }
                     let rule = &self.rules[ri];
                     if (rule.needs_digit || rule.digit_only[pi]) && !scratch.has_digit(chunk) {
+                        continue;
+                    }
+                    if let Some(last) = &self.scan_line_end[k]
+                        && !line_end_after(chunk.as_bytes(), last)
+                    {
                         continue;
                     }
                     let order = rule.order[pi];
@@ -1849,6 +1867,27 @@ fn context_from_overlapping(all: &[(usize, usize, u32)], text: &str) -> Vec<Cont
     hits
 }
 
+/// Whether some line end of `hay` (a `\n`, or the end), skipping ASCII
+/// whitespace back from it, follows a byte of `last` or a non-ASCII byte:
+/// else a pattern that must end there (see `trigger::line_end_last`)
+/// cannot match. One `memchr` pass instead of the pattern's own search of
+/// the whole piece.
+fn line_end_after(hay: &[u8], last: &[bool; 256]) -> bool {
+    use super::trigger::is_space_byte;
+    // Each line is read back only to its start: a line of whitespace
+    // alone has the same byte before its end as the line end before it,
+    // which did not fit (so blank lines cost no second reading).
+    let mut from = 0;
+    for e in memchr::memchr_iter(b'\n', hay).chain(std::iter::once(hay.len())) {
+        let before = hay[from..e].iter().rev().find(|&&b| !is_space_byte(b));
+        if before.is_some_and(|&b| b >= 0x80 || last[b as usize]) {
+            return true;
+        }
+        from = e + 1;
+    }
+    false
+}
+
 /// Sort trigger places by offset. `cands[..split]` and `cands[split..]`
 /// are each nearly in order (a place found by an inner or before-trigger
 /// lies a few places back), so each is sorted by insertion, and the two
@@ -2237,6 +2276,60 @@ mod tests {
 mod place_sort {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// `line_end_after` only ever rules out texts the pattern cannot
+        /// match: over random lines of digits, letters, spaces, tabs,
+        /// blank lines and non-ASCII characters.
+        #[test]
+        fn line_end_test_never_rules_out_a_match(
+            parts in proptest::collection::vec(0..TOKENS.len(), 0..14)
+        ) {
+            let text: String = parts.iter().map(|&i| TOKENS[i]).collect();
+            let p = r"(?m)(?:\p{L},?\s+)(?P<v>\d{5})(?:-\d{4})?\s*$";
+            let hir = regex_syntax::ParserBuilder::new().build().parse(p).unwrap();
+            let last = super::super::trigger::line_end_last(&hir).unwrap();
+            let re = regex::Regex::new(p).unwrap();
+            if re.is_match(&text) {
+                prop_assert!(line_end_after(text.as_bytes(), &last), "{:?}", text);
+            }
+        }
+    }
+
+    /// Pieces of postcode lines and near misses.
+    const TOKENS: &[&str] = &[
+        "Paris",
+        "é",
+        ",",
+        " ",
+        "\t",
+        "\n",
+        "\u{a0}",
+        "75001",
+        "7500",
+        "-1234",
+        "\u{663}\u{663}\u{663}\u{663}\u{663}",
+        "x",
+        ".",
+        "\r",
+    ];
+
+    #[test]
+    fn line_end_after_cases() {
+        let mut digits = [false; 256];
+        digits[b'0' as usize..=b'9' as usize].fill(true);
+        assert!(line_end_after(b"Paris 75001", &digits));
+        assert!(line_end_after(b"Paris 75001 \t\n\n  \n", &digits));
+        assert!(line_end_after(b"Paris 75001\nnext line.", &digits));
+        assert!(!line_end_after(
+            b"line 75001 here.\nand more.\n\n\n",
+            &digits
+        ));
+        assert!(!line_end_after(b"", &digits));
+        assert!(!line_end_after(b" \n \n", &digits));
+        // A non-ASCII byte before the line end could be a Unicode digit.
+        assert!(line_end_after("Kairo \u{663}".as_bytes(), &digits));
+    }
 
     proptest! {
         /// Two nearly sorted runs (places found a few back), or any order

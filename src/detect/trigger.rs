@@ -246,6 +246,51 @@ fn mark_class(c: &Class, set: &mut [bool; 256]) -> bool {
     }
 }
 
+/// For a pattern that ends at a line end (`$`, multi-line `$`, `\z`),
+/// perhaps after optional whitespace (`\s*`): the bytes the match can end
+/// with before that whitespace. A text where no line end, skipping ASCII
+/// whitespace back from it, follows one of these bytes (or a non-ASCII
+/// byte) cannot match: a whole search of the text is saved. None when the
+/// pattern does not end so, when that part can be empty, or when it can
+/// end in whitespace itself (the skip back could then pass it).
+pub fn line_end_last(h: &Hir) -> Option<Box<[bool; 256]>> {
+    let HirKind::Concat(v) = h.kind() else {
+        return None;
+    };
+    let (end, rest) = v.split_last()?;
+    if !matches!(
+        end.kind(),
+        HirKind::Look(Look::End | Look::EndLF | Look::EndCRLF)
+    ) {
+        return None;
+    }
+    // Trailing optional repetitions of whitespace (ASCII or any non-ASCII
+    // byte: Unicode `\s`).
+    let optional_space = |x: &Hir| {
+        let HirKind::Repetition(r) = x.kind() else {
+            return false;
+        };
+        let mut set = [false; 256];
+        add_all(&r.sub, &mut set);
+        r.min == 0 && (0..256).all(|b| !set[b] || b >= 0x80 || is_space_byte(b as u8))
+    };
+    let kept = rest.len() - rest.iter().rev().take_while(|x| optional_space(x)).count();
+    let mut set = [false; 256];
+    for x in rest[..kept].iter().rev() {
+        if !add_last(x, &mut set) {
+            let ends_in_space = (0..128u8).any(|b| set[b as usize] && is_space_byte(b));
+            return (!ends_in_space).then(|| Box::new(set));
+        }
+    }
+    None
+}
+
+/// ASCII whitespace as the regex `\s` has it (with `\x0B`, unlike
+/// `u8::is_ascii_whitespace`).
+pub fn is_space_byte(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
+}
+
 /// Add the possible last bytes of `h` to `set`. Returns whether `h` can
 /// match empty.
 fn add_last(h: &Hir, set: &mut [bool; 256]) -> bool {
@@ -451,6 +496,32 @@ pub fn is_word_byte(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn line_end(p: &str) -> Option<Box<[bool; 256]>> {
+        let hir = regex_syntax::ParserBuilder::new()
+            .build()
+            .parse(&super::super::rules::compile_form(p))
+            .unwrap();
+        line_end_last(&hir)
+    }
+
+    #[test]
+    fn line_end_last_bytes() {
+        // The postcode at a line end: digits (and any non-ASCII byte, for
+        // Unicode digits), through the optional "-1234" and "\s*".
+        let zip = line_end(r"(?m)(?:\p{L},?\s+)(?P<v>\d{5})(?:-\d{4})?\s*$").unwrap();
+        assert!(zip[b'0' as usize] && zip[b'9' as usize] && zip[0xd9]);
+        assert!(!zip[b'a' as usize] && !zip[b' ' as usize] && !zip[b'-' as usize]);
+        let word = line_end(r"(?m)\bend[.!]?$").unwrap();
+        assert!(word[b'd' as usize] && word[b'.' as usize] && word[b'!' as usize]);
+        assert!(!word[b'e' as usize]);
+        // Not ending at a line end; able to end empty; ending in a space
+        // the skip back would pass: no test.
+        assert!(line_end(r"\d{5}").is_none());
+        assert!(line_end(r"(?m)a?$").is_none());
+        assert!(line_end(r"(?m)\d\s$").is_none());
+        assert!(line_end(r"(?m)\d[ x]*$").is_none());
+    }
 
     fn trig(p: &str) -> Trigger {
         let hir = regex_syntax::ParserBuilder::new()
