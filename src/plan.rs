@@ -6,7 +6,7 @@
 
 use crate::detect::Span;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// What to do with an entity.
@@ -184,13 +184,84 @@ fn name_words(text: &str) -> Vec<String> {
 /// Group `spans` (sorted, disjoint, already filtered by threshold) of
 /// `text` into entities and pick each entity's operation.
 pub fn plan(text: &str, spans: Vec<Span>, policy: &Policy) -> Plan {
+    let indexed = spans.len() > INDEX_FROM;
+    plan_with(text, spans, policy, indexed)
+}
+
+/// From how many spans a mention finds its entity by lookup ([`Lookup`])
+/// instead of comparing itself with every entity so far: the comparisons
+/// made planning quadratic in the mentions of a long record, the lookups
+/// cost more than they save on a short one. Both group the same way.
+const INDEX_FROM: usize = 32;
+
+/// Entities by type and key, and by type and name word (ascending).
+#[derive(Default)]
+struct Lookup {
+    by_key: HashMap<Arc<str>, HashMap<String, usize>>,
+    by_word: HashMap<Arc<str>, HashMap<String, Vec<usize>>>,
+}
+
+impl Lookup {
+    /// The first entity of type `entity` with `key` or, for a name
+    /// (`words` not empty), with every word of `words`.
+    fn find(
+        &self,
+        entities: &[Entity],
+        entity: &Arc<str>,
+        key: &str,
+        words: &[String],
+    ) -> Option<usize> {
+        let same_key = self.by_key.get(entity).and_then(|m| m.get(key)).copied();
+        let with_words = if words.is_empty() {
+            None
+        } else {
+            self.by_word.get(entity).and_then(|m| {
+                let lists: Option<Vec<&Vec<usize>>> = words.iter().map(|w| m.get(w)).collect();
+                let shortest = lists?.into_iter().min_by_key(|l| l.len())?;
+                shortest
+                    .iter()
+                    .copied()
+                    .take_while(|&e| same_key.is_none_or(|k| e < k))
+                    .find(|&e| words.iter().all(|w| entities[e].words.contains(w)))
+            })
+        };
+        match (same_key, with_words) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Entity `idx` was just created.
+    fn add(&mut self, idx: usize, e: &Entity) {
+        self.by_key
+            .entry(e.entity.clone())
+            .or_default()
+            .entry(e.key.clone())
+            .or_insert(idx);
+        if !e.words.is_empty() {
+            let m = self.by_word.entry(e.entity.clone()).or_default();
+            for w in &e.words {
+                let list = m.entry(w.clone()).or_default();
+                if list.last() != Some(&idx) {
+                    list.push(idx);
+                }
+            }
+        }
+    }
+}
+
+/// [`plan`], finding each mention's entity by comparing it with every
+/// entity so far (`indexed` = false) or by [`Lookup`] (true).
+fn plan_with(text: &str, spans: Vec<Span>, policy: &Policy, indexed: bool) -> Plan {
     let mut entities: Vec<Entity> = Vec::new();
     let mut entity_of = Vec::with_capacity(spans.len());
     let mut per_type: BTreeMap<Arc<str>, usize> = BTreeMap::new();
     // Full names first, so that "Strobel" before "Karl Strobel" in the text
     // still joins the full name's entity.
     let mut order: Vec<usize> = (0..spans.len()).collect();
-    order.sort_by_key(|&i| {
+    // Cached: the key splits the mention into words, once per mention
+    // rather than once per comparison. Stable like `sort_by_key`.
+    order.sort_by_cached_key(|&i| {
         let s = &spans[i];
         let words = if &*s.entity == "PERSON" {
             name_words(&text[s.start..s.end]).len()
@@ -200,6 +271,7 @@ pub fn plan(text: &str, spans: Vec<Span>, policy: &Policy) -> Plan {
         (std::cmp::Reverse(words), s.start)
     });
     let mut assigned = vec![usize::MAX; spans.len()];
+    let mut lookup = indexed.then(Lookup::default);
     for &i in &order {
         let s = &spans[i];
         let value = &text[s.start..s.end];
@@ -209,13 +281,16 @@ pub fn plan(text: &str, spans: Vec<Span>, policy: &Policy) -> Plan {
         } else {
             Vec::new()
         };
-        let found = entities.iter().position(|e| {
-            e.entity == s.entity
-                && (e.key == key
-                    || (!words.is_empty()
-                        && !e.words.is_empty()
-                        && words.iter().all(|w| e.words.contains(w))))
-        });
+        let found = match &lookup {
+            Some(l) => l.find(&entities, &s.entity, &key, &words),
+            None => entities.iter().position(|e| {
+                e.entity == s.entity
+                    && (e.key == key
+                        || (!words.is_empty()
+                            && !e.words.is_empty()
+                            && words.iter().all(|w| e.words.contains(w))))
+            }),
+        };
         let idx = match found {
             Some(idx) => idx,
             None => {
@@ -227,7 +302,11 @@ pub fn plan(text: &str, spans: Vec<Span>, policy: &Policy) -> Plan {
                     key,
                     words,
                 });
-                entities.len() - 1
+                let idx = entities.len() - 1;
+                if let Some(l) = &mut lookup {
+                    l.add(idx, &entities[idx]);
+                }
+                idx
             }
         };
         assigned[i] = idx;
@@ -291,6 +370,45 @@ mod tests {
         let p = plan(text, spans, &Policy::default());
         assert_eq!(p.entities.len(), 1);
         assert_eq!(p.entities[0].mentions, vec![0, 1]);
+    }
+
+    /// (type, number, mentions, key, words) of an entity.
+    type Summary = (String, usize, Vec<usize>, String, Vec<String>);
+
+    proptest::proptest! {
+        /// Mentions drawn from a few name words, titles and numbers, so that
+        /// keys repeat, names share words and contain each other: the
+        /// lookups group and number exactly as the comparisons do.
+        #[test]
+        fn lookups_group_as_the_comparisons(
+            mentions in proptest::collection::vec(
+                (0usize..3, proptest::collection::vec(0usize..7, 1..4)),
+                0..60,
+            )
+        ) {
+            const WORDS: &[&str] = &["Karl", "Strobel", "Mr.", "anna", "KARL", "Li", "555"];
+            const TYPES: &[&str] = &["PERSON", "PHONE", "ORG"];
+            let mut text = String::new();
+            let mut spans = Vec::new();
+            for (t, ws) in &mentions {
+                let value: Vec<&str> = ws.iter().map(|&w| WORDS[w]).collect();
+                let start = text.len();
+                text.push_str(&value.join(" "));
+                spans.push(sp(start, text.len(), TYPES[*t]));
+                text.push_str(", ");
+            }
+            let p = Policy::default();
+            let scan = plan_with(&text, spans.clone(), &p, false);
+            let lookup = plan_with(&text, spans, &p, true);
+            proptest::prop_assert_eq!(&lookup.entity_of, &scan.entity_of);
+            let summary = |p: &Plan| -> Vec<Summary> {
+                p.entities
+                    .iter()
+                    .map(|e| (e.entity.to_string(), e.number, e.mentions.clone(), e.key.clone(), e.words.clone()))
+                    .collect()
+            };
+            proptest::prop_assert_eq!(summary(&lookup), summary(&scan));
+        }
     }
 
     #[test]
