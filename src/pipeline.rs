@@ -467,6 +467,33 @@ impl Pipeline {
 /// a leak there is a mention the plan missed. Occurrences inside planned
 /// spans are left alone.
 fn widen(text: &str, planned: &[Span], leaks: &[Leak]) -> Vec<Span> {
+    if leaks.len().saturating_mul(text.len()) >= WIDEN_INDEX_FROM
+        && let Some(out) = widen_indexed(text, planned, leaks)
+    {
+        return out;
+    }
+    widen_scan(text, planned, leaks)
+}
+
+/// From how much work (leaks × text bytes) [`widen`] finds all leaking
+/// strings in one pass ([`widen_indexed`]) instead of one regex scan of the
+/// text per leak, which grew with leaks × length on long records.
+const WIDEN_INDEX_FROM: usize = 1 << 18;
+
+/// Needles up to this length always compile as a case-insensitive literal
+/// regex (the default size limit is far above them); longer ones are
+/// compiled to find out, as the scan does.
+const WIDEN_ALWAYS_COMPILES: usize = 1_000;
+
+fn leak_regex(needle: &str) -> Option<regex::Regex> {
+    regex::RegexBuilder::new(&regex::escape(needle))
+        .case_insensitive(true)
+        .build()
+        .ok()
+}
+
+/// [`widen`], one regex scan of the text per leak.
+fn widen_scan(text: &str, planned: &[Span], leaks: &[Leak]) -> Vec<Span> {
     let mut out: Vec<Span> = Vec::new();
     let det: Arc<str> = Arc::from("verify");
     for l in leaks {
@@ -474,10 +501,7 @@ fn widen(text: &str, planned: &[Span], leaks: &[Leak]) -> Vec<Span> {
         if needle.is_empty() {
             continue;
         }
-        let Ok(re) = regex::RegexBuilder::new(&regex::escape(needle))
-            .case_insensitive(true)
-            .build()
-        else {
+        let Some(re) = leak_regex(needle) else {
             continue;
         };
         let entity: Arc<str> = Arc::from(l.entity.as_str());
@@ -501,6 +525,65 @@ fn widen(text: &str, planned: &[Span], leaks: &[Leak]) -> Vec<Span> {
         }
     }
     out
+}
+
+/// [`widen_scan`] with every leaking string's matches found in one pass
+/// and the overlap tests answered from sorted ranges. Same spans in the
+/// same order. A leak whose string an earlier leak already had adds
+/// nothing (its matches are the earlier one's: each was taken then or
+/// rejected for a reason that still holds), so it is skipped. None when
+/// the text is too long for the one-pass search.
+fn widen_indexed(text: &str, planned: &[Span], leaks: &[Leak]) -> Option<Vec<Span>> {
+    let mut needles: Vec<&str> = Vec::new();
+    let mut slot: std::collections::HashMap<&str, usize> = Default::default();
+    for l in leaks {
+        let needle = l.found.trim();
+        if !needle.is_empty() && !slot.contains_key(needle) {
+            slot.insert(needle, needles.len());
+            needles.push(needle);
+        }
+    }
+    let found = crate::verify::find_iter_case_insensitive(text, &needles)?;
+    let planned_ranges: Vec<Range<usize>> = planned.iter().map(|s| s.start..s.end).collect();
+    let in_plan = crate::verify::Overlaps::new(&planned_ranges);
+    // Spans taken so far, disjoint: start -> end.
+    let mut taken: std::collections::BTreeMap<usize, usize> = Default::default();
+    let mut done = vec![false; needles.len()];
+    let mut out: Vec<Span> = Vec::new();
+    let det: Arc<str> = Arc::from("verify");
+    for l in leaks {
+        let needle = l.found.trim();
+        let Some(&k) = slot.get(needle) else {
+            continue;
+        };
+        if std::mem::replace(&mut done[k], true) {
+            continue;
+        }
+        if needle.len() > WIDEN_ALWAYS_COMPILES && leak_regex(needle).is_none() {
+            continue;
+        }
+        let entity: Arc<str> = Arc::from(l.entity.as_str());
+        for r in &found[k] {
+            let (s, e) = (r.start, r.end);
+            let in_taken = taken
+                .range(..e)
+                .next_back()
+                .is_some_and(|(_, &end)| end > s);
+            if !crate::detect::is_word_boundary(text, s, e) || in_plan.any(s, e) || in_taken {
+                continue;
+            }
+            taken.insert(s, e);
+            out.push(Span {
+                start: s,
+                end: e,
+                entity: entity.clone(),
+                score: 1.0,
+                detector: det.clone(),
+                validated: false,
+            });
+        }
+    }
+    Some(out)
 }
 
 /// The minimum a generative rewrite must pass before it is used when the
@@ -612,6 +695,76 @@ mod tests {
         assert_eq!(r.decision, Decision::Commit);
         assert!(r.checks.is_empty());
         assert!(r.text.to_lowercase().contains("gonzalez"));
+    }
+
+    #[test]
+    fn short_leak_strings_always_compile() {
+        // widen_indexed assumes it (WIDEN_ALWAYS_COMPILES): the longest such
+        // strings of the characters with the largest case classes compile.
+        for c in ['k', 's', 'ſ', 'Σ', 'ς', 'ǅ', 'ß', 'Ж', '\u{10400}'] {
+            let n = WIDEN_ALWAYS_COMPILES / c.len_utf8();
+            let needle: String = std::iter::repeat_n(c, n).collect();
+            assert!(leak_regex(&needle).is_some(), "{c:?}");
+        }
+    }
+
+    fn span_key(s: &Span) -> (usize, usize, String, String) {
+        (s.start, s.end, s.entity.to_string(), s.detector.to_string())
+    }
+
+    proptest::proptest! {
+        /// Widening in one pass takes the same spans, in the same order, as
+        /// one regex scan per leak: on texts of a few case-variant words
+        /// (the Kelvin sign and long s fold to ASCII), with repeated and
+        /// overlapping leak strings and planned spans in the way.
+        #[test]
+        fn widen_indexed_equals_widen_scan(
+            words in proptest::collection::vec(0usize..9, 0..30),
+            leaks in proptest::collection::vec((0usize..9, 0usize..3, 0usize..3), 0..8),
+            planned in proptest::collection::vec((0usize..30, 1usize..3), 0..5),
+        ) {
+            const W: &[&str] = &["Karl", "karl", "\u{212A}arl", "Strobel", "strobel", "Ka", "rl", "ſtrobel", "Karl Strobel"];
+            const E: &[&str] = &["PERSON", "ORG", "EMAIL"];
+            let mut text = String::new();
+            let mut at = Vec::new();
+            for &w in &words {
+                let start = text.len();
+                text.push_str(W[w]);
+                at.push(start..text.len());
+                text.push_str(if w % 2 == 0 { " " } else { "-" });
+            }
+            let leaks: Vec<Leak> = leaks
+                .iter()
+                .map(|&(w, e, pad)| Leak {
+                    reason: "leak_token:X".into(),
+                    entity: E[e].into(),
+                    found: format!("{}{}", " ".repeat(pad), W[w]),
+                })
+                .collect();
+            let mut planned: Vec<Span> = planned
+                .iter()
+                .filter_map(|&(i, n)| {
+                    let a = at.get(i)?;
+                    let b = at.get(i + n - 1).unwrap_or(a);
+                    Some(Span {
+                        start: a.start,
+                        end: b.end,
+                        entity: Arc::from("PERSON"),
+                        score: 0.9,
+                        detector: Arc::from("t"),
+                        validated: false,
+                    })
+                })
+                .collect();
+            planned.sort_by_key(|s| (s.start, s.end));
+            let scan: Vec<_> = widen_scan(&text, &planned, &leaks).iter().map(span_key).collect();
+            let indexed: Vec<_> = widen_indexed(&text, &planned, &leaks)
+                .unwrap()
+                .iter()
+                .map(span_key)
+                .collect();
+            proptest::prop_assert_eq!(indexed, scan);
+        }
     }
 
     #[test]

@@ -17,14 +17,18 @@
 //! The result is a [`Verdict`] with machine-readable reasons and scores —
 //! never raw text, so it can go to reports, logs and the database.
 
+mod index;
 pub mod mutate;
 
-use crate::detect::{Detector, Gazetteers, Span, is_word_boundary};
+pub(crate) use index::{Overlaps, find_iter_case_insensitive};
+
+use crate::detect::{Detector, Gazetteers, Span};
 use crate::llm::embed::{Embedder, cosine};
 use crate::plan::{Op, Policy};
 use crate::rewrite::KEEP_WORDS;
+use index::find_bounded;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 /// Verifier errors (config only: a check that cannot run is a reject reason,
@@ -343,20 +347,29 @@ impl Verifier {
         // what must be checked, so they are masked for the signal checks
         // only.
         let planned: &[Range<usize>] = s.inserted.unwrap_or(&[]);
+        let id_ranges = ranges_of(&ids);
         let visible = blank(s.rewrite, planned, "\u{1}");
-        let outside = blank(s.original, &ranges_of(&ids), "\u{1}");
+        let outside = blank(s.original, &id_ranges, "\u{1}");
 
         // --- leaks ---------------------------------------------------------
         let mut leaks = self.leaks(g, &ids, s.original, &visible, &outside, &mut scores);
         // Rule detection again, on the output: a confident hit that is not
         // a planned surrogate is an identifier the plan does not explain.
         if redetect {
+            // Inside a planned surrogate? One binary search per hit instead
+            // of a pass over all surrogates (a few: the pass is cheaper).
+            let sorted =
+                (planned.len() > OVERLAP_INDEX_FROM).then(|| index::Overlaps::new(planned));
+            let inside = |start: usize, end: usize| match &sorted {
+                Some(o) => o.any(start, end),
+                None => planned.iter().any(|r| r.start < end && start < r.end),
+            };
             for sp in &out_spans {
                 let by_rule = sp.detector.starts_with("rule:") || &*sp.detector == "deny_list";
                 if !by_rule
                     || sp.score < self.cfg.redetect_score
                     || policy.op(&sp.entity) == Op::Keep
-                    || planned.iter().any(|r| r.start < sp.end && sp.start < r.end)
+                    || inside(sp.start, sp.end)
                 {
                     continue;
                 }
@@ -368,8 +381,10 @@ impl Verifier {
                 });
             }
         }
+        // Each reason once, in order of first finding.
+        let mut listed = index::FirstTime::default();
         for l in &leaks {
-            if !reasons.contains(&l.reason) {
+            if listed.insert(l.reason.as_str()) {
                 reasons.push(l.reason.clone());
             }
         }
@@ -379,7 +394,7 @@ impl Verifier {
             .count();
 
         // --- signal --------------------------------------------------------
-        let m_orig = masked(s.original, &ranges_of(&ids));
+        let m_orig = masked(s.original, &id_ranges);
         let m_rw = masked(s.rewrite, masked_out);
         let a = Profile::of(&m_orig);
         let b = Profile::of(&m_rw);
@@ -556,25 +571,46 @@ impl Verifier {
         outside: &str,
         scores: &mut Scores,
     ) -> Vec<Leak> {
-        let mut out: Vec<Leak> = Vec::new();
+        let indexed = ids.len().saturating_mul(visible.len()) >= INDEX_FROM;
+        self.leaks_with(g, ids, original, visible, outside, scores, indexed)
+    }
+
+    /// [`Verifier::leaks`], scanning the output once per identifier
+    /// (`indexed` = false) or looking the identifiers up in indexes built
+    /// once (true). Both give the same findings in the same order and the
+    /// same `fuzzy_max`.
+    #[allow(clippy::too_many_arguments)]
+    fn leaks_with(
+        &self,
+        g: &Gazetteers,
+        ids: &[&Span],
+        original: &str,
+        visible: &str,
+        outside: &str,
+        scores: &mut Scores,
+        indexed: bool,
+    ) -> Vec<Leak> {
         if ids.is_empty() {
-            return out;
+            return Vec::new();
         }
         let vis = Folded::new(visible);
-        let orig_out = Folded::new(outside);
+        let orig_out = Folded::text_of(outside);
         let vis_runs = digit_runs(visible);
-        let out_runs: std::collections::HashSet<String> =
-            digit_runs(outside).into_iter().map(|r| r.1).collect();
+        let out_runs: HashSet<String> = digit_runs(outside).into_iter().map(|r| r.1).collect();
+        let run_in_out: Vec<bool> = vis_runs
+            .iter()
+            .map(|(_, run)| out_runs.contains(run))
+            .collect();
         let vis_words = word_spans(&vis.text);
         // Words of the original outside the identifiers, with their counts.
-        let mut out_words: std::collections::HashMap<&str, usize> = Default::default();
-        for r in word_spans(&orig_out.text) {
-            *out_words.entry(&orig_out.text[r]).or_default() += 1;
+        let mut out_words: HashMap<&str, usize> = HashMap::new();
+        for r in word_spans(&orig_out) {
+            *out_words.entry(&orig_out[r]).or_default() += 1;
         }
         // Where each visible word occurs: a word of an identifier is found
         // at a word boundary exactly where a visible word equals it (both
         // are maximal alphanumeric runs), without searching the text.
-        let mut vis_index: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+        let mut vis_index: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, r) in vis_words.iter().enumerate() {
             vis_index.entry(&vis.text[r.clone()]).or_default().push(i);
         }
@@ -593,23 +629,37 @@ impl Verifier {
                 )
             })
             .collect();
-        let common = |w: &str| g.is_common(w);
-        let push = |out: &mut Vec<Leak>, reason: &str, entity: &str, found: String| {
-            let reason = format!("{reason}:{entity}");
-            if !out.iter().any(|l| l.reason == reason && l.found == found) {
-                out.push(Leak {
-                    reason,
-                    entity: entity.to_string(),
-                    found,
-                });
-            }
+        let cx = Visible {
+            vis: &vis,
+            orig_out: &orig_out,
+            runs: &vis_runs,
+            run_in_out: &run_in_out,
+            words: &vis_words,
+            info: &vis_info,
+            out_words: &out_words,
+            index: &vis_index,
         };
-        for sp in ids {
-            let value = original[sp.start..sp.end].trim();
+        let preps: Vec<Prepared> = ids.iter().map(|sp| Prepared::new(original, sp)).collect();
+        let look = indexed.then(|| Indexes::build(&cx, &preps, &self.cfg));
+        let common = |w: &str| g.is_common(w);
+        let mut findings = Findings::default();
+        let mut push = |reason: &str, entity: &str, found: String| {
+            findings.push(format!("{reason}:{entity}"), entity, found);
+        };
+        // What one (type, digits), (type, code) or (type, word) finds does
+        // not depend on which identifier it came from: a repeat would only
+        // push the same findings again (dropped as duplicates), so each is
+        // looked for once.
+        let mut digits_done = index::FirstTime::default();
+        let mut codes_done = index::FirstTime::default();
+        let mut words_done = index::FirstTime::default();
+        let mut near: Vec<usize> = Vec::new();
+        for (id, (sp, p)) in ids.iter().zip(&preps).enumerate() {
+            let value = p.value;
             let entity: &str = &sp.entity;
-            let vf = Folded::new(value);
-            let lead = vf.text.len() - vf.text.trim_start().len();
-            let v = vf.text.trim();
+            let vf = &p.vf;
+            let lead = p.lead;
+            let v = p.v();
             if v.is_empty() {
                 continue;
             }
@@ -625,15 +675,22 @@ impl Verifier {
             let weak = v.chars().count() < 3
                 || (single_word && raw_common(0..v.len()))
                 || (v.chars().all(|c| c.is_ascii_digit()) && v.len() < self.cfg.min_digits);
-            let hits = find_bounded(&vis.text, v);
-            let limit = if weak {
-                find_bounded(&orig_out.text, v).len()
-            } else {
-                0
+            let (hits, last) = match &look {
+                Some(ix) => ix.hits(id),
+                None => {
+                    let h = find_bounded(&vis.text, v);
+                    (h.len(), h.last().cloned())
+                }
+            };
+            let limit = match (&look, weak) {
+                (_, false) => 0,
+                (Some(ix), true) => ix.outside_hits(id),
+                (None, true) => find_bounded(cx.orig_out, v).len(),
             };
             let mut exact_found = false;
-            if hits.len() > limit {
-                let r = hits[hits.len() - 1].clone();
+            if hits > limit
+                && let Some(r) = last
+            {
                 let found = vis.raw(visible, r);
                 let exact =
                     collapse_ws(&found.to_lowercase()) == collapse_ws(&value.to_lowercase());
@@ -642,75 +699,51 @@ impl Verifier {
                 } else {
                     "leak_normalised"
                 };
-                push(&mut out, reason, entity, found);
+                push(reason, entity, found);
                 exact_found = true;
             }
             // Digits without separators: "(88) 684-334" as "88-684-334".
-            let digits: String = v.chars().filter(char::is_ascii_digit).collect();
-            if !exact_found && digits.len() >= self.cfg.min_digits {
-                for (range, run) in &vis_runs {
-                    let ambiguous = digits.len() < 7 && out_runs.contains(run);
-                    if run.contains(&digits) && !ambiguous {
-                        push(
-                            &mut out,
-                            "leak_digits",
-                            entity,
-                            visible[range.clone()].to_string(),
-                        );
-                    } else if digits.len() >= 7
-                        && run.len() == digits.len()
-                        && !out_runs.contains(run)
-                        && hamming(run, &digits) == 1
-                    {
-                        // One digit off a long number still points at it.
-                        push(
-                            &mut out,
-                            "leak_fuzzy",
-                            entity,
-                            visible[range.clone()].to_string(),
-                        );
+            let digits = p.digits.as_str();
+            if !exact_found
+                && digits.len() >= self.cfg.min_digits
+                && digits_done.insert((entity, digits))
+            {
+                let scanned;
+                let events = match &look {
+                    Some(ix) => ix.digit_events(id),
+                    None => {
+                        scanned = cx.digit_events(digits);
+                        &scanned[..]
                     }
+                };
+                for &(r, fuzzy) in events {
+                    // One digit off a long number still points at it.
+                    let reason = if fuzzy { "leak_fuzzy" } else { "leak_digits" };
+                    push(reason, entity, visible[vis_runs[r].0.clone()].to_string());
                 }
             }
             // Codes with letters and digits (IBAN, ids): the same code with
             // one character changed, in any grouping ("GB82 WEST ...").
-            let code: String = v.chars().filter(|c| c.is_alphanumeric()).collect();
+            let code = p.code.as_str();
             let code_len = code.chars().count();
-            if code_len >= 7 && code.chars().any(|c| c.is_ascii_digit()) {
-                let mut joined = String::new();
-                for (k, first) in vis_words.iter().enumerate() {
-                    joined.clear();
-                    let mut joined_len = 0;
-                    let mut end = first.end;
-                    for (w, info) in vis_words[k..].iter().zip(&vis_info[k..]) {
-                        // Groups of one code are separated by one character.
-                        if !joined.is_empty() && w.start > end + 1 {
-                            break;
-                        }
-                        joined.push_str(&vis.text[w.clone()]);
-                        joined_len += info.0;
-                        end = w.end;
-                        if joined_len >= code_len {
-                            break;
-                        }
+            if code_len >= 7
+                && code.chars().any(|c| c.is_ascii_digit())
+                && codes_done.insert((entity, code))
+            {
+                let scanned;
+                let events = match &look {
+                    Some(ix) => ix.code_events(id),
+                    None => {
+                        scanned = cx.code_events(code);
+                        &scanned[..]
                     }
-                    if joined_len == code_len
-                        && joined != code
-                        && joined
-                            .chars()
-                            .zip(code.chars())
-                            .filter(|(a, b)| a != b)
-                            .count()
-                            == 1
-                        && !out_words.contains_key(joined.as_str())
-                    {
-                        push(
-                            &mut out,
-                            "leak_fuzzy",
-                            entity,
-                            vis.raw(visible, first.start..end),
-                        );
-                    }
+                };
+                for &(k, end) in events {
+                    push(
+                        "leak_fuzzy",
+                        entity,
+                        vis.raw(visible, vis_words[k].start..end),
+                    );
                 }
             }
             if NUMERIC_TYPES.contains(&entity) || entity == "SECRET" {
@@ -748,33 +781,487 @@ impl Verifier {
                     };
                     if hits.len() > limit && !(exact_found && single_word) {
                         let r = vis_words[hits[hits.len() - 1]].clone();
-                        push(&mut out, "leak_token", entity, vis.raw(visible, r));
+                        push("leak_token", entity, vis.raw(visible, r));
                     }
                 }
                 // Near-miss spellings of distinctive words.
-                if n < self.cfg.fuzzy_min_chars || t_common {
+                if n < self.cfg.fuzzy_min_chars || t_common || !words_done.insert((entity, t)) {
                     continue;
                 }
-                for (wr, &(m, alpha, in_out)) in vis_words.iter().zip(&vis_info) {
-                    if m + 2 < n || n + 2 < m || m < self.cfg.fuzzy_min_chars || !alpha || in_out {
-                        continue;
-                    }
-                    let w = &vis.text[wr.clone()];
-                    if w == t {
-                        continue;
-                    }
+                let fuzzy = |w: &str, fuzzy_max: &mut f64| {
                     let sim = strsim::jaro_winkler(t, w);
-                    if sim > scores.fuzzy_max {
-                        scores.fuzzy_max = (sim * 10_000.0).round() / 10_000.0;
+                    if sim > *fuzzy_max {
+                        *fuzzy_max = (sim * 10_000.0).round() / 10_000.0;
                     }
                     let near = sim >= self.cfg.fuzzy || strsim::damerau_levenshtein(t, w) == 1;
-                    if near && !common(w) {
-                        push(&mut out, "leak_fuzzy", entity, vis.raw(visible, wr.clone()));
-                    }
+                    near && !common(w)
+                };
+                match &look {
+                    Some(ix) => ix.near(t, n, &mut near, |w| fuzzy(w, &mut scores.fuzzy_max)),
+                    None => cx.near(t, n, &self.cfg, &mut near, |w| {
+                        fuzzy(w, &mut scores.fuzzy_max)
+                    }),
+                }
+                for &i in &near {
+                    push("leak_fuzzy", entity, vis.raw(visible, vis_words[i].clone()));
                 }
             }
         }
+        findings.out
+    }
+}
+
+/// Leak findings, each (reason, found) once, in order of finding: the
+/// list itself is searched while short, a hash of (reason, found) to
+/// positions in it from then on (a long record can have thousands).
+#[derive(Default)]
+struct Findings {
+    out: Vec<Leak>,
+    by_hash: Option<(
+        std::collections::hash_map::RandomState,
+        HashMap<u64, Vec<usize>>,
+    )>,
+}
+
+impl Findings {
+    const SHORT: usize = 32;
+
+    fn push(&mut self, reason: String, entity: &str, found: String) {
+        use std::hash::BuildHasher;
+        let same = |l: &Leak| l.reason == reason && l.found == found;
+        if self.by_hash.is_none() {
+            if self.out.iter().any(same) {
+                return;
+            }
+            if self.out.len() < Self::SHORT {
+                self.out.push(Leak {
+                    reason,
+                    entity: entity.to_string(),
+                    found,
+                });
+                return;
+            }
+            let state = std::collections::hash_map::RandomState::new();
+            let mut map: HashMap<u64, Vec<usize>> = HashMap::new();
+            for (i, l) in self.out.iter().enumerate() {
+                map.entry(state.hash_one((&l.reason, &l.found)))
+                    .or_default()
+                    .push(i);
+            }
+            self.by_hash = Some((state, map));
+        }
+        let Some((state, map)) = &mut self.by_hash else {
+            return;
+        };
+        let at = map.entry(state.hash_one((&reason, &found))).or_default();
+        if at.iter().any(|&i| same(&self.out[i])) {
+            return;
+        }
+        at.push(self.out.len());
+        self.out.push(Leak {
+            reason,
+            entity: entity.to_string(),
+            found,
+        });
+    }
+}
+
+/// From how many planned surrogates the re-detection check sorts them
+/// for its overlap test (see [`index::Overlaps`]).
+const OVERLAP_INDEX_FROM: usize = 16;
+
+/// From how much work (identifiers × visible bytes) the leak checks look
+/// the identifiers up in indexes built once per record instead of scanning
+/// the output once per identifier. Below it, building the indexes costs
+/// more than the scans (short records, a handful of identifiers); above
+/// it, the scans grow with identifiers × length and a long record with
+/// many identifiers took minutes.
+const INDEX_FROM: usize = 1 << 16;
+
+/// One identifier as the leak checks read it, prepared once.
+struct Prepared<'a> {
+    /// The raw value, trimmed.
+    value: &'a str,
+    /// The value folded.
+    vf: Folded,
+    /// Bytes of leading whitespace of `vf.text`.
+    lead: usize,
+    /// Length of `vf.text` trimmed.
+    len: usize,
+    /// Its ASCII digits.
+    digits: String,
+    /// Its alphanumeric characters.
+    code: String,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(original: &'a str, sp: &Span) -> Self {
+        let value = original[sp.start..sp.end].trim();
+        let vf = Folded::new(value);
+        let lead = vf.text.len() - vf.text.trim_start().len();
+        let v = vf.text.trim();
+        let len = v.len();
+        let digits = v.chars().filter(char::is_ascii_digit).collect();
+        let code = v.chars().filter(|c| c.is_alphanumeric()).collect();
+        Self {
+            value,
+            lead,
+            len,
+            digits,
+            code,
+            vf,
+        }
+    }
+
+    /// The folded value, trimmed.
+    fn v(&self) -> &str {
+        &self.vf.text[self.lead..self.lead + self.len]
+    }
+}
+
+/// What the leak checks compare identifiers against: the visible output
+/// (folded, its digit runs and words) and the original outside the
+/// identifiers.
+struct Visible<'a> {
+    vis: &'a Folded,
+    /// The original outside identifiers, folded.
+    orig_out: &'a str,
+    runs: &'a [(Range<usize>, String)],
+    /// Per run: whether the original outside identifiers has it too.
+    run_in_out: &'a [bool],
+    words: &'a [Range<usize>],
+    /// Per word: chars, holds a letter, the original outside identifiers
+    /// has it.
+    info: &'a [(usize, bool, bool)],
+    out_words: &'a HashMap<&'a str, usize>,
+    /// Word → its indexes in `words`.
+    index: &'a HashMap<&'a str, Vec<usize>>,
+}
+
+impl Visible<'_> {
+    /// The digit runs that hold `digits` (false) or, for a long number,
+    /// are it with one digit changed (true), in text order: one scan of
+    /// the runs.
+    fn digit_events(&self, digits: &str) -> Vec<(usize, bool)> {
+        let mut out = Vec::new();
+        for (i, (_, run)) in self.runs.iter().enumerate() {
+            let ambiguous = digits.len() < 7 && self.run_in_out[i];
+            if run.contains(digits) && !ambiguous {
+                out.push((i, false));
+            } else if digits.len() >= 7
+                && run.len() == digits.len()
+                && !self.run_in_out[i]
+                && hamming(run, digits) == 1
+            {
+                out.push((i, true));
+            }
+        }
         out
+    }
+
+    /// Groups of visible words (separated by at most one character) that
+    /// spell `code` with exactly one character changed: (first word, end
+    /// byte of the last), in text order. One scan of the words.
+    fn code_events(&self, code: &str) -> Vec<(usize, usize)> {
+        let code_len = code.chars().count();
+        let mut out = Vec::new();
+        let mut joined = String::new();
+        for (k, first) in self.words.iter().enumerate() {
+            joined.clear();
+            let mut joined_len = 0;
+            let mut end = first.end;
+            for (w, info) in self.words[k..].iter().zip(&self.info[k..]) {
+                // Groups of one code are separated by one character.
+                if !joined.is_empty() && w.start > end + 1 {
+                    break;
+                }
+                joined.push_str(&self.vis.text[w.clone()]);
+                joined_len += info.0;
+                end = w.end;
+                if joined_len >= code_len {
+                    break;
+                }
+            }
+            if joined_len == code_len
+                && joined != code
+                && joined
+                    .chars()
+                    .zip(code.chars())
+                    .filter(|(a, b)| a != b)
+                    .count()
+                    == 1
+                && !self.out_words.contains_key(joined.as_str())
+            {
+                out.push((k, end));
+            }
+        }
+        out
+    }
+
+    /// Every group of visible words `k..=m` separated by at most one
+    /// character, of at most `max` chars (`len`), in order of `k` then `m`:
+    /// the groups [`Visible::code_events`] compares with a code.
+    fn groups(&self, max: usize, mut f: impl FnMut(usize, usize, usize)) {
+        for k in 0..self.words.len() {
+            let mut len = 0;
+            for m in k..self.words.len() {
+                if m > k && self.words[m].start > self.words[m - 1].end + 1 {
+                    break;
+                }
+                len += self.info[m].0;
+                if len > max {
+                    break;
+                }
+                f(k, m, len);
+            }
+        }
+    }
+
+    /// The visible words `is_near` accepts among those a fuzzy comparison
+    /// with `t` (`n` chars) considers, in text order, into `out`. One scan
+    /// of the words.
+    fn near(
+        &self,
+        t: &str,
+        n: usize,
+        cfg: &VerifyConfig,
+        out: &mut Vec<usize>,
+        mut is_near: impl FnMut(&str) -> bool,
+    ) {
+        out.clear();
+        for (i, (wr, &(m, alpha, in_out))) in self.words.iter().zip(self.info).enumerate() {
+            if m + 2 < n || n + 2 < m || m < cfg.fuzzy_min_chars || !alpha || in_out {
+                continue;
+            }
+            let w = &self.vis.text[wr.clone()];
+            if w == t {
+                continue;
+            }
+            if is_near(w) {
+                out.push(i);
+            }
+        }
+    }
+}
+
+/// The leak checks' questions answered for all identifiers at once (see
+/// [`index`]): every answer equals the scan's in [`Visible`].
+struct Indexes<'a> {
+    /// Per identifier: slot of its folded value in `hits`/`outside`.
+    values: Vec<usize>,
+    /// Occurrences on word boundaries in the visible output...
+    hits: Vec<index::Hits>,
+    /// ...and in the original outside the identifiers.
+    outside: Vec<usize>,
+    /// Per identifier: slot of its digits in `digit_events`.
+    digits: Vec<usize>,
+    digit_events: Vec<Vec<(usize, bool)>>,
+    /// Per identifier: slot of its code in `code_events`.
+    codes: Vec<usize>,
+    code_events: Vec<Vec<(usize, usize)>>,
+    /// Distinct visible words a fuzzy comparison considers (a letter,
+    /// long enough, not in the original outside identifiers), by length
+    /// in chars, with their indexes in the words.
+    by_len: HashMap<usize, Vec<(&'a str, &'a [usize])>>,
+}
+
+impl<'a> Indexes<'a> {
+    fn build(cx: &Visible<'a>, preps: &'a [Prepared<'a>], cfg: &VerifyConfig) -> Self {
+        /// Each key's slot among the distinct keys (None: no key), per
+        /// identifier, and the distinct keys.
+        fn slots<'s>(keys: impl Iterator<Item = Option<&'s str>>) -> (Vec<usize>, Vec<&'s str>) {
+            let mut map: HashMap<&str, usize> = HashMap::new();
+            let mut list = Vec::new();
+            let per = keys
+                .map(|k| {
+                    k.map_or(usize::MAX, |k| {
+                        *map.entry(k).or_insert_with(|| {
+                            list.push(k);
+                            list.len() - 1
+                        })
+                    })
+                })
+                .collect();
+            (per, list)
+        }
+        // Values.
+        let (values, needles) = slots(preps.iter().map(|p| Some(p.v()).filter(|v| !v.is_empty())));
+        let hits = index::hits_all(&cx.vis.text, &needles);
+        let outside = index::hits_all(cx.orig_out, &needles)
+            .into_iter()
+            .map(|h| h.count)
+            .collect();
+        // Digits: runs holding them, and runs one digit off long ones.
+        let (digits, dneedles) = slots(
+            preps
+                .iter()
+                .map(|p| Some(p.digits.as_str()).filter(|d| d.len() >= cfg.min_digits)),
+        );
+        let runs: Vec<&str> = cx.runs.iter().map(|(_, r)| r.as_str()).collect();
+        let holding = index::containing_runs(&runs, &dneedles);
+        // One digit off: only lengths some run the check looks at has.
+        let mut run_lens: HashSet<usize> = HashSet::new();
+        for (r, run) in runs.iter().enumerate() {
+            if !cx.run_in_out[r] {
+                run_lens.insert(run.len());
+            }
+        }
+        let long: Vec<usize> = (0..dneedles.len())
+            .filter(|&d| dneedles[d].len() >= 7 && run_lens.contains(&dneedles[d].len()))
+            .collect();
+        let mut fuzzy_runs: Vec<Vec<usize>> = vec![Vec::new(); dneedles.len()];
+        let mut found = Vec::new();
+        let mut buf: Vec<char> = Vec::new();
+        if !long.is_empty() {
+            let one_off = index::OneOff::new(
+                long.iter()
+                    .map(|&d| dneedles[d].chars().collect())
+                    .collect(),
+            );
+            for (r, run) in runs.iter().enumerate() {
+                if cx.run_in_out[r] || !one_off.has_len(run.len()) {
+                    continue;
+                }
+                buf.clear();
+                buf.extend(run.chars());
+                one_off.find(&buf, &mut found);
+                for &c in &found {
+                    fuzzy_runs[long[c]].push(r);
+                }
+            }
+        }
+        let digit_events = dneedles
+            .iter()
+            .zip(holding)
+            .zip(fuzzy_runs)
+            .map(|((d, holding), fuzzy)| {
+                let mut ev: Vec<(usize, bool)> = holding
+                    .into_iter()
+                    .filter(|&r| !(d.len() < 7 && cx.run_in_out[r]))
+                    .map(|r| (r, false))
+                    .chain(fuzzy.into_iter().map(|r| (r, true)))
+                    .collect();
+                ev.sort_unstable();
+                ev
+            })
+            .collect();
+        // Codes: groups of words one character off. Which lengths the
+        // groups reach first (a walk from each word up to the longest
+        // code), so that only codes of those lengths are indexed; then the
+        // groups of an indexed length are looked up.
+        let (codes, cneedles) = slots(preps.iter().map(|p| {
+            Some(p.code.as_str())
+                .filter(|c| c.chars().count() >= 7 && c.chars().any(|ch| ch.is_ascii_digit()))
+        }));
+        let mut code_events: Vec<Vec<(usize, usize)>> = vec![Vec::new(); cneedles.len()];
+        let code_chars: Vec<Vec<char>> = cneedles.iter().map(|c| c.chars().collect()).collect();
+        let max = code_chars.iter().map(Vec::len).max().unwrap_or(0);
+        let mut reached = vec![false; max + 1];
+        cx.groups(max, |_, _, len| reached[len] = true);
+        let indexed: Vec<usize> = (0..cneedles.len())
+            .filter(|&c| reached[code_chars[c].len()])
+            .collect();
+        if !indexed.is_empty() {
+            let one_off =
+                index::OneOff::new(indexed.iter().map(|&c| code_chars[c].clone()).collect());
+            // Groups never cross a gap of more than one character: per
+            // chain of words without one, the words run together and hashed
+            // once, a group k..=m being the slice at[k]..at[m + 1] of it.
+            let words = cx.words;
+            let mut joined: Vec<char> = Vec::new();
+            let mut at: Vec<usize> = Vec::new();
+            let mut k0 = 0;
+            while k0 < words.len() {
+                let mut k1 = k0 + 1;
+                while k1 < words.len() && words[k1].start <= words[k1 - 1].end + 1 {
+                    k1 += 1;
+                }
+                joined.clear();
+                at.clear();
+                for w in &words[k0..k1] {
+                    at.push(joined.len());
+                    joined.extend(cx.vis.text[w.clone()].chars());
+                }
+                at.push(joined.len());
+                let prefix = one_off.prefix(&joined);
+                for k in k0..k1 {
+                    for m in k..k1 {
+                        let r = at[k - k0]..at[m + 1 - k0];
+                        if r.len() > max {
+                            break;
+                        }
+                        if !one_off.has_len(r.len()) {
+                            continue;
+                        }
+                        one_off.find_at(&prefix, r.clone(), &mut found);
+                        if found.is_empty() {
+                            continue;
+                        }
+                        let group: String = joined[r].iter().collect();
+                        if !cx.out_words.contains_key(group.as_str()) {
+                            for &c in &found {
+                                code_events[indexed[c]].push((k, words[m].end));
+                            }
+                        }
+                    }
+                }
+                k0 = k1;
+            }
+        }
+        // Words for the fuzzy comparison, distinct, by length.
+        let mut by_len: HashMap<usize, Vec<(&str, &[usize])>> = HashMap::new();
+        for (w, occ) in cx.index {
+            let (m, alpha, in_out) = cx.info[occ[0]];
+            if m >= cfg.fuzzy_min_chars && alpha && !in_out {
+                by_len.entry(m).or_default().push((w, occ));
+            }
+        }
+        Self {
+            values,
+            hits,
+            outside,
+            digits,
+            digit_events,
+            codes,
+            code_events,
+            by_len,
+        }
+    }
+
+    /// Occurrences of the folded value `v` in the visible output, and the
+    /// last one.
+    fn hits(&self, id: usize) -> (usize, Option<Range<usize>>) {
+        let h = &self.hits[self.values[id]];
+        (h.count, h.last.clone())
+    }
+
+    /// Occurrences of `v` in the original outside identifiers.
+    fn outside_hits(&self, id: usize) -> usize {
+        self.outside[self.values[id]]
+    }
+
+    fn digit_events(&self, id: usize) -> &[(usize, bool)] {
+        &self.digit_events[self.digits[id]]
+    }
+
+    fn code_events(&self, id: usize) -> &[(usize, usize)] {
+        &self.code_events[self.codes[id]]
+    }
+
+    /// [`Visible::near`] over distinct words of the lengths it considers:
+    /// `is_near` runs once per distinct word instead of once per
+    /// occurrence (its result depends on the word only; `fuzzy_max` is a
+    /// maximum, the same in any order).
+    fn near(&self, t: &str, n: usize, out: &mut Vec<usize>, mut is_near: impl FnMut(&str) -> bool) {
+        out.clear();
+        for m in n.saturating_sub(2)..=n + 2 {
+            for &(w, occ) in self.by_len.get(&m).map_or(&[][..], Vec::as_slice) {
+                if w != t && is_near(w) {
+                    out.extend_from_slice(occ);
+                }
+            }
+        }
+        out.sort_unstable();
     }
 }
 
@@ -834,24 +1321,6 @@ fn blank(text: &str, ranges: &[Range<usize>], sep: &str) -> String {
 /// both sides get the same token where an identifier was).
 pub fn masked(text: &str, ranges: &[Range<usize>]) -> String {
     replace_ranges(text, ranges, "[X]")
-}
-
-/// Every occurrence of `needle` in `hay` on word boundaries.
-fn find_bounded(hay: &str, needle: &str) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    if needle.is_empty() {
-        return out;
-    }
-    let mut from = 0;
-    while let Some(i) = hay[from..].find(needle) {
-        let s = from + i;
-        let e = s + needle.len();
-        if is_word_boundary(hay, s, e) {
-            out.push(s..e);
-        }
-        from = s + hay[s..].chars().next().map_or(1, char::len_utf8);
-    }
-    out
 }
 
 /// Byte ranges of the alphanumeric words of `s`.
@@ -933,14 +1402,27 @@ struct Folded {
 
 impl Folded {
     fn new(raw: &str) -> Self {
+        Self::build(raw, true)
+    }
+
+    /// The folded text alone: where no raw text is looked up again (the
+    /// meaning checks, the original outside identifiers), the map (16 bytes
+    /// per byte) is not built.
+    fn text_of(raw: &str) -> String {
+        Self::build(raw, false).text
+    }
+
+    fn build(raw: &str, with_map: bool) -> Self {
         let mut text = String::with_capacity(raw.len());
-        let mut map = Vec::with_capacity(raw.len());
+        let mut map = Vec::with_capacity(if with_map { raw.len() } else { 0 });
         let mut last_space = false;
         for (i, c) in raw.char_indices() {
             let src = (i, i + c.len_utf8());
             let emit = |s: &str, text: &mut String, map: &mut Vec<(usize, usize)>| {
                 text.push_str(s);
-                map.extend(std::iter::repeat_n(src, s.len()));
+                if with_map {
+                    map.extend(std::iter::repeat_n(src, s.len()));
+                }
             };
             if c.is_whitespace() || c == '\u{3000}' {
                 if !last_space {
@@ -1164,7 +1646,7 @@ fn stem(w: &str) -> String {
 
 impl Profile {
     fn of(text: &str) -> Self {
-        let f = Folded::new(text).text;
+        let f = Folded::text_of(text);
         let mut content = Vec::new();
         let mut numbers = Vec::new();
         let mut negations = 0;
@@ -1406,6 +1888,16 @@ fn lcs_pairs(a: &[String], b: &[String]) -> Vec<(usize, usize)> {
 /// Byte ranges in `text` of every occurrence of the strings (planned
 /// surrogates given as text, e.g. by `gdr verify` input).
 pub fn ranges_of_strings(text: &str, strings: &[String]) -> Vec<Range<usize>> {
+    if strings.len().saturating_mul(text.len()) >= INDEX_FROM
+        && let Some(out) = ranges_of_strings_indexed(text, strings)
+    {
+        return out;
+    }
+    ranges_of_strings_scan(text, strings)
+}
+
+/// [`ranges_of_strings`], one scan of the text per string.
+fn ranges_of_strings_scan(text: &str, strings: &[String]) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     for s in strings.iter().filter(|s| !s.is_empty()) {
         let mut from = 0;
@@ -1418,11 +1910,46 @@ pub fn ranges_of_strings(text: &str, strings: &[String]) -> Vec<Range<usize>> {
     out
 }
 
+/// [`ranges_of_strings_scan`] with all strings found in one pass: per
+/// string, its leftmost non-overlapping occurrences (what the scan's
+/// "search again from the end" takes), then ordered by start and, at one
+/// start, by the string's place in the list (the scan's stable sort).
+fn ranges_of_strings_indexed(text: &str, strings: &[String]) -> Option<Vec<Range<usize>>> {
+    let mut slot: HashMap<&str, usize> = HashMap::new();
+    let mut needles: Vec<&str> = Vec::new();
+    for s in strings.iter().filter(|s| !s.is_empty()) {
+        slot.entry(s.as_str()).or_insert_with(|| {
+            needles.push(s.as_str());
+            needles.len() - 1
+        });
+    }
+    let ac = index::automaton(&needles)?;
+    let mut found: Vec<Vec<Range<usize>>> = vec![Vec::new(); needles.len()];
+    for m in ac.find_overlapping_iter(text) {
+        let list = &mut found[m.pattern().as_usize()];
+        if list.last().is_none_or(|r| r.end <= m.start()) {
+            list.push(m.start()..m.end());
+        }
+    }
+    let mut all: Vec<(usize, usize, Range<usize>)> = Vec::new();
+    for (i, s) in strings.iter().enumerate().filter(|(_, s)| !s.is_empty()) {
+        all.extend(
+            found[slot[s.as_str()]]
+                .iter()
+                .map(|r| (r.start, i, r.clone())),
+        );
+    }
+    all.sort_unstable_by_key(|e| (e.0, e.1));
+    Some(all.into_iter().map(|e| e.2).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Config;
     use crate::pipeline::Pipeline;
+    use proptest::strategy::Strategy;
+    use std::sync::Arc;
 
     fn pipeline() -> Pipeline {
         Pipeline::with_key(&Config::default(), &[5u8; 32]).unwrap()
@@ -1659,6 +2186,198 @@ mod tests {
             let (pa, pb) = (Profile::of(&a), Profile::of(&b));
             let _ = runs(&pa.content, &pb.content);
             let _ = find_bounded(&a, &y);
+        }
+    }
+
+    /// Tokens that are, or nearly are, each other: names and near-miss
+    /// spellings, numbers one digit apart in several groupings, codes one
+    /// character apart, ordinary and dictionary words, a folded spelling.
+    const TOKENS: &[&str] = &[
+        "Karl",
+        "karl",
+        "Strobel",
+        "Strobl",
+        "Gonzalez",
+        "Gonzales",
+        "mark",
+        "the",
+        "José",
+        "Jose",
+        "4155550123",
+        "415-555-0124",
+        "(415) 555-0123",
+        "555 0100",
+        "12/03/1990",
+        "12031991",
+        "GB82WEST12345698765432",
+        "GB82 WEST 1234 5698 7654 33",
+        "ab12cd34",
+        "ab12cd35",
+        "user1@example.com",
+        "http://www.TransferLive.be/x",
+        "Kаrl",
+        "court",
+        "99",
+        "55501",
+        "555012",
+        "555 012",
+    ];
+    const TYPES: &[&str] = &[
+        "PERSON", "PHONE", "EMAIL", "URL", "IBAN", "ID", "ORG", "DATE", "SECRET",
+    ];
+    const SEPS: &[&str] = &[" ", ", ", "-", " ", ". ", "\n", "", "/"];
+
+    /// Text of tokens and separators, and each token's byte range.
+    fn assemble(tokens: &[(usize, usize)]) -> (String, Vec<Range<usize>>) {
+        let mut text = String::new();
+        let mut at = Vec::new();
+        for &(t, sep) in tokens {
+            let start = text.len();
+            text.push_str(TOKENS[t % TOKENS.len()]);
+            at.push(start..text.len());
+            text.push_str(SEPS[sep % SEPS.len()]);
+        }
+        (text, at)
+    }
+
+    fn findings(
+        v: &Verifier,
+        case: &LeakCase,
+        indexed: bool,
+    ) -> (Vec<(String, String, String)>, f64) {
+        let (original, at) = assemble(&case.original);
+        let (rewrite, rat) = assemble(&case.rewrite);
+        let spans: Vec<Span> = case
+            .ids
+            .iter()
+            .filter_map(|&(i, len, t)| {
+                let (a, b) = (i % at.len().max(1), (i + len) % at.len().max(1));
+                let r = at.get(a)?.start..at.get(a.max(b))?.end;
+                Some(Span {
+                    start: r.start,
+                    end: r.end,
+                    entity: Arc::from(TYPES[t % TYPES.len()]),
+                    score: 0.9,
+                    detector: Arc::from("t"),
+                    validated: false,
+                })
+            })
+            .collect();
+        let ids: Vec<&Span> = spans.iter().collect();
+        let planned: Vec<Range<usize>> = case
+            .planned
+            .iter()
+            .filter_map(|&i| rat.get(i % rat.len().max(1)).cloned())
+            .collect();
+        let visible = blank(&rewrite, &planned, "\u{1}");
+        let outside = blank(&original, &ranges_of(&ids), "\u{1}");
+        static G: std::sync::LazyLock<Gazetteers> = std::sync::LazyLock::new(Gazetteers::builtin);
+        let g = &*G;
+        let mut scores = Scores::default();
+        let leaks = v.leaks_with(g, &ids, &original, &visible, &outside, &mut scores, indexed);
+        (
+            leaks
+                .into_iter()
+                .map(|l| (l.reason, l.entity, l.found))
+                .collect(),
+            scores.fuzzy_max,
+        )
+    }
+
+    #[derive(Debug, Clone)]
+    struct LeakCase {
+        original: Vec<(usize, usize)>,
+        rewrite: Vec<(usize, usize)>,
+        /// (first token, extra tokens, type)
+        ids: Vec<(usize, usize, usize)>,
+        /// Rewrite tokens that are planned surrogates.
+        planned: Vec<usize>,
+    }
+
+    fn leak_case() -> impl proptest::strategy::Strategy<Value = LeakCase> {
+        use proptest::collection::vec;
+        let toks = || vec((0usize..64, 0usize..16), 0..30);
+        (
+            toks(),
+            toks(),
+            vec((0usize..64, 0usize..3, 0usize..16), 0..12),
+            vec(0usize..64, 0..8),
+        )
+            .prop_map(|(original, rewrite, ids, planned)| LeakCase {
+                original,
+                rewrite,
+                ids,
+                planned,
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(600))]
+        /// The indexed leak checks find exactly what the per-identifier
+        /// scans find, in the same order, with the same fuzzy score.
+        #[test]
+        fn indexed_leaks_equal_scanned_leaks(case in leak_case()) {
+            let v = Verifier::new(VerifyConfig::default());
+            let scanned = findings(&v, &case, false);
+            let indexed = findings(&v, &case, true);
+            proptest::prop_assert_eq!(indexed, scanned);
+        }
+    }
+
+    #[test]
+    fn indexed_leaks_find_every_kind() {
+        // The equality above means something only if the cases produce
+        // findings of every kind: one fixed case that does.
+        let v = Verifier::new(VerifyConfig::default());
+        let t = |s: &str| TOKENS.iter().position(|x| *x == s).unwrap();
+        let case = LeakCase {
+            original: vec![
+                (t("Karl"), 0),
+                (t("Strobel"), 1),
+                (t("4155550123"), 0),
+                (t("GB82WEST12345698765432"), 0),
+                (t("the"), 0),
+                (t("ab12cd34"), 0),
+            ],
+            rewrite: vec![
+                (t("Strobl"), 0),
+                (t("karl"), 0),
+                (t("415-555-0124"), 0),
+                (t("GB82 WEST 1234 5698 7654 33"), 0),
+                (t("(415) 555-0123"), 0),
+                (t("ab12cd34"), 0),
+            ],
+            ids: vec![(0, 1, 0), (2, 0, 1), (3, 0, 4), (5, 0, 5)],
+            planned: vec![],
+        };
+        let (scanned, fm) = findings(&v, &case, false);
+        assert_eq!((scanned.clone(), fm), findings(&v, &case, true));
+        let reasons: Vec<&str> = scanned.iter().map(|l| l.0.as_str()).collect();
+        for want in [
+            "leak_exact:ID",
+            "leak_token:PERSON",
+            "leak_fuzzy:PERSON",
+            "leak_digits:PHONE",
+            "leak_fuzzy:PHONE",
+            "leak_fuzzy:IBAN",
+        ] {
+            assert!(reasons.contains(&want), "{want} not in {reasons:?}");
+        }
+        assert!(fm > 0.9, "{fm}");
+    }
+
+    proptest::proptest! {
+        /// Surrogates located in one pass are where the per-string scans
+        /// put them, in the same order (repeated, empty, overlapping and
+        /// nested strings included).
+        #[test]
+        fn ranges_of_strings_indexed_equals_scan(
+            text in "[ab ]{0,40}",
+            strings in proptest::collection::vec("[ab ]{0,4}", 0..8),
+        ) {
+            let want = ranges_of_strings_scan(&text, &strings);
+            let got = ranges_of_strings_indexed(&text, &strings).unwrap_or_default();
+            proptest::prop_assert_eq!(got, want);
         }
     }
 
