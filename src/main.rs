@@ -598,8 +598,7 @@ fn process(
     let mut total = 0usize;
     // Rules only, the records of a window are processed on several threads
     // (`record_threads`); a bigger window amortises starting them. The
-    // byte cap bounds memory whatever the record sizes.
-    const WINDOW_BYTES: usize = 16 << 20;
+    // byte cap (`fill_window`) bounds memory whatever the record sizes.
     let mut read_error: Option<anyhow::Error> = None;
     let mut fail = |line: usize, e: &RecordError, report: &mut Option<BufWriter<File>>| {
         failed += 1;
@@ -623,41 +622,31 @@ fn process(
             let mut line_no = 0usize;
             let mut eof = false;
             while !eof {
-                let mut window: Vec<(usize, Result<Vec<u8>, RecordError>)> = Vec::new();
-                let mut window_bytes = 0usize;
-                while window.len() < window_len
-                    && (window.is_empty() || window_bytes < WINDOW_BYTES)
-                {
-                    let mut buf = Vec::new();
-                    // A read error ends the input, after the records read
-                    // before it are written: none of them is lost.
-                    let read = read_line_capped(&mut input, &mut buf, io.max_record_bytes);
-                    let Some(full) = read
-                        .with_context(|| format!("reading {name}"))
-                        .unwrap_or_else(|e| {
-                            read_error = Some(e);
-                            None
-                        })
-                    else {
-                        eof = true;
-                        break;
-                    };
-                    line_no += 1;
-                    if buf.iter().all(u8::is_ascii_whitespace) && full == buf.len() {
-                        continue;
-                    }
-                    total += 1;
-                    if full > buf.len() {
-                        let e = RecordError::TooLarge {
-                            size: full,
-                            limit: io.max_record_bytes,
-                        };
-                        window.push((line_no, Err(e)));
-                    } else {
-                        window_bytes += buf.len();
-                        window.push((line_no, Ok(buf)));
-                    }
-                }
+                let window: Vec<(usize, Result<Vec<u8>, RecordError>)> =
+                    fill_window(window_len, &mut eof, &mut read_error, || {
+                        loop {
+                            let mut buf = Vec::new();
+                            let read = read_line_capped(&mut input, &mut buf, io.max_record_bytes);
+                            let Some(full) = read.with_context(|| format!("reading {name}"))?
+                            else {
+                                return Ok(None);
+                            };
+                            line_no += 1;
+                            if buf.iter().all(u8::is_ascii_whitespace) && full == buf.len() {
+                                continue;
+                            }
+                            total += 1;
+                            if full > buf.len() {
+                                let e = RecordError::TooLarge {
+                                    size: full,
+                                    limit: io.max_record_bytes,
+                                };
+                                return Ok(Some(((line_no, Err(e)), 0)));
+                            }
+                            let size = buf.len();
+                            return Ok(Some(((line_no, Ok(buf)), size)));
+                        }
+                    });
                 let allow = admit_window(p, &window, &paths);
                 let done = run_window(window, threads, |i, line, buf| {
                     guarded(|| jsonl_record(p, buf, &paths, mode, line, allow[i]))
@@ -724,25 +713,16 @@ fn process(
                 };
                 let mut eof = false;
                 while !eof {
-                    let mut window = Vec::with_capacity(window_len);
-                    let mut window_bytes = 0usize;
-                    while window.len() < window_len
-                        && (window.is_empty() || window_bytes < WINDOW_BYTES)
-                    {
+                    let window = fill_window(window_len, &mut eof, &mut read_error, || {
                         let read = rd.next_record().with_context(|| format!("reading {name}"));
-                        let Some(item) = read.unwrap_or_else(|e| {
-                            read_error = Some(e);
-                            None
-                        }) else {
-                            eof = true;
-                            break;
-                        };
-                        total += 1;
-                        if let Ok(row) = &item.result {
-                            window_bytes += row.values().iter().map(String::len).sum::<usize>();
-                        }
-                        window.push(item);
-                    }
+                        Ok(read?.map(|item| {
+                            total += 1;
+                            let size = item.result.as_ref().map_or(0, |row| {
+                                row.values().iter().map(String::len).sum::<usize>()
+                            });
+                            (item, size)
+                        }))
+                    });
                     let allow = admit_csv(p, &window, &cols);
                     let results = map_records(window.len(), threads, &|i| {
                         let item = &window[i];
@@ -792,28 +772,15 @@ fn process(
             let mut paragraphs = Paragraphs::new(input, io.max_record_bytes);
             let mut eof = false;
             while !eof {
-                let mut window = Vec::with_capacity(window_len);
-                let mut window_bytes = 0usize;
-                while window.len() < window_len
-                    && (window.is_empty() || window_bytes < WINDOW_BYTES)
-                {
-                    match paragraphs.next() {
-                        None => eof = true,
-                        Some(Err(e)) => {
-                            read_error =
-                                Some(anyhow::Error::from(e).context(format!("reading {name}")));
-                            eof = true;
-                        }
-                        Some(Ok(para)) => {
-                            if let Ok(t) = &para.result {
-                                window_bytes += t.len();
-                            }
-                            window.push(para);
-                            continue;
-                        }
-                    }
-                    break;
-                }
+                let window = fill_window(window_len, &mut eof, &mut read_error, || {
+                    let para = paragraphs.next().transpose();
+                    Ok(para
+                        .with_context(|| format!("reading {name}"))?
+                        .map(|para| {
+                            let size = para.result.as_ref().map_or(0, String::len);
+                            (para, size)
+                        }))
+                });
                 let results = map_records(window.len(), threads, &|i| {
                     let para = &window[i];
                     let text = para.result.as_ref().ok().filter(|t| !t.is_empty())?;
@@ -888,6 +855,40 @@ fn process(
         return Err(e);
     }
     Ok(if failed + quarantined > 0 { 1 } else { 0 })
+}
+
+/// The next window of records: up to `len`, and no more than
+/// `WINDOW_BYTES` beyond the first. `next` gives a record and its size,
+/// None at the end of the input. A read error also ends the input, kept in
+/// `error` for after this window is written: no record read before it is
+/// lost. `eof` is set at either end.
+fn fill_window<T>(
+    len: usize,
+    eof: &mut bool,
+    error: &mut Option<anyhow::Error>,
+    mut next: impl FnMut() -> Result<Option<(T, usize)>>,
+) -> Vec<T> {
+    const WINDOW_BYTES: usize = 16 << 20;
+    let mut window = Vec::with_capacity(len.min(1024));
+    let mut bytes = 0usize;
+    while window.len() < len && (window.is_empty() || bytes < WINDOW_BYTES) {
+        match next() {
+            Ok(Some((record, size))) => {
+                bytes += size;
+                window.push(record);
+            }
+            Ok(None) => {
+                *eof = true;
+                break;
+            }
+            Err(e) => {
+                *error = Some(e);
+                *eof = true;
+                break;
+            }
+        }
+    }
+    window
 }
 
 /// Threads for the records of a window: rules only, `--threads` or the
