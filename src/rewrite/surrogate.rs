@@ -252,6 +252,13 @@ fn apply_case(s: &str, case: Case) -> String {
     }
 }
 
+/// Whether `candidate` is `norm` or holds it as a hyphen- or
+/// space-separated part, case-insensitively: "Hans-Karl" for "karl" would
+/// carry the original name into the rewrite.
+fn holds(candidate: &str, norm: &str) -> bool {
+    eq_ci(candidate, norm) || candidate.split(['-', ' ']).any(|part| eq_ci(part, norm))
+}
+
 fn eq_ci(a: &str, b: &str) -> bool {
     a == b
         || if a.is_ascii() && b.is_ascii() {
@@ -683,7 +690,7 @@ impl Surrogates {
             let mut st = self.stream(kind, norm);
             for _ in 0..MAX_ATTEMPTS {
                 let c = &pool[st.index(pool.len())];
-                if !eq_ci(c, norm) {
+                if !holds(c, norm) {
                     return c.clone();
                 }
             }
@@ -691,7 +698,7 @@ impl Surrogates {
         pool.iter()
             .map(String::as_str)
             .chain(fallback.iter().copied())
-            .find(|c| !eq_ci(c, norm))
+            .find(|c| !holds(c, norm))
             .unwrap_or("Alex")
             .to_string()
     }
@@ -1471,6 +1478,19 @@ mod tests {
         // The only surname candidate equals the token: fall back to built-ins.
         let out = custom.name_token("Q", false);
         assert!(!eq_ci(&out, "Q"));
+    }
+
+    /// A compound name that holds the original as a part is no surrogate
+    /// for it: with "Hans-Karl" as the only candidate, "Karl" falls back
+    /// to the built-in list.
+    #[test]
+    fn surrogate_never_holds_the_original_as_a_part() {
+        let s = Surrogates::new(b"k", vec!["Hans-Karl".into()], vec!["Van Dyke".into()]);
+        let first = s.name_token("Karl", true);
+        assert!(!first.to_lowercase().contains("karl"), "{first}");
+        assert_eq!(s.name_token("Otto", true), "Hans-Karl");
+        let last = s.name_token("Dyke", false);
+        assert!(!last.to_lowercase().contains("dyke"), "{last}");
     }
 
     #[test]
