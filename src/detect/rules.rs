@@ -198,6 +198,12 @@ pub struct RuleSet {
     /// can end with before trailing whitespace (`trigger::line_end_last`).
     /// A piece with no line end after such a byte is not searched.
     scan_line_end: Vec<Option<Box<[bool; 256]>>>,
+    /// Per scanned pattern that ends at a line end: its reverse lazy DFA.
+    /// A piece that passes the byte test above is searched only when a
+    /// match ends at one of its line ends, which an anchored reverse walk
+    /// from each line end decides in a few bytes; the search itself reads
+    /// the whole piece, twice when it holds a match (DFA, then captures).
+    scan_rev: Vec<Option<lazy::DFA>>,
     /// The old search, kept as the reference the new one must equal
     /// (tests, `gdr bench --reference`): two sets of all patterns, one pass
     /// per set, then the matching patterns. Built on first use.
@@ -324,6 +330,38 @@ mod walk {
             on_match(cache, sid, input.end());
         }
         Some(())
+    }
+
+    /// Whether `dfa` (a reverse DFA) matches anchored at the end of
+    /// `input`, reading back: what `try_search_rev(..).is_some()` says,
+    /// without that search's set-up and walk to the leftmost start.
+    pub(super) fn any_rev(
+        dfa: &lazy::DFA,
+        cache: &mut lazy::Cache,
+        input: &Input<'_>,
+    ) -> Option<bool> {
+        let mut sid = dfa.start_state_reverse(cache, input).ok()?;
+        let hay = input.haystack();
+        for &b in hay[input.start()..input.end()].iter().rev() {
+            sid = step(dfa, cache, sid, b)?;
+            if sid.is_tagged() {
+                if sid.is_match() {
+                    return Some(true);
+                } else if sid.is_dead() {
+                    return Some(false);
+                } else if sid.is_quit() {
+                    return None;
+                }
+            }
+        }
+        sid = match input.start().checked_sub(1) {
+            Some(i) => dfa.next_state(cache, sid, hay[i]).ok()?,
+            None => dfa.next_eoi_state(cache, sid).ok()?,
+        };
+        if sid.is_quit() {
+            return None;
+        }
+        Some(sid.is_match())
     }
 
     /// The patterns of `dfa` (built with `MatchKind::All`) that match at
@@ -701,12 +739,20 @@ impl RuleSet {
             }
         }
         let (anchors, scanned) = Anchors::build(&rules, &words)?;
-        let scan_line_end = scanned
+        let scan_line_end: Vec<Option<Box<[bool; 256]>>> = scanned
             .iter()
             .map(|&(ri, pi)| {
                 let p = compile_form(rules[ri].patterns[pi].as_str());
                 let h = regex_syntax::ParserBuilder::new().build().parse(&p).ok()?;
                 super::trigger::line_end_last(&h)
+            })
+            .collect();
+        let scan_rev = scanned
+            .iter()
+            .zip(&scan_line_end)
+            .map(|(&(ri, pi), last)| {
+                last.as_ref()?;
+                line_end_dfa(&compile_form(rules[ri].patterns[pi].as_str()))
             })
             .collect();
         let scan_set = if scanned.len() > 1 {
@@ -730,6 +776,7 @@ impl RuleSet {
             anchors,
             scanned,
             scan_line_end,
+            scan_rev,
             scan_set,
             sets: std::sync::OnceLock::new(),
             reference: std::sync::atomic::AtomicBool::new(false),
@@ -790,13 +837,18 @@ impl RuleSet {
                     if (rule.needs_digit || rule.digit_only[pi]) && !scratch.has_digit(chunk) {
                         continue;
                     }
-                    if let Some(last) = &self.scan_line_end[k]
-                        && !line_end_after(chunk.as_bytes(), last)
-                    {
-                        continue;
+                    let mut known = false;
+                    if let Some(last) = &self.scan_line_end[k] {
+                        match scratch.ends_at_line_end(k, last, self.scan_rev[k].as_ref(), chunk) {
+                            LineEndMatch::No => continue,
+                            LineEndMatch::Yes => known = true,
+                            LineEndMatch::Maybe => {}
+                        }
                     }
                     let order = rule.order[pi];
-                    rule.each_match(pi, chunk, &mut |m, v, n| raw.push((order, ri, m, v, n)));
+                    rule.each_match(pi, chunk, known, &mut |m, v, n| {
+                        raw.push((order, ri, m, v, n))
+                    });
                 }
             }
             // Same order as the reference: by pattern rank, then position.
@@ -860,7 +912,7 @@ impl RuleSet {
             }
             for &(ri, pi) in &todo {
                 let rule = &self.rules[ri];
-                rule.each_match(pi, chunk, &mut |_, v, n| {
+                rule.each_match(pi, chunk, false, &mut |_, v, n| {
                     let hits = rule.hits(&mut hits, || self.context_hits(text));
                     let (start, end) = (base + v.start, base + v.end);
                     if let Some(score) = rule.judge(text, start, end, &chunk[n], hits) {
@@ -1006,7 +1058,7 @@ impl RuleSet {
         let hits = self.context_hits(text);
         let mut out = Vec::new();
         for pi in 0..rule.patterns.len() {
-            rule.each_match(pi, text, &mut |_, v, n| {
+            rule.each_match(pi, text, false, &mut |_, v, n| {
                 if let Some(score) = rule.judge(text, v.start, v.end, &text[n], &hits) {
                     out.push(Span {
                         start: v.start,
@@ -1031,11 +1083,13 @@ impl Rule {
     /// Call `f(match start, span range, validated range)` for every
     /// non-empty match of pattern `pi` in `hay`. Patterns without `v`/`n`
     /// groups use the plain (DFA-only) search; capture groups cost a slower
-    /// engine.
+    /// engine. `known`: the caller knows it matches in `hay` (no need to
+    /// ask the DFA first).
     fn each_match(
         &self,
         pi: usize,
         hay: &str,
+        known: bool,
         f: &mut dyn FnMut(usize, std::ops::Range<usize>, std::ops::Range<usize>),
     ) {
         let re = &self.patterns[pi];
@@ -1050,7 +1104,7 @@ impl Rule {
         // Most pieces of text do not match at all: the DFA says so first,
         // instead of the capturing engine walking the whole text (for
         // short texts the regex picks a backtracker, many times slower).
-        if !re.is_match(hay) {
+        if !known && !re.is_match(hay) {
             return;
         }
         for caps in re.captures_iter(hay) {
@@ -1185,6 +1239,8 @@ struct Scratch {
     patset: Option<PatternSet>,
     caps: Vec<Option<regex_automata::util::captures::Captures>>,
     digit: Option<(usize, bool)>,
+    /// Per scanned pattern: the cache of its reverse DFA (`scan_rev`).
+    rev_caches: Vec<Option<lazy::Cache>>,
     /// Every (overlapping) hit of a context word in the pieces searched
     /// so far, by end: (start, end, word), offsets in the text.
     context: Vec<(usize, usize, u32)>,
@@ -1219,6 +1275,25 @@ impl Scratch {
         trim(&mut self.next_ok);
         trim(&mut self.context);
         trim(&mut self.pieces);
+    }
+
+    /// Whether scanned pattern `k`, which ends at a line end, can match
+    /// in `chunk` (see [`line_end_match`]); `rev` is its reverse DFA.
+    fn ends_at_line_end(
+        &mut self,
+        k: usize,
+        last: &[bool; 256],
+        rev: Option<&lazy::DFA>,
+        chunk: &str,
+    ) -> LineEndMatch {
+        let Some(rev) = rev else {
+            return line_end_match(chunk, last, None);
+        };
+        if self.rev_caches.len() <= k {
+            self.rev_caches.resize_with(k + 1, || None);
+        }
+        let cache = self.rev_caches[k].get_or_insert_with(|| rev.create_cache());
+        line_end_match(chunk, last, Some((rev, cache)))
     }
 
     /// Whether `chunk` holds a digit (`\d` is Unicode: any decimal digit).
@@ -1867,25 +1942,75 @@ fn context_from_overlapping(all: &[(usize, usize, u32)], text: &str) -> Vec<Cont
     hits
 }
 
-/// Whether some line end of `hay` (a `\n`, or the end), skipping ASCII
-/// whitespace back from it, follows a byte of `last` or a non-ASCII byte:
-/// else a pattern that must end there (see `trigger::line_end_last`)
-/// cannot match. One `memchr` pass instead of the pattern's own search of
-/// the whole piece.
-fn line_end_after(hay: &[u8], last: &[bool; 256]) -> bool {
+/// What [`line_end_match`] found out about a piece of text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineEndMatch {
+    /// The pattern cannot match in it: it is not searched.
+    No,
+    /// A match ends at one of its line ends (the reverse DFA said so).
+    Yes,
+    /// It may match: a byte before a line end fits, with no reverse DFA
+    /// to ask or one that could not tell.
+    Maybe,
+}
+
+/// Whether a pattern that must end at a line end (see
+/// `trigger::line_end_last`) matches in `chunk`. At each line end (a
+/// `\n` or `\r`, or the end: every place a `$` can hold), the byte reached
+/// by skipping ASCII whitespace back must be one of `last` or non-ASCII;
+/// then `rev`, the pattern's reverse DFA with its cache, must match
+/// anchored at that line end. One `memchr` pass and a few bytes read back
+/// per line end, instead of the pattern's own search of the whole piece.
+fn line_end_match(
+    chunk: &str,
+    last: &[bool; 256],
+    mut rev: Option<(&lazy::DFA, &mut lazy::Cache)>,
+) -> LineEndMatch {
     use super::trigger::is_space_byte;
-    // Each line is read back only to its start: a line of whitespace
-    // alone has the same byte before its end as the line end before it,
-    // which did not fit (so blank lines cost no second reading).
+    let hay = chunk.as_bytes();
+    // Each line is read back only to its start; a line of whitespace
+    // alone carries the byte found before it (blank lines cost no second
+    // reading).
     let mut from = 0;
-    for e in memchr::memchr_iter(b'\n', hay).chain(std::iter::once(hay.len())) {
-        let before = hay[from..e].iter().rev().find(|&&b| !is_space_byte(b));
-        if before.is_some_and(|&b| b >= 0x80 || last[b as usize]) {
-            return true;
+    let mut before: Option<u8> = None;
+    let mut found = LineEndMatch::No;
+    for e in memchr::memchr2_iter(b'\n', b'\r', hay).chain(std::iter::once(hay.len())) {
+        if let Some(&b) = hay[from..e].iter().rev().find(|&&b| !is_space_byte(b)) {
+            before = Some(b);
         }
         from = e + 1;
+        if !before.is_some_and(|b| b >= 0x80 || last[b as usize]) {
+            continue;
+        }
+        let Some((dfa, cache)) = rev.as_mut() else {
+            return LineEndMatch::Maybe;
+        };
+        let input = Input::new(chunk).range(..e).anchored(Anchored::Yes);
+        match walk::any_rev(dfa, cache, &input) {
+            Some(true) => return LineEndMatch::Yes,
+            Some(false) => {}
+            None => found = LineEndMatch::Maybe,
+        }
     }
-    false
+    found
+}
+
+/// The reverse lazy DFA of `pattern` (its compiled form), for
+/// [`Scratch::ends_at_line_end`]. None when it does not build (the piece
+/// is then searched as before).
+fn line_end_dfa(pattern: &str) -> Option<lazy::DFA> {
+    lazy::Builder::new()
+        .configure(
+            lazy::Config::new()
+                // As the crate advises for reverse searches; only whether
+                // some match ends at the line end is asked.
+                .match_kind(regex_automata::MatchKind::All)
+                .cache_capacity(1 << 20)
+                .minimum_cache_clear_count(None),
+        )
+        .thompson(regex_automata::nfa::thompson::Config::new().reverse(true))
+        .build(pattern)
+        .ok()
 }
 
 /// Sort trigger places by offset. `cands[..split]` and `cands[split..]`
@@ -2278,7 +2403,7 @@ mod place_sort {
     use proptest::prelude::*;
 
     proptest! {
-        /// `line_end_after` only ever rules out texts the pattern cannot
+        /// `line_end_match` only ever rules out texts the pattern cannot
         /// match: over random lines of digits, letters, spaces, tabs,
         /// blank lines and non-ASCII characters.
         #[test]
@@ -2291,8 +2416,18 @@ mod place_sort {
             let last = super::super::trigger::line_end_last(&hir).unwrap();
             let re = regex::Regex::new(p).unwrap();
             if re.is_match(&text) {
-                prop_assert!(line_end_after(text.as_bytes(), &last), "{:?}", text);
+                prop_assert_ne!(line_end_match(&text, &last, None), LineEndMatch::No, "{:?}", text);
             }
+            // With the reverse DFA the answer is exact: every match ends
+            // at a line end.
+            let rev = line_end_dfa(&compile_form(p)).unwrap();
+            let mut cache = rev.create_cache();
+            prop_assert_eq!(
+                line_end_match(&text, &last, Some((&rev, &mut cache))) == LineEndMatch::Yes,
+                re.is_match(&text),
+                "{:?}",
+                text
+            );
         }
     }
 
@@ -2315,9 +2450,12 @@ mod place_sort {
     ];
 
     #[test]
-    fn line_end_after_cases() {
+    fn line_end_match_cases() {
         let mut digits = [false; 256];
         digits[b'0' as usize..=b'9' as usize].fill(true);
+        let line_end_after = |t: &[u8], last: &[bool; 256]| {
+            line_end_match(std::str::from_utf8(t).unwrap(), last, None) != LineEndMatch::No
+        };
         assert!(line_end_after(b"Paris 75001", &digits));
         assert!(line_end_after(b"Paris 75001 \t\n\n  \n", &digits));
         assert!(line_end_after(b"Paris 75001\nnext line.", &digits));
@@ -2329,6 +2467,20 @@ mod place_sort {
         assert!(!line_end_after(b" \n \n", &digits));
         // A non-ASCII byte before the line end could be a Unicode digit.
         assert!(line_end_after("Kairo \u{663}".as_bytes(), &digits));
+        // With the reverse DFA: only a whole match at a line end counts.
+        let p = r"(?m)(?:\p{L},?\s+)(?P<v>\d{5})(?:-\d{4})?\s*$";
+        let rev = line_end_dfa(&compile_form(p)).unwrap();
+        let mut cache = rev.create_cache();
+        let mut exact =
+            |t: &str| line_end_match(t, &digits, Some((&rev, &mut cache))) == LineEndMatch::Yes;
+        assert!(exact("Paris 75001"));
+        assert!(exact("Paris, 75001-1234  \n\nnext"));
+        assert!(exact("Kairo \u{663}\u{663}\u{663}\u{663}\u{663}\r\n"));
+        assert!(exact("error 40404"));
+        assert!(!exact("error 40404 in line"));
+        assert!(!exact("75001"));
+        assert!(!exact("Paris 750011\nline 2"));
+        assert!(!exact("Paris 75001.\n"));
     }
 
     proptest! {
