@@ -187,25 +187,33 @@ pub fn credit_card_valid(s: &str) -> bool {
     if !b.first().is_some_and(u8::is_ascii_digit) || !b.last().is_some_and(u8::is_ascii_digit) {
         return false;
     }
-    if !s
-        .chars()
-        .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
-    {
+    // The bare digits on the stack, in one pass: this runs on every
+    // card-shaped match, and two allocating passes cost ten times the
+    // check itself.
+    let mut d = [0u8; 19];
+    let mut n = 0;
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                let Some(slot) = d.get_mut(n) else {
+                    return false;
+                };
+                *slot = c;
+                n += 1;
+            }
+            b' ' | b'-' => {}
+            _ => return false,
+        }
+    }
+    let d = &d[..n];
+    if n < 13 || d.iter().all(|&c| c == d[0]) || !luhn_sum(d).is_multiple_of(10) {
         return false;
     }
-    let d = digits(s);
-    if !(13..=19).contains(&d.len()) || all_same(&d) || !luhn_valid(&d) {
-        return false;
-    }
-    card_brand(&d).is_some_and(|b| card_length_ok(b, d.len()))
-}
-
-fn all_same(s: &str) -> bool {
-    let mut it = s.bytes();
-    match it.next() {
-        Some(first) => it.all(|b| b == first),
-        None => true,
-    }
+    // ASCII digits only, so this never fails.
+    std::str::from_utf8(d)
+        .ok()
+        .and_then(card_brand)
+        .is_some_and(|b| card_length_ok(b, n))
 }
 
 /// IBAN lengths from the SWIFT IBAN registry, sorted by country code so we
@@ -266,24 +274,36 @@ pub(crate) fn iban_mod97(iban: &[u8]) -> Option<u32> {
 /// Case-insensitive and tolerant of spaces because IBANs are printed in
 /// groups of four and often typed in lowercase.
 pub fn iban_valid(s: &str) -> bool {
-    if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ') {
+    // Upper-cased, without spaces, on the stack: no registered IBAN is
+    // longer than this.
+    let mut norm = [0u8; 34];
+    let mut n = 0;
+    for &c in s.as_bytes() {
+        if c == b' ' {
+            continue;
+        }
+        if !c.is_ascii_alphanumeric() {
+            return false;
+        }
+        let Some(slot) = norm.get_mut(n) else {
+            return false;
+        };
+        *slot = c.to_ascii_uppercase();
+        n += 1;
+    }
+    let norm = &norm[..n];
+    if n < 5 || !norm[..2].iter().all(u8::is_ascii_alphabetic) {
         return false;
     }
-    let norm: Vec<u8> = s
-        .bytes()
-        .filter(|b| *b != b' ')
-        .map(|b| b.to_ascii_uppercase())
-        .collect();
-    if norm.len() < 5 {
+    let cc = [norm[0], norm[1]];
+    let len = IBAN_LENGTHS
+        .binary_search_by(|(c, _)| c.as_bytes().cmp(&cc[..]))
+        .ok()
+        .map(|i| IBAN_LENGTHS[i].1);
+    if len != Some(n) || !norm[2..4].iter().all(u8::is_ascii_digit) {
         return false;
     }
-    let Ok(cc) = std::str::from_utf8(&norm[..2]) else {
-        return false;
-    };
-    if iban_length(cc) != Some(norm.len()) || !norm[2..4].iter().all(u8::is_ascii_digit) {
-        return false;
-    }
-    iban_mod97(&norm) == Some(1)
+    iban_mod97(norm) == Some(1)
 }
 
 /// US Social Security Number check.
@@ -294,26 +314,24 @@ pub fn iban_valid(s: &str) -> bool {
 /// belong to a person, to avoid flagging them as real PII.
 pub fn us_ssn_valid(s: &str) -> bool {
     let b = s.as_bytes();
-    let d: Vec<u8> = match b.len() {
-        9 if b.iter().all(u8::is_ascii_digit) => b.to_vec(),
+    // The nine digits, on the stack (this runs on every SSN-shaped match).
+    let mut d = [0u8; 9];
+    match b.len() {
+        9 => d.copy_from_slice(b),
         11 => {
             let sep = b[3];
             if !(sep == b'-' || sep == b' ') || b[6] != sep {
                 return false;
             }
-            let d: Vec<u8> = b[..3]
-                .iter()
-                .chain(&b[4..6])
-                .chain(&b[7..])
-                .copied()
-                .collect();
-            if !d.iter().all(u8::is_ascii_digit) {
-                return false;
-            }
-            d
+            d[..3].copy_from_slice(&b[..3]);
+            d[3..5].copy_from_slice(&b[4..6]);
+            d[5..].copy_from_slice(&b[7..]);
         }
         _ => return false,
-    };
+    }
+    if !d.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
     let num = |r: &[u8]| r.iter().fold(0u32, |a, c| a * 10 + u32::from(c - b'0'));
     let area = num(&d[..3]);
     let group = num(&d[3..5]);
@@ -322,7 +340,7 @@ pub fn us_ssn_valid(s: &str) -> bool {
         return false;
     }
     const FAMOUS: &[&[u8]] = &[b"078051120", b"219099999", b"123456789"];
-    if FAMOUS.contains(&d.as_slice()) {
+    if FAMOUS.contains(&&d[..]) {
         return false;
     }
     !d.iter().all(|c| *c == d[0])
@@ -379,16 +397,25 @@ pub fn mac_valid(s: &str) -> bool {
 /// letters or slashes are not taken for phone numbers. The 555 exchange is
 /// accepted: it is fictional only for 555-0100..0199 and real text uses it.
 pub fn nanp_valid(s: &str) -> bool {
-    if !s
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')' | '+'))
-    {
-        return false;
+    // The bare digits on the stack, in one pass (as for cards).
+    let mut d = [0u8; 11];
+    let mut n = 0;
+    for &c in s.as_bytes() {
+        match c {
+            b'0'..=b'9' => {
+                let Some(slot) = d.get_mut(n) else {
+                    return false;
+                };
+                *slot = c;
+                n += 1;
+            }
+            b' ' | b'-' | b'.' | b'(' | b')' | b'+' => {}
+            _ => return false,
+        }
     }
-    let d = digits(s);
-    let national = match d.len() {
-        10 => d.as_bytes(),
-        11 if d.starts_with('1') => &d.as_bytes()[1..],
+    let national = match n {
+        10 => &d[..10],
+        11 if d[0] == b'1' => &d[1..],
         _ => return false,
     };
     nanp_national_ok(national)
@@ -634,6 +661,165 @@ mod tests {
         fn separators_do_not_change_luhn(d in "[0-9]{2,19}") {
             let spaced: String = d.chars().flat_map(|c| [c, ' ']).collect();
             prop_assert_eq!(luhn_valid(&d), luhn_valid(&spaced));
+        }
+    }
+
+    /// The validators as they were, allocating: the oracle the stack
+    /// versions must equal.
+    mod before {
+        use super::super::*;
+
+        fn all_same(s: &str) -> bool {
+            let mut it = s.bytes();
+            match it.next() {
+                Some(first) => it.all(|b| b == first),
+                None => true,
+            }
+        }
+
+        pub fn credit_card_valid(s: &str) -> bool {
+            let b = s.as_bytes();
+            if !b.first().is_some_and(u8::is_ascii_digit)
+                || !b.last().is_some_and(u8::is_ascii_digit)
+            {
+                return false;
+            }
+            if !s
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+            {
+                return false;
+            }
+            let d = digits(s);
+            if !(13..=19).contains(&d.len()) || all_same(&d) || !luhn_valid(&d) {
+                return false;
+            }
+            card_brand(&d).is_some_and(|b| card_length_ok(b, d.len()))
+        }
+
+        pub fn iban_valid(s: &str) -> bool {
+            if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ') {
+                return false;
+            }
+            let norm: Vec<u8> = s
+                .bytes()
+                .filter(|b| *b != b' ')
+                .map(|b| b.to_ascii_uppercase())
+                .collect();
+            if norm.len() < 5 {
+                return false;
+            }
+            let Ok(cc) = std::str::from_utf8(&norm[..2]) else {
+                return false;
+            };
+            if iban_length(cc) != Some(norm.len()) || !norm[2..4].iter().all(u8::is_ascii_digit) {
+                return false;
+            }
+            iban_mod97(&norm) == Some(1)
+        }
+
+        pub fn us_ssn_valid(s: &str) -> bool {
+            let b = s.as_bytes();
+            let d: Vec<u8> = match b.len() {
+                9 if b.iter().all(u8::is_ascii_digit) => b.to_vec(),
+                11 => {
+                    let sep = b[3];
+                    if !(sep == b'-' || sep == b' ') || b[6] != sep {
+                        return false;
+                    }
+                    let d: Vec<u8> = b[..3]
+                        .iter()
+                        .chain(&b[4..6])
+                        .chain(&b[7..])
+                        .copied()
+                        .collect();
+                    if !d.iter().all(u8::is_ascii_digit) {
+                        return false;
+                    }
+                    d
+                }
+                _ => return false,
+            };
+            let num = |r: &[u8]| r.iter().fold(0u32, |a, c| a * 10 + u32::from(c - b'0'));
+            let area = num(&d[..3]);
+            let group = num(&d[3..5]);
+            let serial = num(&d[5..]);
+            if area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0 {
+                return false;
+            }
+            const FAMOUS: &[&[u8]] = &[b"078051120", b"219099999", b"123456789"];
+            if FAMOUS.contains(&d.as_slice()) {
+                return false;
+            }
+            !d.iter().all(|c| *c == d[0])
+        }
+
+        pub fn nanp_valid(s: &str) -> bool {
+            if !s
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')' | '+'))
+            {
+                return false;
+            }
+            let d = digits(s);
+            let national = match d.len() {
+                10 => d.as_bytes(),
+                11 if d.starts_with('1') => &d.as_bytes()[1..],
+                _ => return false,
+            };
+            nanp_national_ok(national)
+        }
+    }
+
+    /// Strings of the characters the validators look at: digits, the
+    /// separators, letters of IBAN countries, a non-ASCII digit and a
+    /// non-ASCII letter; often valid numbers with a few characters changed.
+    fn validator_input() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec![
+            "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", " ", "-", ".", "(", ")", "+", "G",
+            "B", "d", "e", "x", "\u{663}", "é", "\t",
+        ]);
+        let random = prop::collection::vec(piece, 0..40).prop_map(|v| v.concat());
+        let known = prop::sample::select(vec![
+            "4111 1111 1111 1111",
+            "4111-1111-1111-1111",
+            "378282246310005",
+            "6011111111111117",
+            // 12 digits, Luhn-valid Maestro: too short for the card rule.
+            "5018 0000 0009",
+            "GB82 WEST 1234 5698 7654 32",
+            "gb82west12345698765432",
+            "DE89370400440532013000",
+            "078-05-1120",
+            "536 22 1234",
+            "536221234",
+            "+1 (415) 555-2671",
+            "1.415.555.2671",
+            "4155552671",
+        ]);
+        let edited =
+            (known, prop::collection::vec((0..40usize, 0..10u8), 0..3)).prop_map(|(k, edits)| {
+                let mut b = k.as_bytes().to_vec();
+                for (at, d) in edits {
+                    if !b.is_empty() {
+                        let i = at % b.len();
+                        b[i] = b'0' + d;
+                    }
+                }
+                String::from_utf8(b).unwrap()
+            });
+        prop_oneof![random, edited]
+    }
+
+    proptest! {
+        /// The stack versions of the validators answer as the allocating
+        /// ones did, on any input.
+        #[test]
+        fn stack_validators_equal_the_old_ones(s in validator_input()) {
+            prop_assert_eq!(credit_card_valid(&s), before::credit_card_valid(&s), "card {:?}", s);
+            prop_assert_eq!(iban_valid(&s), before::iban_valid(&s), "iban {:?}", s);
+            prop_assert_eq!(us_ssn_valid(&s), before::us_ssn_valid(&s), "ssn {:?}", s);
+            prop_assert_eq!(nanp_valid(&s), before::nanp_valid(&s), "nanp {:?}", s);
         }
     }
 }
