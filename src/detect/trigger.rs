@@ -58,6 +58,14 @@ pub enum Trigger {
         empty_ok: bool,
         any: Box<[bool; 256]>,
         bound: Box<[bool; 256]>,
+        /// When the keyword part is a choice of words that must end at a
+        /// word boundary (`(?:Street|St|Court)\b`): those words, sorted
+        /// (folded as `lits`). A hit is then only a place where one of
+        /// them stands whole, not glued to a letter ("St" in "State",
+        /// "Co" in "Court"): the keywords are cut to a few bytes, so on
+        /// their own they fire inside every longer word that starts the
+        /// same.
+        words: Option<Vec<Vec<u8>>>,
     },
     /// Starts cannot be narrowed cheaply: search the whole text.
     Scan,
@@ -189,6 +197,7 @@ fn find_before(hir: &Hir, any: [bool; 256], bound: [bool; 256]) -> Option<Trigge
         add_all(&before, &mut class);
         let mut last = [false; 256];
         let empty_ok = add_last(&before, &mut last);
+        let words = whole_words(&v[k..], fold);
         return Some(Trigger::Before {
             lits,
             fold,
@@ -197,9 +206,65 @@ fn find_before(hir: &Hir, any: [bool; 256], bound: [bool; 256]) -> Option<Trigge
             empty_ok,
             any: Box::new(any),
             bound: Box::new(bound),
+            words,
         });
     }
     None
+}
+
+/// When `rest` opens with a choice of literals right followed by a word
+/// boundary (`(?:Street|St|S\.A\.)\b`): those literals, sorted (ASCII
+/// lower case when `fold`). Every match of `rest` then starts with one of
+/// them, and the byte after it is a word byte where the literal ends in
+/// a non-word byte, and is not an ASCII word byte where it ends in one
+/// (under an ASCII or a Unicode `\b` alike).
+fn whole_words(rest: &[Hir], fold: bool) -> Option<Vec<Vec<u8>>> {
+    let (first, next) = (rest.first()?, rest.get(1)?);
+    let HirKind::Look(look) = next.kind() else {
+        return None;
+    };
+    let boundary = matches!(look, Look::WordAscii | Look::WordUnicode);
+    let word_end = matches!(
+        look,
+        Look::WordEndAscii
+            | Look::WordEndUnicode
+            | Look::WordEndHalfAscii
+            | Look::WordEndHalfUnicode
+    );
+    if !boundary && !word_end {
+        return None;
+    }
+    let seq = Extractor::new()
+        .kind(ExtractKind::Prefix)
+        .limit_class(64)
+        .limit_total(20_000)
+        .extract(first);
+    let lits = seq.literals()?;
+    if lits.is_empty() || !lits.iter().all(|l| l.is_exact()) {
+        return None;
+    }
+    let mut words: Vec<Vec<u8>> = lits
+        .iter()
+        .map(|l| {
+            if fold {
+                l.as_bytes().to_ascii_lowercase()
+            } else {
+                l.as_bytes().to_vec()
+            }
+        })
+        .collect();
+    // A literal ending in a non-ASCII byte (a Unicode letter or not) is
+    // left to the search; one ending in a non-word byte only works with
+    // a plain boundary (the end of a word needs a word before it).
+    for w in &words {
+        let &last = w.last()?;
+        if last >= 0x80 || !is_word_byte(last) && !boundary {
+            return None;
+        }
+    }
+    words.sort();
+    words.dedup();
+    Some(words)
 }
 
 /// Mark every byte a match of `h` can hold. Non-ASCII characters mark all
@@ -636,6 +701,29 @@ mod tests {
             panic!("expected a before trigger");
         };
         assert_eq!(lits, vec![b"://".to_vec()]);
+    }
+
+    #[test]
+    fn suffix_words_that_must_stand_whole() {
+        let words = |p: &str| match trig(p) {
+            Trigger::Before { words, .. } => words,
+            t => panic!("expected a before trigger, got {t:?}"),
+        };
+        let w = words(r"\b(?:\p{Lu}\p{L}+\s+){1,3}(?:Street|St|S\.A\.)\b\.?").unwrap();
+        assert_eq!(
+            w,
+            vec![b"S.A.".to_vec(), b"St".to_vec(), b"Street".to_vec()]
+        );
+        // Folded keywords give their words in lower case.
+        let w = words(r"(?i)\b[a-z]+\s+(?:ltd|inc)\b").unwrap();
+        assert_eq!(w, vec![b"inc".to_vec(), b"ltd".to_vec()]);
+        // No boundary right after the choice, or a word that ends in a
+        // non-ASCII letter: every hit stays a place.
+        assert_eq!(
+            words(r"\b(?:\p{Lu}\p{L}+\s+){1,3}(?:Street|Road)\s+\d+"),
+            None
+        );
+        assert_eq!(words(r"\b(?:\p{Lu}\p{L}+\s+){1,3}(?:Café|Road)\b"), None);
     }
 
     #[test]
