@@ -307,19 +307,53 @@ struct WordTable {
     count: usize,
 }
 
+/// One entry as two integers, so that a hit costs two compares: `lo` is
+/// the first 8 bytes of the zero-padded word (or, for a word longer than
+/// `INLINE`, its offset into `WordTable::long`), `meta` packs the rest of
+/// the word (bits 0-31), the flags (32-47), the length (48-55, 0 = empty
+/// slot) and the tag (56-63). A word's length and tag sit in the same
+/// integer as its last key bytes: one masked compare checks all three.
 #[derive(Clone, Copy, Default)]
 #[repr(C, align(16))]
 struct Slot {
-    /// The word (len <= 12), or its offset into `long` (first 4 bytes).
-    key: [u8; 12],
-    flags: u16,
-    /// 0 = empty.
-    len: u8,
-    /// High hash bits: most mismatches end here without comparing keys.
-    tag: u8,
+    lo: u64,
+    meta: u64,
 }
 
 const INLINE: usize = 12;
+/// The bits of `Slot::meta` that, with `Slot::lo`, hold a short word
+/// whole: its last 4 bytes and its length. (The flags are the answer and
+/// the tag, a function of the rest, only spares long words a `memcmp`.)
+const META_WORD: u64 = 0x00ff_0000_ffff_ffff;
+
+impl Slot {
+    /// `meta` without flags: the key's last 4 bytes, `len` and `tag`.
+    #[inline(always)]
+    fn meta_key(hi: u32, len: usize, tag: u8) -> u64 {
+        u64::from(hi) | (len as u64) << 48 | u64::from(tag) << 56
+    }
+
+    /// `meta & META_WORD` of the slot holding a short word.
+    #[inline(always)]
+    fn meta_word(hi: u32, len: usize) -> u64 {
+        u64::from(hi) | (len as u64) << 48
+    }
+
+    #[inline(always)]
+    fn len(self) -> usize {
+        (self.meta >> 48) as u8 as usize
+    }
+
+    #[inline(always)]
+    fn tag(self) -> u8 {
+        (self.meta >> 56) as u8
+    }
+
+    #[inline(always)]
+    fn flags(self) -> u16 {
+        (self.meta >> 32) as u16
+    }
+}
 
 impl WordTable {
     /// An empty table for up to `n` words (at most half full).
@@ -344,29 +378,29 @@ impl WordTable {
         let mut i = h as usize & self.mask;
         loop {
             let s = self.slots[i];
-            if s.len == 0 {
+            if s.len() == 0 {
                 break;
             }
-            if s.tag == tag && s.len as usize == w.len() && self.key_of(&s) == w {
-                self.slots[i].flags |= flags;
+            if s.tag() == tag && s.len() == w.len() && *self.key_of(&s) == *w {
+                self.slots[i].meta |= u64::from(flags) << 32;
                 return;
             }
             i = (i + 1) & self.mask;
         }
-        let mut slot = Slot {
-            key: [0; INLINE],
-            flags,
-            len: w.len() as u8,
-            tag,
-        };
-        if w.len() <= INLINE {
-            slot.key[..w.len()].copy_from_slice(w);
+        let (lo, hi) = if w.len() <= INLINE {
+            let mut key = [0u8; INLINE];
+            key[..w.len()].copy_from_slice(w);
+            let k = Key::from_padded(&key);
+            (k.lo, k.hi)
         } else {
-            let off = self.long.len() as u32;
-            slot.key[..4].copy_from_slice(&off.to_le_bytes());
+            let off = self.long.len() as u64;
             self.long.extend_from_slice(w);
-        }
-        self.slots[i] = slot;
+            (off, 0)
+        };
+        self.slots[i] = Slot {
+            lo,
+            meta: Slot::meta_key(hi, w.len(), tag) | u64::from(flags) << 32,
+        };
         self.count += 1;
         // Keep probes short: at most half full.
         if self.count * 2 > self.slots.len() {
@@ -379,39 +413,48 @@ impl WordTable {
         let cap = self.slots.len() * 2;
         let old = std::mem::replace(&mut self.slots, vec![Slot::default(); cap]);
         self.mask = cap - 1;
-        for s in old.into_iter().filter(|s| s.len != 0) {
-            let mut i = hash(self.key_of(&s)) as usize & self.mask;
-            while self.slots[i].len != 0 {
+        for s in old.into_iter().filter(|s| s.len() != 0) {
+            let mut i = hash(&self.key_of(&s)) as usize & self.mask;
+            while self.slots[i].len() != 0 {
                 i = (i + 1) & self.mask;
             }
             self.slots[i] = s;
         }
     }
 
-    fn key_of<'a>(&'a self, s: &'a Slot) -> &'a [u8] {
-        let n = s.len as usize;
+    /// The word of a slot (an owned copy for an inline key: the bytes
+    /// live in two integers).
+    fn key_of(&self, s: &Slot) -> std::borrow::Cow<'_, [u8]> {
+        let n = s.len();
         if n <= INLINE {
-            &s.key[..n]
+            let mut b = s.lo.to_le_bytes().to_vec();
+            b.extend_from_slice(&(s.meta as u32).to_le_bytes());
+            b.truncate(n);
+            b.into()
         } else {
-            let off = u32::from_le_bytes([s.key[0], s.key[1], s.key[2], s.key[3]]) as usize;
-            &self.long[off..off + n]
+            let off = s.lo as usize;
+            self.long[off..off + n].into()
         }
     }
 
     /// Look up a short word already lower-cased and zero-padded to 12
-    /// bytes: the key compare is two integer compares, no `memcmp` call.
+    /// bytes: a hit is two integer compares (key, then the key's tail with
+    /// its length), no `memcmp` call. A slot of a longer word never
+    /// matches: its length is over `INLINE`.
+    /// `len` must not be 0: the empty word's key would match an empty
+    /// slot.
     #[inline]
     fn get_short(&self, key: Key, len: usize) -> Option<u16> {
-        let h = hash_short(key, len);
-        let tag = (h >> 56) as u8;
-        let mut i = h as usize & self.mask;
+        debug_assert!(len > 0);
+        let want = Slot::meta_word(key.hi, len);
+        let mut i = hash_short(key, len) as usize & self.mask;
         loop {
-            let s = &self.slots[i];
-            if s.len == 0 {
-                return None;
+            let s = self.slots[i];
+            if s.lo == key.lo && s.meta & META_WORD == want {
+                return Some(s.flags());
             }
-            if s.tag == tag && s.len as usize == len && Key::from_padded(&s.key) == key {
-                return Some(s.flags);
+            if s.len() == 0 {
+                return None;
             }
             i = (i + 1) & self.mask;
         }
@@ -431,14 +474,14 @@ impl WordTable {
         let tag = (h >> 56) as u8;
         let mut i = h as usize & self.mask;
         loop {
-            let s = &self.slots[i];
-            if s.len == 0 {
+            let s = self.slots[i];
+            if s.len() == 0 {
                 return None;
             }
             // Longer than `INLINE` (shorter ones returned above): the key
             // lives in `long`.
-            if s.tag == tag && s.len as usize == w.len() && self.key_of(s) == w {
-                return Some(s.flags);
+            if s.tag() == tag && s.len() == w.len() && *self.key_of(&s) == *w {
+                return Some(s.flags());
             }
             i = (i + 1) & self.mask;
         }
@@ -489,10 +532,9 @@ impl Key {
 #[inline(always)]
 fn hash_short(key: Key, len: usize) -> u64 {
     const K: u64 = 0xf135_7aea_2e62_a9c5;
-    let mut h: u64 = len as u64;
-    if len > 0 {
-        h = (h.rotate_left(5) ^ key.lo).wrapping_mul(K);
-    }
+    // The empty word's key is 0 and so is this round's result: `hash`
+    // skips it, no need to test.
+    let mut h = ((len as u64).rotate_left(5) ^ key.lo).wrapping_mul(K);
     if len > 8 {
         h = (h.rotate_left(5) ^ u64::from(key.hi)).wrapping_mul(K);
     }
@@ -729,30 +771,72 @@ const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 /// Bit 5 of every byte: set, it lower-cases an ASCII letter.
 const CASE_BITS: u64 = 0x2020_2020_2020_2020;
 
-/// The high bit of each byte of `v` that is an ASCII letter. With bit 5
-/// set, A-Z and a-z are exactly the bytes 0x61..=0x7a (bit 5 leaves the
-/// high bit, which marks non-ASCII bytes, as it is).
+/// The high bit of each byte of `v` (text in little-endian order) that is
+/// an ASCII letter, exact up to and including the first non-ASCII byte:
+/// all a word scanner reads, as the word ends there. With bit 5 set, A-Z
+/// and a-z are exactly the bytes 0x61..=0x7a; one addition finds the
+/// bytes from 0x61, another those past 0x7a. No ASCII byte carries into
+/// the next (0x7f + 0x1f < 0x100), so only the bytes after a non-ASCII
+/// byte can come out wrong; that byte itself never reads as a letter.
+/// (Two operations fewer than `super::ascii_range_bits`, which is exact
+/// for every byte: this runs once or twice per word of every text.)
 #[inline(always)]
-fn letter_bits(v: u64) -> u64 {
-    super::ascii_range_bits(v | CASE_BITS, b'a', b'z')
+fn leading_letter_bits(v: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let x = v | CASE_BITS;
+    let from_a = x.wrapping_add(u64::from(0x80 - b'a') * ONES);
+    let past_z = x.wrapping_add(u64::from(0x7f - b'z') * ONES);
+    from_a & !past_z & HIGH_BITS
+}
+
+/// The 8 bytes of `bytes` from `at` as a little-endian integer,
+/// zero-padded past the end of the text (`at` may be past it too). A zero
+/// byte is no letter and no joiner: a word meets it as it meets the end.
+#[inline(always)]
+fn load8(bytes: &[u8], at: usize) -> u64 {
+    match bytes.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(b) => u64::from_le_bytes(*b),
+        None => load8_tail(bytes, at),
+    }
+}
+
+/// `load8` for the last 7 bytes of a text (one word of most short records).
+#[cold]
+#[inline(never)]
+fn load8_tail(bytes: &[u8], at: usize) -> u64 {
+    let tail = bytes.get(at..).unwrap_or_default();
+    let mut b = [0u8; 8];
+    b[..tail.len()].copy_from_slice(tail);
+    u64::from_le_bytes(b)
+}
+
+/// A word as `short_plain_word` found it.
+#[derive(Clone, Copy)]
+struct PlainWord {
+    end: usize,
+    /// Holds a lower-case letter.
+    lower: bool,
+    /// The lookup key.
+    key: Key,
+    /// The byte right after the word (0 at the end of the text).
+    after: u8,
 }
 
 /// The commonest word of all, from one 8-byte load (two for 8 to 12
 /// letters): ASCII letters (the first at `start`), ended by a byte that
-/// neither joins (' -) nor starts a non-ASCII char. Returns its end,
-/// whether it holds a lower-case letter, and its lookup key. `None`: take
-/// the general path (`plain_ascii_word`, `scan_word`).
+/// neither joins (' -) nor starts a non-ASCII char. `None`: take the
+/// general path (`plain_ascii_word`, `scan_word`).
 #[inline(always)]
-fn short_plain_word(bytes: &[u8], start: usize) -> Option<(usize, bool, Key)> {
-    let v = u64::from_le_bytes(*bytes[start..].first_chunk::<8>()?);
-    let letters = letter_bits(v);
+fn short_plain_word(bytes: &[u8], start: usize) -> Option<PlainWord> {
+    let v = load8(bytes, start);
+    let letters = leading_letter_bits(v);
     // Letters before the first non-letter (at least one: `start`'s).
     let run = ((!letters & HIGH_BITS).trailing_zeros() / 8) as usize;
     if run == 8 {
         // Eight letters so far: a second load for words of up to
         // `INLINE` bytes ("applicant", "government").
-        let v2 = u64::from_le_bytes(*bytes[start + 8..].first_chunk::<8>()?);
-        let letters2 = letter_bits(v2);
+        let v2 = load8(bytes, start + 8);
+        let letters2 = leading_letter_bits(v2);
         let run2 = ((!letters2 & HIGH_BITS).trailing_zeros() / 8) as usize;
         if run2 > INLINE - 8 {
             return None;
@@ -767,7 +851,12 @@ fn short_plain_word(bytes: &[u8], start: usize) -> Option<(usize, bool, Key)> {
             lo: v | CASE_BITS,
             hi: ((v2 | CASE_BITS) & mask2) as u32,
         };
-        return Some((start + 8 + run2, lower, key));
+        return Some(PlainWord {
+            end: start + 8 + run2,
+            lower,
+            key,
+            after,
+        });
     }
     let after = (v >> (8 * run)) as u8;
     if BYTE_CLASS[after as usize] & (B_JOIN | B_HIGH) != 0 {
@@ -780,14 +869,18 @@ fn short_plain_word(bytes: &[u8], start: usize) -> Option<(usize, bool, Key)> {
         lo: (v | CASE_BITS) & mask,
         hi: 0,
     };
-    Some((start + run, lower, key))
+    Some(PlainWord {
+        end: start + run,
+        lower,
+        key,
+        after,
+    })
 }
 
 /// An ASCII word ended by neither a joiner (' -) nor a non-ASCII byte, so
 /// neither ' ’ - nor a possessive can be part of it, byte by byte: the
-/// words `short_plain_word` leaves (over `INLINE` letters, or too near the
-/// end of the text for its loads). `class` is the class of its first
-/// byte, a letter.
+/// words over `INLINE` letters that `short_plain_word` leaves. `class` is
+/// the class of its first byte, a letter.
 #[inline(always)]
 fn plain_ascii_word(bytes: &[u8], start: usize, class: u8) -> Option<Word> {
     let mut seen = class;
@@ -809,6 +902,20 @@ fn plain_ascii_word(bytes: &[u8], start: usize, class: u8) -> Option<Word> {
         lower: seen & B_LOWER != 0,
         ascii: true,
     })
+}
+
+/// What `Gazetteers::rare_step` found.
+enum Step {
+    /// A word, whether it starts with a capital, and its flags.
+    Word(Word, bool, u16),
+    /// A non-ASCII char of `len` bytes that is no letter: it may start a
+    /// sentence (“ ” •) and keeps the words either side joined only if it
+    /// is a no-break space.
+    Gap {
+        len: usize,
+        sentence: bool,
+        keeps_join: bool,
+    },
 }
 
 /// A word of the text, as the name detector sees it.
@@ -1083,6 +1190,36 @@ impl Gazetteers {
         }
     }
 
+    /// Everything at byte `start` that is not a short plain ASCII word
+    /// (`short_plain_word`) nor an ASCII byte between words: longer or
+    /// joined words, non-ASCII words and non-ASCII chars between words.
+    /// `class` is `start`'s byte class. Kept out of `tokenize` so that its
+    /// hot loop, one turn per word, keeps its state in registers.
+    #[inline(never)]
+    fn rare_step(&self, text: &str, start: usize, class: u8, buf: &mut String) -> Step {
+        if class & B_LETTER != 0 {
+            let w = plain_ascii_word(text.as_bytes(), start, class)
+                .unwrap_or_else(|| scan_word(text, start));
+            let flags = self.word_flags(text, start, &w, buf);
+            return Step::Word(w, class & B_UPPER != 0, flags);
+        }
+        let c = text[start..].chars().next().unwrap_or(' ');
+        if !c.is_alphabetic() {
+            let (sentence, keeps_join) = match c {
+                '\u{a0}' => (false, true),
+                '“' | '”' | '•' => (true, false),
+                _ => (false, false),
+            };
+            return Step::Gap {
+                len: c.len_utf8(),
+                sentence,
+                keeps_join,
+            };
+        }
+        let w = scan_word(text, start);
+        Step::Word(w, c.is_uppercase(), self.word_flags(text, start, &w, buf))
+    }
+
     #[inline(never)]
     fn tokenize(&self, text: &str, toks: &mut Vec<Tok>, buf: &mut String) {
         toks.clear();
@@ -1091,8 +1228,11 @@ impl Gazetteers {
         let mut i = 0;
         // Sentence starts: text start, after . ! ? : ; newline, quotes, bullets.
         let mut sentence_start = true;
-        let mut joined = false;
-        let mut prev_end = 0;
+        // Where the previous word ended if only spaces may follow it for
+        // the next word to be joined to it; `usize::MAX` once anything
+        // else came between (or before the first word). A word is joined
+        // if it starts past this: not right at a kept dot ("Dr.Smith").
+        let mut join_after = usize::MAX;
         while i < n {
             let class = BYTE_CLASS[bytes[i] as usize];
             if class == B_SPACE {
@@ -1100,57 +1240,58 @@ impl Gazetteers {
                 continue;
             }
             let start = i;
-            let (cap, w, mut flags) = if class & B_LETTER != 0 {
-                let cap = class & B_UPPER != 0;
-                if let Some((end, lower, key)) = short_plain_word(bytes, start) {
-                    let w = Word {
-                        end,
-                        letters: end - start,
-                        lower,
-                        ascii: true,
-                    };
-                    (cap, w, self.words.get_short(key, end - start).unwrap_or(0))
-                } else {
-                    let w = plain_ascii_word(bytes, start, class)
-                        .unwrap_or_else(|| scan_word(text, start));
-                    (cap, w, self.word_flags(text, start, &w, buf))
-                }
-            } else if class & B_HIGH == 0 {
+            let (w, after, cap, mut flags) = if class & B_LETTER != 0
+                && let Some(p) = short_plain_word(bytes, start)
+            {
+                let w = Word {
+                    end: p.end,
+                    letters: p.end - start,
+                    lower: p.lower,
+                    ascii: true,
+                };
+                let flags = self.words.get_short(p.key, p.end - start).unwrap_or(0);
+                (w, p.after, class & B_UPPER != 0, flags)
+            } else if class & (B_LETTER | B_HIGH) == 0 {
                 // ASCII between words. "Dr." is handled with its word; any
                 // other dot ends a sentence, unless it is inside a number
                 // or abbreviation.
                 sentence_start |= class & B_SENTENCE != 0;
-                joined = false;
+                join_after = usize::MAX;
                 i += 1;
                 continue;
             } else {
-                let c = text[i..].chars().next().unwrap_or(' ');
-                if !c.is_alphabetic() {
-                    match c {
-                        '\u{a0}' => {}
-                        '“' | '”' | '•' => {
-                            sentence_start = true;
-                            joined = false;
-                        }
-                        _ => joined = false,
+                match self.rare_step(text, start, class, buf) {
+                    Step::Word(w, cap, flags) => {
+                        (w, bytes.get(w.end).copied().unwrap_or(0), cap, flags)
                     }
-                    i += c.len_utf8();
-                    continue;
+                    Step::Gap {
+                        len,
+                        sentence,
+                        keeps_join,
+                    } => {
+                        sentence_start |= sentence;
+                        if !keeps_join {
+                            join_after = usize::MAX;
+                        }
+                        i += len;
+                        continue;
+                    }
                 }
-                let w = scan_word(text, start);
-                (c.is_uppercase(), w, self.word_flags(text, start, &w, buf))
             };
             let end = w.end;
             let all_caps = w.letters >= 2 && !w.lower;
-            let dot = bytes.get(end) == Some(&b'.');
-            let initial = w.letters == 1 && cap && dot;
-            // "Dr." vs "Dr": titles and initials keep their dot.
             let mut tend = end;
-            if dot && (initial || flags & TITLE != 0) {
-                tend = end + 1;
-            }
-            if initial {
-                flags &= !(COMMON | CITY | COUNTRY);
+            let mut initial = false;
+            if after == b'.' {
+                // A single capital before a dot is an initial ("J.").
+                initial = w.letters == 1 && cap;
+                if initial {
+                    flags &= !(COMMON | CITY | COUNTRY);
+                }
+                // "Dr." vs "Dr": titles and initials keep their dot.
+                if initial || flags & TITLE != 0 {
+                    tend = end + 1;
+                }
             }
             if flags & NOT_NAME != 0 {
                 flags &= !(FIRST | LAST);
@@ -1163,14 +1304,11 @@ impl Gazetteers {
                 all_caps,
                 initial,
                 sentence_start,
-                // `joined` is only set after a word: there is a previous
-                // one. It ends right here after a kept dot ("Dr.Smith").
-                joined_prev: joined && start != prev_end,
+                joined_prev: start > join_after,
             });
-            prev_end = tend;
+            join_after = tend;
             i = tend;
             sentence_start = false;
-            joined = true;
         }
     }
 
@@ -1623,6 +1761,7 @@ impl Gazetteers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::sync::OnceLock;
 
     fn gaz() -> &'static Gazetteers {
@@ -1799,6 +1938,49 @@ mod tests {
         }
     }
 
+    /// Pieces the property test strings together: words the lists know in
+    /// each case, words of the lengths where the fast scanner changes
+    /// strategy (7 to 9, 12, 13 letters, over 255 bytes), non-ASCII
+    /// letters and words, and every separator the tokenizer treats apart.
+    #[rustfmt::skip]
+    const PIECES: &[&str] = &[
+        "anna", "Anna", "ANNA", "smith", "Smith", "the", "The", "new", "York", "Rio", "de",
+        "Janeiro", "Dr", "dr", "Mr", "J", "R", "s", "S", "a", "I", "x", "london", "Paris",
+        "van", "der", "Voet", "Inc", "Street", "Apt", "january", "Will", "abcdefg", "Abcdefgh",
+        "ABCDEFGHI", "abcdefghijkl", "Abcdefghijklm", "government", "Christopher",
+        "Alexandria", "international", "Massachusetts", "ADMINISTRATION", "Weöres", "Kovács",
+        "é", "É", "ΛΑΡΝΑΚΑ", "Αθήνα", "Москва", "İstanbul", "ß", "東京", "ǅ", "x\u{301}", " ",
+        " ", " ", "  ", ".", ". ", ",", "'", "'s", "’", "’s", "'S", "-", "--", "\u{a0}", "“",
+        "”", "•", "\n", "\t", ":", ";", "!", "?", "(", ")", "\"", "0", "42", "@", "§", "€",
+        "\u{2011}", "–", "\0",
+    ];
+
+    fn tricky_text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            8 => proptest::sample::select(PIECES).prop_map(str::to_string),
+            1 => "[a-zA-Z]{250,300}",
+            1 => proptest::char::any().prop_map(|c| c.to_string()),
+        ];
+        proptest::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// The tokenizer agrees with the char-by-char one on any mix of
+        /// the tricky pieces, cut anywhere (texts ending mid-word, texts
+        /// shorter than one 8-byte load).
+        #[test]
+        fn tokenizer_matches_the_char_by_char_one_on_any_text(text in tricky_text(), cut in 0usize..64) {
+            prop_assert_eq!(tokens(&text), reference_tokenize(gaz(), &text));
+            let mut at = text.len().saturating_sub(cut);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let t = &text[..at];
+            prop_assert_eq!(tokens(t), reference_tokenize(gaz(), t));
+        }
+    }
+
     #[test]
     fn tokens_keep_possessives_titles_and_initials_apart() {
         let text = "Dr. Karen's J. Smith’s";
@@ -1814,21 +1996,38 @@ mod tests {
     }
 
     #[test]
-    fn letter_bits_mark_exactly_the_ascii_letters() {
-        for b in 0..=255u8 {
-            for pos in 0..8 {
-                let v = u64::from(b) << (8 * pos)
-                    | u64::from_le_bytes(*b"?!0 \xff\x80~@") & !(0xff << (8 * pos));
-                let want = b.is_ascii_alphabetic();
-                assert_eq!(
-                    letter_bits(v) >> (8 * pos + 7) & 1 == 1,
-                    want,
-                    "{b:#x} at {pos}"
-                );
+    fn leading_letter_bits_are_exact_up_to_the_first_non_ascii_byte() {
+        // Every byte value at every position, between fillers of letters,
+        // ASCII non-letters and non-ASCII bytes (whose carries must not
+        // reach back).
+        let fillers: [&[u8; 8]; 4] = [
+            b"?!0 \xff\x80~@",
+            b"AbyZazMN",
+            b"\xe1\xfb`{[@/:",
+            b"zZ\x7f\x00-'\xc3\xa9",
+        ];
+        for filler in fillers {
+            for b in 0..=255u8 {
+                for pos in 0..8 {
+                    let mut bytes = *filler;
+                    bytes[pos] = b;
+                    let bits = leading_letter_bits(u64::from_le_bytes(bytes));
+                    for (k, &c) in bytes.iter().enumerate() {
+                        assert_eq!(
+                            bits >> (8 * k + 7) & 1 == 1,
+                            c.is_ascii_alphabetic(),
+                            "{bytes:x?} byte {k}"
+                        );
+                        assert_eq!(bits >> (8 * k) & 0x7f, 0, "{bytes:x?}");
+                        if !c.is_ascii() {
+                            break;
+                        }
+                    }
+                }
             }
         }
         assert_eq!(
-            letter_bits(u64::from_le_bytes(*b"Ab'z-Z@[")),
+            leading_letter_bits(u64::from_le_bytes(*b"Ab'z-Z@[")),
             0x0000_8000_8000_8080
         );
     }
