@@ -1365,14 +1365,24 @@ impl Gazetteers {
         buf: &mut String,
         out: &mut Vec<Span>,
     ) {
+        // Most words are neither a place nor the start of one. Nor is a
+        // lower-case ordinary word ("the", "of", "to", all three in the
+        // lists): it starts no longer place (see below) and scores 0 as
+        // one. `all_caps` too, as a word of uncased letters ("東京") is
+        // all capitals without a capital first.
+        let no_place = |t: &Tok| {
+            t.flags & (PLACE_PREFIX | CITY | COUNTRY) == 0
+                || !t.cap && !t.all_caps && t.flags & COMMON != 0
+        };
         let mut i = 0;
         while i < toks.len() {
-            let t = toks[i];
-            // Most words are neither a place nor the start of one.
-            if t.flags & (PLACE_PREFIX | CITY | COUNTRY) == 0 {
+            // A loop of its own: the index alone changes per word.
+            while toks.get(i).is_some_and(no_place) {
                 i += 1;
-                continue;
             }
+            let Some(&t) = toks.get(i) else {
+                break;
+            };
             // Longest multi-word place first. A prefix that is an ordinary
             // lower-case word ("the", "new") starts no place name.
             let mut best: Option<(usize, u16)> = None;
@@ -1464,18 +1474,18 @@ impl Gazetteers {
         let mut i = 0;
         while i < toks.len() {
             // Most words start nothing: a lower-case known word that is no
-            // first name (the checks below, in their cheapest order).
-            if let Some(skip) = toks[i..].iter().position(|t| {
-                t.cap
-                    || t.initial
-                    || t.flags & FIRST != 0
-                    || t.flags & (DICT | COMMON | PARTICLE) == 0
-            }) {
-                i += skip;
-            } else {
-                break;
-            }
+            // first name (the checks below, in their cheapest order). A
+            // plain `continue`: one index to step, where `position` kept
+            // six (and an inner loop as many).
             let t = toks[i];
+            if !(t.cap
+                || t.initial
+                || t.flags & FIRST != 0
+                || t.flags & (DICT | COMMON | PARTICLE) == 0)
+            {
+                i += 1;
+                continue;
+            }
             let starts_run = (t.cap || t.initial) && !taken[i] && t.flags & TITLE == 0;
             if !starts_run {
                 if t.cap || taken[i] {
