@@ -407,6 +407,9 @@ struct InnerTrigger {
     hi: usize,
     any: Box<[bool; 256]>,
     bound: Box<[bool; 256]>,
+    /// The bytes a match can hold before its trigger byte (see
+    /// [`Trigger::Inner`]).
+    between: Box<[bool; 256]>,
     bit: Mask,
 }
 
@@ -1423,6 +1426,7 @@ impl Anchors {
                         hi,
                         any,
                         bound,
+                        between,
                     } => {
                         if inner.len() >= 32 {
                             scanned.push((ri, pi));
@@ -1438,6 +1442,7 @@ impl Anchors {
                             hi,
                             any,
                             bound,
+                            between,
                             bit,
                         });
                     }
@@ -1622,8 +1627,17 @@ impl Anchors {
                 // Starts before `inner_done` were tested at an earlier
                 // trigger byte: a run of digits tested (and listed) the
                 // same starts once per digit.
-                let from = i.saturating_sub(t.hi).max(inner_done[ti]);
+                let mut from = i.saturating_sub(t.hi).max(inner_done[ti]);
                 inner_done[ti] = inner_done[ti].max(last + 1);
+                // A match's bytes before its trigger byte are all of
+                // `between`: only starts in the run of them that ends here
+                // are places. (A start ruled out here is ruled out at any
+                // later trigger byte too, which `inner_done` relies on.)
+                let mut run = i;
+                while run > from && t.between[bytes[run - 1] as usize] {
+                    run -= 1;
+                }
+                from = run;
                 for st in from..=last {
                     let c = bytes[st] as usize;
                     if t.any[c] || t.bound[c] && boundary(bytes, st) {

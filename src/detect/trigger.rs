@@ -42,6 +42,11 @@ pub enum Trigger {
         hi: usize,
         any: Box<[bool; 256]>,
         bound: Box<[bool; 256]>,
+        /// Every byte the part of a match before that byte can hold (as
+        /// `add_all` marks them): a start is only a place when all the
+        /// bytes from it to the trigger byte are of these ("a 5" is no
+        /// IBAN start, a word three spaces before an `@` no e-mail's).
+        between: Box<[bool; 256]>,
     },
     /// Every match holds one of `lits` (compared as for `Literals`), and
     /// the part of the match before it is made of `class` bytes only and
@@ -106,13 +111,14 @@ pub fn derive(hir: &Hir) -> Trigger {
             bound: Box::new(bound),
         };
     }
-    if !nullable && let Some((at, lo, hi)) = find_inner(hir) {
+    if !nullable && let Some((at, lo, hi, between)) = find_inner(hir) {
         return Trigger::Inner {
             at,
             lo,
             hi,
             any: Box::new(any),
             bound: Box::new(bound),
+            between: Box::new(between),
         };
     }
     if !nullable && let Some(t) = find_before(hir, any, bound) {
@@ -391,8 +397,9 @@ fn add_last(h: &Hir, set: &mut [bool; 256]) -> bool {
 
 /// A byte every match holds at a bounded distance from its start: the first
 /// literal or rare-byte class reached through items of bounded length.
-/// Returns its bytes and the least and greatest distance.
-fn find_inner(h: &Hir) -> Option<(Box<[bool; 256]>, usize, usize)> {
+/// Returns its bytes, the least and greatest distance, and every byte the
+/// items before it can hold.
+fn find_inner(h: &Hir) -> Option<(Box<[bool; 256]>, usize, usize, [bool; 256])> {
     let rare = |set: &[bool; 256]| {
         set.iter().any(|&b| b)
             && !(0..=255u8)
@@ -405,15 +412,21 @@ fn find_inner(h: &Hir) -> Option<(Box<[bool; 256]>, usize, usize)> {
             if add_first(h, false, &mut any, &mut bound) {
                 return None;
             }
-            rare(&any).then(|| (Box::new(any), 0, 0))
+            rare(&any).then(|| (Box::new(any), 0, 0, [false; 256]))
         }
         HirKind::Capture(c) => find_inner(&c.sub),
+        // The byte is in the first repetition; what comes before it there
+        // is all that comes before it.
         HirKind::Repetition(r) if r.min >= 1 => find_inner(&r.sub),
         HirKind::Concat(v) => {
             let (mut lo, mut hi) = (0usize, 0usize);
+            let mut before = [false; 256];
             for x in v {
-                if let Some((at, a, b)) = find_inner(x) {
-                    return Some((at, lo + a, hi + b));
+                if let Some((at, a, b, inside)) = find_inner(x) {
+                    for (m, i) in before.iter_mut().zip(inside) {
+                        *m |= i;
+                    }
+                    return Some((at, lo + a, hi + b, before));
                 }
                 let p = x.properties();
                 lo += p.minimum_len()?;
@@ -421,6 +434,7 @@ fn find_inner(h: &Hir) -> Option<(Box<[bool; 256]>, usize, usize)> {
                 if hi > MAX_PRE {
                     return None;
                 }
+                add_all(x, &mut before);
             }
             None
         }
@@ -660,6 +674,22 @@ mod tests {
         };
         assert!(at[b':' as usize]);
         assert_eq!((lo, hi), (2, 2));
+        // IBAN: two letters before the digits (three bytes each for the
+        // Kelvin sign under `(?i)`, so up to six bytes back), and only
+        // letters (or any non-ASCII byte) between the start and them.
+        let Trigger::Inner {
+            at,
+            lo,
+            hi,
+            between,
+            ..
+        } = trig(r"(?i)\b[a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,7}\b")
+        else {
+            panic!("expected an inner trigger");
+        };
+        assert!(at[b'7' as usize] && (lo, hi) == (2, 6));
+        assert!(between[b'q' as usize] && between[b'Q' as usize] && between[0xe2]);
+        assert!(!between[b' ' as usize] && !between[b'5' as usize]);
     }
 
     #[test]
