@@ -395,11 +395,15 @@ fn add_last(h: &Hir, set: &mut [bool; 256]) -> bool {
     }
 }
 
+/// What [`find_inner`] found: (bytes, least distance, greatest distance,
+/// bytes before).
+type InnerByte = (Box<[bool; 256]>, usize, usize, [bool; 256]);
+
 /// A byte every match holds at a bounded distance from its start: the first
 /// literal or rare-byte class reached through items of bounded length.
 /// Returns its bytes, the least and greatest distance, and every byte the
 /// items before it can hold.
-fn find_inner(h: &Hir) -> Option<(Box<[bool; 256]>, usize, usize, [bool; 256])> {
+fn find_inner(h: &Hir) -> Option<InnerByte> {
     let rare = |set: &[bool; 256]| {
         set.iter().any(|&b| b)
             && !(0..=255u8)
