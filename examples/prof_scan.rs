@@ -1,0 +1,85 @@
+//! Profiling aid for the rule search: scan the `text` fields of a JSONL
+//! corpus N times on this thread and print MB/s of thread CPU time. The
+//! loop is one function, so a profiler can count just it:
+//!
+//! ```text
+//! cargo build --release --example prof_scan
+//! target/release/examples/prof_scan CORPUS.jsonl [N]
+//! valgrind --tool=callgrind --toggle-collect='prof_scan::scan_all' \
+//!     target/release/examples/prof_scan CORPUS.jsonl 1
+//! STATS=1 target/release/examples/prof_scan CORPUS.jsonl   # places per trigger
+//! REWRITE=1 ...                                              # rewrite instead of scan
+//! ```
+//!
+//! Two builds timed in turn (`A B A B ...`) compare better on a noisy
+//! machine than `gdr bench` runs minutes apart.
+use anyhow::{Context, Result};
+use gdr::pipeline::Pipeline;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let path = args.get(1).context("usage: prof_scan CORPUS.jsonl [N]")?;
+    let n: usize = match args.get(2) {
+        Some(s) => s.parse().context("N must be a number")?,
+        None => 10,
+    };
+    let mut texts = Vec::new();
+    for (i, line) in std::fs::read_to_string(path)
+        .with_context(|| format!("reading {path}"))?
+        .lines()
+        .enumerate()
+    {
+        let v: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("{path} line {}", i + 1))?;
+        let text = v["text"]
+            .as_str()
+            .with_context(|| format!("{path} line {}: no string field `text`", i + 1))?;
+        texts.push(text.to_string());
+    }
+    let cfg = gdr::config::Config::default();
+    let mut p = Pipeline::with_key(&cfg, &[7u8; 32])?;
+    if p.verifier.is_none() {
+        p.verifier = Some(gdr::verify::Verifier::new(cfg.verify.clone()));
+    }
+    let bytes: usize = texts.iter().map(|t| t.len()).sum();
+    if std::env::var_os("STATS").is_some() {
+        for (name, count) in p
+            .detector
+            .rules
+            .trigger_counts(texts.iter().map(|s| s.as_str()))
+        {
+            println!("{count:8} {name}");
+        }
+        println!("split {:?}", p.detector.rules.trigger_split());
+        return Ok(());
+    }
+    // One pass first: the lazy DFAs fill their caches.
+    for t in &texts {
+        std::hint::black_box(p.scan(t));
+    }
+    let t0 = gdr::bench::thread_cpu();
+    let spans = scan_all(&p, &texts, n);
+    let secs = gdr::bench::thread_cpu() - t0;
+    eprintln!(
+        "{} MB/s cpu, spans {spans}",
+        (bytes * n) as f64 / 1e6 / secs
+    );
+    Ok(())
+}
+
+/// The measured loop: `n` passes of scan (or rewrite) over `texts`.
+#[inline(never)]
+fn scan_all(p: &Pipeline, texts: &[String], n: usize) -> usize {
+    let mut spans = 0;
+    let rewrite = std::env::var_os("REWRITE").is_some();
+    for _ in 0..n {
+        for t in texts {
+            if rewrite {
+                spans += std::hint::black_box(p.rewrite(t)).text.len();
+            } else {
+                spans += std::hint::black_box(p.scan(t)).len();
+            }
+        }
+    }
+    spans
+}
