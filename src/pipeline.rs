@@ -492,6 +492,19 @@ fn leak_regex(needle: &str) -> Option<regex::Regex> {
         .ok()
 }
 
+/// A span `widen` adds: a leaking string's occurrence, rewritten as the
+/// leak's type.
+fn repair_span(start: usize, end: usize, entity: &Arc<str>, det: &Arc<str>) -> Span {
+    Span {
+        start,
+        end,
+        entity: entity.clone(),
+        score: 1.0,
+        detector: det.clone(),
+        validated: false,
+    }
+}
+
 /// [`widen`], one regex scan of the text per leak.
 fn widen_scan(text: &str, planned: &[Span], leaks: &[Leak]) -> Vec<Span> {
     let mut out: Vec<Span> = Vec::new();
@@ -514,14 +527,7 @@ fn widen_scan(text: &str, planned: &[Span], leaks: &[Leak]) -> Vec<Span> {
             {
                 continue;
             }
-            out.push(Span {
-                start: s,
-                end: e,
-                entity: entity.clone(),
-                score: 1.0,
-                detector: det.clone(),
-                validated: false,
-            });
+            out.push(repair_span(s, e, &entity, &det));
         }
     }
     out
@@ -573,14 +579,7 @@ fn widen_indexed(text: &str, planned: &[Span], leaks: &[Leak]) -> Option<Vec<Spa
                 continue;
             }
             taken.insert(s, e);
-            out.push(Span {
-                start: s,
-                end: e,
-                entity: entity.clone(),
-                score: 1.0,
-                detector: det.clone(),
-                validated: false,
-            });
+            out.push(repair_span(s, e, &entity, &det));
         }
     }
     Some(out)

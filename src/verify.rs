@@ -28,6 +28,7 @@ use crate::plan::{Op, Policy};
 use crate::rewrite::KEEP_WORDS;
 use index::find_bounded;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
@@ -708,15 +709,11 @@ impl Verifier {
                 && digits.len() >= self.cfg.min_digits
                 && digits_done.insert((entity, digits))
             {
-                let scanned;
-                let events = match &look {
-                    Some(ix) => ix.digit_events(id),
-                    None => {
-                        scanned = cx.digit_events(digits);
-                        &scanned[..]
-                    }
+                let events: Cow<[_]> = match &look {
+                    Some(ix) => ix.digit_events(id).into(),
+                    None => cx.digit_events(digits).into(),
                 };
-                for &(r, fuzzy) in events {
+                for &(r, fuzzy) in events.iter() {
                     // One digit off a long number still points at it.
                     let reason = if fuzzy { "leak_fuzzy" } else { "leak_digits" };
                     push(reason, entity, visible[vis_runs[r].0.clone()].to_string());
@@ -730,15 +727,11 @@ impl Verifier {
                 && code.chars().any(|c| c.is_ascii_digit())
                 && codes_done.insert((entity, code))
             {
-                let scanned;
-                let events = match &look {
-                    Some(ix) => ix.code_events(id),
-                    None => {
-                        scanned = cx.code_events(code);
-                        &scanned[..]
-                    }
+                let events: Cow<[_]> = match &look {
+                    Some(ix) => ix.code_events(id).into(),
+                    None => cx.code_events(code).into(),
                 };
-                for &(k, end) in events {
+                for &(k, end) in events.iter() {
                     push(
                         "leak_fuzzy",
                         entity,

@@ -423,9 +423,6 @@ struct BeforeTrigger {
     any: Box<[bool; 256]>,
     bound: Box<[bool; 256]>,
     bit: Mask,
-    /// The words one of which must stand whole at a hit (see
-    /// [`Trigger::Before`]'s `words`).
-    words: Option<Vec<Vec<u8>>>,
 }
 
 /// Most [`BeforeTrigger`]s per rule set (a bit each per keyword).
@@ -484,9 +481,10 @@ struct Anchors {
     /// keyword which of them it triggers.
     before: Vec<BeforeTrigger>,
     keyword_before: Vec<u32>,
-    /// Per keyword, per before-trigger it fires that has `words`: the
-    /// words one of which must stand whole at a hit (those the keyword
-    /// is a prefix of, or that are a prefix of it; see [`whole_word_at`]).
+    /// Per keyword, per before-trigger it fires that has `words` (see
+    /// [`Trigger::Before`]): the words one of which must stand whole at a
+    /// hit (those the keyword is a prefix of, or that are a prefix of it;
+    /// see [`whole_word_at`]). A trigger without `words` has no entry.
     /// Found once here: a search per hit cost more than it saved.
     keyword_words: Vec<Vec<(usize, Vec<Vec<u8>>)>>,
 }
@@ -1370,6 +1368,8 @@ impl Anchors {
             &mut list[i]
         }
         let mut before: Vec<BeforeTrigger> = Vec::new();
+        // Per before-trigger: its whole words (see `keyword_words`).
+        let mut before_words: Vec<Option<Vec<Vec<u8>>>> = Vec::new();
         let mut keyword_boundary: Mask = 0;
         let mut inner: Vec<InnerTrigger> = Vec::new();
         let mut inner_bytes = Box::new([0u32; 256]);
@@ -1463,6 +1463,7 @@ impl Anchors {
                         for l in lits {
                             keyword(&mut keywords[usize::from(fold)], l).2 |= 1 << before.len();
                         }
+                        before_words.push(words);
                         before.push(BeforeTrigger {
                             class,
                             last,
@@ -1470,7 +1471,6 @@ impl Anchors {
                             any,
                             bound,
                             bit,
-                            words,
                         });
                     }
                     Trigger::Scan => unreachable!(),
@@ -1546,7 +1546,7 @@ impl Anchors {
                 (0..before.len())
                     .filter(|&ti| bits & (1 << ti) != 0)
                     .filter_map(|ti| {
-                        let words = before[ti].words.as_ref()?;
+                        let words = before_words[ti].as_ref()?;
                         let fits = words
                             .iter()
                             .filter(|w| w.starts_with(kw) || kw.starts_with(w))
@@ -1698,11 +1698,8 @@ impl Anchors {
             let ti = e.trailing_zeros() as usize;
             e &= e - 1;
             let t = &self.before[ti];
-            if t.words.is_some()
-                && !self.keyword_words[k]
-                    .iter()
-                    .find(|(i, _)| *i == ti)
-                    .is_some_and(|(_, words)| words.iter().any(|w| whole_word_at(w, &bytes[p..])))
+            if let Some((_, words)) = self.keyword_words[k].iter().find(|(i, _)| *i == ti)
+                && !words.iter().any(|w| whole_word_at(w, &bytes[p..]))
             {
                 continue;
             }

@@ -580,12 +580,16 @@ pub fn is_word_byte(b: u8) -> bool {
 mod tests {
     use super::*;
 
-    fn line_end(p: &str) -> Option<Box<[bool; 256]>> {
-        let hir = regex_syntax::ParserBuilder::new()
+    /// `p` parsed as the rule set compiles it.
+    fn hir(p: &str) -> Hir {
+        regex_syntax::ParserBuilder::new()
             .build()
             .parse(&super::super::rules::compile_form(p))
-            .unwrap();
-        line_end_last(&hir)
+            .unwrap()
+    }
+
+    fn line_end(p: &str) -> Option<Box<[bool; 256]>> {
+        line_end_last(&hir(p))
     }
 
     #[test]
@@ -607,11 +611,7 @@ mod tests {
     }
 
     fn trig(p: &str) -> Trigger {
-        let hir = regex_syntax::ParserBuilder::new()
-            .build()
-            .parse(&super::super::rules::compile_form(p))
-            .unwrap();
-        derive(&hir)
+        derive(&hir(p))
     }
 
     #[test]
