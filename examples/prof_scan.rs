@@ -8,6 +8,7 @@
 //! valgrind --tool=callgrind --toggle-collect='prof_scan::scan_all' \
 //!     target/release/examples/prof_scan CORPUS.jsonl 1
 //! STATS=1 target/release/examples/prof_scan CORPUS.jsonl   # places per trigger
+//! DISABLE=url,iban ...                                  # without those rules
 //! REWRITE=1 ...                                              # rewrite instead of scan
 //! ```
 //!
@@ -36,7 +37,11 @@ fn main() -> Result<()> {
             .with_context(|| format!("{path} line {}: no string field `text`", i + 1))?;
         texts.push(text.to_string());
     }
-    let cfg = gdr::config::Config::default();
+    let mut cfg = gdr::config::Config::default();
+    // DISABLE=a,b: scan without those rules (what each rule costs).
+    if let Ok(list) = std::env::var("DISABLE") {
+        cfg.detect.disable_rules = list.split(',').map(str::to_string).collect();
+    }
     let mut p = Pipeline::with_key(&cfg, &[7u8; 32])?;
     if p.verifier.is_none() {
         p.verifier = Some(gdr::verify::Verifier::new(cfg.verify.clone()));

@@ -442,6 +442,12 @@ struct Anchors {
     single: Vec<meta::Regex>,
     /// (rule, pattern) of each anchored pattern.
     owner: Vec<(usize, usize)>,
+    /// Per anchored pattern: the (rule, pattern)s written the same way in
+    /// later rules ("date_of_birth" and "date" share their patterns and
+    /// differ only in how a match is judged). A pattern's matches depend on
+    /// its text alone, so these are not searched again: each match of the
+    /// first is theirs too.
+    aliases: Vec<Vec<(usize, usize)>>,
     /// Per anchored pattern: has a `v` or `n` group.
     grouped: Vec<bool>,
     /// The lazy DFAs of all anchored patterns, used directly (a search
@@ -1008,15 +1014,24 @@ impl RuleSet {
             }
         }
         let name = |&(ri, pi): &(usize, usize)| format!("{}#{}", self.rules[ri].id, pi);
-        let mut out: Vec<(String, usize)> = self.anchors.owner.iter().map(name).zip(n).collect();
+        let mut out: Vec<(String, usize)> = Vec::new();
+        for (id, owner) in self.anchors.owner.iter().enumerate() {
+            out.push((name(owner), n[id]));
+            // A pattern found through another's search opens where it does.
+            for alias in &self.anchors.aliases[id] {
+                out.push((format!("{} (= {})", name(alias), name(owner)), n[id]));
+            }
+        }
         out.sort_by_key(|c| std::cmp::Reverse(c.1));
         out.extend(self.scanned.iter().map(|o| (name(o), 0)));
         out
     }
 
-    /// Number of (anchored, scanned) patterns.
+    /// Number of (anchored, scanned) patterns. A pattern written the same
+    /// as an anchored one counts as anchored: it is found by that search.
     pub fn trigger_split(&self) -> (usize, usize) {
-        (self.anchors.single.len(), self.scanned.len())
+        let aliases: usize = self.anchors.aliases.iter().map(Vec::len).sum();
+        (self.anchors.single.len() + aliases, self.scanned.len())
     }
 
     fn context_hits(&self, text: &str) -> Vec<ContextHit> {
@@ -1171,19 +1186,10 @@ impl Rule {
                 return None;
             }
         }
-        if self.exclude.iter().any(|re| re.is_match(value)) {
-            return None;
-        }
-        if let Some(re) = &self.not_before
-            && re.is_match(&text[floor_char(text, start.saturating_sub(EDGE))..start])
-        {
-            return None;
-        }
-        if let Some(re) = &self.not_after
-            && re.is_match(&text[end..ceil_char(text, end + EDGE)])
-        {
-            return None;
-        }
+        // Every check below can only reject, so their order changes no
+        // result. The context window first: it is a binary search, and a
+        // rule that requires context ("date_of_birth") rejects most of its
+        // matches there, before the look-around regexes run.
         let lo = start.saturating_sub(self.window);
         let hi = end + self.window / 2;
         // `hits` are in text order: only the window is looked at, so a
@@ -1204,6 +1210,19 @@ impl Rule {
             return None;
         }
         if self.requires_context && !ctx {
+            return None;
+        }
+        if self.exclude.iter().any(|re| re.is_match(value)) {
+            return None;
+        }
+        if let Some(re) = &self.not_before
+            && re.is_match(&text[floor_char(text, start.saturating_sub(EDGE))..start])
+        {
+            return None;
+        }
+        if let Some(re) = &self.not_after
+            && re.is_match(&text[end..ceil_char(text, end + EDGE)])
+        {
             return None;
         }
         let mut score = if ctx { self.context_score } else { self.score };
@@ -1350,6 +1369,7 @@ impl Anchors {
     ) -> Result<(Self, Vec<(usize, usize)>), Error> {
         let mut single = Vec::new();
         let mut owner = Vec::new();
+        let mut aliases: Vec<Vec<(usize, usize)>> = Vec::new();
         let mut grouped = Vec::new();
         let mut sources = Vec::new();
         let mut any_mask = Box::new([0 as Mask; 256]);
@@ -1377,6 +1397,10 @@ impl Anchors {
         let parser = regex_syntax::ParserBuilder::new();
         for (ri, r) in rules.iter().enumerate() {
             for (pi, re) in r.patterns.iter().enumerate() {
+                if let Some(id) = sources.iter().position(|s| s == re.as_str()) {
+                    aliases[id].push((ri, pi));
+                    continue;
+                }
                 let trig = if single.len() < MAX_ANCHORED {
                     parser
                         .build()
@@ -1477,6 +1501,7 @@ impl Anchors {
                 }
                 single.push(m);
                 owner.push((ri, pi));
+                aliases.push(Vec::new());
                 grouped.push(r.grouped[pi]);
                 sources.push(re.as_str().to_string());
             }
@@ -1566,6 +1591,7 @@ impl Anchors {
             Self {
                 single,
                 owner,
+                aliases,
                 grouped,
                 dfas,
                 any_mask,
@@ -1867,6 +1893,9 @@ impl Anchors {
                 s.next_ok[id] = whole.end;
                 blocked |= 1 << id;
                 if v.start < v.end {
+                    for &(ri, pi) in &self.aliases[id] {
+                        out.push((rules[ri].order[pi], ri, whole.start, v.clone(), n.clone()));
+                    }
                     out.push((rules[ri].order[pi], ri, whole.start, v, n));
                 }
             }
@@ -2753,6 +2782,36 @@ mod equivalence {
     fn same(text: &str) {
         let r = rules();
         assert_eq!(r.find(text), r.find_reference(text), "{text:?}");
+    }
+
+    #[test]
+    fn a_pattern_written_twice_is_searched_once_and_found_for_both_rules() {
+        let r = rules();
+        let name = |(ri, pi): (usize, usize)| format!("{}#{pi}", r.rules[ri].id);
+        let aliased: Vec<(String, String)> = r
+            .anchors
+            .owner
+            .iter()
+            .zip(&r.anchors.aliases)
+            .flat_map(|(&o, list)| list.iter().map(move |&a| (name(o), name(a))))
+            .collect();
+        for pi in 0..4 {
+            assert!(
+                aliased.contains(&(format!("date_of_birth#{pi}"), format!("date#{pi}"))),
+                "{aliased:?}"
+            );
+        }
+        // Both rules' spans, from one search: a date with birth context is
+        // a DATE_OF_BIRTH and a DATE (the merge picks later), one without
+        // is a DATE only; twice in a row, as `next_ok` is per search.
+        let pad = " and so on".repeat(8);
+        let text =
+            format!("born 12 March 1990.{pad} Filed 3/4/2021 and 3/5/2021.{pad} DOB 1961-02-07.");
+        let text = text.as_str();
+        let spans = r.find(text);
+        let kinds = |e: &str| spans.iter().filter(|s| s.entity.as_ref() == e).count();
+        assert_eq!((kinds("DATE_OF_BIRTH"), kinds("DATE")), (2, 4), "{spans:?}");
+        same(text);
     }
 
     #[test]
