@@ -565,6 +565,63 @@ pub struct GazetteerSources<'a> {
     pub not_names: &'a str,
 }
 
+/// Whether `text[start..end]` is a month name, or its abbreviation, written
+/// as part of a date: right after a day's number ("29 January") or right
+/// before a number ("January 2002", "June 5, 2019", "Sept. 3"). Month names
+/// are first names too (April, June, May, August, "Jan"), so the word lists
+/// alone would call the date a person, and the merge would widen that
+/// person over the whole date.
+fn month_in_date(text: &str, start: usize, end: usize) -> bool {
+    const MONTHS: [&str; 24] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+    ];
+    let word = &text[start..end];
+    if !MONTHS.iter().any(|m| m.eq_ignore_ascii_case(word)) {
+        return false;
+    }
+    let before = text[..start].trim_end_matches([' ', '\u{a0}']);
+    if before.len() < start && before.ends_with(|c: char| c.is_ascii_digit()) {
+        return true;
+    }
+    // "1st of June" needs no number right before the month: "of" between.
+    let before = before.strip_suffix("of").unwrap_or("");
+    if before.len() + 2 < start
+        && before
+            .trim_end_matches(' ')
+            .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+            .ends_with(|c: char| c.is_ascii_digit())
+    {
+        return true;
+    }
+    let after = text[end..].strip_prefix('.').unwrap_or(&text[end..]);
+    let after = after.strip_prefix(',').unwrap_or(after);
+    let rest = after.trim_start_matches([' ', '\u{a0}']);
+    rest.len() < after.len() && rest.starts_with(|c: char| c.is_ascii_digit())
+}
+
 fn push_lower(buf: &mut String, word: &str) {
     if word.is_ascii() {
         let at = buf.len();
@@ -1350,7 +1407,7 @@ impl Gazetteers {
             taken.clear();
             taken.resize(toks.len(), false);
             self.find_places(text, toks, taken, buf, out);
-            self.find_people(toks, taken, out);
+            self.find_people(text, toks, taken, out);
             super::trim_scratch(toks);
             super::trim_scratch(taken);
         });
@@ -1470,7 +1527,7 @@ impl Gazetteers {
     }
 
     #[inline(never)]
-    fn find_people(&self, toks: &[Tok], taken: &mut [bool], out: &mut Vec<Span>) {
+    fn find_people(&self, text: &str, toks: &[Tok], taken: &mut [bool], out: &mut Vec<Span>) {
         let mut i = 0;
         while i < toks.len() {
             // Most words start nothing: a lower-case known word that is no
@@ -1514,6 +1571,7 @@ impl Gazetteers {
                 // Only a first name starts a lower-case name: most words
                 // end here without the call.
                 if t.flags & FIRST != 0
+                    && !month_in_date(text, t.start, t.end)
                     && let Some((end_tok, score)) = self.lower_case_name(toks, i)
                 {
                     {
@@ -1560,6 +1618,12 @@ impl Gazetteers {
                 j = k - 1;
             }
             let run = &toks[i..=j];
+            // "29 January 2002", "June 5": a month, however many people
+            // are called April or June.
+            if i == j && month_in_date(text, t.start, t.end) {
+                i = j + 1;
+                continue;
+            }
             // An organisation or street word in the run: not a person.
             if run
                 .iter()
@@ -1804,6 +1868,36 @@ mod tests {
             .filter(|s| &*s.entity == entity && s.score >= min)
             .map(|s| text[s.start..s.end].to_string())
             .collect()
+    }
+
+    #[test]
+    fn a_month_in_a_date_is_no_name_but_the_same_word_as_a_name_is() {
+        for (text, month) in [
+            (
+                "The applicant appealed on 29 January 2002 to the Ministry.",
+                "January",
+            ),
+            ("On 16 April 2003 he left.", "April"),
+            ("signed June 5, 2019 in the office", "June"),
+            ("met on the 1st of June in the office", "June"),
+            ("in August 1999 the court", "August"),
+            ("from 3 Jan. to Sept. 2003", "Jan"),
+            ("we spoke to june 2 days ago", "june"),
+        ] {
+            let people = found(text, "PERSON", 0.0);
+            assert!(
+                !people.iter().any(|p| p.contains(month)),
+                "{text}: {people:?}"
+            );
+        }
+        assert_eq!(
+            found("April Smith and June Carter met.", "PERSON", 0.5),
+            ["April Smith", "June Carter"]
+        );
+        assert_eq!(found("Ask June about it.", "PERSON", 0.5), ["June"]);
+        assert!(!month_in_date("Jan Novak wrote", 0, 3));
+        assert!(month_in_date("12 of June", 6, 10));
+        assert!(!month_in_date("Prof June Lee", 5, 9));
     }
 
     fn tokens(text: &str) -> Vec<Tok> {
