@@ -572,34 +572,43 @@ pub struct GazetteerSources<'a> {
 /// alone would call the date a person, and the merge would widen that
 /// person over the whole date.
 fn month_in_date(text: &str, start: usize, end: usize) -> bool {
-    const MONTHS: [&str; 24] = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-    ];
-    let word = &text[start..end];
-    if !MONTHS.iter().any(|m| m.eq_ignore_ascii_case(word)) {
+    // Called for every one-word run of capitals: one length-and-bytes
+    // match (the compiler switches on the length first).
+    let word = &text.as_bytes()[start..end];
+    let mut low = [0u8; 9];
+    let Some(low) = low.get_mut(..word.len()) else {
+        return false;
+    };
+    for (l, &b) in low.iter_mut().zip(word) {
+        *l = b.to_ascii_lowercase();
+    }
+    if !matches!(
+        &*low,
+        b"january"
+            | b"february"
+            | b"march"
+            | b"april"
+            | b"may"
+            | b"june"
+            | b"july"
+            | b"august"
+            | b"september"
+            | b"october"
+            | b"november"
+            | b"december"
+            | b"jan"
+            | b"feb"
+            | b"mar"
+            | b"apr"
+            | b"jun"
+            | b"jul"
+            | b"aug"
+            | b"sep"
+            | b"sept"
+            | b"oct"
+            | b"nov"
+            | b"dec"
+    ) {
         return false;
     }
     let before = text[..start].trim_end_matches([' ', '\u{a0}']);
@@ -1571,8 +1580,8 @@ impl Gazetteers {
                 // Only a first name starts a lower-case name: most words
                 // end here without the call.
                 if t.flags & FIRST != 0
-                    && !month_in_date(text, t.start, t.end)
                     && let Some((end_tok, score)) = self.lower_case_name(toks, i)
+                    && !month_in_date(text, t.start, t.end)
                 {
                     {
                         // "mr. chad farmer": the title belongs to the name.
@@ -1618,12 +1627,6 @@ impl Gazetteers {
                 j = k - 1;
             }
             let run = &toks[i..=j];
-            // "29 January 2002", "June 5": a month, however many people
-            // are called April or June.
-            if i == j && month_in_date(text, t.start, t.end) {
-                i = j + 1;
-                continue;
-            }
             // An organisation or street word in the run: not a person.
             if run
                 .iter()
@@ -1646,11 +1649,17 @@ impl Gazetteers {
             }
             let cued = prev.is_some_and(|p| p.flags & PERSON_CUE != 0);
             let place_cued = prev.is_some_and(|p| p.flags & PLACE_CUE != 0 && !p.cap);
+            // "29 January 2002", "June 5": a month, however many people are
+            // called April or June; nor is "in February 2003" a place.
+            // Checked here, where a span would be made, not for every
+            // one-word run.
+            let month = || i == j && month_in_date(text, t.start, t.end);
             if place_cued
                 && !cued
                 && run
                     .iter()
                     .all(|t| t.all_caps && t.flags & (DICT | COMMON) == 0)
+                && !month()
             {
                 // "grew up in ΛΑΡΝΑΚΑ", "I am in PADASJOKI".
                 out.push(Span {
@@ -1664,7 +1673,9 @@ impl Gazetteers {
                 i = j + 1;
                 continue;
             }
-            if let Some((s, e, score, known)) = self.judge_run(run, titled, cued) {
+            if let Some((s, e, score, known)) = self.judge_run(run, titled, cued)
+                && !month()
+            {
                 // Include the title in the span ("Mr. Grimes"): a title is
                 // part of how the person is named.
                 let start = if titled {
