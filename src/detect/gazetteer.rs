@@ -1649,17 +1649,16 @@ impl Gazetteers {
             }
             let cued = prev.is_some_and(|p| p.flags & PERSON_CUE != 0);
             let place_cued = prev.is_some_and(|p| p.flags & PLACE_CUE != 0 && !p.cap);
-            // "29 January 2002", "June 5": a month, however many people are
-            // called April or June; nor is "in February 2003" a place.
-            // Checked here, where a span would be made, not for every
-            // one-word run.
-            let month = || i == j && month_in_date(text, t.start, t.end);
+            // "29 January 2002", "Sent June 5": a month, however many people
+            // are called April or June; nor is "in FEBRUARY 2003" a place.
+            // Checked on the span about to be made (the run trimmed, as
+            // "Sent" is from "Sent June"), not for every run.
             if place_cued
                 && !cued
                 && run
                     .iter()
                     .all(|t| t.all_caps && t.flags & (DICT | COMMON) == 0)
-                && !month()
+                && !month_in_date(text, run[0].start, run[run.len() - 1].end)
             {
                 // "grew up in ΛΑΡΝΑΚΑ", "I am in PADASJOKI".
                 out.push(Span {
@@ -1674,7 +1673,7 @@ impl Gazetteers {
                 continue;
             }
             if let Some((s, e, score, known)) = self.judge_run(run, titled, cued)
-                && !month()
+                && !month_in_date(text, s, e)
             {
                 // Include the title in the span ("Mr. Grimes"): a title is
                 // part of how the person is named.
@@ -1894,6 +1893,8 @@ mod tests {
             ("in August 1999 the court", "August"),
             ("from 3 Jan. to Sept. 2003", "Jan"),
             ("we spoke to june 2 days ago", "june"),
+            ("Sent June 5, 2019 to them", "June"),
+            ("Received August 12 by post", "August"),
         ] {
             let people = found(text, "PERSON", 0.0);
             assert!(
