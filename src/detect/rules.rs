@@ -843,11 +843,12 @@ impl RuleSet {
                     .matches(&self.rules, base, chunk, scratch, &mut raw);
             }
             if scanned {
-                let matched = self.scan_set.as_ref().map(|set| set.matches(chunk));
+                // The set's pass over the piece, only if a pattern needs
+                // it: a `$` pattern's line-end gate answers exactly when it
+                // says No or Yes, and on short records that pass was most
+                // of what the one scanned pattern cost.
+                let mut matched: Option<Option<regex::SetMatches>> = None;
                 for (k, &(ri, pi)) in self.scanned.iter().enumerate() {
-                    if matched.as_ref().is_some_and(|m| !m.matched(k)) {
-                        continue;
-                    }
                     let rule = &self.rules[ri];
                     if (rule.needs_digit || rule.digit_only[pi]) && !scratch.has_digit(chunk) {
                         continue;
@@ -859,6 +860,16 @@ impl RuleSet {
                             LineEndMatch::Yes => known = true,
                             LineEndMatch::Maybe => {}
                         }
+                    }
+                    if !known
+                        && matched
+                            .get_or_insert_with(|| {
+                                self.scan_set.as_ref().map(|set| set.matches(chunk))
+                            })
+                            .as_ref()
+                            .is_some_and(|m| !m.matched(k))
+                    {
+                        continue;
                     }
                     let order = rule.order[pi];
                     rule.each_match(pi, chunk, known, &mut |m, v, n| {
