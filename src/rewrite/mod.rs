@@ -384,7 +384,16 @@ pub fn generalize_date(value: &str, g: DateGranularity) -> Option<String> {
         .filter(|s| !s.is_empty())
         .filter_map(|s| s.parse().ok())
         .collect();
-    let year = nums
+    let month_name = MONTHS
+        .iter()
+        .position(|m| lower.contains(&m[..3]))
+        .map(|i| i as u32 + 1);
+    let cap = |month: u32| -> Option<String> {
+        let mut name = MONTHS.get(month.checked_sub(1)? as usize)?.to_string();
+        name[..1].make_ascii_uppercase();
+        Some(name)
+    };
+    let Some(year) = nums
         .iter()
         .copied()
         .find(|&n| (1000..=9999).contains(&n))
@@ -397,14 +406,18 @@ pub fn generalize_date(value: &str, g: DateGranularity) -> Option<String> {
                     y
                 }
             })
-        })?;
+        })
+    else {
+        // "19 July": no year to keep. The month alone is as coarse as
+        // month granularity asks; at year granularity nothing is left.
+        return match g {
+            DateGranularity::Month => cap(month_name?),
+            DateGranularity::Year => None,
+        };
+    };
     if g == DateGranularity::Year {
         return Some(year.to_string());
     }
-    let month_name = MONTHS
-        .iter()
-        .position(|m| lower.contains(&m[..3]))
-        .map(|i| i as u32 + 1);
     let month = month_name.or_else(|| {
         if nums.len() != 3 {
             return None;
@@ -416,10 +429,7 @@ pub fn generalize_date(value: &str, g: DateGranularity) -> Option<String> {
             Some(if nums[0] > 12 { nums[1] } else { nums[0] })
         }
     })?;
-    let name = MONTHS.get(month.checked_sub(1)? as usize)?;
-    let mut cap = name.to_string();
-    cap[..1].make_ascii_uppercase();
-    Some(format!("{cap} {year}"))
+    Some(format!("{} {year}", cap(month)?))
 }
 
 fn url_pseudonym(s: &Surrogates, value: &str) -> String {
@@ -472,5 +482,14 @@ mod tests {
         );
         assert_eq!(generalize_date("2/7/61", Year).unwrap(), "1961");
         assert!(generalize_date("sunday", Year).is_none());
+        // No year: the month alone at month granularity, nothing at year
+        // granularity (the caller tags it).
+        assert_eq!(generalize_date("19 July", Month).as_deref(), Some("July"));
+        assert_eq!(
+            generalize_date("March 3rd", Month).as_deref(),
+            Some("March")
+        );
+        assert!(generalize_date("19 July", Year).is_none());
+        assert!(generalize_date("19", Month).is_none());
     }
 }
