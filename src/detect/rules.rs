@@ -1226,13 +1226,13 @@ impl Rule {
         if self.exclude.iter().any(|re| re.is_match(value)) {
             return None;
         }
-        if let Some(re) = &self.not_before
-            && re.is_match(&text[floor_char(text, start.saturating_sub(EDGE))..start])
+        if let Some(re) = &self.not_after
+            && re.is_match(&text[end..ceil_char(text, end + EDGE)])
         {
             return None;
         }
-        if let Some(re) = &self.not_after
-            && re.is_match(&text[end..ceil_char(text, end + EDGE)])
+        if let Some(re) = &self.not_before
+            && re.is_match(&text[floor_char(text, start.saturating_sub(EDGE))..start])
         {
             return None;
         }
