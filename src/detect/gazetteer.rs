@@ -572,8 +572,8 @@ pub struct GazetteerSources<'a> {
 /// alone would call the date a person, and the merge would widen that
 /// person over the whole date.
 fn month_in_date(text: &str, start: usize, end: usize) -> bool {
-    // Called for every one-word run of capitals: one length-and-bytes
-    // match (the compiler switches on the length first).
+    // Called where a name or place span would be made: one
+    // length-and-bytes match (the compiler switches on the length first).
     let word = &text.as_bytes()[start..end];
     let mut low = [0u8; 9];
     let Some(low) = low.get_mut(..word.len()) else {
@@ -612,13 +612,14 @@ fn month_in_date(text: &str, start: usize, end: usize) -> bool {
         return false;
     }
     let before = text[..start].trim_end_matches([' ', '\u{a0}']);
-    if before.len() < start && before.ends_with(|c: char| c.is_ascii_digit()) {
+    let spaced = before.len() < start;
+    if spaced && before.ends_with(|c: char| c.is_ascii_digit()) {
         return true;
     }
-    // "1st of June" needs no number right before the month: "of" between.
-    let before = before.strip_suffix("of").unwrap_or("");
-    if before.len() + 2 < start
-        && before
+    // "1st of June": the day's number, then "of".
+    if spaced
+        && let Some(day) = before.strip_suffix("of")
+        && day
             .trim_end_matches(' ')
             .trim_end_matches(|c: char| c.is_ascii_alphabetic())
             .ends_with(|c: char| c.is_ascii_digit())

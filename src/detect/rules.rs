@@ -1200,7 +1200,9 @@ impl Rule {
         // Every check below can only reject, so their order changes no
         // result. The context window first: it is a binary search, and a
         // rule that requires context ("date_of_birth") rejects most of its
-        // matches there, before the look-around regexes run.
+        // matches there, before the look-around regexes run. Of those, the
+        // look-ahead first: it turns down more (every day-month match that
+        // a year follows).
         let lo = start.saturating_sub(self.window);
         let hi = end + self.window / 2;
         // `hits` are in text order: only the window is looked at, so a

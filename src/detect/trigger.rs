@@ -10,7 +10,7 @@
 //! *anchored* there only. A pattern whose starts cannot be derived this way
 //! keeps scanning the text (user packs included), so every pack still works.
 
-use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::literal::{ExtractKind, Extractor, Seq};
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
 /// How the starts of a pattern's matches are found.
@@ -127,18 +127,23 @@ pub fn derive(hir: &Hir) -> Trigger {
     Trigger::Scan
 }
 
+/// The prefix literals of `hir`, with the limits both the keywords and
+/// their whole words are read with. Generous: `(?i)` keywords expand into
+/// every case variant (and `s` into `ſ`, `k` into the Kelvin sign) before
+/// they fold back into a few lower-case ones.
+fn prefix_seq(hir: &Hir) -> Seq {
+    Extractor::new()
+        .kind(ExtractKind::Prefix)
+        .limit_class(64)
+        .limit_total(20_000)
+        .extract(hir)
+}
+
 /// The literals every match of `hir` starts with, as the keyword
 /// automaton takes them: `(fold, literals)`, each of two bytes or more,
 /// and of `min_fold` bytes or more when folded.
 fn prefix_literals(hir: &Hir, min_fold: usize) -> Option<(bool, Vec<Vec<u8>>)> {
-    // Generous limits: `(?i)` keywords expand into every case variant
-    // (and `s` into `ſ`, `k` into the Kelvin sign) before they fold back
-    // into a few lower-case ones.
-    let seq = Extractor::new()
-        .kind(ExtractKind::Prefix)
-        .limit_class(64)
-        .limit_total(20_000)
-        .extract(hir);
+    let seq = prefix_seq(hir);
     let lits = seq.literals()?;
     if lits.is_empty() || lits.iter().any(|l| l.as_bytes().len() < 2) {
         return None;
@@ -240,11 +245,7 @@ fn whole_words(rest: &[Hir], fold: bool) -> Option<Vec<Vec<u8>>> {
     if !boundary && !word_end {
         return None;
     }
-    let seq = Extractor::new()
-        .kind(ExtractKind::Prefix)
-        .limit_class(64)
-        .limit_total(20_000)
-        .extract(first);
+    let seq = prefix_seq(first);
     let lits = seq.literals()?;
     if lits.is_empty() || !lits.iter().all(|l| l.is_exact()) {
         return None;
