@@ -1287,6 +1287,8 @@ struct Scratch {
     context: Vec<(usize, usize, u32)>,
     /// Per piece of the text: (its offset, the end of its matches in `raw`).
     pieces: Vec<(usize, usize)>,
+    /// The second stream's keyword hits (see [`overlapping`]).
+    streams: Vec<(usize, usize, usize)>,
 }
 
 impl Scratch {
@@ -1316,6 +1318,7 @@ impl Scratch {
         trim(&mut self.next_ok);
         trim(&mut self.context);
         trim(&mut self.pieces);
+        trim(&mut self.streams);
     }
 
     /// Whether scanned pattern `k`, which ends at a line end, can match
@@ -1695,7 +1698,8 @@ impl Anchors {
         // keyword: two runs, each nearly in order on its own.
         let split = s.cands.len();
         if let Some((ac, ids)) = &self.keywords {
-            overlapping(ac, bytes, |start, end, id| {
+            let mut buf = std::mem::take(&mut s.streams);
+            overlapping(ac, bytes, &mut buf, |start, end, id| {
                 if id >= self.context_from {
                     let word = (id - self.context_from) as u32;
                     s.context.push((base + start, base + end, word));
@@ -1707,6 +1711,7 @@ impl Anchors {
                     self.keyword_hit(bytes, start, k, s, &mut covered, &mut unsorted);
                 }
             });
+            s.streams = buf;
         }
         if unsorted {
             sort_places(&mut s.cands, split, &mut s.merged);
@@ -1923,21 +1928,106 @@ impl Anchors {
 /// iterator checks bounds and search state on every byte; this loop is
 /// the transition and one compare, and these automata read every byte of
 /// every text.
-fn overlapping(dfa: &KeywordDfa, hay: &[u8], mut f: impl FnMut(usize, usize, usize)) {
-    let Ok(mut sid) = dfa.start_state(aho_corasick::Anchored::No) else {
+///
+/// A long `hay` is read as two halves at once (see [`to_special2`]);
+/// `buf` holds the second half's hits until the first half's are out.
+fn overlapping(
+    dfa: &KeywordDfa,
+    hay: &[u8],
+    buf: &mut Vec<(usize, usize, usize)>,
+    mut f: impl FnMut(usize, usize, usize),
+) {
+    let Ok(start) = dfa.start_state(aho_corasick::Anchored::No) else {
         return;
     };
-    let mut at = 0;
+    let report = |end: usize, sid, f: &mut dyn FnMut(usize, usize, usize)| {
+        for i in 0..dfa.match_len(sid) {
+            let pid = dfa.match_pattern(sid, i);
+            f(end - dfa.pattern_len(pid), end, pid.as_usize());
+        }
+    };
+    // The second half starts `max - 1` bytes before the middle: a match
+    // ending past the middle is at most `max` long, so it starts there or
+    // later, and a search started at a point finds every match that
+    // starts at or after it. Matches ending up to the middle are the
+    // first half's.
+    let max = dfa.max_pattern_len();
+    let (mut at, mut sid) = (0, start);
+    if hay.len() >= TWO_STREAMS && max > 0 && max < hay.len() / 3 {
+        let mid = hay.len() / 2;
+        let from = mid + 1 - max;
+        let (a, b) = (&hay[..mid], &hay[from..]);
+        buf.clear();
+        let (mut i, mut sb) = (0, start);
+        loop {
+            let (next, na, nb) = to_special2(dfa, a, b, i, sid, sb);
+            (i, sid, sb) = (next, na, nb);
+            // No dead state is reached by an unanchored search of this
+            // kind. Were one, the one-stream walk below takes over from
+            // the first stream, as if there were no second.
+            if dfa.is_dead(sid) || dfa.is_dead(sb) {
+                buf.clear();
+                break;
+            }
+            if dfa.is_special(sid) {
+                report(i, sid, &mut f);
+            }
+            if dfa.is_special(sb) && from + i > mid {
+                report(from + i, sb, &mut |s, e, p| buf.push((s, e, p)));
+            }
+            if i >= a.len() {
+                // The first half is done: the second's hits so far, then
+                // the rest of it on its own.
+                for &(s, e, p) in buf.iter() {
+                    f(s, e, p);
+                }
+                (i, sid) = (from + i, sb);
+                break;
+            }
+        }
+        at = i;
+    }
     while let Some((end, next)) = to_special(dfa, hay, at, sid) {
         if dfa.is_dead(next) {
             return;
         }
-        for i in 0..dfa.match_len(next) {
-            let pid = dfa.match_pattern(next, i);
-            f(end - dfa.pattern_len(pid), end, pid.as_usize());
-        }
+        report(end, next, &mut f);
         (at, sid) = (end, next);
     }
+}
+
+/// Texts at least this long are read by [`overlapping`] as two streams.
+const TWO_STREAMS: usize = 64;
+
+/// [`to_special`] for two streams read in step, `a[at..]` and
+/// `b[at..]`: one state per stream, so each byte's transition does not
+/// wait for the other's (a lookup per byte, each depending on the one
+/// before, is what bounds a single stream). Returns the offset past the
+/// byte where either state became special, or `a.len()` (with `b` no
+/// shorter than `a`).
+#[inline(never)]
+fn to_special2(
+    dfa: &KeywordDfa,
+    a: &[u8],
+    b: &[u8],
+    at: usize,
+    mut sa: aho_corasick::automaton::StateID,
+    mut sb: aho_corasick::automaton::StateID,
+) -> (
+    usize,
+    aho_corasick::automaton::StateID,
+    aho_corasick::automaton::StateID,
+) {
+    let n = a.len();
+    let (a, b) = (&a[at..n], &b[at..n]);
+    for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+        sa = dfa.next_state(aho_corasick::Anchored::No, sa, x);
+        sb = dfa.next_state(aho_corasick::Anchored::No, sb, y);
+        if dfa.is_special(sa) | dfa.is_special(sb) {
+            return (at + i + 1, sa, sb);
+        }
+    }
+    (n, sa, sb)
 }
 
 /// The non-overlapping leftmost-longest matches of `dfa` (built with that
@@ -2452,7 +2542,9 @@ mod tests {
             for t in texts {
                 let mut got = Vec::new();
                 let want: Vec<(usize, usize, usize)> = if kind == MatchKind::Standard {
-                    overlapping(&dfa, t.as_bytes(), |s, e, p| got.push((s, e, p)));
+                    overlapping(&dfa, t.as_bytes(), &mut Vec::new(), |s, e, p| {
+                        got.push((s, e, p))
+                    });
                     ac.find_overlapping_iter(t)
                         .map(|m| (m.start(), m.end(), m.pattern().as_usize()))
                         .collect()
@@ -2512,6 +2604,43 @@ mod tests {
 mod place_sort {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// The two-stream walk of a long text reports what the crate's
+        /// overlapping iterator does, in its order: texts of keyword
+        /// pieces (so hits straddle the middle cut and the second
+        /// stream's start) of every length around the two-stream limit.
+        #[test]
+        fn two_stream_overlapping_equals_the_crate_iterator(
+            parts in proptest::collection::vec(0..12usize, 0..90),
+            pad in 0..40usize,
+        ) {
+            const WORDS: [&str; 8] = [
+                "ssn", "social security number", "social", "no", "a/c", "birth", "date of birth", "s",
+            ];
+            const FILL: [&str; 4] = [" ", "x", "So", "\u{e9}"];
+            let dfa = KeywordDfa::builder()
+                .ascii_case_insensitive(true)
+                .prefilter(false)
+                .build(WORDS)
+                .unwrap();
+            let ac = aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(WORDS)
+                .unwrap();
+            let mut text = "y".repeat(pad);
+            for p in parts {
+                text.push_str(if p < 8 { WORDS[p] } else { FILL[p - 8] });
+            }
+            let mut got = Vec::new();
+            overlapping(&dfa, text.as_bytes(), &mut Vec::new(), |s, e, p| got.push((s, e, p)));
+            let want: Vec<(usize, usize, usize)> = ac
+                .find_overlapping_iter(&text)
+                .map(|m| (m.start(), m.end(), m.pattern().as_usize()))
+                .collect();
+            prop_assert_eq!(got, want, "{:?}", text);
+        }
+    }
 
     proptest! {
         /// `line_end_match` only ever rules out texts the pattern cannot
