@@ -212,6 +212,18 @@ const ORG_WORDS: &[&str] = &[
     "center",
     "centre",
 ];
+/// The street words that end a `street_named` match (rules/location.toml):
+/// a capitalised run ending in one is a street, not a person.
+const STREET_NAME_ENDS: &[&str] = &[
+    "street",
+    "avenue",
+    "road",
+    "boulevard",
+    "lane",
+    "drive",
+    "terrace",
+    "crescent",
+];
 const STREET_WORDS: &[&str] = &[
     "street",
     "st",
@@ -290,8 +302,10 @@ pub struct Gazetteers {
     pub countries: Vec<String>,
     person: Arc<str>,
     location: Arc<str>,
+    address: Arc<str>,
     det_name: Arc<str>,
     det_place: Arc<str>,
+    det_street: Arc<str>,
 }
 
 /// The word lists as one open-addressing table built for lookups: each
@@ -1246,6 +1260,8 @@ impl Gazetteers {
             location: Arc::from("LOCATION"),
             det_name: Arc::from("gazetteer:name"),
             det_place: Arc::from("gazetteer:place"),
+            address: Arc::from("ADDRESS"),
+            det_street: Arc::from("gazetteer:street"),
         }
     }
 
@@ -1694,6 +1710,40 @@ impl Gazetteers {
             }
             let prev = (i > 0 && toks[i].joined_prev).then(|| toks[i - 1]);
             let titled = prev.is_some_and(|p| p.flags & TITLE != 0);
+            // "Hansen Street", "Baker Street": a name before a street word
+            // names a street, though Street and Lane are surnames too. A
+            // title ("Mr. Street") or a first name that is no ordinary word
+            // ("Della Street", "Lois Lane") still makes a person. The span
+            // is the street word and the name-like words before it; it
+            // scores under the `street_named` rule, which takes it where
+            // it matches too (its ASCII `\b` misses "Çiftçi Street").
+            if let [.., before, last] = run
+                && !titled
+                && last.cap
+                && !(before.flags & FIRST != 0 && before.flags & COMMON == 0)
+                && STREET_NAME_ENDS
+                    .iter()
+                    .any(|w| text[last.start..last.end].eq_ignore_ascii_case(w))
+            {
+                let name_like =
+                    |t: &Tok| t.flags & (FIRST | LAST) != 0 || t.flags & (DICT | COMMON) == 0;
+                let mut a = run.len() - 1;
+                while a > 0 && name_like(&run[a - 1]) {
+                    a -= 1;
+                }
+                if a < run.len() - 1 {
+                    out.push(Span {
+                        start: run[a].start,
+                        end: last.end,
+                        entity: self.address.clone(),
+                        score: 0.5,
+                        detector: self.det_street.clone(),
+                        validated: false,
+                    });
+                }
+                i = j + 1;
+                continue;
+            }
             let strong_name = run.iter().any(|t| {
                 t.flags & (FIRST | LAST) != 0 && t.flags & COMMON == 0
                     || t.flags & (DICT | COMMON) == 0
@@ -1934,6 +1984,29 @@ mod tests {
             .filter(|s| &*s.entity == entity && s.score >= min)
             .map(|s| text[s.start..s.end].to_string())
             .collect()
+    }
+
+    #[test]
+    fn a_name_before_a_street_word_is_a_street_unless_it_is_a_person() {
+        for (text, street) in [
+            ("He lives on Hansen Street in Oslo.", "Hansen Street"),
+            ("Visit Hansen Street today.", "Hansen Street"),
+            ("I walked down Baker Street.", "Baker Street"),
+            ("Meet at Çiftçi Street tomorrow.", "Çiftçi Street"),
+            ("off Tuileries Lovrić Street", "Tuileries Lovrić Street"),
+        ] {
+            assert_eq!(found(text, "PERSON", 0.5), Vec::<String>::new(), "{text}");
+            assert_eq!(found(text, "ADDRESS", 0.0), [street], "{text}");
+        }
+        for (text, person) in [
+            ("Della Street is Perry Mason's secretary.", "Della Street"),
+            ("I met Lois Lane.", "Lois Lane"),
+            ("Mr. Street called.", "Mr. Street"),
+            ("Dr. Kim Lane", "Dr. Kim Lane"),
+        ] {
+            assert_eq!(found(text, "PERSON", 0.5)[0], person, "{text}");
+            assert_eq!(found(text, "ADDRESS", 0.0), Vec::<String>::new(), "{text}");
+        }
     }
 
     #[test]
