@@ -720,6 +720,21 @@ fn entries(text: &str) -> impl Iterator<Item = &str> {
 /// Byte classes for the tokenizer: one table load per byte of ASCII text
 /// decides what `char::is_alphabetic` and a `match` on the char decided
 /// before (most of a scan's bytes are ASCII; the rest take the char path).
+/// Whether the word ending at `end` runs on into a host, file or
+/// resource name: "deploy to kubeprod01", "pushed to staging-db-2", "sent
+/// to mailhost.internal", "copy to backup:/srv", "moved to logs/old". Such
+/// a word after "to" or "in" is infrastructure, not a village. A dot that
+/// ends the sentence ("grew up in lubbeek.") is no such join.
+fn part_of_identifier(bytes: &[u8], end: usize) -> bool {
+    match bytes.get(end) {
+        Some(b'0'..=b'9' | b'-' | b'_' | b'/' | b'@') => true,
+        Some(b'.' | b':') => bytes
+            .get(end + 1)
+            .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'/'),
+        _ => false,
+    }
+}
+
 const B_UPPER: u8 = 1;
 const B_LOWER: u8 = 2;
 const B_LETTER: u8 = B_UPPER | B_LOWER;
@@ -1635,6 +1650,7 @@ impl Gazetteers {
                     && toks[i - 1].flags & PLACE_CUE != 0
                     && t.flags & (DICT | COMMON | PARTICLE) == 0
                     && t.end - t.start >= 4
+                    && !part_of_identifier(text.as_bytes(), t.end)
                 {
                     // "grew up in lubbeek": an unknown lower-case word after a
                     // place preposition.
@@ -1984,6 +2000,26 @@ mod tests {
             .filter(|s| &*s.entity == entity && s.score >= min)
             .map(|s| text[s.start..s.end].to_string())
             .collect()
+    }
+
+    #[test]
+    fn an_unknown_word_after_a_place_word_is_no_place_when_it_is_a_host() {
+        for text in [
+            "deploy to kubeprod01",
+            "pushed to staging-db-2 today",
+            "sent to mailhost.internal now",
+            "moved to logsrv/old",
+            "connect to dbhost:5432",
+        ] {
+            assert_eq!(found(text, "LOCATION", 0.0), Vec::<String>::new(), "{text}");
+        }
+        for (text, place) in [
+            ("She grew up in lubbeek.", "lubbeek"),
+            ("grew up in lubbeek, then left", "lubbeek"),
+            ("I live in hrušovany: it is small", "hrušovany"),
+        ] {
+            assert_eq!(found(text, "LOCATION", 0.0), [place], "{text}");
+        }
     }
 
     #[test]
