@@ -1668,7 +1668,7 @@ impl Gazetteers {
                 // Only a first name starts a lower-case name: most words
                 // end here without the call.
                 if t.flags & FIRST != 0
-                    && let Some((end_tok, score)) = self.lower_case_name(toks, i)
+                    && let Some((end_tok, score)) = self.lower_case_name(text.as_bytes(), toks, i)
                     && !month_in_date(text, t.start, t.end)
                 {
                     {
@@ -1820,15 +1820,17 @@ impl Gazetteers {
     /// Lower-case names ("don't go to town, judy", "follow up with jessica
     /// kadyrov"): a first name that is no ordinary word, optionally followed
     /// by a surname or an unknown word. Returns the last token and a score.
-    fn lower_case_name(&self, toks: &[Tok], i: usize) -> Option<(usize, f32)> {
+    fn lower_case_name(&self, text: &[u8], toks: &[Tok], i: usize) -> Option<(usize, f32)> {
         let t = toks[i];
         if t.flags & (TITLE | PARTICLE) != 0 || t.end - t.start < 3 {
             return None;
         }
         let first = t.flags & FIRST != 0;
-        let next = toks
-            .get(i + 1)
-            .filter(|n| n.joined_prev && !n.cap && n.end - n.start >= 3);
+        // A next word that runs on into a URL or host ("see https://...",
+        // "ping dbhost01") is no surname.
+        let next = toks.get(i + 1).filter(|n| {
+            n.joined_prev && !n.cap && n.end - n.start >= 3 && !part_of_identifier(text, n.end)
+        });
         let next_surname = next.is_some_and(|n| {
             n.flags & LAST != 0 && n.flags & COMMON == 0
                 || n.flags & (DICT | COMMON | FIRST | PARTICLE | TITLE) == 0
@@ -2003,7 +2005,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_word_after_a_place_word_is_no_place_when_it_is_a_host() {
+    fn a_word_running_into_a_host_or_url_is_no_place_or_surname() {
         for text in [
             "deploy to kubeprod01",
             "pushed to staging-db-2 today",
@@ -2013,6 +2015,21 @@ mod tests {
         ] {
             assert_eq!(found(text, "LOCATION", 0.0), Vec::<String>::new(), "{text}");
         }
+        // Nor is a word running into a URL a surname after a first name.
+        for text in [
+            "see https://example.com/docs",
+            "ask jessica about https://x.org",
+        ] {
+            let people = found(text, "PERSON", 0.0);
+            assert!(
+                people.iter().all(|p| !p.contains("http")),
+                "{text}: {people:?}"
+            );
+        }
+        assert_eq!(
+            found("follow up with jessica kadyrov", "PERSON", 0.0),
+            ["jessica kadyrov"]
+        );
         for (text, place) in [
             ("She grew up in lubbeek.", "lubbeek"),
             ("grew up in lubbeek, then left", "lubbeek"),
