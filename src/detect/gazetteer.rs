@@ -303,6 +303,7 @@ pub struct Gazetteers {
     person: Arc<str>,
     location: Arc<str>,
     address: Arc<str>,
+    username: Arc<str>,
     det_name: Arc<str>,
     det_place: Arc<str>,
     det_street: Arc<str>,
@@ -717,9 +718,27 @@ fn entries(text: &str) -> impl Iterator<Item = &str> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
 }
 
-/// Byte classes for the tokenizer: one table load per byte of ASCII text
-/// decides what `char::is_alphabetic` and a `match` on the char decided
-/// before (most of a scan's bytes are ASCII; the rest take the char path).
+/// Where the handle around the word `start..end` begins and ends: runs of
+/// ASCII letters, digits and `_`, joined by inner dots and dashes
+/// ("jane_smith88", "dev_jane", "jane.doe"); `(start, end)` when the word
+/// stands alone.
+fn handle_around(bytes: &[u8], start: usize, end: usize) -> (usize, usize) {
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let (mut s, mut e) = (start, end);
+    while s > 0 && word(bytes[s - 1]) {
+        s -= 1;
+    }
+    loop {
+        match bytes.get(e) {
+            Some(&c) if word(c) => e += 1,
+            // Inner dots and dashes ("jane.doe", "jane-d"), not a last one.
+            Some(b'.' | b'-') if bytes.get(e + 1).is_some_and(|&c| word(c)) => e += 1,
+            _ => break,
+        }
+    }
+    (s, e)
+}
+
 /// Whether the word ending at `end` runs on into a host, file or
 /// resource name: "deploy to kubeprod01", "pushed to staging-db-2", "sent
 /// to mailhost.internal", "copy to backup:/srv", "moved to logs/old". Such
@@ -735,6 +754,9 @@ fn part_of_identifier(bytes: &[u8], end: usize) -> bool {
     }
 }
 
+/// Byte classes for the tokenizer: one table load per byte of ASCII text
+/// decides what `char::is_alphabetic` and a `match` on the char decided
+/// before (most of a scan's bytes are ASCII; the rest take the char path).
 const B_UPPER: u8 = 1;
 const B_LOWER: u8 = 2;
 const B_LETTER: u8 = B_UPPER | B_LOWER;
@@ -1276,6 +1298,7 @@ impl Gazetteers {
             det_name: Arc::from("gazetteer:name"),
             det_place: Arc::from("gazetteer:place"),
             address: Arc::from("ADDRESS"),
+            username: Arc::from("USERNAME"),
             det_street: Arc::from("gazetteer:street"),
         }
     }
@@ -1672,13 +1695,32 @@ impl Gazetteers {
                     && !month_in_date(text, t.start, t.end)
                 {
                     {
+                        let end = toks[end_tok].end;
+                        // "(jane_smith88)": a name inside a handle makes the
+                        // whole handle a user name; the name alone would
+                        // leave "_smith88".
+                        let (hs, he) = handle_around(text.as_bytes(), t.start, end);
+                        if (hs, he) != (t.start, end) {
+                            out.push(Span {
+                                start: hs,
+                                end: he,
+                                entity: self.username.clone(),
+                                score,
+                                detector: self.det_name.clone(),
+                                validated: false,
+                            });
+                            while i < toks.len() && toks[i].start < he {
+                                i += 1;
+                            }
+                            continue;
+                        }
                         // "mr. chad farmer": the title belongs to the name.
                         let start = if i > 0 && t.joined_prev && toks[i - 1].flags & TITLE != 0 {
                             toks[i - 1].start
                         } else {
                             t.start
                         };
-                        out.push(self.person_span(start, toks[end_tok].end, score));
+                        out.push(self.person_span(start, end, score));
                         i = end_tok + 1;
                         continue;
                     }
@@ -1796,6 +1838,14 @@ impl Gazetteers {
             }
             if let Some((s, e, score, known)) = self.judge_run(run, titled, cued)
                 && !month_in_date(text, s, e)
+                // "IPv6", "Win32", "Ubuntu_22": an unknown word glued to
+                // digits or an identifier is a product or a name of a
+                // thing, not of a person. (Not so a title or initials:
+                // "Ms A.-M. Mendiboure".)
+                && (known
+                    || titled
+                    || run.iter().any(|t| t.initial)
+                    || !part_of_identifier(text.as_bytes(), e))
             {
                 // Include the title in the span ("Mr. Grimes"): a title is
                 // part of how the person is named.
@@ -2029,6 +2079,33 @@ mod tests {
         assert_eq!(
             found("follow up with jessica kadyrov", "PERSON", 0.0),
             ["jessica kadyrov"]
+        );
+        // A first name inside a handle: the whole handle is a user name.
+        for (text, handle) in [
+            (
+                "Customer Jane Smith (jane_smith88) reported it",
+                "jane_smith88",
+            ),
+            ("ping from dev_jane today", "dev_jane"),
+            ("login jessica.k failed", "jessica.k"),
+        ] {
+            assert_eq!(found(text, "USERNAME", 0.0), [handle], "{text}");
+            assert!(
+                found(text, "PERSON", 0.0)
+                    .iter()
+                    .all(|p| !handle.contains(p.as_str())),
+                "{text}"
+            );
+        }
+        // An unknown capitalised word glued to digits is a thing; initials
+        // before a hyphen are still a person.
+        assert_eq!(
+            found("IPv6 and Win32 builds", "PERSON", 0.0),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            found("represented by Ms A.-M. Mendiboure", "PERSON", 0.5)[0],
+            "Ms A."
         );
         for (text, place) in [
             ("She grew up in lubbeek.", "lubbeek"),
