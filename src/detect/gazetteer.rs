@@ -739,6 +739,24 @@ fn handle_around(bytes: &[u8], start: usize, end: usize) -> (usize, usize) {
     (s, e)
 }
 
+/// Whether the word at `start` follows a postcode on its line: "75001
+/// Paris", "D-10115 Berlin", "3011 Bern". Four or more digits, spaces and
+/// then the word; a city that is also a first name is then a place.
+fn after_postcode(bytes: &[u8], start: usize) -> bool {
+    let mut i = start;
+    while i > 0 && bytes[i - 1] == b' ' {
+        i -= 1;
+    }
+    if i == start {
+        return false;
+    }
+    let digits_end = i;
+    while i > 0 && bytes[i - 1].is_ascii_digit() {
+        i -= 1;
+    }
+    digits_end - i >= 4 && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'-')
+}
+
 /// Whether the word ending at `end` runs on into a host, file or
 /// resource name: "deploy to kubeprod01", "pushed to staging-db-2", "sent
 /// to mailhost.internal", "copy to backup:/srv", "moved to logs/old". Such
@@ -1596,7 +1614,8 @@ impl Gazetteers {
                 i += 1;
                 continue;
             };
-            let cue = i > 0 && toks[i - 1].flags & PLACE_CUE != 0 && toks[i].joined_prev;
+            let cue = i > 0 && toks[i - 1].flags & PLACE_CUE != 0 && toks[i].joined_prev
+                || after_postcode(text.as_bytes(), t.start);
             let multi = j > i;
             let common = !multi && t.flags & COMMON != 0;
             let person_like = !multi && t.flags & (FIRST | LAST) != 0;
@@ -2114,6 +2133,28 @@ mod tests {
         ] {
             assert_eq!(found(text, "LOCATION", 0.0), [place], "{text}");
         }
+    }
+
+    #[test]
+    fn a_city_that_is_a_first_name_is_a_place_after_a_postcode() {
+        for (text, city) in [
+            ("12 rue de Rivoli, 75001 Paris", "Paris"),
+            ("D-10115 Berlin", "Berlin"),
+            ("PO Box 12, 2000 Sydney", "Sydney"),
+        ] {
+            assert!(
+                found(text, "LOCATION", 0.8).contains(&city.to_string()),
+                "{text}"
+            );
+            assert_eq!(found(text, "PERSON", 0.5), Vec::<String>::new(), "{text}");
+        }
+        assert_eq!(
+            found("Paris Hilton called", "PERSON", 0.5),
+            ["Paris Hilton"]
+        );
+        assert!(!after_postcode(b"Room 12 Paris", 8));
+        assert!(!after_postcode(b"A12345 Paris", 7));
+        assert!(after_postcode(b"12345  Paris", 7));
     }
 
     #[test]
