@@ -1795,6 +1795,7 @@ impl Gazetteers {
             // scores under the `street_named` rule, which takes it where
             // it matches too (its ASCII `\b` misses "Çiftçi Street").
             if let [.., before, last] = run
+                && last.flags & STREET_WORD != 0
                 && !titled
                 && last.cap
                 && !(before.flags & FIRST != 0 && before.flags & COMMON == 0)
