@@ -371,11 +371,12 @@ impl Slot {
 }
 
 /// Ask the kernel to back the 2 MiB-aligned part of `slots` with huge
-/// pages, before it is first written (so: uninitialised memory) (a fault then maps a huge page; pages
-/// already mapped would wait for khugepaged). Each word lookup lands on a
-/// random slot of the megabytes-large word table; with 4 KiB pages nearly
-/// each one also missed the TLB. Advice only: where transparent huge
-/// pages are off, or the call fails, nothing changes.
+/// pages. It takes memory not yet written: a later first write then maps
+/// a huge page, while pages already mapped would wait for khugepaged.
+/// Each word lookup lands on a random slot of the megabytes-large word
+/// table; with 4 KiB pages nearly each one also missed the TLB. Advice
+/// only: where transparent huge pages are off, or the call fails, nothing
+/// changes.
 fn advise_huge_pages<T>(slots: &mut [std::mem::MaybeUninit<T>]) {
     #[cfg(target_os = "linux")]
     {
@@ -754,7 +755,8 @@ fn after_postcode(bytes: &[u8], start: usize) -> bool {
     while i > 0 && bytes[i - 1].is_ascii_digit() {
         i -= 1;
     }
-    digits_end - i >= 4 && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'-')
+    // Not the tail of a longer token ("A12345 Paris"); "D-10115" is fine.
+    digits_end - i >= 4 && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
 }
 
 /// Whether the word ending at `end` runs on into a host, file or

@@ -1941,7 +1941,7 @@ fn overlapping(
         return;
     };
     // Generic, not `dyn`: a hit is every few bytes of prose, and an
-    // indirect call each cost 2 % of a scan.
+    // indirect call each cost 1.6 % of a scan's instructions.
     #[inline(always)]
     fn report(
         dfa: &KeywordDfa,
@@ -2004,7 +2004,8 @@ fn overlapping(
     }
 }
 
-/// Texts at least this long are read by [`overlapping`] as two streams.
+/// Texts at least this long (and three times the longest keyword) are
+/// read by [`overlapping`] as two streams.
 const TWO_STREAMS: usize = 64;
 
 /// [`to_special`] for two streams read in step, `a[at..]` and
