@@ -1648,14 +1648,7 @@ impl Gazetteers {
                 0.4
             };
             if score > 0.0 {
-                out.push(Span {
-                    start: t.start,
-                    end: toks[j].end,
-                    entity: self.location.clone(),
-                    score,
-                    detector: self.det_place.clone(),
-                    validated: false,
-                });
+                out.push(self.place_span(t.start, toks[j].end, score));
                 for k in taken.iter_mut().take(j + 1).skip(i) {
                     *k = true;
                 }
@@ -1698,14 +1691,7 @@ impl Gazetteers {
                 {
                     // "grew up in lubbeek": an unknown lower-case word after a
                     // place preposition.
-                    out.push(Span {
-                        start: t.start,
-                        end: t.end,
-                        entity: self.location.clone(),
-                        score: 0.5,
-                        detector: self.det_place.clone(),
-                        validated: false,
-                    });
+                    out.push(self.place_span(t.start, t.end, 0.5));
                     i += 1;
                     continue;
                 }
@@ -1722,14 +1708,7 @@ impl Gazetteers {
                         // leave "_smith88".
                         let (hs, he) = handle_around(text.as_bytes(), t.start, end);
                         if (hs, he) != (t.start, end) {
-                            out.push(Span {
-                                start: hs,
-                                end: he,
-                                entity: self.username.clone(),
-                                score,
-                                detector: self.det_name.clone(),
-                                validated: false,
-                            });
+                            out.push(span(hs, he, &self.username, score, &self.det_name));
                             while i < toks.len() && toks[i].start < he {
                                 i += 1;
                             }
@@ -1812,14 +1791,13 @@ impl Gazetteers {
                     a -= 1;
                 }
                 if a < run.len() - 1 {
-                    out.push(Span {
-                        start: run[a].start,
-                        end: last.end,
-                        entity: self.address.clone(),
-                        score: 0.5,
-                        detector: self.det_street.clone(),
-                        validated: false,
-                    });
+                    out.push(span(
+                        run[a].start,
+                        last.end,
+                        &self.address,
+                        0.5,
+                        &self.det_street,
+                    ));
                 }
                 i = j + 1;
                 continue;
@@ -1847,14 +1825,7 @@ impl Gazetteers {
                 && !month_in_date(text, run[0].start, run[run.len() - 1].end)
             {
                 // "grew up in ΛΑΡΝΑΚΑ", "I am in PADASJOKI".
-                out.push(Span {
-                    start: run[0].start,
-                    end: run[run.len() - 1].end,
-                    entity: self.location.clone(),
-                    score: 0.6,
-                    detector: self.det_place.clone(),
-                    validated: false,
-                });
+                out.push(self.place_span(run[0].start, run[run.len() - 1].end, 0.6));
                 i = j + 1;
                 continue;
             }
@@ -2045,14 +2016,23 @@ impl Gazetteers {
     }
 
     fn person_span(&self, start: usize, end: usize, score: f32) -> Span {
-        Span {
-            start,
-            end,
-            entity: self.person.clone(),
-            score,
-            detector: self.det_name.clone(),
-            validated: false,
-        }
+        span(start, end, &self.person, score, &self.det_name)
+    }
+
+    fn place_span(&self, start: usize, end: usize, score: f32) -> Span {
+        span(start, end, &self.location, score, &self.det_place)
+    }
+}
+
+/// A word-list span (never validated: no checksum backs a name).
+fn span(start: usize, end: usize, entity: &Arc<str>, score: f32, detector: &Arc<str>) -> Span {
+    Span {
+        start,
+        end,
+        entity: entity.clone(),
+        score,
+        detector: detector.clone(),
+        validated: false,
     }
 }
 
