@@ -384,10 +384,13 @@ pub fn generalize_date(value: &str, g: DateGranularity) -> Option<String> {
         .filter(|s| !s.is_empty())
         .filter_map(|s| s.parse().ok())
         .collect();
-    let month_name = MONTHS
-        .iter()
-        .position(|m| lower.contains(&m[..3]))
-        .map(|i| i as u32 + 1);
+    // Looked for only where a month is kept (not at year granularity).
+    let month_name = || {
+        MONTHS
+            .iter()
+            .position(|m| lower.contains(&m[..3]))
+            .map(|i| i as u32 + 1)
+    };
     let cap = |month: u32| -> Option<String> {
         let mut name = MONTHS.get(month.checked_sub(1)? as usize)?.to_string();
         name[..1].make_ascii_uppercase();
@@ -411,14 +414,14 @@ pub fn generalize_date(value: &str, g: DateGranularity) -> Option<String> {
         // "19 July": no year to keep. The month alone is as coarse as
         // month granularity asks; at year granularity nothing is left.
         return match g {
-            DateGranularity::Month => cap(month_name?),
+            DateGranularity::Month => cap(month_name()?),
             DateGranularity::Year => None,
         };
     };
     if g == DateGranularity::Year {
         return Some(year.to_string());
     }
-    let month = month_name.or_else(|| {
+    let month = month_name().or_else(|| {
         if nums.len() != 3 {
             return None;
         }
