@@ -877,6 +877,24 @@ struct Word {
     ascii: bool,
 }
 
+/// "No" or "Nr" used as the number sign: followed by a digit, after an
+/// optional dot and space ("NHS No. 943 476 5919", "Invoice Nr 12"). "No"
+/// is also a surname, and "NHS No" was a person.
+fn number_sign(bytes: &[u8], start: usize, end: usize) -> bool {
+    let word = &bytes[start..end];
+    if !(word.eq_ignore_ascii_case(b"no") || word.eq_ignore_ascii_case(b"nr")) {
+        return false;
+    }
+    let mut i = end;
+    if bytes.get(i) == Some(&b'.') {
+        i += 1;
+    }
+    while bytes.get(i) == Some(&b' ') && i < end + 3 {
+        i += 1;
+    }
+    bytes.get(i).is_some_and(u8::is_ascii_digit)
+}
+
 /// The word starting at byte `start` (an alphabetic char): letters, and
 /// ' ’ - between letters, without a possessive ("Karen's": the name is
 /// "Karen"). `letters` and `lower` count a stripped possessive "s" too:
@@ -1507,7 +1525,9 @@ impl Gazetteers {
                     tend = end + 1;
                 }
             }
-            if flags & NOT_NAME != 0 {
+            if flags & NOT_NAME != 0
+                || flags & LAST != 0 && w.letters == 2 && number_sign(bytes, start, end)
+            {
                 flags &= !(FIRST | LAST);
             }
             toks.push(Tok {

@@ -1,9 +1,14 @@
 //! Overlap resolution: when detectors disagree about a stretch of text, one
-//! span wins. Validated spans (a checksum passed) beat unvalidated ones;
-//! then higher score; then the longer span (it covers more of the
-//! identifier, so less of it can leak); then the earlier one. A loser that
-//! sticks out of the winner widens it: both detectors found something
-//! sensitive there, and the union leaks less than either.
+//! span wins. A span the rewriter acts on (score at or above the threshold)
+//! beats one it does not: a weak guess that happens to pass a checksum
+//! ("9434765919" as a bare phone number, 0.4) must not hide a confident
+//! finding of the same digits ("NHS number 9434765919", an ID at 0.9) and
+//! so leave them in the output. Then validated spans (a checksum passed)
+//! beat unvalidated ones; then higher score; then the longer span (it
+//! covers more of the identifier, so less of it can leak); then the
+//! earlier one. A loser that sticks out of the winner widens it: both
+//! detectors found something sensitive there, and the union leaks less
+//! than either.
 
 use super::Span;
 
@@ -17,8 +22,9 @@ use super::Span;
 ///
 /// Empty spans are dropped first: they cover nothing, and no detector
 /// makes them.
-pub fn resolve(spans: Vec<Span>) -> Vec<Span> {
-    resolve_from(spans, TREE_FROM)
+/// `threshold`: the score from which the rewriter acts on a span.
+pub fn resolve(spans: Vec<Span>, threshold: f32) -> Vec<Span> {
+    resolve_from(spans, threshold, TREE_FROM)
 }
 
 /// From this many spans on, the winners are kept in a B-tree and placed
@@ -30,7 +36,7 @@ const TREE_FROM: usize = 128;
 
 /// [`resolve`], with the tree from `tree_from` spans on (tests take it
 /// for every size).
-fn resolve_from(mut spans: Vec<Span>, tree_from: usize) -> Vec<Span> {
+fn resolve_from(mut spans: Vec<Span>, threshold: f32, tree_from: usize) -> Vec<Span> {
     spans.retain(|s| s.start < s.end);
     if spans.len() <= 1 {
         return spans;
@@ -38,14 +44,19 @@ fn resolve_from(mut spans: Vec<Span>, tree_from: usize) -> Vec<Span> {
     let big = spans.len() >= tree_from;
     SCRATCH.with_borrow_mut(|(order, kept)| {
         let walk = if big { walk_tree } else { walk };
-        if rank(&spans, order) {
+        if rank(&spans, threshold, order) {
             walk(&spans, &mut order.iter().map(|&k| k as u32 as usize), kept);
         } else {
             // Offsets past 4 GiB: the same order from wider keys.
             let mut wide: Vec<(u128, u128)> = spans
                 .iter()
                 .enumerate()
-                .map(|(i, s)| (rank_key(s), ((s.start as u128) << 64) | i as u128))
+                .map(|(i, s)| {
+                    (
+                        rank_key(s, threshold),
+                        ((s.start as u128) << 64) | i as u128,
+                    )
+                })
                 .collect();
             wide.sort_unstable();
             walk(
@@ -75,18 +86,20 @@ thread_local! {
     };
 }
 
-/// `order`: one packed key per span, best first: validated, score
-/// (`total_cmp`), length, start, index. The index makes keys unique, so
-/// the unstable sort is the stable one. False (and `order` unusable) when
-/// an offset or count does not fit its field.
-fn rank(spans: &[Span], order: &mut Vec<u128>) -> bool {
-    const LEN_MAX: usize = (1 << 31) - 1;
+/// `order`: one packed key per span, best first: acted on, validated,
+/// score (`total_cmp`), length, start, index. The index makes keys unique,
+/// so the unstable sort is the stable one. False (and `order` unusable)
+/// when an offset or count does not fit its field.
+fn rank(spans: &[Span], threshold: f32, order: &mut Vec<u128>) -> bool {
+    const LEN_MAX: usize = (1 << 30) - 1;
     order.clear();
     let mut fits = spans.len() <= u32::MAX as usize;
     order.extend(spans.iter().enumerate().map(|(i, s)| {
         let len = s.len();
         fits &= len <= LEN_MAX && s.start <= u32::MAX as usize;
-        let head = (u128::from(!s.validated) << 127) | (u128::from(!total_order(s.score)) << 95);
+        let head = (u128::from(s.score < threshold) << 127)
+            | (u128::from(!s.validated) << 126)
+            | (u128::from(!total_order(s.score)) << 94);
         head | (((LEN_MAX - len.min(LEN_MAX)) as u128) << 64)
             | ((s.start as u128 & 0xffff_ffff) << 32)
             | (i as u128 & 0xffff_ffff)
@@ -216,11 +229,15 @@ fn place(spans: &mut Vec<Span>, kept: &[(usize, usize, usize)]) {
     spans.truncate(kept.len());
 }
 
-/// Wide sort key, ascending = better: validated first, then higher score
-/// (`f32::total_cmp` order), then longer.
-fn rank_key(s: &Span) -> u128 {
+/// Wide sort key, ascending = better: acted on first, then validated,
+/// then higher score (`f32::total_cmp` order), then longer.
+fn rank_key(s: &Span, threshold: f32) -> u128 {
+    let weak = u128::from(s.score < threshold);
     let invalid = u128::from(!s.validated);
-    (invalid << 127) | (u128::from(!total_order(s.score)) << 64) | u128::from(!(s.len() as u64))
+    (weak << 127)
+        | (invalid << 126)
+        | (u128::from(!total_order(s.score)) << 64)
+        | u128::from(!(s.len() as u64))
 }
 
 /// `f32::total_cmp`'s order as an unsigned integer: flip the magnitude bits
@@ -239,15 +256,19 @@ mod tests {
     /// The merge as it was before ranking by keys: sorts the spans with a
     /// stable four-key comparator and inserts them into a `Vec<Span>`. The
     /// property test holds [`resolve`] to exactly its output.
-    fn reference(mut spans: Vec<Span>) -> Vec<Span> {
+    fn reference(mut spans: Vec<Span>, threshold: f32) -> Vec<Span> {
         // Empty spans cover nothing; `resolve` drops them first.
         spans.retain(|s| s.start < s.end);
         if spans.len() <= 1 {
             return spans;
         }
+        // NaN is no less than the threshold: it counts as acted on, as
+        // in `rank`.
+        let weak = |s: &Span| s.score < threshold;
         spans.sort_by(|a, b| {
-            b.validated
-                .cmp(&a.validated)
+            weak(a)
+                .cmp(&weak(b))
+                .then(b.validated.cmp(&a.validated))
                 .then(b.score.total_cmp(&a.score))
                 .then(b.len().cmp(&a.len()))
                 .then(a.start.cmp(&b.start))
@@ -341,20 +362,28 @@ mod tests {
         })
     }
 
+    /// The default threshold, the scores the span sets favour, and any.
+    fn thresholds() -> impl Strategy<Value = f32> {
+        prop_oneof![Just(0.5f32), Just(0.9), Just(0.0), 0.0f32..1.0]
+    }
+
     proptest! {
         #[test]
-        fn same_as_the_reference_merge(spans in span_sets()) {
-            let want = view(&reference(spans.clone()));
-            prop_assert_eq!(&view(&resolve(spans.clone())), &want);
+        fn same_as_the_reference_merge(spans in span_sets(), t in thresholds()) {
+            let want = view(&reference(spans.clone(), t));
+            prop_assert_eq!(&view(&resolve(spans.clone(), t)), &want);
             // The B-tree walk and moving placement of large inputs.
-            prop_assert_eq!(view(&resolve_from(spans, 0)), want);
+            prop_assert_eq!(view(&resolve_from(spans, t, 0)), want);
         }
 
         /// Past `TREE_FROM` spans, as `resolve` itself takes the tree.
         #[test]
-        fn same_as_the_reference_merge_when_large(spans in span_sets_of(1500, 100..400)) {
-            let want = view(&reference(spans.clone()));
-            prop_assert_eq!(view(&resolve(spans)), want);
+        fn same_as_the_reference_merge_when_large(
+            spans in span_sets_of(1500, 100..400),
+            t in thresholds(),
+        ) {
+            let want = view(&reference(spans.clone(), t));
+            prop_assert_eq!(view(&resolve(spans, t)), want);
         }
     }
 
@@ -371,12 +400,15 @@ mod tests {
 
     #[test]
     fn validated_beats_score_and_longer_beats_shorter() {
-        let out = resolve(vec![
-            sp(0, 16, 0.6, false, "PHONE"),
-            sp(0, 16, 0.5, true, "CREDIT_CARD"),
-            sp(20, 25, 0.7, false, "PERSON"),
-            sp(20, 31, 0.7, false, "PERSON"),
-        ]);
+        let out = resolve(
+            vec![
+                sp(0, 16, 0.6, false, "PHONE"),
+                sp(0, 16, 0.5, true, "CREDIT_CARD"),
+                sp(20, 25, 0.7, false, "PERSON"),
+                sp(20, 31, 0.7, false, "PERSON"),
+            ],
+            0.5,
+        );
         assert_eq!(out.len(), 2);
         assert_eq!(&*out[0].entity, "CREDIT_CARD");
         assert_eq!((out[1].start, out[1].end), (20, 31));
@@ -386,7 +418,7 @@ mod tests {
     fn llm_spans_do_not_widen_rule_spans() {
         let mut llm = sp(0, 60, 0.6, false, "ORG");
         llm.detector = Arc::from("llm");
-        let out = resolve(vec![sp(23, 54, 0.95, false, "EMAIL"), llm]);
+        let out = resolve(vec![sp(23, 54, 0.95, false, "EMAIL"), llm], 0.5);
         assert_eq!(out.len(), 1);
         assert_eq!(
             (out[0].start, out[0].end, &*out[0].entity),
@@ -396,10 +428,13 @@ mod tests {
 
     #[test]
     fn partial_overlap_widens_the_winner() {
-        let out = resolve(vec![
-            sp(10, 20, 0.9, false, "USERNAME"),
-            sp(15, 30, 0.6, false, "PERSON"),
-        ]);
+        let out = resolve(
+            vec![
+                sp(10, 20, 0.9, false, "USERNAME"),
+                sp(15, 30, 0.6, false, "PERSON"),
+            ],
+            0.5,
+        );
         assert_eq!(out.len(), 1);
         assert_eq!(
             (out[0].start, out[0].end, &*out[0].entity),
@@ -409,15 +444,41 @@ mod tests {
 
     #[test]
     fn result_is_sorted_and_disjoint() {
-        let out = resolve(vec![
-            sp(10, 12, 0.5, false, "A"),
-            sp(0, 5, 0.9, false, "B"),
-            sp(4, 11, 0.4, false, "C"),
-            sp(30, 40, 0.1, false, "D"),
-        ]);
+        let out = resolve(
+            vec![
+                sp(10, 12, 0.5, false, "A"),
+                sp(0, 5, 0.9, false, "B"),
+                sp(4, 11, 0.4, false, "C"),
+                sp(30, 40, 0.1, false, "D"),
+            ],
+            0.5,
+        );
         for w in out.windows(2) {
             assert!(w[0].end <= w[1].start);
         }
         assert_eq!(out.len(), 3);
+    }
+
+    /// A validated guess below the threshold (a bare ten digits taken for
+    /// a phone number) used to beat a confident unvalidated finding of the
+    /// same digits (an NHS number after its cue): the span kept was below
+    /// the threshold, so nothing rewrote the number.
+    #[test]
+    fn a_span_acted_on_beats_a_weak_validated_one() {
+        let out = resolve(
+            vec![sp(11, 21, 0.9, false, "ID"), sp(11, 21, 0.4, true, "PHONE")],
+            0.5,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!((&*out[0].entity, out[0].score), ("ID", 0.9));
+        // Both acted on: the checksum still decides.
+        let out = resolve(
+            vec![
+                sp(0, 16, 0.9, false, "PHONE"),
+                sp(0, 16, 0.6, true, "CREDIT_CARD"),
+            ],
+            0.5,
+        );
+        assert_eq!(&*out[0].entity, "CREDIT_CARD");
     }
 }

@@ -150,7 +150,7 @@ impl Detector {
                 !self.allow.contains(&t)
             });
         }
-        let mut spans = merge::resolve(spans);
+        let mut spans = merge::resolve(spans, self.threshold);
         structure::address_context(text, &mut spans, &self.gazetteers);
         spans
     }
@@ -409,6 +409,42 @@ mod tests {
                 .any(|(t, v)| t == "ADDRESS" && v.contains("42 Elm Street")),
             "{got:?}"
         );
+    }
+
+    /// IDs named by their cue as people write them in notes: "MRN is
+    /// ...", "NHS number: ...". Each number must come out as an ID the
+    /// rewriter acts on, exactly the number (no cue word in the span), and
+    /// the cue must not become a PERSON.
+    #[test]
+    fn ids_after_their_cue_in_running_text() {
+        let d = detector();
+        for (text, id) in [
+            ("NHS number 9434765919", "9434765919"),
+            ("Her NHS number: 943 476 5919.", "943 476 5919"),
+            ("NHS No. 943 476 5919", "943 476 5919"),
+            ("Her NHS number is 943-476-5919", "943-476-5919"),
+            ("Patient's MRN is 00482913.", "00482913"),
+            ("The patient ID was A-99281", "A-99281"),
+            ("His employee number is 104-2231.", "104-2231"),
+            ("her driver's licence number is D1234567", "D1234567"),
+            ("My account number is 12345678.", "12345678"),
+            ("the policy number was 88-1231-99", "88-1231-99"),
+            // The number stops where the words go on.
+            ("policy no. 88-1231-99 was issued", "88-1231-99"),
+            ("tax id 12-3456789 for the company", "12-3456789"),
+            ("SIN: 046 454 286 and more", "046 454 286"),
+            (
+                "national insurance number QQ 12 34 56 C is on file",
+                "QQ 12 34 56 C",
+            ),
+        ] {
+            let spans = d.actionable(&d.detect(text));
+            let got: Vec<(&str, &str)> = spans
+                .iter()
+                .map(|s| (&*s.entity, &text[s.start..s.end]))
+                .collect();
+            assert_eq!(got, vec![("ID", id)], "{text:?}");
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub const NAMES: &[&str] = &[
     "ip",
     "mac",
     "nanp",
+    "nhs",
 ];
 
 /// Looks up a validator by the name used in rule files.
@@ -38,6 +39,7 @@ pub fn by_name(name: &str) -> Option<fn(&str) -> bool> {
         "ip" => ip_valid,
         "mac" => mac_valid,
         "nanp" => nanp_valid,
+        "nhs" => nhs_valid,
         _ => return None,
     };
     Some(f)
@@ -421,6 +423,45 @@ pub fn nanp_valid(s: &str) -> bool {
     nanp_national_ok(national)
 }
 
+/// UK NHS number: ten digits (written 3-3-4 with spaces or dashes, or
+/// run together) whose last is the mod-11 check digit of the first nine,
+/// weighted 10 down to 2. A remainder that asks for check digit 10 is
+/// never issued, so such numbers are invalid. Ten equal digits pass the
+/// sum but are placeholders ("0000000000"), not numbers anyone holds.
+///
+/// One random ten-digit number in eleven passes, so this confirms a
+/// number after an NHS cue; it cannot find NHS numbers on its own.
+pub fn nhs_valid(s: &str) -> bool {
+    let mut d = [0u8; 10];
+    let mut n = 0;
+    for &c in s.as_bytes() {
+        match c {
+            b'0'..=b'9' => {
+                let Some(slot) = d.get_mut(n) else {
+                    return false;
+                };
+                *slot = c - b'0';
+                n += 1;
+            }
+            b' ' | b'-' => {}
+            _ => return false,
+        }
+    }
+    if n != 10 || d.iter().all(|&x| x == d[0]) {
+        return false;
+    }
+    let sum: u32 = d[..9]
+        .iter()
+        .zip((2..=10u32).rev())
+        .map(|(&x, w)| u32::from(x) * w)
+        .sum();
+    match 11 - sum % 11 {
+        11 => d[9] == 0,
+        10 => false,
+        check => u32::from(d[9]) == check,
+    }
+}
+
 /// Checks the 10 national digits of a NANP number.
 pub(crate) fn nanp_national_ok(n: &[u8]) -> bool {
     n.len() == 10
@@ -434,6 +475,29 @@ pub(crate) fn nanp_national_ok(n: &[u8]) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The NHS's own example number and its spellings; one changed digit,
+    /// a number whose check would be 10, placeholders and other lengths.
+    #[test]
+    fn nhs_numbers() {
+        for ok in ["9434765919", "943 476 5919", "943-476-5919", "4010232137"] {
+            assert!(nhs_valid(ok), "{ok}");
+        }
+        // "4010232137": weighted sum 92, remainder 4, check 11 - 4 = 7.
+        // "1000000010": sum 10 + 2 = 12, remainder 1, check 10: never issued.
+        for bad in [
+            "9434765918",
+            "9434765910",
+            "1000000010",
+            "0000000000",
+            "943476591",
+            "94347659190",
+            "943.476.5919",
+            "943 476 591x",
+        ] {
+            assert!(!nhs_valid(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn digits_strips_everything_else() {
