@@ -1403,6 +1403,14 @@ impl Gazetteers {
             .is_some_and(|f| f & COUNTRY != 0)
     }
 
+    /// True if `name` (any case, words separated by spaces) is a city.
+    pub fn is_city(&self, name: &str) -> bool {
+        let mut b = String::new();
+        let joined = name.split_whitespace().collect::<Vec<_>>().join(" ");
+        push_lower(&mut b, &joined);
+        self.words.get(b.as_bytes()).is_some_and(|f| f & CITY != 0)
+    }
+
     /// True if `word` is one of the common English words.
     pub fn is_common(&self, word: &str) -> bool {
         let mut b = String::new();

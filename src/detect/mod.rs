@@ -447,6 +447,49 @@ mod tests {
         }
     }
 
+    /// A city that is also a first name, right before a state code and
+    /// postcode, is the address's city; Australian postcodes follow the
+    /// state code. A person's name before a postcode in prose stays one.
+    #[test]
+    fn cities_and_postcodes_of_address_lines() {
+        let d = detector();
+        for (text, want) in [
+            (
+                "Austin, TX 78701",
+                vec![("LOCATION", "Austin"), ("LOCATION", "TX"), ("ZIP", "78701")],
+            ),
+            (
+                "12 George St, Sydney NSW 2000, Australia",
+                vec![
+                    ("ADDRESS", "12 George St"),
+                    ("LOCATION", "Sydney NSW"),
+                    ("ZIP", "2000"),
+                    ("LOCATION", "Australia"),
+                ],
+            ),
+            (
+                "Darwin NT 0800",
+                vec![("LOCATION", "Darwin"), ("LOCATION", "NT"), ("ZIP", "0800")],
+            ),
+            (
+                "Austin called about zip 78701",
+                vec![("PERSON", "Austin"), ("ZIP", "78701")],
+            ),
+        ] {
+            let spans = d.actionable(&d.detect(text));
+            let got: Vec<(&str, &str)> = spans
+                .iter()
+                .map(|s| (&*s.entity, &text[s.start..s.end]))
+                .collect();
+            assert_eq!(got, want, "{text:?}");
+        }
+        // A state code before a model number or a year is no postcode.
+        for text in ["Series SA 5000 units", "at the NSW 2000 Olympics"] {
+            let spans = d.detect(text);
+            assert!(spans.iter().all(|s| &*s.entity != "ZIP"), "{text:?}");
+        }
+    }
+
     #[test]
     fn allow_and_deny_lists() {
         let rules = RuleSet::load(true, None, &[]).unwrap();

@@ -66,6 +66,7 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
         .iter()
         .any(|s| matches!(&*s.entity, "ADDRESS" | "ZIP"))
     {
+        city_before_postcode(text, spans, location, det, gaz);
         trailing_places(text, spans, location, det, gaz);
         block_lines(text, spans, location, det, gaz);
     }
@@ -77,6 +78,45 @@ fn add_sorted(spans: &mut Vec<Span>, added: Vec<Span>) {
         spans.extend(added);
         spans.sort_by_key(|s| s.start);
     }
+}
+
+/// "Austin TX 78701", "Sydney NSW 2000": a name from the word lists right
+/// before a postcode (with a state code and commas between, or inside the
+/// name's span: "Sydney NSW") that is a city is the address's city, not a
+/// person. Austin, Sydney, Darwin and Hobart are first names as well.
+fn city_before_postcode(
+    text: &str,
+    spans: &mut [Span],
+    location: &Arc<str>,
+    det: &Arc<str>,
+    gaz: &Gazetteers,
+) {
+    for i in 1..spans.len() {
+        let p = &spans[i - 1];
+        if &*spans[i].entity != "ZIP"
+            || &*p.entity != "PERSON"
+            || p.score >= 0.9
+            || !p.detector.starts_with("gazetteer:")
+            || !state_code_or_nothing(&text[p.end..spans[i].start])
+        {
+            continue;
+        }
+        let name = &text[p.start..p.end];
+        let city = name.trim_end_matches(|c: char| c.is_ascii_uppercase() || c == ' ' || c == ',');
+        if city.is_empty() || !state_code_or_nothing(&name[city.len()..]) || !gaz.is_city(city) {
+            continue;
+        }
+        let sp = &mut spans[i - 1];
+        sp.entity = location.clone();
+        sp.detector = det.clone();
+        sp.score = sp.score.max(0.7);
+    }
+}
+
+/// Spaces and commas around at most one state code (2-3 capitals).
+fn state_code_or_nothing(gap: &str) -> bool {
+    let t = gap.trim_matches([' ', ',']);
+    t.is_empty() || (2..=3).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_uppercase())
 }
 
 /// "lives at 38 Calle Mayor 88, Villafranca del Cid": the words after the
