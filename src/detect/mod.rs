@@ -475,6 +475,34 @@ mod tests {
                 "Austin called about zip 78701",
                 vec![("PERSON", "Austin"), ("ZIP", "78701")],
             ),
+            // European postcodes before the city.
+            (
+                "Hauptstraße 5, 10115 Berlin.",
+                vec![
+                    ("ADDRESS", "Hauptstraße 5"),
+                    ("ZIP", "10115"),
+                    ("LOCATION", "Berlin"),
+                ],
+            ),
+            (
+                "Kerkstraat 12, 1017 GC Amsterdam",
+                vec![
+                    ("ADDRESS", "Kerkstraat 12"),
+                    ("ZIP", "1017 GC"),
+                    ("LOCATION", "Amsterdam"),
+                ],
+            ),
+            (
+                "Bahnhofstrasse 1, CH-8001 Zürich",
+                vec![
+                    ("ADDRESS", "Bahnhofstrasse 1"),
+                    ("ZIP", "CH-8001"),
+                    ("LOCATION", "Zürich"),
+                ],
+            ),
+            ("75002 Paris", vec![("ZIP", "75002"), ("LOCATION", "Paris")]),
+            // A year before a city is no postcode.
+            ("in 1995 Berlin was divided", vec![("LOCATION", "Berlin")]),
         ] {
             let spans = d.actionable(&d.detect(text));
             let got: Vec<(&str, &str)> = spans

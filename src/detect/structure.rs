@@ -24,9 +24,10 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
     }
     // Built once: this runs for every record, and most records change
     // nothing (three allocations each were a measurable part of a scan).
-    static NAMES: std::sync::LazyLock<[Arc<str>; 3]> =
-        std::sync::LazyLock::new(|| ["ADDRESS", "LOCATION", "structure:address"].map(Arc::from));
-    let [address, location, det] = &*NAMES;
+    static NAMES: std::sync::LazyLock<[Arc<str>; 4]> = std::sync::LazyLock::new(|| {
+        ["ADDRESS", "LOCATION", "structure:address", "ZIP"].map(Arc::from)
+    });
+    let [address, location, det, zip] = &*NAMES;
     let mut changed = false;
     for i in 0..spans.len() {
         let s = &spans[i];
@@ -62,6 +63,10 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
         // Extensions only grow into gaps, so order and disjointness hold.
         debug_assert!(spans.windows(2).all(|w| w[0].end <= w[1].start));
     }
+    if spans.iter().any(|s| &*s.entity == "LOCATION") {
+        let added = postcodes_before_places(text, spans, zip, det);
+        add_sorted(spans, added);
+    }
     if spans
         .iter()
         .any(|s| matches!(&*s.entity, "ADDRESS" | "ZIP"))
@@ -78,6 +83,76 @@ fn add_sorted(spans: &mut Vec<Span>, added: Vec<Span>) {
         spans.extend(added);
         spans.sort_by_key(|s| s.start);
     }
+}
+
+/// "Hauptstraße 5, 10115 Berlin", "75002 Paris" on a line of its own,
+/// "D-10115 Berlin", "1017 GC Amsterdam": four or five digits (with a
+/// country prefix before them, or a Dutch postcode's two letters after)
+/// between a comma or a line start and a place are its postcode. Only
+/// there: in "in 1995 Berlin was divided" the number is a year.
+fn postcodes_before_places(
+    text: &str,
+    spans: &[Span],
+    zip: &Arc<str>,
+    det: &Arc<str>,
+) -> Vec<Span> {
+    let b = text.as_bytes();
+    let mut added = Vec::new();
+    for (i, s) in spans.iter().enumerate() {
+        if &*s.entity != "LOCATION" {
+            continue;
+        }
+        let floor = if i > 0 { spans[i - 1].end } else { 0 };
+        let mut j = s.start;
+        while j > floor && b[j - 1] == b' ' {
+            j -= 1;
+        }
+        let end = j;
+        if end == s.start {
+            continue;
+        }
+        if j >= floor + 3
+            && b[j - 1].is_ascii_uppercase()
+            && b[j - 2].is_ascii_uppercase()
+            && b[j - 3] == b' '
+        {
+            j -= 3;
+        }
+        let digits_end = j;
+        while j > floor && b[j - 1].is_ascii_digit() {
+            j -= 1;
+        }
+        if !(4..=5).contains(&(digits_end - j)) {
+            continue;
+        }
+        // A country prefix: "D-", "CH-".
+        if j >= floor + 2 && b[j - 1] == b'-' {
+            let mut k = j - 1;
+            while k > floor && j - 1 - k < 2 && b[k - 1].is_ascii_uppercase() {
+                k -= 1;
+            }
+            if k < j - 1 {
+                j = k;
+            }
+        }
+        let mut q = j;
+        while q > floor && matches!(b[q - 1], b' ' | b'\t') {
+            q -= 1;
+        }
+        let opens = q == 0 || matches!(b[q - 1], b'\n' | b'(') || b[q - 1] == b',' && q < j;
+        if !opens || q < floor {
+            continue;
+        }
+        added.push(Span {
+            start: j,
+            end,
+            entity: zip.clone(),
+            score: 0.75,
+            detector: det.clone(),
+            validated: false,
+        });
+    }
+    added
 }
 
 /// "Austin TX 78701", "Sydney NSW 2000": a name from the word lists right
