@@ -2,7 +2,7 @@
 //! span wins. A span the rewriter acts on (score at or above the threshold)
 //! beats one it does not: a weak guess that happens to pass a checksum
 //! ("9434765919" as a bare phone number, 0.4) must not hide a confident
-//! finding of the same digits ("NHS number 9434765919", an ID at 0.9) and
+//! finding of the same digits ("NHS number 9434765919", an ID at 0.96) and
 //! so leave them in the output. Then validated spans (a checksum passed)
 //! beat unvalidated ones; then higher score; then the longer span (it
 //! covers more of the identifier, so less of it can leak); then the

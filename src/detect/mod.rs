@@ -424,6 +424,8 @@ mod tests {
             ("NHS No. 943 476 5919", "943 476 5919"),
             ("Her NHS number is 943-476-5919", "943-476-5919"),
             ("Patient's MRN is 00482913.", "00482913"),
+            // Above a phone number's context score (E.164 "00" prefix, 0.95).
+            ("MRN 00482913, ward phone on file", "00482913"),
             ("The patient ID was A-99281", "A-99281"),
             ("His employee number is 104-2231.", "104-2231"),
             ("her driver's licence number is D1234567", "D1234567"),
