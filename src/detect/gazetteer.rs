@@ -643,43 +643,7 @@ pub struct GazetteerSources<'a> {
 /// alone would call the date a person, and the merge would widen that
 /// person over the whole date.
 fn month_in_date(text: &str, start: usize, end: usize) -> bool {
-    // Called where a name or place span would be made: one
-    // length-and-bytes match (the compiler switches on the length first).
-    let word = &text.as_bytes()[start..end];
-    let mut low = [0u8; 9];
-    let Some(low) = low.get_mut(..word.len()) else {
-        return false;
-    };
-    for (l, &b) in low.iter_mut().zip(word) {
-        *l = b.to_ascii_lowercase();
-    }
-    if !matches!(
-        &*low,
-        b"january"
-            | b"february"
-            | b"march"
-            | b"april"
-            | b"may"
-            | b"june"
-            | b"july"
-            | b"august"
-            | b"september"
-            | b"october"
-            | b"november"
-            | b"december"
-            | b"jan"
-            | b"feb"
-            | b"mar"
-            | b"apr"
-            | b"jun"
-            | b"jul"
-            | b"aug"
-            | b"sep"
-            | b"sept"
-            | b"oct"
-            | b"nov"
-            | b"dec"
-    ) {
+    if crate::months::parse(&text[start..end]).is_none() {
         return false;
     }
     let before = text[..start].trim_end_matches([' ', '\u{a0}']);

@@ -361,21 +361,6 @@ pub fn mask(value: &str, keep: usize) -> String {
         .collect()
 }
 
-const MONTHS: &[&str] = &[
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
-
 /// Year (or month and year) of a date in a common spelling.
 pub fn generalize_date(value: &str, g: DateGranularity) -> Option<String> {
     let lower = value.to_lowercase();
@@ -385,16 +370,13 @@ pub fn generalize_date(value: &str, g: DateGranularity) -> Option<String> {
         .filter_map(|s| s.parse().ok())
         .collect();
     // Looked for only where a month is kept (not at year granularity).
-    let month_name = || {
-        MONTHS
-            .iter()
-            .position(|m| lower.contains(&m[..3]))
-            .map(|i| i as u32 + 1)
-    };
+    let month_name = || crate::months::mentioned_in(&lower);
     let cap = |month: u32| -> Option<String> {
-        let mut name = MONTHS.get(month.checked_sub(1)? as usize)?.to_string();
-        name[..1].make_ascii_uppercase();
-        Some(name)
+        Some(
+            crate::months::NAMES
+                .get(month.checked_sub(1)? as usize)?
+                .to_string(),
+        )
     };
     let Some(year) = nums
         .iter()

@@ -31,6 +31,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use ring::hmac;
 
 use crate::detect::validators;
+use crate::months::NAMES as MONTHS;
 
 /// How many candidates to draw before switching to a deterministic
 /// fallback. Rejection rates are tiny, so this bound is only there to make
@@ -124,12 +125,6 @@ const SECRET_PREFIXES: &[&str] = &[
     "sk-",
     "SG.",
     "eyJ",
-];
-
-#[rustfmt::skip]
-const MONTHS: &[&str] = &[
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
 ];
 
 /// Keyed deterministic byte source (HMAC-SHA256 in counter mode).
@@ -430,25 +425,6 @@ fn date_tokens(s: &str) -> Vec<(TokKind, &str)> {
     out
 }
 
-/// Month number for an English month name or its 3-letter abbreviation
-/// (plus "Sept"), and whether the written form was abbreviated.
-fn month_from_word(w: &str) -> Option<(u32, bool)> {
-    let l = w.to_lowercase();
-    if l == "sept" {
-        return Some((9, true));
-    }
-    MONTHS.iter().zip(1u32..).find_map(|(name, n)| {
-        let full = name.to_lowercase();
-        if l == full {
-            Some((n, false))
-        } else if l.len() == 3 && full.starts_with(&l) {
-            Some((n, true))
-        } else {
-            None
-        }
-    })
-}
-
 /// A parsed date plus enough layout information to re-render it.
 struct ParsedDate<'a> {
     toks: Vec<(TokKind, &'a str)>,
@@ -516,7 +492,7 @@ fn parse_date(s: &str) -> Option<ParsedDate<'_>> {
             }
             (
                 full_year(t(4))?,
-                month_from_word(t(2))?.0,
+                crate::months::parse(t(2))?.0,
                 num(t(0))?,
                 4,
                 2,
@@ -529,7 +505,7 @@ fn parse_date(s: &str) -> Option<ParsedDate<'_>> {
             }
             (
                 full_year(t(4))?,
-                month_from_word(t(0))?.0,
+                crate::months::parse(t(0))?.0,
                 num(t(2))?,
                 4,
                 0,
@@ -570,7 +546,7 @@ fn render_date(p: &ParsedDate<'_>, y: i64, m: u32, d: u32) -> String {
             }
         } else if i == p.mi {
             if *kind == TokKind::Word {
-                let abbr = month_from_word(text).is_some_and(|(_, a)| a);
+                let abbr = crate::months::parse(text).is_some_and(|(_, a)| a);
                 let name = MONTHS[(m as usize).saturating_sub(1).min(11)];
                 let name = if abbr { &name[..3] } else { name };
                 out.push_str(&apply_case(name, case_of(text)));
