@@ -1404,7 +1404,10 @@ impl Gazetteers {
         if class & B_LETTER != 0 {
             let w = plain_ascii_word(text.as_bytes(), start, class)
                 .unwrap_or_else(|| scan_word(text, start));
-            let flags = self.word_flags(text, start, &w, buf);
+            let mut flags = self.word_flags(text, start, &w, buf);
+            if flags == 0 {
+                flags = self.compound_flags(&text[start..w.end], buf);
+            }
             return Step::Word(w, class & B_UPPER != 0, flags);
         }
         let c = text[start..].chars().next().unwrap_or(' ');
@@ -1421,7 +1424,39 @@ impl Gazetteers {
             };
         }
         let w = scan_word(text, start);
-        Step::Word(w, c.is_uppercase(), self.word_flags(text, start, &w, buf))
+        let mut flags = self.word_flags(text, start, &w, buf);
+        if flags == 0 {
+            flags = self.compound_flags(&text[start..w.end], buf);
+        }
+        Step::Word(w, c.is_uppercase(), flags)
+    }
+
+    /// A hyphenated word in no list whose parts are all ordinary words or
+    /// short capitals ("Content-Type", "X-Forwarded-For", "User-Agent",
+    /// "E-Mail"): an ordinary word (`DICT`), not an unknown name. HTTP
+    /// headers and labels in logs were persons. A part that is a name and
+    /// no common word ("Jean-Luc", "Rose-Marie") or unknown ("Al-Sayed")
+    /// leaves the word unknown (0); so do parts that are all names, even
+    /// common words ("Wood-Smith"): one part must be no name at all.
+    fn compound_flags(&self, word: &str, buf: &mut String) -> u16 {
+        if !word.contains('-') {
+            return 0;
+        }
+        let mut plain = false;
+        let known = word.split('-').all(|part| {
+            if (1..=3).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_uppercase()) {
+                plain = true;
+                return true;
+            }
+            let f = self.flags(part, buf);
+            if f & (FIRST | LAST) == 0 {
+                plain |= f & (DICT | COMMON) != 0;
+                f & (DICT | COMMON) != 0
+            } else {
+                f & COMMON != 0
+            }
+        });
+        if known && plain { DICT } else { 0 }
     }
 
     #[inline(never)]
@@ -2251,6 +2286,9 @@ mod tests {
                 let all_caps = letters >= 2 && lower == 0;
                 let initial = letters == 1 && cap && bytes.get(end) == Some(&b'.');
                 let mut flags = g.flags(word, buf);
+                if flags == 0 {
+                    flags = g.compound_flags(word, buf);
+                }
                 // "Dr." vs "Dr": titles and initials keep their dot.
                 let mut tend = end;
                 if bytes.get(end) == Some(&b'.') && (initial || flags & TITLE != 0) {
@@ -2259,7 +2297,9 @@ mod tests {
                 if initial {
                     flags &= !(COMMON | CITY | COUNTRY);
                 }
-                if flags & NOT_NAME != 0 {
+                if flags & NOT_NAME != 0
+                    || flags & LAST != 0 && letters == 2 && number_sign(bytes, start, end)
+                {
                     flags &= !(FIRST | LAST);
                 }
                 toks.push(Tok {
@@ -2321,6 +2361,8 @@ mod tests {
             "Villafranca del Cid, New York, San Francisco Bay, the Hague",
             "Mitchell's Anderson-Smith Abcdefgh’s Abcdefghé Abcdefgh. ABCDEFGHIJ and more",
             "Applicants GOVERNMENTS proceedings' Ministry-run Strasbourg–Paris text",
+            "Content-Type: x X-Forwarded-For User-Agent Wood-Smith Rose-Marie re-entry",
+            "NHS No. 943 No 12 Nr.5 no. 7 Mr No Invoice NO 4",
             "x",
             "Zz",
             "end with a word that is long enough",

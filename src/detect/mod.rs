@@ -520,6 +520,40 @@ mod tests {
         }
     }
 
+    /// Hyphenated words made of ordinary words are no unknown names: HTTP
+    /// headers in logs were PERSON spans, and rewriting them broke the
+    /// log. Double-barrelled names stay names.
+    #[test]
+    fn hyphenated_ordinary_words_are_not_names() {
+        let d = detector();
+        for (text, want) in [
+            ("Content-Type: application/json", vec![]),
+            ("User-Agent: Mozilla/5.0", vec![]),
+            ("X-Request-ID: 7f3a", vec![]),
+            (
+                "X-Forwarded-For: 192.0.2.44",
+                vec![("IP_ADDRESS", "192.0.2.44")],
+            ),
+            ("the re-entry ban and its two-thirds rule", vec![]),
+            (
+                "Jean-Luc Picard met Anne-Marie Smith-Jones",
+                vec![
+                    ("PERSON", "Jean-Luc Picard"),
+                    ("PERSON", "Anne-Marie Smith-Jones"),
+                ],
+            ),
+            ("Rose-Marie called", vec![("PERSON", "Rose-Marie")]),
+            ("Wood-Smith called", vec![("PERSON", "Wood-Smith")]),
+        ] {
+            let spans = d.actionable(&d.detect(text));
+            let got: Vec<(&str, &str)> = spans
+                .iter()
+                .map(|s| (&*s.entity, &text[s.start..s.end]))
+                .collect();
+            assert_eq!(got, want, "{text:?}");
+        }
+    }
+
     #[test]
     fn allow_and_deny_lists() {
         let rules = RuleSet::load(true, None, &[]).unwrap();
