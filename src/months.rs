@@ -27,6 +27,7 @@ pub const NAMES: [&str; 12] = [
 /// whether it was abbreviated. No allocation, and one match on the
 /// lower-cased bytes (the compiler switches on the length first): the word
 /// lists ask this of every capitalised word that could be a month.
+#[inline]
 pub fn parse(word: &str) -> Option<(u32, bool)> {
     let w = word.as_bytes();
     let mut buf = [0u8; 9];
