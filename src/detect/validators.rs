@@ -192,21 +192,9 @@ pub fn credit_card_valid(s: &str) -> bool {
     // The bare digits on the stack, in one pass: this runs on every
     // card-shaped match, and two allocating passes cost ten times the
     // check itself.
-    let mut d = [0u8; 19];
-    let mut n = 0;
-    for &c in b {
-        match c {
-            b'0'..=b'9' => {
-                let Some(slot) = d.get_mut(n) else {
-                    return false;
-                };
-                *slot = c;
-                n += 1;
-            }
-            b' ' | b'-' => {}
-            _ => return false,
-        }
-    }
+    let Some((d, n)) = stack_digits::<19>(b, b" -") else {
+        return false;
+    };
     let d = &d[..n];
     if n < 13 || d.iter().all(|&c| c == d[0]) || !luhn_sum(d).is_multiple_of(10) {
         return false;
@@ -399,22 +387,9 @@ pub fn mac_valid(s: &str) -> bool {
 /// letters or slashes are not taken for phone numbers. The 555 exchange is
 /// accepted: it is fictional only for 555-0100..0199 and real text uses it.
 pub fn nanp_valid(s: &str) -> bool {
-    // The bare digits on the stack, in one pass (as for cards).
-    let mut d = [0u8; 11];
-    let mut n = 0;
-    for &c in s.as_bytes() {
-        match c {
-            b'0'..=b'9' => {
-                let Some(slot) = d.get_mut(n) else {
-                    return false;
-                };
-                *slot = c;
-                n += 1;
-            }
-            b' ' | b'-' | b'.' | b'(' | b')' | b'+' => {}
-            _ => return false,
-        }
-    }
+    let Some((d, n)) = stack_digits::<11>(s.as_bytes(), b" -.()+") else {
+        return false;
+    };
     let national = match n {
         10 => &d[..10],
         11 if d[0] == b'1' => &d[1..],
@@ -432,34 +407,41 @@ pub fn nanp_valid(s: &str) -> bool {
 /// One random ten-digit number in eleven passes, so this confirms a
 /// number after an NHS cue; it cannot find NHS numbers on its own.
 pub fn nhs_valid(s: &str) -> bool {
-    let mut d = [0u8; 10];
-    let mut n = 0;
-    for &c in s.as_bytes() {
-        match c {
-            b'0'..=b'9' => {
-                let Some(slot) = d.get_mut(n) else {
-                    return false;
-                };
-                *slot = c - b'0';
-                n += 1;
-            }
-            b' ' | b'-' => {}
-            _ => return false,
-        }
-    }
+    let Some((d, n)) = stack_digits::<10>(s.as_bytes(), b" -") else {
+        return false;
+    };
     if n != 10 || d.iter().all(|&x| x == d[0]) {
         return false;
     }
-    let sum: u32 = d[..9]
-        .iter()
+    let digit = |i: usize| u32::from(d[i] - b'0');
+    let sum: u32 = (0..9)
         .zip((2..=10u32).rev())
-        .map(|(&x, w)| u32::from(x) * w)
+        .map(|(i, w)| digit(i) * w)
         .sum();
     match 11 - sum % 11 {
-        11 => d[9] == 0,
+        11 => digit(9) == 0,
         10 => false,
-        check => u32::from(d[9]) == check,
+        check => digit(9) == check,
     }
+}
+
+/// The ASCII digits of `b` on the stack, and how many: `b` may hold
+/// nothing but digits and the separator bytes `seps`, and at most `N`
+/// digits (None otherwise). The validators run on every match of their
+/// shape; collecting into a `String` first cost more than the checks.
+#[inline(always)]
+fn stack_digits<const N: usize>(b: &[u8], seps: &[u8]) -> Option<([u8; N], usize)> {
+    let mut d = [0u8; N];
+    let mut n = 0;
+    for &c in b {
+        if c.is_ascii_digit() {
+            *d.get_mut(n)? = c;
+            n += 1;
+        } else if !seps.contains(&c) {
+            return None;
+        }
+    }
+    Some((d, n))
 }
 
 /// Checks the 10 national digits of a NANP number.
