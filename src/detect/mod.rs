@@ -318,6 +318,17 @@ mod tests {
         })
     }
 
+    /// The spans of `text` the rewriter acts on, as (type, text), are
+    /// exactly `want`.
+    fn assert_acted_on(d: &Detector, text: &str, want: &[(&str, &str)]) {
+        let spans = d.actionable(&d.detect(text));
+        let got: Vec<(&str, &str)> = spans
+            .iter()
+            .map(|s| (&*s.entity, &text[s.start..s.end]))
+            .collect();
+        assert_eq!(got, want, "{text:?}");
+    }
+
     /// Counting on from the previous offset gives the count from the
     /// start, in order, out of order and repeated, over multi-byte text.
     #[test]
@@ -440,12 +451,7 @@ mod tests {
                 "QQ 12 34 56 C",
             ),
         ] {
-            let spans = d.actionable(&d.detect(text));
-            let got: Vec<(&str, &str)> = spans
-                .iter()
-                .map(|s| (&*s.entity, &text[s.start..s.end]))
-                .collect();
-            assert_eq!(got, vec![("ID", id)], "{text:?}");
+            assert_acted_on(d, text, &[("ID", id)]);
         }
     }
 
@@ -506,12 +512,7 @@ mod tests {
             // A year before a city is no postcode.
             ("in 1995 Berlin was divided", vec![("LOCATION", "Berlin")]),
         ] {
-            let spans = d.actionable(&d.detect(text));
-            let got: Vec<(&str, &str)> = spans
-                .iter()
-                .map(|s| (&*s.entity, &text[s.start..s.end]))
-                .collect();
-            assert_eq!(got, want, "{text:?}");
+            assert_acted_on(d, text, &want);
         }
         // A state code before a model number or a year is no postcode.
         for text in ["Series SA 5000 units", "at the NSW 2000 Olympics"] {
@@ -545,12 +546,7 @@ mod tests {
             ("Rose-Marie called", vec![("PERSON", "Rose-Marie")]),
             ("Wood-Smith called", vec![("PERSON", "Wood-Smith")]),
         ] {
-            let spans = d.actionable(&d.detect(text));
-            let got: Vec<(&str, &str)> = spans
-                .iter()
-                .map(|s| (&*s.entity, &text[s.start..s.end]))
-                .collect();
-            assert_eq!(got, want, "{text:?}");
+            assert_acted_on(d, text, &want);
         }
     }
 
