@@ -1359,20 +1359,21 @@ impl Gazetteers {
 
     /// True if `name` (any case, words separated by spaces) is a country.
     pub fn is_country(&self, name: &str) -> bool {
-        let mut b = String::new();
-        let joined = name.split_whitespace().collect::<Vec<_>>().join(" ");
-        push_lower(&mut b, &joined);
-        self.words
-            .get(b.as_bytes())
-            .is_some_and(|f| f & COUNTRY != 0)
+        self.place_flags(name) & COUNTRY != 0
     }
 
     /// True if `name` (any case, words separated by spaces) is a city.
     pub fn is_city(&self, name: &str) -> bool {
+        self.place_flags(name) & CITY != 0
+    }
+
+    /// The flags of a (multi-word) place name, keyed as the lists are:
+    /// lower case, words joined by one space.
+    fn place_flags(&self, name: &str) -> u16 {
         let mut b = String::new();
         let joined = name.split_whitespace().collect::<Vec<_>>().join(" ");
         push_lower(&mut b, &joined);
-        self.words.get(b.as_bytes()).is_some_and(|f| f & CITY != 0)
+        self.words.get(b.as_bytes()).unwrap_or(0)
     }
 
     /// True if `word` is one of the common English words.
@@ -1381,16 +1382,22 @@ impl Gazetteers {
         self.flags(word, &mut b) & COMMON != 0
     }
 
-    /// The flags of the word `w` starting at `start`.
+    /// The flags of the word `w` starting at `start`; for a word in no
+    /// list, those of its parts if it is a compound (`compound_flags`).
     #[inline(always)]
     fn word_flags(&self, text: &str, start: usize, w: &Word, buf: &mut String) -> u16 {
         let len = w.end - start;
-        if w.ascii && len <= INLINE {
+        let flags = if w.ascii && len <= INLINE {
             self.words
                 .get_short(short_key(text.as_bytes(), start, len), len)
                 .unwrap_or(0)
         } else {
             self.flags(&text[start..w.end], buf)
+        };
+        if flags == 0 {
+            self.compound_flags(&text[start..w.end], buf)
+        } else {
+            flags
         }
     }
 
@@ -1404,10 +1411,7 @@ impl Gazetteers {
         if class & B_LETTER != 0 {
             let w = plain_ascii_word(text.as_bytes(), start, class)
                 .unwrap_or_else(|| scan_word(text, start));
-            let mut flags = self.word_flags(text, start, &w, buf);
-            if flags == 0 {
-                flags = self.compound_flags(&text[start..w.end], buf);
-            }
+            let flags = self.word_flags(text, start, &w, buf);
             return Step::Word(w, class & B_UPPER != 0, flags);
         }
         let c = text[start..].chars().next().unwrap_or(' ');
@@ -1424,11 +1428,7 @@ impl Gazetteers {
             };
         }
         let w = scan_word(text, start);
-        let mut flags = self.word_flags(text, start, &w, buf);
-        if flags == 0 {
-            flags = self.compound_flags(&text[start..w.end], buf);
-        }
-        Step::Word(w, c.is_uppercase(), flags)
+        Step::Word(w, c.is_uppercase(), self.word_flags(text, start, &w, buf))
     }
 
     /// A hyphenated word in no list whose parts are all ordinary words or
