@@ -841,6 +841,13 @@ struct Word {
     ascii: bool,
 }
 
+/// "MRNs", "URLs", "IDs": capitals and a plural "s" are an acronym,
+/// written as capitals are, not a capitalised word. Unknown capitalised
+/// words are likely names; "MRNs" before a list of numbers is none.
+fn acronym_plural(word: &[u8]) -> bool {
+    matches!(word, [caps @ .., b's'] if caps.len() >= 2 && caps.iter().all(u8::is_ascii_uppercase))
+}
+
 /// "No" or "Nr" used as the number sign: followed by a digit, after an
 /// optional dot and space ("NHS No. 943 476 5919", "Invoice Nr 12"). "No"
 /// is also a surname, and "NHS No" was a person.
@@ -1518,7 +1525,7 @@ impl Gazetteers {
                 }
             };
             let end = w.end;
-            let all_caps = w.letters >= 2 && !w.lower;
+            let all_caps = w.letters >= 2 && (!w.lower || acronym_plural(&bytes[start..end]));
             let mut tend = end;
             let mut initial = false;
             if after == b'.' {
@@ -2283,7 +2290,7 @@ mod tests {
                 let cap = c.is_uppercase();
                 // `lower` counts a stripped possessive "s" too: close
                 // enough for "is this word all capitals".
-                let all_caps = letters >= 2 && lower == 0;
+                let all_caps = letters >= 2 && (lower == 0 || acronym_plural(word.as_bytes()));
                 let initial = letters == 1 && cap && bytes.get(end) == Some(&b'.');
                 let mut flags = g.flags(word, buf);
                 if flags == 0 {
@@ -2442,6 +2449,8 @@ mod tests {
         assert!(tokens("KAREN'S")[0].all_caps);
         let t = tokens("KAREN's");
         assert!(!t[0].all_caps, "the possessive s counts as lower case");
+        assert!(tokens("MRNs")[0].all_caps && tokens("IDs")[0].all_caps);
+        assert!(!tokens("Ns")[0].all_caps && !tokens("NASa")[0].all_caps);
         let t = tokens("ΛΑΡΝΑΚΑ weöres");
         assert!(t[0].all_caps && t[0].cap && !t[1].cap && t[1].joined_prev);
     }

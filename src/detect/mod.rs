@@ -4,6 +4,7 @@
 //! rewriter, which reads it from the original text.
 
 pub mod gazetteer;
+pub mod lists;
 pub mod merge;
 pub mod rules;
 pub mod structure;
@@ -140,7 +141,7 @@ impl Detector {
         Candidates { spans, n_rules }
     }
 
-    /// Allow list, overlap resolution and address structure over
+    /// Allow list, overlap resolution, address structure and ID lists over
     /// candidates: the merged, sorted spans.
     pub fn resolve(&self, text: &str, c: Candidates) -> Vec<Span> {
         let mut spans = c.spans;
@@ -152,6 +153,7 @@ impl Detector {
         }
         let mut spans = merge::resolve(spans, self.threshold);
         structure::address_context(text, &mut spans, &self.gazetteers);
+        lists::id_lists(text, &mut spans);
         spans
     }
 
@@ -453,6 +455,30 @@ mod tests {
         ] {
             assert_acted_on(d, text, &[("ID", id)]);
         }
+    }
+
+    /// Case and application numbers are IDs, each number of a list
+    /// after its cue too; order and ticket numbers, counts and years after
+    /// the list are not.
+    #[test]
+    fn case_numbers_and_lists_of_them() {
+        let d = detector();
+        assert_acted_on(
+            d,
+            "The case originated in an application (no. 25929/05) lodged in 2005.",
+            &[("ID", "25929/05")],
+        );
+        assert_acted_on(
+            d,
+            "joined with applications nos. 26480/95, 28291/95 and 6813/09, 3 others pending",
+            &[("ID", "26480/95"), ("ID", "28291/95"), ("ID", "6813/09")],
+        );
+        assert_acted_on(
+            d,
+            "MRNs 00482913, 00482914 and 00482915 were merged.",
+            &[("ID", "00482913"), ("ID", "00482914"), ("ID", "00482915")],
+        );
+        assert_acted_on(d, "order no. 445123, ticket no. 8821/22", &[]);
     }
 
     /// A city that is also a first name, right before a state code and
