@@ -221,6 +221,7 @@ impl Rewriter<'_> {
             "LOCATION" => s.location(value, &self.gazetteers.cities),
             "ADDRESS" | "ORG" => self.words_pseudonym(value),
             "URL" => url_pseudonym(s, value),
+            "ID" => s.id(value),
             _ => s.shape(value),
         }
     }

@@ -1308,6 +1308,45 @@ impl Surrogates {
             .collect()
     }
 
+    /// Surrogate ID number: [`Surrogates::shape`], except that an NHS
+    /// number that passes its mod-11 check gets one that passes it too
+    /// (same layout, a fresh check digit), as a card keeps its Luhn digit:
+    /// systems that load the rewritten records validate the field.
+    pub fn id(&self, orig: &str) -> String {
+        if !validators::nhs_valid(orig) {
+            return self.shape(orig);
+        }
+        let d = validators::digits(orig);
+        // The check digit of nine digits, None when they have none (a
+        // remainder of 1 gives 10, which no NHS number uses).
+        let check = |v: &[u8]| {
+            let sum: u32 = v
+                .iter()
+                .zip((2..=10u32).rev())
+                .map(|(&x, w)| u32::from(x - b'0') * w)
+                .sum();
+            match 11 - sum % 11 {
+                11 => Some(b'0'),
+                10 => None,
+                c => Some(b'0' + c as u8),
+            }
+        };
+        let mut st = self.stream("ID", &d);
+        loop {
+            let mut v: Vec<u8> = (0..9).map(|_| st.digit()).collect();
+            let Some(c) = check(&v) else {
+                continue;
+            };
+            v.push(c);
+            let out = fill_digits(orig, &v);
+            // Eleven draws in twelve give a check digit, and a valid
+            // different number follows within a few: this ends.
+            if v != d.as_bytes() && validators::nhs_valid(&out) {
+                return out;
+            }
+        }
+    }
+
     /// Generic shape-preserving surrogate: every ASCII digit becomes a
     /// digit, upper-case letter an upper-case letter, lower-case letter a
     /// lower-case letter; everything else (punctuation, non-ASCII) is kept.
@@ -2026,6 +2065,34 @@ mod tests {
                 prop_assert_eq!(a.is_ascii_alphabetic(), b.is_ascii_alphabetic());
                 prop_assert_eq!(a.is_ascii_lowercase(), b.is_ascii_lowercase());
             }
+        }
+
+        /// An NHS number keeps its mod-11 check and its layout; any
+        /// other ID is the plain shape surrogate.
+        #[test]
+        fn prop_nhs(nine in proptest::collection::vec(0u8..10, 9), style in 0usize..3) {
+            let mut d: Vec<u8> = nine.iter().map(|x| b'0' + x).collect();
+            let sum: u32 = d.iter().zip((2..=10u32).rev()).map(|(&x, w)| u32::from(x - b'0') * w).sum();
+            let check = match 11 - sum % 11 { 11 => 0, c => c };
+            prop_assume!(check != 10 && d.iter().any(|&x| x != d[0]));
+            d.push(b'0' + check as u8);
+            let d = String::from_utf8(d).unwrap();
+            let nhs = match style {
+                0 => d.clone(),
+                1 => format!("{} {} {}", &d[..3], &d[3..6], &d[6..]),
+                _ => format!("{}-{}-{}", &d[..3], &d[3..6], &d[6..]),
+            };
+            prop_assert!(validators::nhs_valid(&nhs), "generator broken: {}", nhs);
+            let s = sg();
+            let out = s.id(&nhs);
+            prop_assert!(validators::nhs_valid(&out), "{} -> {}", nhs, out);
+            prop_assert_eq!(non_digit_layout(&out), non_digit_layout(&nhs));
+            prop_assert_ne!(validators::digits(&out), validators::digits(&nhs));
+            // Spelled with or without spaces, the same number.
+            prop_assert_eq!(validators::digits(&out), validators::digits(&s.id(&d)));
+            // Any other ID: the shape surrogate, as before.
+            let other = format!("A-{}", &d[..6]);
+            prop_assert_eq!(s.id(&other), s.shape(&other));
         }
 
         #[test]
