@@ -1445,9 +1445,16 @@ impl Gazetteers {
     /// no common word ("Jean-Luc", "Rose-Marie") or unknown ("Al-Sayed")
     /// leaves the word unknown (0); so do parts that are all names, even
     /// common words ("Wood-Smith"): one part must be no name at all.
+    ///
+    /// A camel-case word ("UserService", "NullPointerException", "MySQL",
+    /// "HttpClient") is an identifier of code or a product name when each
+    /// of its parts is an ordinary word that is no name, or short capitals:
+    /// logs and code had their class names rewritten as persons. Any part
+    /// that is a name ("DeRose", "McKenzie") or unknown ("JavaScript")
+    /// leaves it unknown.
     fn compound_flags(&self, word: &str, buf: &mut String) -> u16 {
         if !word.contains('-') {
-            return 0;
+            return self.camel_flags(word, buf);
         }
         let mut plain = false;
         let known = word.split('-').all(|part| {
@@ -1464,6 +1471,73 @@ impl Gazetteers {
             }
         });
         if known && plain { DICT } else { 0 }
+    }
+
+    /// The flags of the unknown capitalised plain word `start..end` with
+    /// a lower-case letter: those of a camel-case compound, else 0. Cold
+    /// and out of line: a few words a record get here, and the check
+    /// inlined in the tokenizer's word loop cost it registers.
+    #[cold]
+    #[inline(never)]
+    fn mixed_case_flags(&self, text: &str, start: usize, end: usize, buf: &mut String) -> u16 {
+        if text.as_bytes()[start + 1..end]
+            .iter()
+            .any(u8::is_ascii_uppercase)
+        {
+            self.camel_flags(&text[start..end], buf)
+        } else {
+            0
+        }
+    }
+
+    /// [`Gazetteers::compound_flags`] of a word without hyphens: an
+    /// ordinary word (`DICT | COMMON`: no cue makes it a name, "from
+    /// PaymentGateway") when it splits into camel-case parts ("User|Service",
+    /// "My|SQL", "SQL|Server") that are each short capitals or a dictionary
+    /// word, one of them no name at all; else 0.
+    fn camel_flags(&self, word: &str, buf: &mut String) -> u16 {
+        let b = word.as_bytes();
+        // A cut before a capital that follows a lower-case letter ("rS" of
+        // "UserService"), and before the last capital of a run of them
+        // that a lower-case letter follows ("LS|erver" of "SQLServer").
+        let cut_at = |i: usize| {
+            b[i].is_ascii_uppercase()
+                && (b[i - 1].is_ascii_lowercase()
+                    || b[i - 1].is_ascii_uppercase()
+                        && b.get(i + 1).is_some_and(u8::is_ascii_lowercase))
+        };
+        if b.len() < 4
+            || !b[0].is_ascii_uppercase()
+            || !b.iter().all(u8::is_ascii_alphabetic)
+            || !(1..b.len()).any(cut_at)
+        {
+            return 0;
+        }
+        // As for hyphens, one part must be no name at all; a part that is
+        // a name must be a dictionary word as well ("User", "Service" and
+        // "Gateway" are surnames too), and a two-letter part a common word
+        // that is no name ("My" of "MySQL", not "De" of "DeRose").
+        let mut plain = false;
+        let mut from = 0;
+        for to in (1..=b.len()).filter(|&i| i == b.len() || cut_at(i)) {
+            let part = &word[from..to];
+            from = to;
+            if (1..=4).contains(&part.len()) && part.bytes().all(|x| x.is_ascii_uppercase()) {
+                continue;
+            }
+            let f = self.flags(part, buf);
+            let name = f & (FIRST | LAST) != 0;
+            let ok = match part.len() {
+                0 | 1 => false,
+                2 => !name && f & COMMON != 0,
+                _ => f & (DICT | COMMON) != 0,
+            };
+            if !ok {
+                return 0;
+            }
+            plain |= !name;
+        }
+        if plain { DICT | COMMON } else { 0 }
     }
 
     #[inline(never)]
@@ -1495,7 +1569,12 @@ impl Gazetteers {
                     lower: p.lower,
                     ascii: true,
                 };
-                let flags = self.words.get_short(p.key, p.end - start).unwrap_or(0);
+                let mut flags = self.words.get_short(p.key, p.end - start).unwrap_or(0);
+                // A word in no list that mixes cases may be a camel-case
+                // compound ("UserService"): as `word_flags` does.
+                if flags == 0 && p.lower && class & B_UPPER != 0 {
+                    flags = self.mixed_case_flags(text, start, p.end, buf);
+                }
                 (w, p.after, class & B_UPPER != 0, flags)
             } else if class & (B_LETTER | B_HIGH) == 0 {
                 // ASCII between words. "Dr." is handled with its word; any
@@ -1525,7 +1604,8 @@ impl Gazetteers {
                 }
             };
             let end = w.end;
-            let all_caps = w.letters >= 2 && (!w.lower || acronym_plural(&bytes[start..end]));
+            let all_caps =
+                w.letters >= 2 && (!w.lower || cap && acronym_plural(&bytes[start..end]));
             let mut tend = end;
             let mut initial = false;
             if after == b'.' {
@@ -2370,6 +2450,8 @@ mod tests {
             "Applicants GOVERNMENTS proceedings' Ministry-run Strasbourg–Paris text",
             "Content-Type: x X-Forwarded-For User-Agent Wood-Smith Rose-Marie re-entry",
             "NHS No. 943 No 12 Nr.5 no. 7 Mr No Invoice NO 4",
+            "[UserService] NullPointerException OrderController PaymentGateway MySQL",
+            "SQLServer HttpClient DeRose McKenzie LaToya JoAnn MysticWeb MRNs IDs",
             "x",
             "Zz",
             "end with a word that is long enough",
@@ -2628,6 +2710,24 @@ mod tests {
         assert!(found("Will my account stay active?", "PERSON", 0.5).is_empty());
         assert!(found("Please send the report by Monday.", "PERSON", 0.5).is_empty());
         assert!(found("The API returned 404.", "PERSON", 0.5).is_empty());
+    }
+
+    /// Camel-case words of ordinary words are code and product names, not
+    /// persons, with or without a cue; names written in camel case, or
+    /// with a part that is a name or unknown, stay names.
+    #[test]
+    fn camel_case_words_of_ordinary_words_are_not_names() {
+        let log = "12:00:01 ERROR [UserService] NullPointerException in \
+                   OrderController.handle() from PaymentGateway; see the AccountManager";
+        assert!(
+            found(log, "PERSON", 0.5).is_empty(),
+            "{:?}",
+            found(log, "PERSON", 0.5)
+        );
+        for name in ["DeRose", "McKenzie", "LaToya", "JoAnn", "DeShawn"] {
+            let text = format!("Yesterday {name} called.");
+            assert_eq!(found(&text, "PERSON", 0.5), [name], "{text}");
+        }
     }
 
     #[test]

@@ -24,10 +24,10 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
     }
     // Built once: this runs for every record, and most records change
     // nothing (three allocations each were a measurable part of a scan).
-    static NAMES: std::sync::LazyLock<[Arc<str>; 4]> = std::sync::LazyLock::new(|| {
-        ["ADDRESS", "LOCATION", "structure:address", "ZIP"].map(Arc::from)
+    static NAMES: std::sync::LazyLock<[Arc<str>; 5]> = std::sync::LazyLock::new(|| {
+        ["ADDRESS", "LOCATION", "structure:address", "ZIP", "ORG"].map(Arc::from)
     });
-    let [address, location, det, zip] = &*NAMES;
+    let [address, location, det, zip, org] = &*NAMES;
     let mut changed = false;
     for i in 0..spans.len() {
         let s = &spans[i];
@@ -72,6 +72,8 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
         .any(|s| matches!(&*s.entity, "ADDRESS" | "ZIP"))
     {
         city_before_postcode(text, spans, location, det, gaz);
+        let added = venue_before_address(text, spans, org, det);
+        add_sorted(spans, added);
         trailing_places(text, spans, location, det, gaz);
         block_lines(text, spans, location, det, gaz);
     }
@@ -151,6 +153,59 @@ fn postcodes_before_places(
             detector: det.clone(),
             validated: false,
         });
+    }
+    added
+}
+
+/// "meet at MysticWeb, 24 Kuefsteinstrasse 91", "works at Joe's Diner,
+/// 12 Main Street": the name between "at" and the comma before an
+/// address is the place there (a business, a venue), which names the
+/// address as well as its street does. Up to four words, each capitalised
+/// or holding a digit ("Ideas42"), with nothing found on them yet.
+fn venue_before_address(text: &str, spans: &[Span], org: &Arc<str>, det: &Arc<str>) -> Vec<Span> {
+    let b = text.as_bytes();
+    let mut added = Vec::new();
+    for (i, s) in spans.iter().enumerate() {
+        if &*s.entity != "ADDRESS" {
+            continue;
+        }
+        let floor = if i > 0 { spans[i - 1].end } else { 0 };
+        let mut j = s.start;
+        while j > floor && b[j - 1] == b' ' {
+            j -= 1;
+        }
+        if j == floor || b[j - 1] != b',' {
+            continue;
+        }
+        let end = j - 1;
+        // Back over the words of the name, to the "at" before them.
+        let name_byte = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'\'' | b'&' | b'-');
+        let (mut cursor, mut words) = (end, 0);
+        while cursor > floor {
+            let mut k = cursor;
+            while k > floor && name_byte(b[k - 1]) {
+                k -= 1;
+            }
+            let word = &b[k..cursor];
+            if word == b"at" && words > 0 && (k == 0 || !b[k - 1].is_ascii_alphanumeric()) {
+                added.push(Span {
+                    start: cursor + 1,
+                    end,
+                    entity: org.clone(),
+                    score: 0.6,
+                    detector: det.clone(),
+                    validated: false,
+                });
+                break;
+            }
+            let named = word.first().is_some_and(|c| c.is_ascii_uppercase())
+                || word.iter().any(u8::is_ascii_digit);
+            if !named || words == 4 || k == floor || b[k - 1] != b' ' {
+                break;
+            }
+            words += 1;
+            cursor = k - 1;
+        }
     }
     added
 }
@@ -633,6 +688,38 @@ mod tests {
             got.contains(&("LOCATION".into(), "Villafranca del Cid".into())),
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn venue_between_at_and_an_address() {
+        for (t, venue) in [
+            (
+                "We'll meet Sunday at MysticWeb, 24 Kuefsteinstrasse 91",
+                "MysticWeb",
+            ),
+            ("Lunch at Blue Door Cafe, 12 Main Street.", "Blue Door Cafe"),
+            ("We'll meet at Ideas42, 30 Veslebakken 48", "Ideas42"),
+        ] {
+            let addr = &t[t.find(", ").unwrap() + 2..];
+            let mut v = vec![sp(t, addr, "ADDRESS", "rule:x")];
+            address_context(t, &mut v, gaz());
+            let got = values(t, &v);
+            assert!(got.contains(&("ORG".into(), venue.into())), "{got:?}");
+        }
+        // Not without "at", nor over lower-case words or another span.
+        for (t, other) in [
+            ("Sent to MysticWeb, 24 Kuefsteinstrasse 91", None),
+            ("look at it, 12 Main Street", None),
+            ("meet at Anna Smith, 12 Main Street", Some("Anna Smith")),
+        ] {
+            let addr = &t[t.find(", ").unwrap() + 2..];
+            let mut v = vec![sp(t, addr, "ADDRESS", "rule:x")];
+            if let Some(o) = other {
+                v.insert(0, sp(t, o, "PERSON", "gazetteer:name"));
+            }
+            address_context(t, &mut v, gaz());
+            assert!(!v.iter().any(|s| &*s.entity == "ORG"), "{t}");
+        }
     }
 
     #[test]
