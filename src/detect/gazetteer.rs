@@ -2712,6 +2712,41 @@ mod tests {
         assert!(found("The API returned 404.", "PERSON", 0.5).is_empty());
     }
 
+    /// Greetings, sign-offs, pronouns and the nouns of letters in other
+    /// languages are no persons; the names in those letters still are.
+    #[test]
+    fn letter_words_in_other_languages_are_not_names() {
+        // ("Sie" is a given name in the lists, and stays a person.)
+        for (text, names, words) in [
+            (
+                "Sehr geehrte Frau Müller, bitte senden Sie die Rechnung an die Adresse unten. \
+                 Der Vertrag läuft bis März. Mit freundlichen Grüßen, Hans Schmidt",
+                &["Frau Müller", "Hans Schmidt"][..],
+                &[
+                    "Sehr", "Rechnung", "Adresse", "Vertrag", "März", "Mit", "Grüßen",
+                ][..],
+            ),
+            (
+                "Bonjour, la Facture est jointe. Merci pour votre Commande. Cordialement, Marie Dubois",
+                &["Marie Dubois"],
+                &["Bonjour", "Facture", "Merci", "Commande", "Cordialement"],
+            ),
+            (
+                "Hola, el Pedido llegó ayer. Saludos, Juan García",
+                &["Juan García"],
+                &["Pedido", "Saludos"],
+            ),
+        ] {
+            let got = found(text, "PERSON", 0.5);
+            for n in names {
+                assert!(got.iter().any(|g| g == n), "{n} in {got:?}");
+            }
+            for w in words {
+                assert!(!got.iter().any(|g| g.contains(w)), "{w} in {got:?}");
+            }
+        }
+    }
+
     /// Camel-case words of ordinary words are code and product names, not
     /// persons, with or without a cue; names written in camel case, or
     /// with a part that is a name or unknown, stay names.
