@@ -704,6 +704,27 @@ fn handle_around(bytes: &[u8], start: usize, end: usize) -> (usize, usize) {
     (s, e)
 }
 
+/// [`after_postcode`], the postcode opening its line or following a
+/// comma ("…, 00184 Roma", "1100-053 Lisboa" on a line of its own): only
+/// there is the word after it surely the town. In "in 1995 John moved"
+/// the number is a year.
+fn postcode_line_before(bytes: &[u8], start: usize) -> bool {
+    if !after_postcode(bytes, start) {
+        return false;
+    }
+    let mut i = start;
+    while i > 0 && bytes[i - 1] == b' ' {
+        i -= 1;
+    }
+    while i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'-') {
+        i -= 1;
+    }
+    while i > 0 && matches!(bytes[i - 1], b' ' | b'\t') {
+        i -= 1;
+    }
+    i == 0 || matches!(bytes[i - 1], b'\n' | b',' | b'(')
+}
+
 /// Whether the word at `start` follows a postcode on its line: "75001
 /// Paris", "D-10115 Berlin", "3011 Bern". Four or more digits, spaces and
 /// then the word; a city that is also a first name is then a place.
@@ -718,6 +739,16 @@ fn after_postcode(bytes: &[u8], start: usize) -> bool {
     let digits_end = i;
     while i > 0 && bytes[i - 1].is_ascii_digit() {
         i -= 1;
+    }
+    // "1100-053 Lisboa", "00-950 Warszawa": Portuguese and Polish
+    // postcodes have a dash three digits from the end.
+    if digits_end - i == 3 && i > 2 && bytes[i - 1] == b'-' && bytes[i - 2].is_ascii_digit() {
+        i -= 1;
+        let head_end = i;
+        while i > 0 && bytes[i - 1].is_ascii_digit() {
+            i -= 1;
+        }
+        return matches!(head_end - i, 2 | 4) && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric());
     }
     // Not the tail of a longer token ("A12345 Paris"); "D-10115" is fine.
     digits_end - i >= 4 && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
@@ -1962,9 +1993,14 @@ impl Gazetteers {
                     s
                 };
                 let mut span = self.person_span(start, e, score);
-                if !known && !titled && place_cued && !cued {
+                if !titled
+                    && !cued
+                    && (!known && place_cued || postcode_line_before(text.as_bytes(), s))
+                {
                     // "grew up in Hrušovany", "works at Solarlist": an unknown
-                    // proper noun after a place preposition.
+                    // proper noun after a place preposition. "00184 Roma",
+                    // "1100-053 Lisboa": the word after a postcode is its
+                    // town, even one that is a given name.
                     span.entity = self.location.clone();
                     span.detector = self.det_place.clone();
                 }
@@ -2252,6 +2288,11 @@ mod tests {
         assert!(!after_postcode(b"Room 12 Paris", 8));
         assert!(!after_postcode(b"A12345 Paris", 7));
         assert!(after_postcode(b"12345  Paris", 7));
+        assert!(after_postcode(b"1100-053 Lisboa", 9) && after_postcode(b"00-950 Warszawa", 7));
+        assert!(!after_postcode(b"12-345-678 Lisboa", 11) && !after_postcode(b"x-053 Lisboa", 6));
+        assert!(postcode_line_before(b"via Roma 10, 00184 Roma", 19));
+        assert!(postcode_line_before(b"Rua X 1\n1100-053 Lisboa", 17));
+        assert!(!postcode_line_before(b"in 1995 John", 8));
     }
 
     #[test]

@@ -505,6 +505,25 @@ mod tests {
                 "Darwin NT 0800",
                 vec![("LOCATION", "Darwin"), ("LOCATION", "NT"), ("ZIP", "0800")],
             ),
+            // Streets whose names hold given names, Portuguese postcodes,
+            // and a town after its postcode that is a given name.
+            (
+                "Rua Augusta 120, 1100-053 Lisboa",
+                vec![
+                    ("ADDRESS", "Rua Augusta 120"),
+                    ("ZIP", "1100-053"),
+                    ("LOCATION", "Lisboa"),
+                ],
+            ),
+            (
+                "Rossi, via Roma 10, 00184 Roma",
+                vec![
+                    ("PERSON", "Rossi"),
+                    ("ADDRESS", "via Roma 10"),
+                    ("ZIP", "00184"),
+                    ("LOCATION", "Roma"),
+                ],
+            ),
             (
                 "Austin called about zip 78701",
                 vec![("PERSON", "Austin"), ("ZIP", "78701")],
