@@ -81,6 +81,21 @@ const TITLES: &[&str] = &[
     "uncle",
     "aunt",
 ];
+/// Given names that are frequent English words only by a rare lower-case
+/// sense ("john", "maria", "peter out"): capitalised, they are the name,
+/// so the frequent-word list does not make them ambiguous ("Yesterday John
+/// moved" kept John at 0.45, below the threshold). Names whose word sense
+/// is common ("Will", "May", "Grace", "Mark", "Bill") stay ambiguous. They
+/// stay dictionary words: a lower-case "penny" alone is no name. None is
+/// a city ("Warren", "Martin" are: a lower-case city that is no common
+/// word is a place candidate).
+const NAMES_OVER_WORDS: &[&str] = &[
+    "barney", "billy", "bobby", "chuck", "colleen", "daisy", "dolly", "eddy", "hank", "harry",
+    "hazel", "heather", "hector", "homer", "iris", "jasmine", "jimmy", "john", "josh", "ken",
+    "kitty", "maria", "matt", "mickey", "mike", "nick", "patsy", "patty", "penny", "peter",
+    "phoebe", "rick", "robin", "roger", "sally", "sherry", "sonny", "terry", "tom", "tony",
+    "victor", "waldo",
+];
 const PARTICLES: &[&str] = &[
     "van", "der", "den", "de", "da", "von", "del", "della", "la", "le", "di", "du", "dos", "das",
     "do", "bin", "ibn", "al", "el", "ter", "ten", "y", "zu", "st", "st.", "'s",
@@ -1233,7 +1248,12 @@ impl Gazetteers {
         let mut max_place_words = 1;
         let mut place_prefixes = WordTable::with_capacity(1024);
         for w in entries(src.common_words) {
-            add(w, COMMON | DICT);
+            let flags = if NAMES_OVER_WORDS.contains(&w) {
+                DICT
+            } else {
+                COMMON | DICT
+            };
+            add(w, flags);
         }
         for w in entries(src.dictionary) {
             add(w, DICT);
@@ -2751,6 +2771,19 @@ mod tests {
         assert!(found("Will my account stay active?", "PERSON", 0.5).is_empty());
         assert!(found("Please send the report by Monday.", "PERSON", 0.5).is_empty());
         assert!(found("The API returned 404.", "PERSON", 0.5).is_empty());
+    }
+
+    /// Given names whose word sense is rare are names mid-sentence; those
+    /// whose word sense is common are not, without a cue.
+    #[test]
+    fn names_over_rare_word_senses() {
+        assert_eq!(
+            found("Yesterday John moved to Leeds.", "PERSON", 0.5),
+            ["John"]
+        );
+        assert_eq!(found("In 2003 Maria called.", "PERSON", 0.5), ["Maria"]);
+        assert!(found("I will grace the party in May.", "PERSON", 0.5).is_empty());
+        assert!(found("a penny saved is a penny earned", "PERSON", 0.5).is_empty());
     }
 
     /// Greetings, sign-offs, pronouns and the nouns of letters in other
