@@ -87,6 +87,18 @@ fn add_sorted(spans: &mut Vec<Span>, added: Vec<Span>) {
     }
 }
 
+/// Where the text before `spans[i]` may be read: from the end of the
+/// span before it (0 for the first) to the start of the spaces right
+/// before it, as `(floor, end)`.
+fn left_gap(b: &[u8], spans: &[Span], i: usize) -> (usize, usize) {
+    let floor = if i > 0 { spans[i - 1].end } else { 0 };
+    let mut j = spans[i].start;
+    while j > floor && b[j - 1] == b' ' {
+        j -= 1;
+    }
+    (floor, j)
+}
+
 /// "Hauptstraße 5, 10115 Berlin", "75002 Paris" on a line of its own,
 /// "D-10115 Berlin", "1017 GC Amsterdam": four or five digits (with a
 /// country prefix before them, or a Dutch postcode's two letters after)
@@ -104,11 +116,7 @@ fn postcodes_before_places(
         if &*s.entity != "LOCATION" {
             continue;
         }
-        let floor = if i > 0 { spans[i - 1].end } else { 0 };
-        let mut j = s.start;
-        while j > floor && b[j - 1] == b' ' {
-            j -= 1;
-        }
+        let (floor, mut j) = left_gap(b, spans, i);
         let end = j;
         if end == s.start {
             continue;
@@ -169,11 +177,7 @@ fn venue_before_address(text: &str, spans: &[Span], org: &Arc<str>, det: &Arc<st
         if &*s.entity != "ADDRESS" {
             continue;
         }
-        let floor = if i > 0 { spans[i - 1].end } else { 0 };
-        let mut j = s.start;
-        while j > floor && b[j - 1] == b' ' {
-            j -= 1;
-        }
+        let (floor, j) = left_gap(b, spans, i);
         if j == floor || b[j - 1] != b',' {
             continue;
         }
