@@ -724,13 +724,10 @@ fn handle_around(bytes: &[u8], start: usize, end: usize) -> (usize, usize) {
 /// there is the word after it surely the town. In "in 1995 John moved"
 /// the number is a year.
 fn postcode_line_before(bytes: &[u8], start: usize) -> bool {
-    if !after_postcode(bytes, start) {
+    let Some(mut i) = postcode_before(bytes, start) else {
         return false;
-    }
-    let mut i = start;
-    while i > 0 && bytes[i - 1] == b' ' {
-        i -= 1;
-    }
+    };
+    // Over a country prefix ("D-10115"), then the blanks before it.
     while i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'-') {
         i -= 1;
     }
@@ -744,12 +741,18 @@ fn postcode_line_before(bytes: &[u8], start: usize) -> bool {
 /// Paris", "D-10115 Berlin", "3011 Bern". Four or more digits, spaces and
 /// then the word; a city that is also a first name is then a place.
 fn after_postcode(bytes: &[u8], start: usize) -> bool {
+    postcode_before(bytes, start).is_some()
+}
+
+/// Where the postcode that [`after_postcode`] finds before `start` begins
+/// (its first digit), if there is one.
+fn postcode_before(bytes: &[u8], start: usize) -> Option<usize> {
     let mut i = start;
     while i > 0 && bytes[i - 1] == b' ' {
         i -= 1;
     }
     if i == start {
-        return false;
+        return None;
     }
     let digits_end = i;
     while i > 0 && bytes[i - 1].is_ascii_digit() {
@@ -763,10 +766,12 @@ fn after_postcode(bytes: &[u8], start: usize) -> bool {
         while i > 0 && bytes[i - 1].is_ascii_digit() {
             i -= 1;
         }
-        return matches!(head_end - i, 2 | 4) && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric());
+        let ok = matches!(head_end - i, 2 | 4) && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric());
+        return ok.then_some(i);
     }
     // Not the tail of a longer token ("A12345 Paris"); "D-10115" is fine.
-    digits_end - i >= 4 && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
+    let ok = digits_end - i >= 4 && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric());
+    ok.then_some(i)
 }
 
 /// Whether the word ending at `end` runs on into a host, file or
