@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 mod common;
-use common::{BIN, gdr};
+use common::{BIN, contains_word, gdr};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -188,12 +188,12 @@ fn rewrite_jsonl_replaces_identifiers_and_keeps_everything_else() {
         assert!(out.contains(raw), "{raw} missing from output:\n{out}");
     }
 
-    // Each record's identifiers are gone from that record's output. (Not
-    // from the whole output: the state dir, and so the key, is fresh each
-    // run, and a surrogate may by chance be a name another record holds,
-    // as "Karl Strobel" once became "Brennan Niermann" next to a record of
-    // "Liam Brennan". That is no leak, but a check over the whole output
-    // failed on it.)
+    // Each record's identifiers are gone from that record's output, as
+    // whole words. (Not from the whole output: the state dir, and so the
+    // key, is fresh each run, and a surrogate may by chance be a name
+    // another record holds, as "Karl Strobel" once became "Brennan
+    // Niermann" next to a record of "Liam Brennan". That is no leak, but a
+    // check over the whole output failed on it.)
     for id in RECORD_IDENTIFIERS {
         let mut holders = 0;
         for (i, (a, b)) in inputs.iter().zip(&outputs).enumerate() {
@@ -201,7 +201,7 @@ fn rewrite_jsonl_replaces_identifiers_and_keeps_everything_else() {
                 holders += 1;
                 let text = b["text"].as_str().unwrap();
                 assert!(
-                    !text.contains(id),
+                    !contains_word(text, id),
                     "record {}: identifier {id:?} survived the rewrite: {text}",
                     i + 1
                 );
@@ -459,7 +459,7 @@ fn chat_field_path_rewrites_only_contents() {
             "John Smith",
         ] {
             assert!(
-                !c.contains(id),
+                !contains_word(c, id),
                 "messages[{m}] of record {r} keeps {id:?}: {c}"
             );
         }
@@ -697,8 +697,21 @@ fn text_note_keeps_layout() {
         "Emily Chen",
         "221 Baker Street",
     ] {
-        assert!(!out.contains(id), "{id:?} survived:\n{out}");
+        assert!(!contains_word(&out, id), "{id:?} survived:\n{out}");
     }
+}
+
+#[test]
+fn contains_word_matches_whole_words_only() {
+    assert!(contains_word("Dear Karl,", "Karl"));
+    assert!(contains_word("Karl", "Karl"));
+    assert!(contains_word("x Karl Strobel y", "Karl Strobel"));
+    assert!(!contains_word("Karlshamn", "Karl"));
+    assert!(!contains_word("Calixta Karls", "Karl"));
+    assert!(!contains_word("MKarl", "Karl"));
+    // A whole-word hit after a part-word one is still found.
+    assert!(contains_word("Karls and Karl", "Karl"));
+    assert!(contains_word("call 555-0132.", "555-0132"));
 }
 
 // 9. Streaming: ~50 MB through a pipe, one output line per input line.
