@@ -46,6 +46,28 @@ CENSUS_SURNAME_LIMIT = 40000
 CITY_MIN_POPULATION = 15000
 COMMON_WORDS_N = 25000
 
+# Other languages whose ordinary words are listed in common_words_intl.txt,
+# with the Debian word lists that tell ordinary words (listed in lower case)
+# from proper nouns.
+INTL_DICTS = {
+    "de": ["ngerman"],
+    "fr": ["french"],
+    "es": ["spanish"],
+    "it": ["italian"],
+    "nl": ["dutch"],
+    "pt": ["portuguese", "brazilian"],
+}
+INTL_WORDS_N = 1000
+# A frequent word that is also a name or a place in the lists counts as an
+# ordinary word only this high in its language's list: there it is a
+# function word ("sie", "pero", "elle"); further down ("santos", "pierre")
+# the name wins.
+INTL_NAMED_RANK = 150
+# ... and never if it is among this many most frequent US census given
+# names or five times as many surnames ("les", "dan", "ben", "mia" stay
+# names), or a country ("brasil").
+INTL_CENSUS_TOP = 1000
+
 # Person names are kept only when every letter is in one of these scripts
 # (prefix of the Unicode character name).  Add "CYRILLIC" / "GREEK" here to
 # also keep e.g. ru_RU / el_GR names in their native script.
@@ -358,6 +380,60 @@ def inner(args):
         "possessive forms dropped. Licence: public domain / freely redistributable (SCOWL).",
         "Used to decide whether an unknown capitalised word is an English word or likely a name.",
     ], {w for w in lower_dict if not w.endswith("'s") and all(ch.isalpha() or ch in "'-" for ch in w)})
+
+    # ---------------- common words of other languages ----------------
+    # Sentence-initial function words of German, French, Spanish, Italian,
+    # Dutch and Portuguese text ("Können Sie", "Pero", "Niet") were unknown
+    # capitalised words, or names in the lists, and so persons.
+    def census_top(fname, limit):
+        return {w.lower() for w in census(fname, limit)}
+
+    top_first = census_top("dist.male.first", INTL_CENSUS_TOP) | census_top(
+        "dist.female.first", INTL_CENSUS_TOP
+    )
+    top_last = census_top("dist.all.last", 5 * INTL_CENSUS_TOP)
+    lowered = lambda xs: {x.lower() for x in xs}
+    named = lowered(first_names) | lowered(surnames) | lowered(cities)
+    country_keys = lowered(countries)
+    intl = set()
+    for lang, dict_names in sorted(INTL_DICTS.items()):
+        lower_words = set()
+        for d in dict_names:
+            path = f"/usr/share/dict/{d}"
+            if not os.path.exists(path):
+                sys.exit(f"{path} missing: apt-get install w{d}")
+            with open(path, encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    w = unicodedata.normalize("NFC", line.strip())
+                    if w and w == w.lower():
+                        lower_words.add(w)
+        for rank, w in enumerate(wordfreq.top_n_list(lang, INTL_WORDS_N)):
+            w = unicodedata.normalize("NFC", w).lower()
+            if len(w) < 2 or not all(ch.isalpha() or ch in "'-" for ch in w):
+                continue
+            if w not in lower_words or w in words:
+                continue
+            if w in named or w in country_keys:
+                if (
+                    rank >= INTL_NAMED_RANK
+                    or w in country_keys
+                    or w in top_first
+                    or w in top_last
+                ):
+                    continue
+            intl.add(w)
+
+    total += write("common_words_intl.txt", common_header + [
+        f"The {INTL_WORDS_N} most frequent words of each of " + ", ".join(sorted(INTL_DICTS)) + ", lowercased,",
+        "kept only if that language's Debian word list (" + ", ".join(f"w{d}" for ds in INTL_DICTS.values() for d in ds) + ")",
+        "lists them in lower case, and not already in common_words.txt. A word that is also a",
+        f"name or place in these lists is kept only among the {INTL_NAMED_RANK} most frequent of its",
+        f"language, and never if it is a country or among the {INTL_CENSUS_TOP} most frequent US census",
+        f"given names or {5 * INTL_CENSUS_TOP} surnames (Les, Dan, Ben, Mia stay names).",
+        f"Source: wordfreq=={ver('wordfreq')} top_n_list(lang, {INTL_WORDS_N}); code Apache-2.0,",
+        "        word-frequency data CC BY-SA 4.0 (https://github.com/rspeer/wordfreq).",
+        "Used as common_words.txt is: ordinary words, and names that are also one are ambiguous.",
+    ], intl)
 
     print(f"{'total':18} {'':7} {'':8}{total:9d} bytes  ({len(locales)} Faker person locales)")
     return 0

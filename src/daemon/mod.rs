@@ -307,7 +307,17 @@ fn rules_version(cfg: &Config) -> Result<String, DaemonError> {
         hash_dir(dir)?;
     }
     match &d.gazetteer_dir {
-        Some(dir) => hash_dir(dir)?,
+        Some(dir) => {
+            hash_dir(dir)?;
+            // A directory without the optional list uses the embedded one.
+            if !dir.join(crate::detect::gazetteer::INTL_FILE).exists() {
+                h.update(
+                    crate::detect::gazetteer::BUILTIN
+                        .common_words_intl
+                        .as_bytes(),
+                );
+            }
+        }
         None => {
             let g = crate::detect::gazetteer::BUILTIN;
             for s in [
@@ -316,6 +326,7 @@ fn rules_version(cfg: &Config) -> Result<String, DaemonError> {
                 g.cities,
                 g.countries,
                 g.common_words,
+                g.common_words_intl,
                 g.dictionary,
                 g.not_names,
             ] {

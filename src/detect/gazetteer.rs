@@ -627,6 +627,10 @@ fn hash_short(key: Key, len: usize) -> u64 {
     h ^ (h >> 29)
 }
 
+/// The one list a gazetteer directory may leave out (see
+/// [`Gazetteers::from_dir`]).
+pub const INTL_FILE: &str = "common_words_intl.txt";
+
 /// The embedded default lists (see rules/gazetteers/README.md).
 pub const BUILTIN: GazetteerSources<'static> = GazetteerSources {
     first_names: include_str!("../../rules/gazetteers/first_names.txt"),
@@ -634,6 +638,7 @@ pub const BUILTIN: GazetteerSources<'static> = GazetteerSources {
     cities: include_str!("../../rules/gazetteers/cities.txt"),
     countries: include_str!("../../rules/gazetteers/countries.txt"),
     common_words: include_str!("../../rules/gazetteers/common_words.txt"),
+    common_words_intl: include_str!("../../rules/gazetteers/common_words_intl.txt"),
     dictionary: include_str!("../../rules/gazetteers/dictionary.txt"),
     not_names: include_str!("../../rules/gazetteers/not_names.txt"),
 };
@@ -646,6 +651,11 @@ pub struct GazetteerSources<'a> {
     pub cities: &'a str,
     pub countries: &'a str,
     pub common_words: &'a str,
+    /// Frequent words of German, French, Spanish, Italian, Dutch and
+    /// Portuguese, loaded as `common_words` is: without them the function
+    /// words that open a sentence ("Können Sie", "Pero", "Niet") were
+    /// unknown capitalised words, or names, and so persons.
+    pub common_words_intl: &'a str,
     pub dictionary: &'a str,
     /// Capitalised words that are never names (nationalities, months...).
     pub not_names: &'a str,
@@ -1192,7 +1202,7 @@ impl Gazetteers {
         Self::from_sources(BUILTIN)
     }
 
-    /// Load the five lists from a directory holding files of the built-in
+    /// Load the lists from a directory holding files of the built-in
     /// names (a site's own lists replace the embedded ones).
     pub fn from_dir(dir: &Path) -> Result<Self, Error> {
         let read = |name: &str| {
@@ -1208,12 +1218,20 @@ impl Gazetteers {
             read("dictionary.txt")?,
             read("not_names.txt")?,
         );
+        // Optional, as it came later than the others: a site directory
+        // made before it keeps working, with the embedded list.
+        let intl = match std::fs::read_to_string(dir.join(INTL_FILE)) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(&dir.join(INTL_FILE), e)),
+        };
         Ok(Self::from_sources(GazetteerSources {
             first_names: &f,
             surnames: &s,
             cities: &c,
             countries: &k,
             common_words: &w,
+            common_words_intl: intl.as_deref().unwrap_or(BUILTIN.common_words_intl),
             dictionary: &d,
             not_names: &n,
         }))
@@ -1226,6 +1244,7 @@ impl Gazetteers {
         // writer's most of all).
         let upper = [
             src.common_words,
+            src.common_words_intl,
             src.dictionary,
             src.not_names,
             src.first_names,
@@ -1252,7 +1271,7 @@ impl Gazetteers {
         };
         let mut max_place_words = 1;
         let mut place_prefixes = WordTable::with_capacity(1024);
-        for w in entries(src.common_words) {
+        for w in entries(src.common_words).chain(entries(src.common_words_intl)) {
             let flags = if NAMES_OVER_WORDS.contains(&w) {
                 DICT
             } else {
@@ -2795,7 +2814,6 @@ mod tests {
     /// languages are no persons; the names in those letters still are.
     #[test]
     fn letter_words_in_other_languages_are_not_names() {
-        // ("Sie" is a given name in the lists, and stays a person.)
         for (text, names, words) in [
             (
                 "Sehr geehrte Frau Müller, bitte senden Sie die Rechnung an die Adresse unten. \
@@ -2824,6 +2842,63 @@ mod tests {
                 assert!(!got.iter().any(|g| g.contains(w)), "{w} in {got:?}");
             }
         }
+    }
+
+    /// The function words that open sentences in six languages
+    /// (`common_words_intl.txt`) are no persons, though some are names in
+    /// the lists ("Sie", "Pero", "Elle", "Das"); beside a name they still
+    /// make one, and the given names common in English stay names alone.
+    #[test]
+    fn sentence_openers_in_other_languages_are_not_names() {
+        for text in [
+            "Können Sie mir helfen? Das ist nicht richtig. Wie geht es Ihnen? \
+             Hier ist die Rechnung. Ist das Paket angekommen? Sind Sie sicher?",
+            "Il est arrivé hier. Elle travaille ici. Qui est là? Mais non.",
+            "El pedido llegó tarde. Muy bien, gracias. Pero no tengo el número. \
+             Como le dije, Su pedido está listo. Para más información llame.",
+            "Non ho capito. Chi ha chiamato? Mio fratello lavora qui.",
+            "Hij is niet thuis. Zij werkt hier. Niet vergeten. Maar ik weet het niet. Ook goed.",
+            "Não recebi a fatura. Ele está em casa. Ela trabalha aqui. Muito obrigado.",
+        ] {
+            let got = found(text, "PERSON", 0.5);
+            assert!(got.is_empty(), "{text}: {got:?}");
+        }
+        let text =
+            "Les Paul played. Dan called. Mia Rossi paid. Rahul Das wrote. Elle Fanning starred.";
+        assert_eq!(
+            found(text, "PERSON", 0.5),
+            ["Les Paul", "Dan", "Mia Rossi", "Rahul Das", "Elle Fanning"]
+        );
+    }
+
+    /// A site's gazetteer directory made before `common_words_intl.txt`
+    /// existed loads, with the embedded list; its own copy replaces it.
+    #[test]
+    fn gazetteer_dir_may_leave_out_the_other_languages_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = BUILTIN;
+        for (name, text) in [
+            ("first_names.txt", b.first_names),
+            ("surnames.txt", b.surnames),
+            ("cities.txt", b.cities),
+            ("countries.txt", b.countries),
+            ("common_words.txt", b.common_words),
+            ("dictionary.txt", b.dictionary),
+            ("not_names.txt", b.not_names),
+        ] {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let text = "Pero no tengo el número.";
+        let persons = |g: &Gazetteers| {
+            let mut v = Vec::new();
+            g.find(text, &mut v);
+            v.iter()
+                .filter(|s| &*s.entity == "PERSON" && s.score >= 0.5)
+                .count()
+        };
+        assert_eq!(persons(&Gazetteers::from_dir(dir.path()).unwrap()), 0);
+        std::fs::write(dir.path().join(INTL_FILE), "# none\n").unwrap();
+        assert_eq!(persons(&Gazetteers::from_dir(dir.path()).unwrap()), 1);
     }
 
     /// Camel-case words of ordinary words are code and product names, not

@@ -39,7 +39,17 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
             continue;
         }
         let prev_end = if i > 0 { spans[i - 1].end } else { 0 };
-        let Some(before) = house_number_before(text, s.start).filter(|&b| b >= prev_end) else {
+        // A name may be the last word of a street whose first words are
+        // ordinary ones ("11 Paso Rivero 7301", "17 R Família Marques 19"):
+        // looked for only if a number follows, as the street needs.
+        let Some(before) = house_number_before(text, s.start)
+            .or_else(|| {
+                (gaz_name && number_after(text, s.end).is_some())
+                    .then(|| street_words_before(text, s.start))
+                    .flatten()
+            })
+            .filter(|&b| b >= prev_end)
+        else {
             continue;
         };
         if is_addr {
@@ -360,6 +370,30 @@ fn house_number_before(text: &str, pos: usize) -> Option<usize> {
     start
 }
 
+/// Where the house number starts before one to three capitalised words
+/// that end right before `pos`, each after a single space ("11 Paso" before
+/// "Rivero", "17 R Família" before "Marques"), or None.
+fn street_words_before(text: &str, pos: usize) -> Option<usize> {
+    let mut cur = pos;
+    for _ in 0..3 {
+        let head = text[..cur].strip_suffix(' ')?;
+        let start = head
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_alphabetic())
+            .last()?
+            .0;
+        if !head[start..].starts_with(char::is_uppercase) {
+            return None;
+        }
+        if let Some(b) = house_number_before(text, start) {
+            return Some(b);
+        }
+        cur = start;
+    }
+    None
+}
+
 /// End of " 36" / " 36b" directly after `pos` on the same line.
 fn number_after(text: &str, pos: usize) -> Option<usize> {
     let tail = &text[pos..];
@@ -655,6 +689,36 @@ mod tests {
                 ("LOCATION".into(), "Oslo".into())
             ]
         );
+    }
+
+    #[test]
+    fn street_words_before_a_name_join_the_street() {
+        for (t, name, street) in [
+            (
+                "lives at 11 Paso Rivero 7301, Tomas",
+                "Rivero",
+                "11 Paso Rivero 7301",
+            ),
+            (
+                "17 R Família Marques 19\n Apt. 618",
+                "Marques",
+                "17 R Família Marques 19",
+            ),
+        ] {
+            let mut v = vec![sp(t, name, "PERSON", "gazetteer:name")];
+            address_context(t, &mut v, gaz());
+            assert_eq!(values(t, &v)[0], ("ADDRESS".into(), street.into()), "{t}");
+        }
+        // A lower-case word, four words, or no number after: no street.
+        for (t, name) in [
+            ("we ate 12 apples Smith 3", "Smith"),
+            ("at 11 Paso Del Mar Alto Rivero 7301", "Rivero"),
+            ("at 11 Paso Rivero, thanks", "Rivero"),
+        ] {
+            let mut v = vec![sp(t, name, "PERSON", "gazetteer:name")];
+            address_context(t, &mut v, gaz());
+            assert_eq!(values(t, &v), [("PERSON".into(), name.into())], "{t}");
+        }
     }
 
     #[test]
