@@ -2871,6 +2871,26 @@ mod tests {
         );
     }
 
+    /// Software and service names (`not_names.txt`) are no persons or
+    /// places; a person sharing a name with a tool (Jenkins) still is one.
+    #[test]
+    fn software_names_are_not_names() {
+        let text = "We migrated the JavaScript client to TypeScript and moved the repo from \
+                    GitHub to GitLab; PostgreSQL and MongoDB backups run via Kubernetes CronJobs.";
+        let mut v = Vec::new();
+        gaz().find(text, &mut v);
+        let got: Vec<&str> = v
+            .iter()
+            .filter(|s| s.score >= 0.5)
+            .map(|s| &text[s.start..s.end])
+            .collect();
+        assert!(got.is_empty(), "{got:?}");
+        assert_eq!(
+            found("Ask Jenkins about the build.", "PERSON", 0.5),
+            ["Jenkins"]
+        );
+    }
+
     /// A site's gazetteer directory made before `common_words_intl.txt`
     /// existed loads, with the embedded list; its own copy replaces it.
     #[test]
