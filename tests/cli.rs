@@ -709,6 +709,9 @@ fn contains_word_matches_whole_words_only() {
     assert!(!contains_word("Karlshamn", "Karl"));
     assert!(!contains_word("Calixta Karls", "Karl"));
     assert!(!contains_word("MKarl", "Karl"));
+    assert!(!contains_word("Dr. Karl-Friedrich Kester", "Karl"));
+    assert!(contains_word("Karl's file", "Karl"));
+    assert!(contains_word("(415) 555-0132", "555-0132"));
     // A whole-word hit after a part-word one is still found.
     assert!(contains_word("Karls and Karl", "Karl"));
     assert!(contains_word("call 555-0132.", "555-0132"));
