@@ -784,6 +784,48 @@ fn postcode_before(bytes: &[u8], start: usize) -> Option<usize> {
     ok.then_some(i)
 }
 
+/// The last token of the name after a lower-case title written with its
+/// dot at `toks[i]` ("mr. martin", "dr. hurst", "mrs. anna kowalska"), or
+/// None. Only the abbreviations: a lower-case "judge" or "president" is
+/// an ordinary word, and after a number "ms." is milliseconds. The name is
+/// a given name, though it may be an ordinary word too ("martin"), or a
+/// surname that is none ("hurst": the surname lists hold "then" and
+/// "suite"); a next word that can only be a surname joins it.
+fn lower_titled_name(text: &[u8], toks: &[Tok], i: usize) -> Option<usize> {
+    let t = toks[i];
+    let title = text.get(t.start..t.end)?.strip_suffix(b".")?;
+    if !matches!(title, b"mr" | b"mrs" | b"ms" | b"mx" | b"dr" | b"prof")
+        || text[..t.start]
+            .trim_ascii_end()
+            .last()
+            .is_some_and(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    let word = |k: usize| {
+        toks.get(k).filter(|n| {
+            n.joined_prev
+                && !n.cap
+                && n.end - n.start >= 3
+                && n.flags & (TITLE | NOT_NAME | PARTICLE) == 0
+                && !part_of_identifier(text, n.end)
+        })
+    };
+    let name = word(i + 1)?;
+    if name.flags & FIRST == 0 && (name.flags & LAST == 0 || name.flags & (COMMON | DICT) != 0) {
+        return None;
+    }
+    let surname = |n: &Tok| {
+        n.flags & LAST != 0 && n.flags & (COMMON | DICT) == 0
+            || n.flags & (DICT | COMMON | FIRST | LAST) == 0
+    };
+    Some(if word(i + 2).is_some_and(surname) {
+        i + 2
+    } else {
+        i + 1
+    })
+}
+
 /// Whether the word ending at `end` runs on into a host, file or
 /// resource name: "deploy to kubeprod01", "pushed to staging-db-2", "sent
 /// to mailhost.internal", "copy to backup:/srv", "moved to logs/old". Such
@@ -1833,6 +1875,10 @@ impl Gazetteers {
                 0.7
             } else if cue {
                 0.55
+            } else if person_like {
+                // "follow up with tracy smith": as for a capitalised one,
+                // the name detector decides ("Tracy" is a city too).
+                0.0
             } else {
                 0.4
             };
@@ -1859,7 +1905,7 @@ impl Gazetteers {
             let t = toks[i];
             if !(t.cap
                 || t.initial
-                || t.flags & FIRST != 0
+                || t.flags & (FIRST | TITLE) != 0
                 || t.flags & (DICT | COMMON | PARTICLE) == 0)
             {
                 i += 1;
@@ -1882,6 +1928,15 @@ impl Gazetteers {
                     // place preposition.
                     out.push(self.place_span(t.start, t.end, 0.5));
                     i += 1;
+                    continue;
+                }
+                // "mr. martin", "dr. hurst": a lower-case title with its
+                // dot, then a name, even one that is a word too.
+                if t.flags & TITLE != 0
+                    && let Some(end_tok) = lower_titled_name(text.as_bytes(), toks, i)
+                {
+                    out.push(self.person_span(t.start, toks[end_tok].end, 0.85));
+                    i = end_tok + 1;
                     continue;
                 }
                 // Only a first name starts a lower-case name: most words
@@ -2869,6 +2924,36 @@ mod tests {
             found(text, "PERSON", 0.5),
             ["Les Paul", "Dan", "Mia Rossi", "Rahul Das", "Elle Fanning"]
         );
+    }
+
+    /// Lower-case text: a title with its dot makes the next name a person
+    /// ("mr. martin", though "martin" is a word and a town); a given name
+    /// that is a town too is left to the name detector ("tracy").
+    #[test]
+    fn lower_case_titles_and_names_that_are_towns() {
+        for (text, want) in [
+            ("mr. martin is a 50 year old man", "mr. martin"),
+            ("dr. hurst is a 50 year old man", "dr. hurst"),
+            ("mrs. anna kowalska called", "mrs. anna kowalska"),
+            ("hello, this is mr. chad farmer.", "mr. chad"),
+            (
+                "follow up with tracy wiśniewska in 2 months.",
+                "tracy wiśniewska",
+            ),
+        ] {
+            assert_eq!(found(text, "PERSON", 0.5), [want], "{text}");
+        }
+        assert!(found("follow up with tracy wiśniewska", "LOCATION", 0.1).is_empty());
+        // The surname lists hold "then" and "suite"; "ms." after a number
+        // is milliseconds; a lower-case "judge" is a word.
+        for text in [
+            "turn left on oak dr. then right",
+            "12 elm dr. suite 5",
+            "the query took 200 ms. martin said",
+            "the judge martin said",
+        ] {
+            assert!(found(text, "PERSON", 0.5).is_empty(), "{text}");
+        }
     }
 
     /// Software and service names (`not_names.txt`) are no persons or
