@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 mod common;
-use common::{BIN, contains_word, gdr};
+use common::{BIN, contains_word, fixed_key, gdr};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -138,6 +138,7 @@ const RECORD_IDENTIFIERS: &[&str] = &[
 #[test]
 fn rewrite_jsonl_replaces_identifiers_and_keeps_everything_else() {
     let state = tempfile::tempdir().unwrap();
+    fixed_key(state.path());
     let input_text = std::fs::read_to_string(fixture("records.jsonl")).unwrap();
     let out = rewrite_records(state.path());
 
@@ -189,11 +190,10 @@ fn rewrite_jsonl_replaces_identifiers_and_keeps_everything_else() {
     }
 
     // Each record's identifiers are gone from that record's output, as
-    // whole words. (Not from the whole output: the state dir, and so the
-    // key, is fresh each run, and a surrogate may by chance be a name
-    // another record holds, as "Karl Strobel" once became "Brennan
-    // Niermann" next to a record of "Liam Brennan". That is no leak, but a
-    // check over the whole output failed on it.)
+    // whole words. (Not from the whole output: a surrogate may by chance be
+    // a name another record holds, as "Karl Strobel" once became "Brennan
+    // Niermann" next to a record of "Liam Brennan" under a random key. That
+    // is no leak, but a check over the whole output failed on it.)
     for id in RECORD_IDENTIFIERS {
         let mut holders = 0;
         for (i, (a, b)) in inputs.iter().zip(&outputs).enumerate() {
@@ -406,6 +406,7 @@ fn scan_reports_spans_without_values() {
 #[test]
 fn chat_field_path_rewrites_only_contents() {
     let state = tempfile::tempdir().unwrap();
+    fixed_key(state.path());
     let input = fixture("chat.jsonl");
     let input_text = std::fs::read_to_string(&input).unwrap();
     let o = gdr(
@@ -658,6 +659,7 @@ fn hard_negatives_are_untouched() {
 #[test]
 fn text_note_keeps_layout() {
     let state = tempfile::tempdir().unwrap();
+    fixed_key(state.path());
     let input = fixture("note.txt");
     let original = std::fs::read_to_string(&input).unwrap();
     let o = gdr(
