@@ -84,6 +84,8 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
         city_before_postcode(text, spans, location, det, gaz);
         let added = venue_before_address(text, spans, org, det);
         add_sorted(spans, added);
+        let added = company_line_before_address(text, spans, [org, address, det]);
+        add_sorted(spans, added);
         trailing_places(text, spans, location, det, gaz);
         block_lines(text, spans, location, det, gaz);
     }
@@ -219,6 +221,84 @@ fn venue_before_address(text: &str, spans: &[Span], org: &Arc<str>, det: &Arc<st
             }
             words += 1;
             cursor = k - 1;
+        }
+    }
+    added
+}
+
+/// The line above a street address that opens its line is the company's
+/// in a block of short lines: a signature or letterhead names the
+/// employer there ("Jane Roe\nAcme Widgets\n12 Main Street"). Only a
+/// short line (six words or fewer) with no span in it and no closing
+/// punctuation (not "Home address:", not a sentence), one blank line
+/// allowed between, and only if the line above it is short too, or there
+/// is none.
+fn company_line_before_address(
+    text: &str,
+    spans: &[Span],
+    [org, address, det]: [&Arc<str>; 3],
+) -> Vec<Span> {
+    let b = text.as_bytes();
+    let line_start = |end: usize| {
+        b[..end]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |p| p + 1)
+    };
+    // A line's text without the bullets and spaces around it.
+    let trim = |from: usize, to: usize| {
+        let mut a = from;
+        while a < to && b[a].is_ascii() && !b[a].is_ascii_alphanumeric() {
+            a += 1;
+        }
+        let mut z = to;
+        while z > a && b[z - 1].is_ascii_whitespace() {
+            z -= 1;
+        }
+        (a, z)
+    };
+    let short = |a: usize, z: usize| z - a <= 60 && text[a..z].split_whitespace().count() <= 6;
+    let mut added = Vec::new();
+    for (i, s) in spans.iter().enumerate() {
+        if &*s.entity != "ADDRESS" {
+            continue;
+        }
+        let ls = line_start(s.start);
+        if ls == 0 || trim(ls, s.start).0 != s.start {
+            continue;
+        }
+        // The line above, or the one above a blank line.
+        let (mut ps, mut pe) = (line_start(ls - 1), ls - 1);
+        if trim(ps, pe).0 == trim(ps, pe).1 && ps > 0 {
+            (ps, pe) = (line_start(ps - 1), ps - 1);
+        }
+        let (a, z) = trim(ps, pe);
+        let floor = if i > 0 { spans[i - 1].end } else { 0 };
+        if a == z || a < floor || !short(a, z) {
+            continue;
+        }
+        if matches!(b[z - 1], b':' | b',' | b'.' | b';' | b'?' | b'!') {
+            continue;
+        }
+        let above_ok = ps == 0 || {
+            let (a2, z2) = trim(line_start(ps - 1), ps - 1);
+            a2 == z2 || short(a2, z2) && !matches!(b[z2 - 1], b'.' | b'?' | b'!' | b':')
+        };
+        if above_ok {
+            // A line that opens with a number is the street's own first
+            // line ("19 guipúzcoa 1268" above "apt. 013"), not a company.
+            added.push(Span {
+                start: a,
+                end: z,
+                entity: if b[a].is_ascii_digit() {
+                    address.clone()
+                } else {
+                    org.clone()
+                },
+                score: 0.6,
+                detector: det.clone(),
+                validated: false,
+            });
         }
     }
     added
@@ -689,6 +769,74 @@ mod tests {
                 ("LOCATION".into(), "Oslo".into())
             ]
         );
+    }
+
+    #[test]
+    fn company_line_above_a_street_line() {
+        let run = |t: &str, spans: Vec<Span>| {
+            let mut v = spans;
+            address_context(t, &mut v, gaz());
+            values(t, &v)
+        };
+        // Signature block: person, company, street.
+        let t = "Rebecca Jessen\nAsset4\n74 Hauptplatz 69";
+        let got = run(
+            t,
+            vec![
+                sp(t, "Rebecca Jessen", "PERSON", "gazetteer:name"),
+                sp(t, "74 Hauptplatz 69", "ADDRESS", "rule:x"),
+            ],
+        );
+        assert!(got.contains(&("ORG".into(), "Asset4".into())), "{got:?}");
+        // First line, a blank line, bullets; a numbered line is the street.
+        for (t, line, want) in [
+            ("Golden Helix\n\n21 Main Street", "Golden Helix", "ORG"),
+            (
+                "??? Jane Roe\n??? Google Maps\n??? 93 Main Street",
+                "Google Maps",
+                "ORG",
+            ),
+            (
+                "19 guipúzcoa 1268\n apt. 013",
+                "19 guipúzcoa 1268",
+                "ADDRESS",
+            ),
+        ] {
+            let addr = t
+                .rsplit('\n')
+                .next()
+                .unwrap()
+                .trim_start_matches(['?', ' ']);
+            let got = run(t, vec![sp(t, addr, "ADDRESS", "rule:x")]);
+            assert!(got.contains(&(want.into(), line.into())), "{t:?}: {got:?}");
+        }
+        // A cue line, a sentence, a line with a span, a long line, a
+        // sentence above, an address inside its line: nothing added.
+        for (t, addr) in [
+            ("Home address:\n221 Baker Street", "221 Baker Street"),
+            ("We moved last year.\n221 Baker Street", "221 Baker Street"),
+            (
+                "Please find the signed contract and the invoice for March attached here\n221 Baker Street",
+                "221 Baker Street",
+            ),
+            (
+                "It is a lovely place.\nThe new office\n221 Baker Street",
+                "221 Baker Street",
+            ),
+            ("Our office\nis at 221 Baker Street", "221 Baker Street"),
+        ] {
+            let got = run(t, vec![sp(t, addr, "ADDRESS", "rule:x")]);
+            assert_eq!(got, [("ADDRESS".into(), addr.into())], "{t:?}");
+        }
+        let t = "Karl Strobel\n221 Baker Street";
+        let got = run(
+            t,
+            vec![
+                sp(t, "Karl Strobel", "PERSON", "gazetteer:name"),
+                sp(t, "221 Baker Street", "ADDRESS", "rule:x"),
+            ],
+        );
+        assert_eq!(got.len(), 2, "{got:?}");
     }
 
     #[test]
