@@ -1463,6 +1463,20 @@ impl Gazetteers {
         self.words.get(buf.as_bytes()).unwrap_or(0)
     }
 
+    /// True if `word` (any case) can be a name as an item of a list of
+    /// names: a first name, even one that is a word too ("Crystal",
+    /// "brandy"), a surname that is no word, or a word in no list at all
+    /// ("natalina"); not a title, particle or a word never a name. (The
+    /// surname lists hold words such as "agent" and "then".)
+    pub fn list_name(&self, word: &str) -> bool {
+        let mut b = String::new();
+        let f = self.flags(word, &mut b);
+        if f & (TITLE | PARTICLE | NOT_NAME) != 0 || word.chars().count() < 2 {
+            return false;
+        }
+        f & FIRST != 0 || f & (DICT | COMMON) == 0 && (f & LAST != 0 || word.chars().count() >= 3)
+    }
+
     /// True if `word` (any case) is a known first name or surname.
     pub fn is_name(&self, word: &str) -> bool {
         let mut b = String::new();

@@ -3,8 +3,13 @@
 //! stands before the first number only, so the rule finds that one; the
 //! rest of the list would leak. A number that continues the list right
 //! after a cued ID, written the same way, is an ID too.
+//!
+//! Lists of names: "They had 6: Hans, Linda, Amber, Andrew and Brendan".
+//! A name that is a word too (Amber, Crystal, Mark) needs a cue alone;
+//! among names, the list is the cue.
 
 use super::Span;
+use super::gazetteer::Gazetteers;
 use std::sync::Arc;
 
 /// Score of a listed number: it has no cue of its own, but the list's
@@ -174,6 +179,178 @@ fn same_shape(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// Score of a name found by its list: above the rewrite threshold, below a
+/// name the word lists are sure of.
+const LISTED_NAME_SCORE: f32 = 0.6;
+
+/// The items of each list of single words or person spans, separated by
+/// commas and closed by "and"/"&"/"or", in which at least two items and half of them
+/// are persons at or above `threshold`: the other items that can be names
+/// ([`Gazetteers::list_name`]) become persons, replacing a weaker span on
+/// the same word. Spans stay merged, sorted and disjoint.
+pub fn name_lists(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, threshold: f32) {
+    let person = |s: &Span| &*s.entity == "PERSON" && s.score >= threshold;
+    if spans.iter().filter(|s| person(s)).count() < 2 {
+        return;
+    }
+    let mut found: Vec<(Option<usize>, usize, usize)> = Vec::new();
+    let mut items: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < spans.len() {
+        if !person(&spans[i]) {
+            i += 1;
+            continue;
+        }
+        // Most persons stand in no list: nothing separates them from a
+        // neighbour.
+        let (a, z) = (spans[i].start, spans[i].end);
+        let (prev, next) = (
+            prev_word_item(text, a, spans),
+            next_word_item(text, z, spans),
+        );
+        if prev.is_none() && next.is_none() {
+            i += 1;
+            continue;
+        }
+        // The items before this person (read backwards, then turned), it,
+        // and those after it: the list ends past this span, and the loop
+        // moves on.
+        items.clear();
+        let mut at = prev;
+        while let Some(p) = at {
+            items.push(p);
+            at = prev_word_item(text, p.0, spans);
+        }
+        items.reverse();
+        items.push((a, z));
+        let mut at = next;
+        while let Some(n) = at {
+            items.push(n);
+            at = next_word_item(text, n.1, spans);
+        }
+        let last_end = items[items.len() - 1].1;
+        // The span covering each item exactly, if any.
+        let span_of =
+            |(a, z): (usize, usize)| spans.iter().position(|s| s.start == a && s.end == z);
+        let persons = items
+            .iter()
+            .filter(|&&it| span_of(it).is_some_and(|k| person(&spans[k])))
+            .count();
+        // A list closes with "and", "&" or "or": commas alone are as often
+        // an apposition ("their Agent, Mrs A. Wittling-Vogel, Head of ...").
+        let closed = || {
+            let between = &text[items[0].1..items[items.len() - 1].0];
+            [" and ", " & ", " or "].iter().any(|w| between.contains(w))
+        };
+        if items.len() >= 3 && persons >= 2 && 2 * persons >= items.len() && closed() {
+            for &(a, z) in &items {
+                let k = span_of((a, z));
+                if k.is_some_and(|k| person(&spans[k]) || spans[k].score >= threshold) {
+                    continue;
+                }
+                if gaz.list_name(&text[a..z]) {
+                    found.push((k, a, z));
+                }
+            }
+        }
+        // On past the list.
+        while i < spans.len() && spans[i].start < last_end {
+            i += 1;
+        }
+    }
+    if found.is_empty() {
+        return;
+    }
+    static DET: std::sync::LazyLock<(Arc<str>, Arc<str>)> =
+        std::sync::LazyLock::new(|| (Arc::from("PERSON"), Arc::from("structure:name_list")));
+    let mut added = false;
+    for (k, start, end) in found {
+        let span = Span {
+            start,
+            end,
+            entity: DET.0.clone(),
+            score: LISTED_NAME_SCORE,
+            detector: DET.1.clone(),
+            validated: false,
+        };
+        match k {
+            Some(k) => spans[k] = span,
+            None => {
+                spans.push(span);
+                added = true;
+            }
+        }
+    }
+    if added {
+        spans.sort_by_key(|s| s.start);
+    }
+}
+
+/// A letter of a name, or an apostrophe or hyphen inside one.
+fn name_char(c: char) -> bool {
+    c.is_alphabetic() || c == '\'' || c == '-' || c == '’'
+}
+
+/// The list item after `at`: past a separator (", ", ", and ", " and ",
+/// " & ", " or "), either a span starting there or one word, which must
+/// end the list or come before another separator. None otherwise.
+fn next_word_item(text: &str, at: usize, spans: &[Span]) -> Option<(usize, usize)> {
+    let rest = &text[at..];
+    let after_comma = rest.strip_prefix(',').map(|r| r.trim_start_matches(' '));
+    let body = match after_comma {
+        Some(r) if r.len() < rest.len() - 1 => ["and ", "& ", "or "]
+            .iter()
+            .find_map(|w| r.strip_prefix(w))
+            .unwrap_or(r),
+        Some(_) => return None,
+        None => {
+            let r = rest.strip_prefix(' ')?;
+            ["and ", "& ", "or "]
+                .iter()
+                .find_map(|w| r.strip_prefix(w))?
+        }
+    };
+    let start = text.len() - body.len();
+    let end = match spans.iter().find(|s| s.start == start) {
+        Some(s) => s.end,
+        None => start + body.find(|c: char| !name_char(c)).unwrap_or(body.len()),
+    };
+    if end == start {
+        return None;
+    }
+    // The item is whole: a separator, the end of a clause or the text next.
+    let tail = &text[end..];
+    let whole = tail.is_empty()
+        || tail.starts_with([',', '.', ';', ':', '!', '?', ')', '\n', '"'])
+        || [" and ", " & ", " or "].iter().any(|w| tail.starts_with(w));
+    whole.then_some((start, end))
+}
+
+/// The list item before `at` (the start of an item): a span ending there,
+/// or one word, before a separator. None when no separator is there.
+fn prev_word_item(text: &str, at: usize, spans: &[Span]) -> Option<(usize, usize)> {
+    let head = text[..at].strip_suffix(' ')?;
+    let head = ["and", "&", "or"]
+        .iter()
+        .find_map(|w| {
+            head.strip_suffix(w)
+                .filter(|h| h.ends_with([' ', ',']))
+                .map(|h| h.trim_end_matches(' '))
+        })
+        .map_or_else(
+            || head.strip_suffix(','),
+            |h| Some(h.strip_suffix(',').unwrap_or(h)),
+        )?;
+    let end = head.len();
+    let start = match spans.iter().find(|s| s.end == end) {
+        Some(s) => s.start,
+        None => head.rfind(|c: char| !name_char(c)).map_or(0, |p| {
+            p + head[p..].chars().next().map_or(1, char::len_utf8)
+        }),
+    };
+    (start < end).then_some((start, end))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +371,73 @@ mod tests {
         let mut v = vec![first];
         id_lists(text, &mut v);
         v.iter().skip(1).map(|s| &text[s.start..s.end]).collect()
+    }
+
+    fn gaz() -> &'static Gazetteers {
+        static G: std::sync::OnceLock<Gazetteers> = std::sync::OnceLock::new();
+        G.get_or_init(Gazetteers::builtin)
+    }
+
+    /// Persons after [`name_lists`], given the persons (at 0.8) in `known`.
+    fn names(text: &str, known: &[&str]) -> Vec<String> {
+        let mut v: Vec<Span> = known
+            .iter()
+            .map(|k| {
+                let start = text.find(k).unwrap();
+                Span {
+                    start,
+                    end: start + k.len(),
+                    entity: Arc::from("PERSON"),
+                    score: 0.8,
+                    detector: Arc::from("gazetteer:name"),
+                    validated: false,
+                }
+            })
+            .collect();
+        v.sort_by_key(|s| s.start);
+        name_lists(text, &mut v, gaz(), 0.5);
+        assert!(v.windows(2).all(|w| w[0].end <= w[1].start));
+        v.iter().map(|s| text[s.start..s.end].to_string()).collect()
+    }
+
+    #[test]
+    fn names_that_are_words_are_names_in_a_list_of_names() {
+        let t = "They had 6: Hans, Linda, Amber, Andrew, Brendan and Ama.";
+        assert_eq!(
+            names(t, &["Hans", "Linda", "Andrew", "Brendan", "Ama"]),
+            ["Hans", "Linda", "Amber", "Andrew", "Brendan", "Ama"]
+        );
+        let t = "they had 6: natalina, thomas, crystal, omar, zachary and brandy.";
+        assert_eq!(
+            names(t, &["thomas", "omar", "zachary"]),
+            ["natalina", "thomas", "crystal", "omar", "zachary", "brandy"]
+        );
+        let t = "Tom, Hope & Mary Ann Smith came.";
+        assert_eq!(
+            names(t, &["Tom", "Mary Ann Smith"]),
+            ["Tom", "Hope", "Mary Ann Smith"]
+        );
+    }
+
+    #[test]
+    fn other_lists_stay_as_they_are() {
+        for (t, known) in [
+            // Not closed by "and": an apposition.
+            (
+                "signed in Amber, Mrs A. Wittling-Vogel, Mark Hope",
+                &["Mrs A. Wittling-Vogel", "Mark Hope"][..],
+            ),
+            // "the kids" is no one-word item; fewer than half are names.
+            ("I met John, Mary and the kids.", &["John", "Mary"]),
+            ("apples, pears, Amber, John and Mary", &["John", "Mary"]),
+            // Two items only; one person alone.
+            ("Anna and Grace", &["Anna"]),
+            ("Anna", &["Anna"]),
+            // A surname that is a word ("agent") is none by its list.
+            ("Anna, Maria and Agent", &["Anna", "Maria"]),
+        ] {
+            assert_eq!(names(t, known), known, "{t}");
+        }
     }
 
     #[test]

@@ -154,6 +154,7 @@ impl Detector {
         let mut spans = merge::resolve(spans, self.threshold);
         structure::address_context(text, &mut spans, &self.gazetteers);
         lists::id_lists(text, &mut spans);
+        lists::name_lists(text, &mut spans, &self.gazetteers, self.threshold);
         spans
     }
 

@@ -263,8 +263,17 @@ fn company_line_before_address(
         if &*s.entity != "ADDRESS" {
             continue;
         }
-        let ls = line_start(s.start);
-        if ls == 0 || trim(ls, s.start).0 != s.start {
+        // Back over bullets and spaces only to the line's start: an
+        // address inside its line (most) is left at once.
+        let mut ls = s.start;
+        while ls > 0
+            && b[ls - 1] != b'\n'
+            && b[ls - 1].is_ascii()
+            && !b[ls - 1].is_ascii_alphanumeric()
+        {
+            ls -= 1;
+        }
+        if ls == 0 || b[ls - 1] != b'\n' {
             continue;
         }
         // The line above, or the one above a blank line.
