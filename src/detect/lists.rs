@@ -351,6 +351,86 @@ fn prev_word_item(text: &str, at: usize, spans: &[Span]) -> Option<(usize, usize
     (start < end).then_some((start, end))
 }
 
+/// Speakers of a dialogue: a line that opens with one word and a colon
+/// ("Amber: I'm Cynthia's daughter") names who speaks. When at least two
+/// lines of the text open so (a chat log, a transcript), each such word
+/// that can be a name ([`Gazetteers::list_name`]: not "Agent", "Note",
+/// "Subject") is a person, replacing a weaker span on it. Alone, "Mark:"
+/// or "Will:" could be anything.
+pub fn speaker_labels(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, threshold: f32) {
+    let b = text.as_bytes();
+    if memchr::memchr(b':', b).is_none() {
+        return;
+    }
+    // (start, end) of each line's opening word before a colon, found from
+    // the colons (few) rather than the lines (many, in long documents).
+    let mut labels: Vec<(usize, usize)> = Vec::new();
+    for c in memchr::memchr_iter(b':', b) {
+        // "https://", "::" are no labels.
+        if matches!(b.get(c + 1), Some(b'/' | b':')) {
+            continue;
+        }
+        let mut end = c;
+        while end > 0 && b[end - 1] == b' ' {
+            end -= 1;
+        }
+        let mut start = end;
+        while let Some(ch) = text[..start]
+            .chars()
+            .next_back()
+            .filter(|&ch| name_char(ch))
+        {
+            start -= ch.len_utf8();
+        }
+        let mut k = start;
+        while k > 0 && matches!(b[k - 1], b' ' | b'\t') {
+            k -= 1;
+        }
+        if start < end
+            && (k == 0 || b[k - 1] == b'\n')
+            && text[start..].starts_with(char::is_alphabetic)
+        {
+            labels.push((start, end));
+        }
+    }
+    if labels.len() < 2 {
+        return;
+    }
+    static DET: std::sync::LazyLock<(Arc<str>, Arc<str>)> =
+        std::sync::LazyLock::new(|| (Arc::from("PERSON"), Arc::from("structure:speaker")));
+    let mut added = false;
+    for (start, end) in labels {
+        // A span on the word, or over it.
+        let k = spans.iter().position(|s| s.start < end && s.end > start);
+        if let Some(k) = k
+            && (spans[k].score >= threshold || spans[k].start != start || spans[k].end != end)
+        {
+            continue;
+        }
+        if !gaz.list_name(&text[start..end]) {
+            continue;
+        }
+        let span = Span {
+            start,
+            end,
+            entity: DET.0.clone(),
+            score: LISTED_NAME_SCORE,
+            detector: DET.1.clone(),
+            validated: false,
+        };
+        match k {
+            Some(k) => spans[k] = span,
+            None => {
+                spans.push(span);
+                added = true;
+            }
+        }
+    }
+    if added {
+        spans.sort_by_key(|s| s.start);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,6 +518,30 @@ mod tests {
         ] {
             assert_eq!(names(t, known), known, "{t}");
         }
+    }
+
+    fn speakers(text: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        speaker_labels(text, &mut v, gaz(), 0.5);
+        v.iter().map(|s| text[s.start..s.end].to_string()).collect()
+    }
+
+    #[test]
+    fn speakers_of_a_dialogue_are_persons() {
+        assert_eq!(
+            speakers("Troy: \"Who are you?\"\nAmber: \"I'm Cynthia's daughter\"."),
+            ["Troy", "Amber"]
+        );
+        assert_eq!(
+            speakers("Agent: How can I help?\n  Mark : my card was charged twice\nAgent: Sorry"),
+            ["Mark"]
+        );
+        // One label line; a time, a URL and headers are no speakers.
+        assert!(speakers("Mark: 5/10").is_empty());
+        assert!(
+            speakers("Note: call back\nSubject: refund\nAt 10:30 see https://x.org").is_empty()
+        );
+        assert!(speakers("Will: yes\nhttps://example.org\nMay:").len() == 2);
     }
 
     #[test]

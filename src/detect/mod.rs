@@ -155,6 +155,7 @@ impl Detector {
         structure::address_context(text, &mut spans, &self.gazetteers);
         lists::id_lists(text, &mut spans);
         lists::name_lists(text, &mut spans, &self.gazetteers, self.threshold);
+        lists::speaker_labels(text, &mut spans, &self.gazetteers, self.threshold);
         spans
     }
 
