@@ -64,6 +64,12 @@ pub fn id_lists(text: &str, spans: &mut Vec<Span>) {
             at = end;
         }
     }
+    put(spans, found);
+}
+
+/// Put each found span in place of the span it replaces, or add it; the
+/// spans stay sorted.
+fn put(spans: &mut Vec<Span>, found: Vec<(Option<usize>, Span)>) {
     let mut added = false;
     for (replace, span) in found {
         match replace {
@@ -76,6 +82,27 @@ pub fn id_lists(text: &str, spans: &mut Vec<Span>) {
     }
     if added {
         spans.sort_by_key(|s| s.start);
+    }
+}
+
+/// A person found by its list of names, or as a speaker of a dialogue, at
+/// [`LISTED_NAME_SCORE`].
+fn listed_person(start: usize, end: usize, speaker: bool) -> Span {
+    static NAMES: std::sync::LazyLock<[Arc<str>; 3]> = std::sync::LazyLock::new(|| {
+        ["PERSON", "structure:name_list", "structure:speaker"].map(Arc::from)
+    });
+    let [person, by_list, by_speaker] = &*NAMES;
+    Span {
+        start,
+        end,
+        entity: person.clone(),
+        score: LISTED_NAME_SCORE,
+        detector: if speaker {
+            by_speaker.clone()
+        } else {
+            by_list.clone()
+        },
+        validated: false,
     }
 }
 
@@ -261,29 +288,11 @@ pub fn name_lists(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, threshold
     if found.is_empty() {
         return;
     }
-    static DET: std::sync::LazyLock<(Arc<str>, Arc<str>)> =
-        std::sync::LazyLock::new(|| (Arc::from("PERSON"), Arc::from("structure:name_list")));
-    let mut added = false;
-    for (k, start, end) in found {
-        let span = Span {
-            start,
-            end,
-            entity: DET.0.clone(),
-            score: LISTED_NAME_SCORE,
-            detector: DET.1.clone(),
-            validated: false,
-        };
-        match k {
-            Some(k) => spans[k] = span,
-            None => {
-                spans.push(span);
-                added = true;
-            }
-        }
-    }
-    if added {
-        spans.sort_by_key(|s| s.start);
-    }
+    let found = found
+        .into_iter()
+        .map(|(k, start, end)| (k, listed_person(start, end, false)))
+        .collect();
+    put(spans, found);
 }
 
 /// A letter of a name, or an apostrophe or hyphen inside one.
@@ -396,9 +405,7 @@ pub fn speaker_labels(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, thres
     if labels.len() < 2 {
         return;
     }
-    static DET: std::sync::LazyLock<(Arc<str>, Arc<str>)> =
-        std::sync::LazyLock::new(|| (Arc::from("PERSON"), Arc::from("structure:speaker")));
-    let mut added = false;
+    let mut found = Vec::new();
     for (start, end) in labels {
         // A span on the word, or over it.
         let k = spans.iter().position(|s| s.start < end && s.end > start);
@@ -410,25 +417,9 @@ pub fn speaker_labels(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, thres
         if !gaz.list_name(&text[start..end]) {
             continue;
         }
-        let span = Span {
-            start,
-            end,
-            entity: DET.0.clone(),
-            score: LISTED_NAME_SCORE,
-            detector: DET.1.clone(),
-            validated: false,
-        };
-        match k {
-            Some(k) => spans[k] = span,
-            None => {
-                spans.push(span);
-                added = true;
-            }
-        }
+        found.push((k, listed_person(start, end, true)));
     }
-    if added {
-        spans.sort_by_key(|s| s.start);
-    }
+    put(spans, found);
 }
 
 #[cfg(test)]
