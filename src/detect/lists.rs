@@ -272,7 +272,8 @@ pub fn name_lists(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, threshold
         if items.len() >= 3 && persons >= 2 && 2 * persons >= items.len() && closed() {
             for &(a, z) in &items {
                 let k = span_of((a, z));
-                if k.is_some_and(|k| person(&spans[k]) || spans[k].score >= threshold) {
+                // (A person is a span at or above the threshold too.)
+                if k.is_some_and(|k| spans[k].score >= threshold) {
                     continue;
                 }
                 if gaz.list_name(&text[a..z]) {
@@ -298,6 +299,17 @@ pub fn name_lists(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, threshold
 /// A letter of a name, or an apostrophe or hyphen inside one.
 fn name_char(c: char) -> bool {
     c.is_alphabetic() || c == '\'' || c == '-' || c == '’'
+}
+
+/// Where the run of [`name_char`]s that ends at `end` starts (`end` if
+/// none ends there).
+fn name_word_start(text: &str, end: usize) -> usize {
+    text[..end]
+        .char_indices()
+        .rev()
+        .take_while(|&(_, c)| name_char(c))
+        .last()
+        .map_or(end, |(i, _)| i)
 }
 
 /// The list item after `at`: past a separator (", ", ", and ", " and ",
@@ -353,9 +365,7 @@ fn prev_word_item(text: &str, at: usize, spans: &[Span]) -> Option<(usize, usize
     let end = head.len();
     let start = match spans.iter().find(|s| s.end == end) {
         Some(s) => s.start,
-        None => head.rfind(|c: char| !name_char(c)).map_or(0, |p| {
-            p + head[p..].chars().next().map_or(1, char::len_utf8)
-        }),
+        None => name_word_start(text, end),
     };
     (start < end).then_some((start, end))
 }
@@ -368,9 +378,6 @@ fn prev_word_item(text: &str, at: usize, spans: &[Span]) -> Option<(usize, usize
 /// or "Will:" could be anything.
 pub fn speaker_labels(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, threshold: f32) {
     let b = text.as_bytes();
-    if memchr::memchr(b':', b).is_none() {
-        return;
-    }
     // (start, end) of each line's opening word before a colon, found from
     // the colons (few) rather than the lines (many, in long documents).
     let mut labels: Vec<(usize, usize)> = Vec::new();
@@ -383,14 +390,7 @@ pub fn speaker_labels(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, thres
         while end > 0 && b[end - 1] == b' ' {
             end -= 1;
         }
-        let mut start = end;
-        while let Some(ch) = text[..start]
-            .chars()
-            .next_back()
-            .filter(|&ch| name_char(ch))
-        {
-            start -= ch.len_utf8();
-        }
+        let start = name_word_start(text, end);
         let mut k = start;
         while k > 0 && matches!(b[k - 1], b' ' | b'\t') {
             k -= 1;

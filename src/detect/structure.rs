@@ -278,10 +278,11 @@ fn company_line_before_address(
         }
         // The line above, or the one above a blank line.
         let (mut ps, mut pe) = (line_start(ls - 1), ls - 1);
-        if trim(ps, pe).0 == trim(ps, pe).1 && ps > 0 {
+        let (mut a, mut z) = trim(ps, pe);
+        if a == z && ps > 0 {
             (ps, pe) = (line_start(ps - 1), ps - 1);
+            (a, z) = trim(ps, pe);
         }
-        let (a, z) = trim(ps, pe);
         let floor = if i > 0 { spans[i - 1].end } else { 0 };
         if a == z || a < floor || !short(a, z) {
             continue;
