@@ -10,6 +10,8 @@
 //! STATS=1 target/release/examples/prof_scan CORPUS.jsonl   # places per trigger
 //! DISABLE=url,iban ...                                  # without those rules
 //! REWRITE=1 ...                                              # rewrite instead of scan
+//! STAGE=rules ...     # one stage alone: rules, words (the word lists) or
+//!                     # candidates (both, before the merge and structure)
 //! ```
 //!
 //! Two builds timed in turn (`A B A B ...`) compare better on a noisy
@@ -77,9 +79,23 @@ fn main() -> Result<()> {
 fn scan_all(p: &Pipeline, texts: &[String], n: usize) -> usize {
     let mut spans = 0;
     let rewrite = std::env::var_os("REWRITE").is_some();
+    let stage = std::env::var("STAGE").ok();
     for _ in 0..n {
         for t in texts {
-            if rewrite {
+            if let Some(st) = stage.as_deref() {
+                if st == "candidates" {
+                    let c = p.detector.candidates(t);
+                    spans += std::hint::black_box(c).len();
+                } else if st == "rules" {
+                    spans += std::hint::black_box(p.detector.rules.find(t)).len();
+                } else if st == "words" {
+                    let mut v = Vec::new();
+                    p.detector.gazetteers.find(t, &mut v);
+                    spans += std::hint::black_box(v).len();
+                } else {
+                    panic!("STAGE is rules, words or candidates");
+                }
+            } else if rewrite {
                 spans += std::hint::black_box(p.rewrite(t)).text.len();
             } else {
                 spans += std::hint::black_box(p.scan(t)).len();

@@ -180,6 +180,15 @@ pub struct Candidates {
 }
 
 impl Candidates {
+    /// How many candidate spans there are (profiling: the stage's output
+    /// must be used for its cost to count).
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
     /// These candidates plus `extra` (the LLM's spans).
     pub fn with_extra(mut self, extra: Vec<Span>) -> Self {
         let at = self.n_rules;
