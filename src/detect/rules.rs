@@ -1891,6 +1891,17 @@ impl Anchors {
                 let re = &self.single[id];
                 let (whole, v, n) = if self.grouped[id] {
                     let caps = s.caps[id].get_or_insert_with(|| re.create_captures());
+                    // Where the DFA says the match ends, the groups are
+                    // searched up to there only: the winning path is the
+                    // same (paths before it in priority failed on the longer
+                    // span and fail on this one, and look-arounds still see
+                    // the whole haystack), and the backtracker clears and
+                    // walks a table the size of the span it is given, which
+                    // was the rest of the piece.
+                    let input = match end {
+                        Some(end) => input.clone().span(pos..end),
+                        None => input.clone(),
+                    };
                     re.search_captures(&input, caps);
                     let Some(whole) = caps.get_match() else {
                         continue;
