@@ -1477,6 +1477,14 @@ impl Gazetteers {
         f & FIRST != 0 || f & (DICT | COMMON) == 0 && (f & LAST != 0 || word.chars().count() >= 3)
     }
 
+    /// Whether `word` (one word, any case) is a city or country, and
+    /// whether it is a given name: one lookup for both.
+    pub fn place_and_given(&self, word: &str) -> (bool, bool) {
+        let mut b = String::new();
+        let f = self.flags(word, &mut b);
+        (f & (CITY | COUNTRY) != 0, f & FIRST != 0)
+    }
+
     /// True if `word` (any case) is a known first name or surname.
     pub fn is_name(&self, word: &str) -> bool {
         let mut b = String::new();

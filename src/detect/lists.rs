@@ -6,7 +6,9 @@
 //!
 //! Lists of names: "They had 6: Hans, Linda, Amber, Andrew and Brendan".
 //! A name that is a word too (Amber, Crystal, Mark) needs a cue alone;
-//! among names, the list is the cue.
+//! among names, the list is the cue. Lists of places the same way:
+//! "lived in Chicago, Denver and Phoenix" has two given names that are
+//! cities, and the list says which they are here.
 
 use super::Span;
 use super::gazetteer::Gazetteers;
@@ -210,17 +212,34 @@ fn same_shape(a: &[u8], b: &[u8]) -> bool {
 /// name the word lists are sure of.
 const LISTED_NAME_SCORE: f32 = 0.6;
 
-/// The items of each list of single words or person spans, separated by
-/// commas and closed by "and"/"&"/"or", in which at least two items and half of them
-/// are persons at or above `threshold`: the other items that can be names
-/// ([`Gazetteers::list_name`]) become persons, replacing a weaker span on
-/// the same word. Spans stay merged, sorted and disjoint.
+/// The items of each list of single words or person and place spans,
+/// separated by commas and closed by "and"/"&"/"or".
+///
+/// - **Names.** When at least two items and half of them are persons at or
+///   above `threshold`, the other items that can be names
+///   ([`Gazetteers::list_name`]) become persons, replacing a weaker span on
+///   the same word.
+/// - **Places.** When every item is a place (a place span, or a city or
+///   country of the word lists) and the list says it is one of places (a
+///   place span among the items, or two items that are no given names),
+///   the items become places: "Paris, London and Berlin", whose London and
+///   Berlin are surnames too, or "Chicago, Denver and Phoenix", whose
+///   Denver and Phoenix are given names too. A person the word lists or a
+///   list found is relabelled (a name-cue rule's person stays); an item
+///   with no span, or a weaker one, is added. This wins over the names: a
+///   list that is all places is not one of people.
+///
+/// Spans stay merged, sorted and disjoint.
 pub fn name_lists(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, threshold: f32) {
     let person = |s: &Span| &*s.entity == "PERSON" && s.score >= threshold;
-    if spans.iter().filter(|s| person(s)).count() < 2 {
+    let place = |s: &Span| &*s.entity == "LOCATION" && s.score >= threshold;
+    // A list to change holds a person: a list of place spans alone has
+    // nothing to relabel, and a city that is no name has its place span.
+    let persons = spans.iter().filter(|s| person(s)).count();
+    if persons == 0 || persons + spans.iter().filter(|s| place(s)).count() < 2 {
         return;
     }
-    let mut found: Vec<(Option<usize>, usize, usize)> = Vec::new();
+    let mut found: Vec<(Option<usize>, Span)> = Vec::new();
     let mut items: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < spans.len() {
@@ -259,25 +278,58 @@ pub fn name_lists(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, threshold
         // The span covering each item exactly, if any.
         let span_of =
             |(a, z): (usize, usize)| spans.iter().position(|s| s.start == a && s.end == z);
-        let persons = items
-            .iter()
-            .filter(|&&it| span_of(it).is_some_and(|k| person(&spans[k])))
-            .count();
         // A list closes with "and", "&" or "or": commas alone are as often
         // an apposition ("their Agent, Mrs A. Wittling-Vogel, Head of ...").
         let closed = || {
             let between = &text[items[0].1..items[items.len() - 1].0];
             [" and ", " & ", " or "].iter().any(|w| between.contains(w))
         };
-        if items.len() >= 3 && persons >= 2 && 2 * persons >= items.len() && closed() {
-            for &(a, z) in &items {
-                let k = span_of((a, z));
-                // (A person is a span at or above the threshold too.)
-                if k.is_some_and(|k| spans[k].score >= threshold) {
-                    continue;
+        if items.len() >= 3 && closed() {
+            // Places first, and only as far as the first item that is none
+            // (most lists): a place span, or a city or country word.
+            let mut plain_places = 0;
+            let mut anchored = false;
+            let all_places = items.iter().all(|&(a, z)| {
+                if span_of((a, z)).is_some_and(|k| place(&spans[k])) {
+                    anchored = true;
+                    return true;
                 }
-                if gaz.list_name(&text[a..z]) {
-                    found.push((k, a, z));
+                let (is_place, given) = gaz.place_and_given(&text[a..z]);
+                plain_places += usize::from(is_place && !given);
+                is_place
+            });
+            if all_places && (anchored || plain_places >= 2) {
+                for &(a, z) in &items {
+                    let k = span_of((a, z));
+                    match k.map(|k| &spans[k]) {
+                        Some(s) if place(s) => {}
+                        // A name cue ("my name is Paris") is not overruled.
+                        Some(s)
+                            if s.score >= threshold
+                                && !s.detector.starts_with("gazetteer:")
+                                && !s.detector.starts_with("structure:") => {}
+                        Some(s) if s.score >= threshold => {
+                            found.push((k, listed_place(a, z, s.score)));
+                        }
+                        _ => found.push((k, listed_place(a, z, LISTED_NAME_SCORE))),
+                    }
+                }
+            } else {
+                let persons = items
+                    .iter()
+                    .filter(|&&it| span_of(it).is_some_and(|k| person(&spans[k])))
+                    .count();
+                if persons >= 2 && 2 * persons >= items.len() {
+                    for &(a, z) in &items {
+                        let k = span_of((a, z));
+                        // (A person is a span at or above the threshold too.)
+                        if k.is_some_and(|k| spans[k].score >= threshold) {
+                            continue;
+                        }
+                        if gaz.list_name(&text[a..z]) {
+                            found.push((k, listed_person(a, z, false)));
+                        }
+                    }
                 }
             }
         }
@@ -286,14 +338,22 @@ pub fn name_lists(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, threshold
             i += 1;
         }
     }
-    if found.is_empty() {
-        return;
-    }
-    let found = found
-        .into_iter()
-        .map(|(k, start, end)| (k, listed_person(start, end, false)))
-        .collect();
     put(spans, found);
+}
+
+/// A place found by its list of places, at `score`.
+fn listed_place(start: usize, end: usize, score: f32) -> Span {
+    static NAMES: std::sync::LazyLock<[Arc<str>; 2]> =
+        std::sync::LazyLock::new(|| ["LOCATION", "structure:place_list"].map(Arc::from));
+    let [location, by_list] = &*NAMES;
+    Span {
+        start,
+        end,
+        entity: location.clone(),
+        score,
+        detector: by_list.clone(),
+        validated: false,
+    }
 }
 
 /// A letter of a name, or an apostrophe or hyphen inside one.
@@ -508,6 +568,124 @@ mod tests {
             ("Anna, Maria and Agent", &["Anna", "Maria"]),
         ] {
             assert_eq!(names(t, known), known, "{t}");
+        }
+    }
+
+    /// (entity, text, detector) after [`name_lists`], given the spans as
+    /// (entity, text, score, detector).
+    fn labelled(text: &str, known: &[(&str, &str, f32, &str)]) -> Vec<(String, String, String)> {
+        let mut v: Vec<Span> = known
+            .iter()
+            .map(|&(entity, k, score, det)| {
+                let start = text.find(k).unwrap();
+                Span {
+                    start,
+                    end: start + k.len(),
+                    entity: Arc::from(entity),
+                    score,
+                    detector: Arc::from(det),
+                    validated: false,
+                }
+            })
+            .collect();
+        v.sort_by_key(|s| s.start);
+        name_lists(text, &mut v, gaz(), 0.5);
+        assert!(v.windows(2).all(|w| w[0].end <= w[1].start));
+        v.iter()
+            .map(|s| {
+                (
+                    s.entity.to_string(),
+                    text[s.start..s.end].to_string(),
+                    s.detector.to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cities_that_are_names_are_places_in_a_list_of_places() {
+        const PLACE: (&str, &str) = ("LOCATION", "gazetteer:place");
+        const NAME: (&str, &str) = ("PERSON", "gazetteer:name");
+        let t = "She has lived in Chicago, Denver and Phoenix.";
+        let got = labelled(
+            t,
+            &[
+                (PLACE.0, "Chicago", 0.85, PLACE.1),
+                (NAME.0, "Denver", 0.8, NAME.1),
+                (NAME.0, "Phoenix", 0.6, NAME.1),
+            ],
+        );
+        let want = |e: &str, w: &str, d: &str| (e.to_string(), w.to_string(), d.to_string());
+        assert_eq!(
+            got,
+            [
+                want("LOCATION", "Chicago", "gazetteer:place"),
+                want("LOCATION", "Denver", "structure:place_list"),
+                want("LOCATION", "Phoenix", "structure:place_list"),
+            ]
+        );
+        // A city with no span joins too, and "or" closes a list as well.
+        let t = "Offices in Madrid, Austin or Lisbon.";
+        let got = labelled(
+            t,
+            &[
+                (PLACE.0, "Madrid", 0.85, PLACE.1),
+                (NAME.0, "Austin", 0.8, NAME.1),
+            ],
+        );
+        assert_eq!(
+            got,
+            [
+                want("LOCATION", "Madrid", "gazetteer:place"),
+                want("LOCATION", "Austin", "structure:place_list"),
+                want("LOCATION", "Lisbon", "structure:place_list"),
+            ]
+        );
+    }
+
+    #[test]
+    fn lists_of_people_named_like_places_stay_people() {
+        for (t, known) in [
+            // Given names all, and no place span: a list of people.
+            (
+                "Paris, Chelsea and Austin came to the party.",
+                &[
+                    ("PERSON", "Paris", 0.7, "gazetteer:name"),
+                    ("PERSON", "Chelsea", 0.8, "gazetteer:name"),
+                    ("PERSON", "Austin", 0.8, "gazetteer:name"),
+                ][..],
+            ),
+            // One item is no place.
+            (
+                "We met in Denver, Smith and Phoenix.",
+                &[
+                    ("LOCATION", "Denver", 0.85, "gazetteer:place"),
+                    ("PERSON", "Smith", 0.8, "gazetteer:name"),
+                    ("PERSON", "Phoenix", 0.8, "gazetteer:name"),
+                ],
+            ),
+            // A name cue's person is not overruled; two items are no list.
+            (
+                "Cities: Madrid, Lisbon and Denver, my friend.",
+                &[
+                    ("LOCATION", "Madrid", 0.85, "gazetteer:place"),
+                    ("LOCATION", "Lisbon", 0.85, "gazetteer:place"),
+                    ("PERSON", "Denver", 0.9, "rule:name_cue_strong"),
+                ],
+            ),
+            (
+                "Flights to Madrid and Denver.",
+                &[
+                    ("LOCATION", "Madrid", 0.85, "gazetteer:place"),
+                    ("PERSON", "Denver", 0.8, "gazetteer:name"),
+                ],
+            ),
+        ] {
+            let want: Vec<(String, String, String)> = known
+                .iter()
+                .map(|&(e, w, _, d)| (e.to_string(), w.to_string(), d.to_string()))
+                .collect();
+            assert_eq!(labelled(t, known), want, "{t}");
         }
     }
 
