@@ -26,10 +26,10 @@ use crate::detect::{Detector, Gazetteers, Span};
 use crate::llm::embed::{Embedder, cosine};
 use crate::plan::{Op, Policy};
 use crate::rewrite::KEEP_WORDS;
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use index::find_bounded;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 /// Verifier errors (config only: a check that cannot run is a reject reason,
@@ -1582,6 +1582,17 @@ const STOP: &[&str] = &[
     "such", "s", "t", "d", "ll", "re", "ve", "m", "o", "x", "get", "got", "let", "yes", "oh",
 ];
 
+/// A stop word: `STOP` holds it. A search of the sorted copy, built once:
+/// the linear search compared each word with a hundred others.
+fn is_stop(w: &str) -> bool {
+    static SORTED: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        let mut v = STOP.to_vec();
+        v.sort_unstable();
+        v
+    });
+    SORTED.binary_search(&w).is_ok()
+}
+
 const NEGATIONS: &[&str] = &[
     "not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "nowhere", "without",
 ];
@@ -1709,11 +1720,14 @@ impl Profile {
                     negations += 1;
                 }
                 let w = w.split('\'').next().unwrap_or(w);
-                if NEGATIONS.contains(&w) {
+                // The three lists hold words of up to 9 bytes ("seventeen"):
+                // longer words, most content words, skip the searches.
+                let short = w.len() <= 9;
+                if short && NEGATIONS.contains(&w) {
                     negations += 1;
-                } else if let Some((_, d)) = NUMBER_WORDS.iter().find(|(n, _)| *n == w) {
+                } else if let Some((_, d)) = NUMBER_WORDS.iter().find(|(n, _)| short && *n == w) {
                     numbers.push(d.to_string());
-                } else if w.chars().count() >= 2 && !STOP.contains(&w) {
+                } else if w.chars().count() >= 2 && !(short && is_stop(w)) {
                     content.push(stem(w));
                 }
                 continue;
@@ -1728,12 +1742,30 @@ impl Profile {
     }
 }
 
-fn counts(v: &[String]) -> HashMap<&str, usize> {
-    let mut m = HashMap::new();
-    for w in v {
-        *m.entry(w.as_str()).or_insert(0) += 1;
+/// Size of the multiset intersection of `a` and `b`: each word counts as
+/// often as it stands in both. Two sorted lists walked side by side: the
+/// lists are a record's words, and a hash map of each (SipHash, an entry
+/// per word) cost more than the rest of the signal check.
+fn common(a: &[String], b: &[String]) -> usize {
+    fn sorted(v: &[String]) -> Vec<&str> {
+        let mut r: Vec<&str> = v.iter().map(String::as_str).collect();
+        r.sort_unstable();
+        r
     }
-    m
+    let (a, b) = (sorted(a), sorted(b));
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
 }
 
 /// Multiset recall of `a` in `b`.
@@ -1741,26 +1773,13 @@ fn bag_recall(a: &[String], b: &[String]) -> f32 {
     if a.is_empty() {
         return 1.0;
     }
-    let cb = counts(b);
-    let kept: usize = counts(a)
-        .iter()
-        .map(|(w, n)| (*n).min(cb.get(w).copied().unwrap_or(0)))
-        .sum();
-    kept as f32 / a.len() as f32
+    common(a, b) as f32 / a.len() as f32
 }
 
 /// (missing from b, extra in b) as multisets.
 fn bag_diff(a: &[String], b: &[String]) -> (usize, usize) {
-    let (ca, cb) = (counts(a), counts(b));
-    let missing = ca
-        .iter()
-        .map(|(w, n)| n.saturating_sub(cb.get(w).copied().unwrap_or(0)))
-        .sum();
-    let extra = cb
-        .iter()
-        .map(|(w, n)| n.saturating_sub(ca.get(w).copied().unwrap_or(0)))
-        .sum();
-    (missing, extra)
+    let n = common(a, b);
+    (a.len() - n, b.len() - n)
 }
 
 /// Largest DP table for the alignment (cells); beyond it the runs are
@@ -1939,6 +1958,28 @@ fn ranges_of_strings_indexed(text: &str, strings: &[String]) -> Option<Vec<Range
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Profile::of` looks words up in the three lists only up to 9 bytes.
+    #[test]
+    fn signal_word_lists_hold_short_words_only() {
+        let all = STOP
+            .iter()
+            .chain(NEGATIONS)
+            .chain(NUMBER_WORDS.iter().map(|(w, _)| w));
+        for w in all {
+            assert!(w.len() <= 9, "{w}");
+            assert_eq!(is_stop(w), STOP.contains(w), "{w}");
+        }
+    }
+
+    #[test]
+    fn bags_count_each_word_as_often_as_it_stands() {
+        let v = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(common(&v("a b b c"), &v("b c c b d")), 3);
+        assert_eq!(bag_diff(&v("1 2 2 $"), &v("2 3 $")), (2, 1));
+        assert_eq!(bag_recall(&v("x y"), &v("y y")), 0.5);
+        assert_eq!(bag_recall(&[], &v("y")), 1.0);
+    }
     use crate::config::Config;
     use crate::pipeline::Pipeline;
     use proptest::strategy::Strategy;

@@ -17,8 +17,8 @@
 
 use crate::detect::is_word_boundary;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
-use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 /// How many occurrences of a needle a text has on word boundaries, and the
