@@ -22,7 +22,7 @@
 //! A group named `n` is what the validator checks (a phone number without
 //! its extension, an IPv6 address without its zone).
 
-use super::trigger::{self, Trigger, is_word_byte};
+use super::trigger::{self, Trigger};
 use super::{Span, validators};
 use crate::Error;
 use aho_corasick::automaton::Automaton;
@@ -2281,12 +2281,13 @@ fn whole_word_at(word: &[u8], rest: &[u8]) -> bool {
         return false;
     }
     let next = rest.get(word.len()).copied();
-    if is_word_byte(last) {
-        next.is_none_or(|b| !is_word_byte(b))
+    let word = |b: u8| WORD_BYTE[usize::from(b)];
+    if word(last) {
+        next.is_none_or(|b| !word(b))
     } else {
         // After a non-word byte, a boundary needs a word character (a
         // non-ASCII one may be, under a Unicode `\b`).
-        next.is_some_and(|b| is_word_byte(b) || b >= 0x80)
+        next.is_some_and(|b| word(b) || b >= 0x80)
     }
 }
 
@@ -2375,9 +2376,24 @@ fn sorted_ids(mut ids: Vec<u32>) -> Vec<u32> {
 /// ASCII word boundary at `i` of `bytes`, as `(?-u:\b)` decides it.
 #[inline]
 fn boundary(bytes: &[u8], i: usize) -> bool {
-    let prev = i > 0 && is_word_byte(bytes[i - 1]);
-    prev != bytes.get(i).is_some_and(|&b| is_word_byte(b))
+    let word = |b: u8| WORD_BYTE[usize::from(b)];
+    let prev = i > 0 && word(bytes[i - 1]);
+    prev != bytes.get(i).is_some_and(|&b| word(b))
 }
+
+/// [`is_word_byte`] as a table: one load where the range tests cost six
+/// instructions, and the trigger pass tests a boundary at every digit and
+/// every keyword hit (0.8 % of a scan's instructions on presidio-dev).
+const WORD_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'_';
+        b += 1;
+    }
+    t
+};
 
 /// The pattern as compiled. `\b` becomes an ASCII word boundary: the lazy
 /// DFA cannot do Unicode word boundaries on non-ASCII text and the search
@@ -2636,6 +2652,13 @@ mod tests {
             for block in t.as_bytes().chunks(64) {
                 assert_eq!(byte_bits(&set, block), plain(block), "{t:?}");
             }
+        }
+    }
+
+    #[test]
+    fn word_byte_table_equals_is_word_byte() {
+        for b in 0..=255u8 {
+            assert_eq!(WORD_BYTE[usize::from(b)], trigger::is_word_byte(b), "{b}");
         }
     }
 
