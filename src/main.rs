@@ -1020,7 +1020,7 @@ struct ScanLine<'a> {
 
 impl ScanLine<'_> {
     fn to_line(&self) -> String {
-        // Strings, numbers and Arc<str> only: serialization cannot fail.
+        // Strings, numbers and names only: serialization cannot fail.
         serde_json::to_string(self).unwrap_or_default()
     }
 }
@@ -1609,9 +1609,9 @@ fn parse_pair(buf: &[u8]) -> std::result::Result<PairIn, String> {
                 out.push(Span {
                     start,
                     end,
-                    entity: std::sync::Arc::from(ty),
+                    entity: gdr::detect::Name::from(ty),
                     score: 1.0,
-                    detector: std::sync::Arc::from("input"),
+                    detector: gdr::detect::Name::from("input"),
                     validated: true,
                 });
             }

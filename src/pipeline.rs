@@ -2,6 +2,7 @@
 //! daemon to come) calls this, so behaviour cannot drift between them.
 
 use crate::config::Config;
+use crate::detect::Name;
 use crate::detect::{Detector, Gazetteers, RuleSet, Span};
 use crate::llm::detect::{Llm, LlmUse, expected_gain};
 use crate::plan::{self, Op, Plan, Policy};
@@ -494,13 +495,13 @@ fn leak_regex(needle: &str) -> Option<regex::Regex> {
 
 /// A span `widen` adds: a leaking string's occurrence, rewritten as the
 /// leak's type.
-fn repair_span(start: usize, end: usize, entity: &Arc<str>, det: &Arc<str>) -> Span {
+fn repair_span(start: usize, end: usize, entity: &Name, det: &Name) -> Span {
     Span {
         start,
         end,
-        entity: entity.clone(),
+        entity: *entity,
         score: 1.0,
-        detector: det.clone(),
+        detector: *det,
         validated: false,
     }
 }
@@ -508,7 +509,7 @@ fn repair_span(start: usize, end: usize, entity: &Arc<str>, det: &Arc<str>) -> S
 /// [`widen`], one regex scan of the text per leak.
 fn widen_scan(text: &str, planned: &[Span], leaks: &[Leak]) -> Vec<Span> {
     let mut out: Vec<Span> = Vec::new();
-    let det: Arc<str> = Arc::from("verify");
+    let det: Name = Name::from("verify");
     for l in leaks {
         let needle = l.found.trim();
         if needle.is_empty() {
@@ -517,7 +518,7 @@ fn widen_scan(text: &str, planned: &[Span], leaks: &[Leak]) -> Vec<Span> {
         let Some(re) = leak_regex(needle) else {
             continue;
         };
-        let entity: Arc<str> = Arc::from(l.entity.as_str());
+        let entity: Name = Name::from(l.entity.as_str());
         for m in re.find_iter(text) {
             let (s, e) = (m.start(), m.end());
             let overlaps = |x: &Span| x.start < e && s < x.end;
@@ -556,7 +557,7 @@ fn widen_indexed(text: &str, planned: &[Span], leaks: &[Leak]) -> Option<Vec<Spa
     let mut taken: std::collections::BTreeMap<usize, usize> = Default::default();
     let mut done = vec![false; needles.len()];
     let mut out: Vec<Span> = Vec::new();
-    let det: Arc<str> = Arc::from("verify");
+    let det: Name = Name::from("verify");
     for l in leaks {
         let needle = l.found.trim();
         let Some(&k) = slot.get(needle) else {
@@ -568,7 +569,7 @@ fn widen_indexed(text: &str, planned: &[Span], leaks: &[Leak]) -> Option<Vec<Spa
         if needle.len() > WIDEN_ALWAYS_COMPILES && leak_regex(needle).is_none() {
             continue;
         }
-        let entity: Arc<str> = Arc::from(l.entity.as_str());
+        let entity: Name = Name::from(l.entity.as_str());
         for r in &found[k] {
             let (s, e) = (r.start, r.end);
             let in_taken = taken
@@ -748,9 +749,9 @@ mod tests {
                     Some(Span {
                         start: a.start,
                         end: b.end,
-                        entity: Arc::from("PERSON"),
+                        entity: Name::from("PERSON"),
                         score: 0.9,
-                        detector: Arc::from("t"),
+                        detector: Name::from("t"),
                         validated: false,
                     })
                 })

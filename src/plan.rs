@@ -4,10 +4,10 @@
 //! "Strobel"; "4111 1111 1111 1111" and "4111-1111-1111-1111"), so a tag
 //! gets one number and a pseudonym stays consistent inside a document.
 
+use crate::detect::Name;
 use crate::detect::Span;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 /// What to do with an entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,7 +129,7 @@ impl Policy {
 /// One identifier, possibly mentioned several times.
 #[derive(Debug, Clone, Serialize)]
 pub struct Entity {
-    pub entity: Arc<str>,
+    pub entity: Name,
     pub op: Op,
     /// 1-based number among entities of the same type in this document.
     pub number: usize,
@@ -197,8 +197,8 @@ const INDEX_FROM: usize = 32;
 /// Entities by type and key, and by type and name word (ascending).
 #[derive(Default)]
 struct Lookup {
-    by_key: HashMap<Arc<str>, HashMap<String, usize>>,
-    by_word: HashMap<Arc<str>, HashMap<String, Vec<usize>>>,
+    by_key: HashMap<Name, HashMap<String, usize>>,
+    by_word: HashMap<Name, HashMap<String, Vec<usize>>>,
 }
 
 impl Lookup {
@@ -207,7 +207,7 @@ impl Lookup {
     fn find(
         &self,
         entities: &[Entity],
-        entity: &Arc<str>,
+        entity: &Name,
         key: &str,
         words: &[String],
     ) -> Option<usize> {
@@ -234,12 +234,12 @@ impl Lookup {
     /// Entity `idx` was just created.
     fn add(&mut self, idx: usize, e: &Entity) {
         self.by_key
-            .entry(e.entity.clone())
+            .entry(e.entity)
             .or_default()
             .entry(e.key.clone())
             .or_insert(idx);
         if !e.words.is_empty() {
-            let m = self.by_word.entry(e.entity.clone()).or_default();
+            let m = self.by_word.entry(e.entity).or_default();
             for w in &e.words {
                 let list = m.entry(w.clone()).or_default();
                 if list.last() != Some(&idx) {
@@ -255,7 +255,7 @@ impl Lookup {
 fn plan_with(text: &str, spans: Vec<Span>, policy: &Policy, indexed: bool) -> Plan {
     let mut entities: Vec<Entity> = Vec::new();
     let mut entity_of = Vec::with_capacity(spans.len());
-    let mut per_type: BTreeMap<Arc<str>, usize> = BTreeMap::new();
+    let mut per_type: BTreeMap<Name, usize> = BTreeMap::new();
     // Full names first, so that "Strobel" before "Karl Strobel" in the text
     // still joins the full name's entity.
     let mut order: Vec<usize> = (0..spans.len()).collect();
@@ -295,7 +295,7 @@ fn plan_with(text: &str, spans: Vec<Span>, policy: &Policy, indexed: bool) -> Pl
             Some(idx) => idx,
             None => {
                 entities.push(Entity {
-                    entity: s.entity.clone(),
+                    entity: s.entity,
                     op: policy.op(&s.entity),
                     number: 0,
                     mentions: Vec::new(),
@@ -318,7 +318,7 @@ fn plan_with(text: &str, spans: Vec<Span>, policy: &Policy, indexed: bool) -> Pl
         entity_of.push(e);
         if !numbered[e] {
             numbered[e] = true;
-            let n = per_type.entry(entities[e].entity.clone()).or_insert(0);
+            let n = per_type.entry(entities[e].entity).or_insert(0);
             *n += 1;
             entities[e].number = *n;
         }
@@ -338,9 +338,9 @@ mod tests {
         Span {
             start,
             end,
-            entity: Arc::from(t),
+            entity: Name::from(t),
             score: 0.9,
-            detector: Arc::from("t"),
+            detector: Name::from("t"),
             validated: false,
         }
     }

@@ -1988,6 +1988,10 @@ fn ranges_of_strings_indexed(text: &str, strings: &[String]) -> Option<Vec<Range
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::detect::Name;
+    use crate::pipeline::Pipeline;
+    use proptest::strategy::Strategy;
 
     /// The folding as it was written before its ASCII fast path: char by
     /// char through `fold_char`, whitespace by `char::is_whitespace`.
@@ -2058,10 +2062,6 @@ mod tests {
         assert_eq!(bag_recall(&v("x y"), &v("y y")), 0.5);
         assert_eq!(bag_recall(&[], &v("y")), 1.0);
     }
-    use crate::config::Config;
-    use crate::pipeline::Pipeline;
-    use proptest::strategy::Strategy;
-    use std::sync::Arc;
 
     fn pipeline() -> Pipeline {
         Pipeline::with_key(&Config::default(), &[5u8; 32]).unwrap()
@@ -2368,9 +2368,9 @@ mod tests {
                 Some(Span {
                     start: r.start,
                     end: r.end,
-                    entity: Arc::from(TYPES[t % TYPES.len()]),
+                    entity: Name::from(TYPES[t % TYPES.len()]),
                     score: 0.9,
-                    detector: Arc::from("t"),
+                    detector: Name::from("t"),
                     validated: false,
                 })
             })

@@ -8,10 +8,10 @@
 //! first name followed by another capitalised word, a known surname...
 //! Ambiguous words (names that are also common words) need more evidence.
 
+use super::Name;
 use super::Span;
 use crate::Error;
 use std::path::Path;
-use std::sync::Arc;
 
 const FIRST: u16 = 1;
 const LAST: u16 = 2;
@@ -315,13 +315,13 @@ pub struct Gazetteers {
     pub surnames: Vec<String>,
     pub cities: Vec<String>,
     pub countries: Vec<String>,
-    person: Arc<str>,
-    location: Arc<str>,
-    address: Arc<str>,
-    username: Arc<str>,
-    det_name: Arc<str>,
-    det_place: Arc<str>,
-    det_street: Arc<str>,
+    person: Name,
+    location: Name,
+    address: Name,
+    username: Name,
+    det_name: Name,
+    det_place: Name,
+    det_street: Name,
 }
 
 /// The word lists as one open-addressing table built for lookups: each
@@ -1438,13 +1438,13 @@ impl Gazetteers {
             surnames,
             cities,
             countries,
-            person: Arc::from("PERSON"),
-            location: Arc::from("LOCATION"),
-            det_name: Arc::from("gazetteer:name"),
-            det_place: Arc::from("gazetteer:place"),
-            address: Arc::from("ADDRESS"),
-            username: Arc::from("USERNAME"),
-            det_street: Arc::from("gazetteer:street"),
+            person: Name::from("PERSON"),
+            location: Name::from("LOCATION"),
+            det_name: Name::from("gazetteer:name"),
+            det_place: Name::from("gazetteer:place"),
+            address: Name::from("ADDRESS"),
+            username: Name::from("USERNAME"),
+            det_street: Name::from("gazetteer:street"),
         }
     }
 
@@ -2165,8 +2165,8 @@ impl Gazetteers {
                     // proper noun after a place preposition. "00184 Roma",
                     // "1100-053 Lisboa": the word after a postcode is its
                     // town, even one that is a given name.
-                    span.entity = self.location.clone();
-                    span.detector = self.det_place.clone();
+                    span.entity = self.location;
+                    span.detector = self.det_place;
                 }
                 out.push(span);
             }
@@ -2339,13 +2339,13 @@ impl Gazetteers {
 }
 
 /// A word-list span (never validated: no checksum backs a name).
-fn span(start: usize, end: usize, entity: &Arc<str>, score: f32, detector: &Arc<str>) -> Span {
+fn span(start: usize, end: usize, entity: &Name, score: f32, detector: &Name) -> Span {
     Span {
         start,
         end,
-        entity: entity.clone(),
+        entity: *entity,
         score,
-        detector: detector.clone(),
+        detector: *detector,
         validated: false,
     }
 }

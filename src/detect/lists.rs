@@ -10,9 +10,9 @@
 //! "lived in Chicago, Denver and Phoenix" has two given names that are
 //! cities, and the list says which they are here.
 
+use super::Name;
 use super::Span;
 use super::gazetteer::Gazetteers;
-use std::sync::Arc;
 
 /// Score of a listed number: it has no cue of its own, but the list's
 /// shape and its cued first member are strong evidence.
@@ -25,8 +25,8 @@ pub fn id_lists(text: &str, spans: &mut Vec<Span>) {
     if !spans.iter().any(is_cued_id) {
         return;
     }
-    static DET: std::sync::LazyLock<Arc<str>> =
-        std::sync::LazyLock::new(|| Arc::from("structure:id_list"));
+    static DET: std::sync::LazyLock<Name> =
+        std::sync::LazyLock::new(|| Name::from("structure:id_list"));
     let b = text.as_bytes();
     // (span to replace, or none to add; the listed number)
     let mut found: Vec<(Option<usize>, Span)> = Vec::new();
@@ -57,9 +57,9 @@ pub fn id_lists(text: &str, spans: &mut Vec<Span>) {
                 Span {
                     start: from,
                     end,
-                    entity: s.entity.clone(),
+                    entity: s.entity,
                     score: LISTED_SCORE,
-                    detector: DET.clone(),
+                    detector: *DET,
                     validated: false,
                 },
             ));
@@ -90,20 +90,16 @@ fn put(spans: &mut Vec<Span>, found: Vec<(Option<usize>, Span)>) {
 /// A person found by its list of names, or as a speaker of a dialogue, at
 /// [`LISTED_NAME_SCORE`].
 fn listed_person(start: usize, end: usize, speaker: bool) -> Span {
-    static NAMES: std::sync::LazyLock<[Arc<str>; 3]> = std::sync::LazyLock::new(|| {
-        ["PERSON", "structure:name_list", "structure:speaker"].map(Arc::from)
+    static NAMES: std::sync::LazyLock<[Name; 3]> = std::sync::LazyLock::new(|| {
+        ["PERSON", "structure:name_list", "structure:speaker"].map(Name::from)
     });
     let [person, by_list, by_speaker] = &*NAMES;
     Span {
         start,
         end,
-        entity: person.clone(),
+        entity: *person,
         score: LISTED_NAME_SCORE,
-        detector: if speaker {
-            by_speaker.clone()
-        } else {
-            by_list.clone()
-        },
+        detector: if speaker { *by_speaker } else { *by_list },
         validated: false,
     }
 }
@@ -343,15 +339,15 @@ pub fn name_lists(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, threshold
 
 /// A place found by its list of places, at `score`.
 fn listed_place(start: usize, end: usize, score: f32) -> Span {
-    static NAMES: std::sync::LazyLock<[Arc<str>; 2]> =
-        std::sync::LazyLock::new(|| ["LOCATION", "structure:place_list"].map(Arc::from));
+    static NAMES: std::sync::LazyLock<[Name; 2]> =
+        std::sync::LazyLock::new(|| ["LOCATION", "structure:place_list"].map(Name::from));
     let [location, by_list] = &*NAMES;
     Span {
         start,
         end,
-        entity: location.clone(),
+        entity: *location,
         score,
-        detector: by_list.clone(),
+        detector: *by_list,
         validated: false,
     }
 }
@@ -491,9 +487,9 @@ mod tests {
         Span {
             start,
             end: start + part.len(),
-            entity: Arc::from("ID"),
+            entity: Name::from("ID"),
             score,
-            detector: Arc::from(det),
+            detector: Name::from(det),
             validated: false,
         }
     }
@@ -518,9 +514,9 @@ mod tests {
                 Span {
                     start,
                     end: start + k.len(),
-                    entity: Arc::from("PERSON"),
+                    entity: Name::from("PERSON"),
                     score: 0.8,
-                    detector: Arc::from("gazetteer:name"),
+                    detector: Name::from("gazetteer:name"),
                     validated: false,
                 }
             })
@@ -581,9 +577,9 @@ mod tests {
                 Span {
                     start,
                     end: start + k.len(),
-                    entity: Arc::from(entity),
+                    entity: Name::from(entity),
                     score,
-                    detector: Arc::from(det),
+                    detector: Name::from(det),
                     validated: false,
                 }
             })
@@ -771,7 +767,7 @@ mod tests {
             id(t, "4471-2290", 0.96, "rule:x"),
             id(t, "4471-2291", 0.95, "rule:phone"),
         ];
-        v[1].entity = Arc::from("PHONE");
+        v[1].entity = Name::from("PHONE");
         id_lists(t, &mut v);
         assert_eq!(v.len(), 2);
         assert_eq!(&*v[1].detector, "rule:phone");

@@ -250,8 +250,8 @@ fn total_order(score: f32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::Name;
     use proptest::prelude::*;
-    use std::sync::Arc;
 
     /// The merge as it was before ranking by keys: sorts the spans with a
     /// stable four-key comparator and inserts them into a `Vec<Span>`. The
@@ -353,9 +353,9 @@ mod tests {
                     start: base + start,
                     end: base + start + len,
                     // Unique, so the test sees which candidate won.
-                    entity: Arc::from(format!("E{i}").as_str()),
+                    entity: Name::from(format!("E{i}").as_str()),
                     score,
-                    detector: Arc::from(det),
+                    detector: Name::from(det),
                     validated,
                 })
                 .collect()
@@ -391,9 +391,9 @@ mod tests {
         Span {
             start,
             end,
-            entity: Arc::from(t),
+            entity: Name::from(t),
             score,
-            detector: Arc::from("t"),
+            detector: Name::from("t"),
             validated,
         }
     }
@@ -417,7 +417,7 @@ mod tests {
     #[test]
     fn llm_spans_do_not_widen_rule_spans() {
         let mut llm = sp(0, 60, 0.6, false, "ORG");
-        llm.detector = Arc::from("llm");
+        llm.detector = Name::from("llm");
         let out = resolve(vec![sp(23, 54, 0.95, false, "EMAIL"), llm], 0.5);
         assert_eq!(out.len(), 1);
         assert_eq!(

@@ -6,6 +6,7 @@
 pub mod gazetteer;
 pub mod lists;
 pub mod merge;
+pub mod name;
 pub mod rules;
 pub mod structure;
 pub mod trigger;
@@ -15,6 +16,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 pub use gazetteer::Gazetteers;
+pub use name::Name;
 pub use rules::RuleSet;
 
 /// One detected sensitive span. Offsets are byte offsets into the text the
@@ -25,11 +27,11 @@ pub struct Span {
     pub end: usize,
     /// Entity type, upper-case (`PERSON`, `EMAIL`...). Shared, because
     /// millions of spans carry the same few type names.
-    pub entity: Arc<str>,
+    pub entity: Name,
     /// Confidence in 0..=1 after context adjustment.
     pub score: f32,
     /// Which detector and rule produced it (`rule:email`, `gazetteer:first_name`).
-    pub detector: Arc<str>,
+    pub detector: Name,
     /// A checksum or range validator confirmed it: ranks above unvalidated
     /// spans of equal score when overlaps are resolved.
     pub validated: bool,
@@ -57,7 +59,7 @@ pub struct Detector {
     /// Spans below this score are reported by `scan` but not rewritten.
     pub threshold: f32,
     allow: Vec<String>,
-    deny: Option<(aho_corasick::AhoCorasick, Vec<Arc<str>>)>,
+    deny: Option<(aho_corasick::AhoCorasick, Vec<Name>)>,
 }
 
 /// A deny-list entry: text that is always treated as `entity`.
@@ -91,7 +93,7 @@ impl Detector {
                 .map_err(|e| crate::Error::Config(format!("deny list: {e}")))?;
             let types = deny
                 .iter()
-                .map(|d| Arc::from(d.entity.to_uppercase().as_str()))
+                .map(|d| Name::from(d.entity.to_uppercase().as_str()))
                 .collect();
             Some((ac, types))
         };
@@ -124,15 +126,15 @@ impl Detector {
         let n_rules = spans.len();
         self.gazetteers.find(text, &mut spans);
         if let Some((ac, types)) = &self.deny {
-            let det: Arc<str> = Arc::from("deny_list");
+            let det: Name = Name::from("deny_list");
             for m in ac.find_iter(text) {
                 if is_word_boundary(text, m.start(), m.end()) {
                     spans.push(Span {
                         start: m.start(),
                         end: m.end(),
-                        entity: types[m.pattern().as_usize()].clone(),
+                        entity: types[m.pattern().as_usize()],
                         score: 1.0,
-                        detector: det.clone(),
+                        detector: det,
                         validated: true,
                     });
                 }
@@ -284,14 +286,14 @@ pub struct SpanOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     #[serde(rename = "type")]
-    pub entity: Arc<str>,
+    pub entity: Name,
     pub start: usize,
     pub end: usize,
     pub char_start: usize,
     pub char_end: usize,
     /// Rounded to three decimals.
     pub score: f32,
-    pub detector: Arc<str>,
+    pub detector: Name,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
@@ -307,13 +309,13 @@ pub fn span_out(
 ) -> SpanOut {
     SpanOut {
         field: field.map(str::to_string),
-        entity: s.entity.clone(),
+        entity: s.entity,
         start: s.start,
         end: s.end,
         char_start: offsets.at(s.start),
         char_end: offsets.at(s.end),
         score: (s.score * 1000.0).round() / 1000.0,
-        detector: s.detector.clone(),
+        detector: s.detector,
         value: show_value.then(|| offsets.text()[s.start..s.end].to_string()),
     }
 }

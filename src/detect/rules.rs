@@ -22,6 +22,7 @@
 //! A group named `n` is what the validator checks (a phone number without
 //! its extension, an IPv6 address without its zone).
 
+use super::Name;
 use super::trigger::{self, Trigger};
 use super::{Span, validators};
 use crate::Error;
@@ -33,7 +34,6 @@ use regex_automata::util::pool::Pool;
 use regex_automata::{Anchored, Input, PatternID, PatternSet, meta};
 use serde::Deserialize;
 use std::path::Path;
-use std::sync::Arc;
 
 /// The rule packs compiled into the binary: the embedded defaults.
 pub const BUILTIN_PACKS: &[(&str, &str)] = &[
@@ -148,8 +148,8 @@ fn default_window() -> usize {
 pub struct Rule {
     pub id: String,
     pub pack: String,
-    pub entity: Arc<str>,
-    detector: Arc<str>,
+    pub entity: Name,
+    detector: Name,
     patterns: Vec<Regex>,
     /// Per pattern: has a `v` or `n` group (needs the capturing search).
     grouped: Vec<bool>,
@@ -722,8 +722,8 @@ impl RuleSet {
                     .collect();
                 rules.push(Rule {
                     grouped,
-                    detector: Arc::from(format!("rule:{}", def.id).as_str()),
-                    entity: Arc::from(def.entity.as_str()),
+                    detector: Name::from(format!("rule:{}", def.id).as_str()),
+                    entity: Name::from(def.entity.as_str()),
                     pack: pf.pack.name.clone(),
                     patterns,
                     validator,
@@ -1122,9 +1122,9 @@ impl RuleSet {
                     out.push(Span {
                         start: v.start,
                         end: v.end,
-                        entity: rule.entity.clone(),
+                        entity: rule.entity,
                         score,
-                        detector: rule.detector.clone(),
+                        detector: rule.detector,
                         validated: rule.validator.is_some(),
                     });
                 }
@@ -1198,9 +1198,9 @@ impl Rule {
         Span {
             start,
             end,
-            entity: self.entity.clone(),
+            entity: self.entity,
             score,
-            detector: self.detector.clone(),
+            detector: self.detector,
             validated: self.validator.is_some() && score >= self.score,
         }
     }

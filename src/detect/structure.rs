@@ -10,8 +10,8 @@
 //! - the short lines that follow an address line (city, region, country and
 //!   postcode lines of a postal block) are places.
 
+use super::Name;
 use super::{Gazetteers, Span};
-use std::sync::Arc;
 
 /// Longest line still taken as a city/region line of an address block.
 const BLOCK_LINE_MAX: usize = 48;
@@ -24,8 +24,8 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
     }
     // Built once: this runs for every record, and most records change
     // nothing (three allocations each were a measurable part of a scan).
-    static NAMES: std::sync::LazyLock<[Arc<str>; 5]> = std::sync::LazyLock::new(|| {
-        ["ADDRESS", "LOCATION", "structure:address", "ZIP", "ORG"].map(Arc::from)
+    static NAMES: std::sync::LazyLock<[Name; 5]> = std::sync::LazyLock::new(|| {
+        ["ADDRESS", "LOCATION", "structure:address", "ZIP", "ORG"].map(Name::from)
     });
     let [address, location, det, zip, org] = &*NAMES;
     let mut changed = false;
@@ -62,8 +62,8 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
                 let sp = &mut spans[i];
                 sp.start = before;
                 sp.end = a;
-                sp.entity = address.clone();
-                sp.detector = det.clone();
+                sp.entity = *address;
+                sp.detector = *det;
                 sp.score = sp.score.max(0.6);
                 changed = true;
             }
@@ -116,12 +116,7 @@ fn left_gap(b: &[u8], spans: &[Span], i: usize) -> (usize, usize) {
 /// country prefix before them, or a Dutch postcode's two letters after)
 /// between a comma or a line start and a place are its postcode. Only
 /// there: in "in 1995 Berlin was divided" the number is a year.
-fn postcodes_before_places(
-    text: &str,
-    spans: &[Span],
-    zip: &Arc<str>,
-    det: &Arc<str>,
-) -> Vec<Span> {
+fn postcodes_before_places(text: &str, spans: &[Span], zip: &Name, det: &Name) -> Vec<Span> {
     let b = text.as_bytes();
     let mut added = Vec::new();
     for (i, s) in spans.iter().enumerate() {
@@ -168,9 +163,9 @@ fn postcodes_before_places(
         added.push(Span {
             start: j,
             end,
-            entity: zip.clone(),
+            entity: *zip,
             score: 0.75,
-            detector: det.clone(),
+            detector: *det,
             validated: false,
         });
     }
@@ -182,7 +177,7 @@ fn postcodes_before_places(
 /// address is the place there (a business, a venue), which names the
 /// address as well as its street does. Up to four words, each capitalised
 /// or holding a digit ("Ideas42"), with nothing found on them yet.
-fn venue_before_address(text: &str, spans: &[Span], org: &Arc<str>, det: &Arc<str>) -> Vec<Span> {
+fn venue_before_address(text: &str, spans: &[Span], org: &Name, det: &Name) -> Vec<Span> {
     let b = text.as_bytes();
     let mut added = Vec::new();
     for (i, s) in spans.iter().enumerate() {
@@ -207,9 +202,9 @@ fn venue_before_address(text: &str, spans: &[Span], org: &Arc<str>, det: &Arc<st
                 added.push(Span {
                     start: cursor + 1,
                     end,
-                    entity: org.clone(),
+                    entity: *org,
                     score: 0.6,
-                    detector: det.clone(),
+                    detector: *det,
                     validated: false,
                 });
                 break;
@@ -236,7 +231,7 @@ fn venue_before_address(text: &str, spans: &[Span], org: &Arc<str>, det: &Arc<st
 fn company_line_before_address(
     text: &str,
     spans: &[Span],
-    [org, address, det]: [&Arc<str>; 3],
+    [org, address, det]: [&Name; 3],
 ) -> Vec<Span> {
     let b = text.as_bytes();
     let line_start = |end: usize| {
@@ -301,12 +296,12 @@ fn company_line_before_address(
                 start: a,
                 end: z,
                 entity: if b[a].is_ascii_digit() {
-                    address.clone()
+                    *address
                 } else {
-                    org.clone()
+                    *org
                 },
                 score: 0.6,
-                detector: det.clone(),
+                detector: *det,
                 validated: false,
             });
         }
@@ -321,8 +316,8 @@ fn company_line_before_address(
 fn city_before_postcode(
     text: &str,
     spans: &mut [Span],
-    location: &Arc<str>,
-    det: &Arc<str>,
+    location: &Name,
+    det: &Name,
     gaz: &Gazetteers,
 ) {
     for i in 1..spans.len() {
@@ -341,8 +336,8 @@ fn city_before_postcode(
             continue;
         }
         let sp = &mut spans[i - 1];
-        sp.entity = location.clone();
-        sp.detector = det.clone();
+        sp.entity = *location;
+        sp.detector = *det;
         sp.score = sp.score.max(0.7);
     }
 }
@@ -358,8 +353,8 @@ fn state_code_or_nothing(gap: &str) -> bool {
 fn trailing_places(
     text: &str,
     spans: &mut Vec<Span>,
-    location: &Arc<str>,
-    det: &Arc<str>,
+    location: &Name,
+    det: &Name,
     gaz: &Gazetteers,
 ) {
     let mut added = Vec::new();
@@ -390,9 +385,9 @@ fn trailing_places(
         added.push(Span {
             start,
             end,
-            entity: location.clone(),
+            entity: *location,
             score: 0.6,
-            detector: det.clone(),
+            detector: *det,
             validated: false,
         });
     }
@@ -511,13 +506,7 @@ fn number_after(text: &str, pos: usize) -> Option<usize> {
 /// The short lines of a postal block: the line holding an address span and
 /// up to three short lines after it (city, region, country + postcode).
 /// What such a line holds outside existing spans becomes LOCATION.
-fn block_lines(
-    text: &str,
-    spans: &mut Vec<Span>,
-    location: &Arc<str>,
-    det: &Arc<str>,
-    gaz: &Gazetteers,
-) {
+fn block_lines(text: &str, spans: &mut Vec<Span>, location: &Name, det: &Name, gaz: &Gazetteers) {
     let mut added = Vec::new();
     // The address spans, once: lines are many and these are few.
     // (The first few on the stack: most records hold one or two.)
@@ -600,8 +589,8 @@ fn fill_gaps(
     ce: usize,
     spans: &[Span],
     added: &mut Vec<Span>,
-    entity: &Arc<str>,
-    det: &Arc<str>,
+    entity: &Name,
+    det: &Name,
     gaz: &Gazetteers,
 ) {
     // `spans` is sorted by start, so the clipped cuts come in order (among
@@ -628,9 +617,9 @@ fn fill_gaps(
                 added.push(Span {
                     start: pos + lead,
                     end: pos + lead + trimmed.len(),
-                    entity: entity.clone(),
+                    entity: *entity,
                     score: 0.6,
-                    detector: det.clone(),
+                    detector: *det,
                     validated: false,
                 });
             }
@@ -729,9 +718,9 @@ mod tests {
             .map(|(start, m)| Span {
                 start,
                 end: start + m.len(),
-                entity: Arc::from("ADDRESS"),
+                entity: Name::from("ADDRESS"),
                 score: 0.55,
-                detector: Arc::from("rule:x"),
+                detector: Name::from("rule:x"),
                 validated: false,
             })
             .collect();
@@ -753,9 +742,9 @@ mod tests {
         Span {
             start,
             end: start + part.len(),
-            entity: Arc::from(entity),
+            entity: Name::from(entity),
             score: 0.55,
-            detector: Arc::from(det),
+            detector: Name::from(det),
             validated: false,
         }
     }

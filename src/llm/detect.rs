@@ -5,10 +5,10 @@
 
 use super::engine::{Engine, EngineConfig, Generation, Request};
 use super::{LlmError, Manifest, Prompt};
+use crate::detect::Name;
 use crate::detect::Span;
 use serde::Deserialize;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Prompt indexes in the engine.
@@ -83,8 +83,8 @@ pub struct Llm {
     daily: Option<(u64, u64, std::path::PathBuf)>,
     pub generative: bool,
     max_detect_tokens: usize,
-    kinds: [Arc<str>; 6],
-    detector: Arc<str>,
+    kinds: [Name; 6],
+    detector: Name,
 }
 
 /// Why the LLM was or was not used for a record (goes to the report).
@@ -133,8 +133,8 @@ impl Llm {
             used: AtomicU64::new(0),
             generative: cfg.generative,
             max_detect_tokens: cfg.max_detect_tokens,
-            kinds: ["PERSON", "ADDRESS", "LOCATION", "ORG", "DATE", "ID"].map(Arc::from),
-            detector: Arc::from("llm"),
+            kinds: ["PERSON", "ADDRESS", "LOCATION", "ORG", "DATE", "ID"].map(Name::from),
+            detector: Name::from("llm"),
         })
     }
 
@@ -267,9 +267,9 @@ impl Llm {
                 out.push(Span {
                     start: s,
                     end: e,
-                    entity: kind.clone(),
+                    entity: *kind,
                     score: LLM_SCORE,
-                    detector: self.detector.clone(),
+                    detector: self.detector,
                     validated: false,
                 });
             }
