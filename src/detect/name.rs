@@ -75,9 +75,9 @@ impl std::borrow::Borrow<str> for Name {
 
 impl PartialEq for Name {
     fn eq(&self, other: &Self) -> bool {
-        // Interned: equal names are one string, so the pointers decide
-        // unless the lengths match and the pointers differ, which cannot
-        // happen for two names from the table.
+        // Every name comes from the table, so equal names are one string
+        // and the pointer test answers; the string compare only runs for
+        // names that differ, and keeps the answer right regardless.
         std::ptr::eq(self.0, other.0) || self.0 == other.0
     }
 }
