@@ -126,7 +126,10 @@ impl Detector {
         let n_rules = spans.len();
         self.gazetteers.find(text, &mut spans);
         if let Some((ac, types)) = &self.deny {
-            let det: Name = Name::from("deny_list");
+            // Interned once: `Name::new` takes the table's lock.
+            static DET: std::sync::LazyLock<Name> =
+                std::sync::LazyLock::new(|| Name::new("deny_list"));
+            let det = *DET;
             for m in ac.find_iter(text) {
                 if is_word_boundary(text, m.start(), m.end()) {
                     spans.push(Span {
