@@ -1421,23 +1421,19 @@ impl Folded {
             // text two or three times, and this loop was an eighth of a
             // rewrite.
             if b.is_ascii() {
-                let src = (i, i + 1);
-                i += 1;
-                if matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
-                    if !last_space {
-                        text.push(' ');
-                        if with_map {
-                            map.push(src);
-                        }
-                    }
-                    last_space = true;
-                } else {
-                    last_space = false;
-                    text.push(char::from(b.to_ascii_lowercase()));
+                let space = matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+                if !(space && last_space) {
+                    text.push(if space {
+                        ' '
+                    } else {
+                        char::from(b.to_ascii_lowercase())
+                    });
                     if with_map {
-                        map.push(src);
+                        map.push((i, i + 1));
                     }
                 }
+                last_space = space;
+                i += 1;
                 continue;
             }
             let c = raw[i..].chars().next().unwrap_or('\u{fffd}');
@@ -1755,7 +1751,10 @@ impl Profile {
                 let short = w.len() <= 9;
                 if short && NEGATIONS.contains(&w) {
                     negations += 1;
-                } else if let Some((_, d)) = NUMBER_WORDS.iter().find(|(n, _)| short && *n == w) {
+                } else if let Some((_, d)) = short
+                    .then(|| NUMBER_WORDS.iter().find(|(n, _)| *n == w))
+                    .flatten()
+                {
                     numbers.push(d.to_string());
                 } else if w.chars().count() >= 2 && !(short && is_stop(w)) {
                     content.push(stem(w));
