@@ -311,11 +311,11 @@ pub fn name_lists(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, threshold
                     }
                 }
             } else {
-                let persons = items
+                let listed = items
                     .iter()
                     .filter(|&&it| span_of(it).is_some_and(|k| person(&spans[k])))
                     .count();
-                if persons >= 2 && 2 * persons >= items.len() {
+                if listed >= 2 && 2 * listed >= items.len() {
                     for &(a, z) in &items {
                         let k = span_of((a, z));
                         // (A person is a span at or above the threshold too.)
@@ -507,24 +507,11 @@ mod tests {
 
     /// Persons after [`name_lists`], given the persons (at 0.8) in `known`.
     fn names(text: &str, known: &[&str]) -> Vec<String> {
-        let mut v: Vec<Span> = known
-            .iter()
-            .map(|k| {
-                let start = text.find(k).unwrap();
-                Span {
-                    start,
-                    end: start + k.len(),
-                    entity: Name::from("PERSON"),
-                    score: 0.8,
-                    detector: Name::from("gazetteer:name"),
-                    validated: false,
-                }
-            })
-            .collect();
-        v.sort_by_key(|s| s.start);
-        name_lists(text, &mut v, gaz(), 0.5);
-        assert!(v.windows(2).all(|w| w[0].end <= w[1].start));
-        v.iter().map(|s| text[s.start..s.end].to_string()).collect()
+        let known: Vec<_> = known.iter().map(|&k| (NAME.0, k, 0.8, NAME.1)).collect();
+        labelled(text, &known)
+            .into_iter()
+            .map(|(_, word, _)| word)
+            .collect()
     }
 
     #[test]
@@ -567,6 +554,10 @@ mod tests {
         }
     }
 
+    /// (entity, detector) of the word lists' places and persons.
+    const PLACE: (&str, &str) = ("LOCATION", "gazetteer:place");
+    const NAME: (&str, &str) = ("PERSON", "gazetteer:name");
+
     /// (entity, text, detector) after [`name_lists`], given the spans as
     /// (entity, text, score, detector).
     fn labelled(text: &str, known: &[(&str, &str, f32, &str)]) -> Vec<(String, String, String)> {
@@ -600,8 +591,6 @@ mod tests {
 
     #[test]
     fn cities_that_are_names_are_places_in_a_list_of_places() {
-        const PLACE: (&str, &str) = ("LOCATION", "gazetteer:place");
-        const NAME: (&str, &str) = ("PERSON", "gazetteer:name");
         let t = "She has lived in Chicago, Denver and Phoenix.";
         let got = labelled(
             t,
@@ -646,34 +635,34 @@ mod tests {
             (
                 "Paris, Chelsea and Austin came to the party.",
                 &[
-                    ("PERSON", "Paris", 0.7, "gazetteer:name"),
-                    ("PERSON", "Chelsea", 0.8, "gazetteer:name"),
-                    ("PERSON", "Austin", 0.8, "gazetteer:name"),
+                    (NAME.0, "Paris", 0.7, NAME.1),
+                    (NAME.0, "Chelsea", 0.8, NAME.1),
+                    (NAME.0, "Austin", 0.8, NAME.1),
                 ][..],
             ),
             // One item is no place.
             (
                 "We met in Denver, Smith and Phoenix.",
                 &[
-                    ("LOCATION", "Denver", 0.85, "gazetteer:place"),
-                    ("PERSON", "Smith", 0.8, "gazetteer:name"),
-                    ("PERSON", "Phoenix", 0.8, "gazetteer:name"),
+                    (PLACE.0, "Denver", 0.85, PLACE.1),
+                    (NAME.0, "Smith", 0.8, NAME.1),
+                    (NAME.0, "Phoenix", 0.8, NAME.1),
                 ],
             ),
             // A name cue's person is not overruled; two items are no list.
             (
                 "Cities: Madrid, Lisbon and Denver, my friend.",
                 &[
-                    ("LOCATION", "Madrid", 0.85, "gazetteer:place"),
-                    ("LOCATION", "Lisbon", 0.85, "gazetteer:place"),
-                    ("PERSON", "Denver", 0.9, "rule:name_cue_strong"),
+                    (PLACE.0, "Madrid", 0.85, PLACE.1),
+                    (PLACE.0, "Lisbon", 0.85, PLACE.1),
+                    (NAME.0, "Denver", 0.9, "rule:name_cue_strong"),
                 ],
             ),
             (
                 "Flights to Madrid and Denver.",
                 &[
-                    ("LOCATION", "Madrid", 0.85, "gazetteer:place"),
-                    ("PERSON", "Denver", 0.8, "gazetteer:name"),
+                    (PLACE.0, "Madrid", 0.85, PLACE.1),
+                    (NAME.0, "Denver", 0.8, NAME.1),
                 ],
             ),
         ] {
