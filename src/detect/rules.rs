@@ -874,9 +874,6 @@ impl RuleSet {
                 let mut matched: Option<Option<regex::SetMatches>> = None;
                 for (k, &(ri, pi)) in self.scanned.iter().enumerate() {
                     let rule = &self.rules[ri];
-                    if (rule.needs_digit || rule.digit_only[pi]) && !scratch.has_digit(chunk) {
-                        continue;
-                    }
                     let mut known = false;
                     if let Some(last) = &self.scan_line_end[k] {
                         match scratch.ends_at_line_end(k, last, self.scan_rev[k].as_ref(), chunk) {
@@ -884,6 +881,17 @@ impl RuleSet {
                             LineEndMatch::Yes => known = true,
                             LineEndMatch::Maybe => {}
                         }
+                    }
+                    // After the line-end gate, which reads a few bytes per
+                    // line where this reads the whole piece (and its
+                    // characters, when it holds non-ASCII ones): a piece
+                    // the gate turns down or vouches for needs no digit
+                    // test (a match it vouches for holds a digit).
+                    if !known
+                        && (rule.needs_digit || rule.digit_only[pi])
+                        && !scratch.has_digit(chunk)
+                    {
+                        continue;
                     }
                     if !known
                         && matched
