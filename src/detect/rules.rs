@@ -144,6 +144,33 @@ fn default_window() -> usize {
     40
 }
 
+/// Where a pattern's `v` (the span) and `n` (what the validator checks)
+/// groups are, by index: looked up by name, each match paid a hash of the
+/// name per group (1 % of a scan's instructions).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Groups {
+    v: Option<usize>,
+    n: Option<usize>,
+}
+
+impl Groups {
+    /// The groups of `re`. The index of a name is the same in the `meta`
+    /// regex built from the same pattern (both number groups by their
+    /// opening parenthesis).
+    fn of(re: &Regex) -> Self {
+        let at = |name: &str| re.capture_names().position(|n| n == Some(name));
+        Self {
+            v: at("v"),
+            n: at("n"),
+        }
+    }
+
+    /// Whether the pattern has either group (needs the capturing search).
+    fn any(self) -> bool {
+        self.v.is_some() || self.n.is_some()
+    }
+}
+
 /// A compiled rule.
 pub struct Rule {
     pub id: String,
@@ -151,8 +178,9 @@ pub struct Rule {
     pub entity: Name,
     detector: Name,
     patterns: Vec<Regex>,
-    /// Per pattern: has a `v` or `n` group (needs the capturing search).
-    grouped: Vec<bool>,
+    /// Per pattern: its `v` and `n` groups (a pattern with either needs
+    /// the capturing search).
+    grouped: Vec<Groups>,
     validator: Option<fn(&str) -> bool>,
     score: f32,
     context_score: f32,
@@ -367,6 +395,11 @@ mod walk {
     /// The patterns of `dfa` (built with `MatchKind::All`) that match at
     /// the anchored start of `input`, among `want`: what
     /// `try_which_overlapping_matches` puts in its set.
+    ///
+    /// Out of line, as `end`: inlined into the caller (which the compiler
+    /// chose or not as unrelated code changed) the two cost 0.4 M
+    /// instructions more a pass over presidio-dev.
+    #[inline(never)]
     pub(super) fn which(
         dfa: &lazy::DFA,
         cache: &mut lazy::Cache,
@@ -388,6 +421,7 @@ mod walk {
     /// Where the leftmost-first match of `input`'s anchored pattern ends
     /// (Some(None): no match): `try_search_fwd` for a DFA (built with
     /// `MatchKind::LeftmostFirst`) that cannot match the empty string.
+    #[inline(never)]
     pub(super) fn end(
         dfa: &lazy::DFA,
         cache: &mut lazy::Cache,
@@ -448,8 +482,8 @@ struct Anchors {
     /// its text alone, so these are not searched again: each match of the
     /// first is theirs too.
     aliases: Vec<Vec<(usize, usize)>>,
-    /// Per anchored pattern: has a `v` or `n` group.
-    grouped: Vec<bool>,
+    /// Per anchored pattern: its `v` and `n` groups.
+    grouped: Vec<Groups>,
     /// The lazy DFAs of all anchored patterns, used directly (a search
     /// through the `meta` layer costs more than the few bytes an anchored
     /// walk reads) with their caches from a pool.
@@ -716,10 +750,7 @@ impl RuleSet {
                 }
                 let needs_digit = def.patterns.iter().all(|p| pattern_needs_digit(p));
                 let digit_only = def.patterns.iter().map(|p| requires_digit(p)).collect();
-                let grouped = patterns
-                    .iter()
-                    .map(|re| re.capture_names().flatten().any(|n| n == "v" || n == "n"))
-                    .collect();
+                let grouped = patterns.iter().map(Groups::of).collect();
                 rules.push(Rule {
                     grouped,
                     detector: Name::from(format!("rule:{}", def.id).as_str()),
@@ -1160,7 +1191,8 @@ impl Rule {
         f: &mut dyn FnMut(usize, std::ops::Range<usize>, std::ops::Range<usize>),
     ) {
         let re = &self.patterns[pi];
-        if !self.grouped[pi] {
+        let groups = self.grouped[pi];
+        if !groups.any() {
             for m in re.find_iter(hay) {
                 if m.start() < m.end() {
                     f(m.start(), m.range(), m.range());
@@ -1175,13 +1207,16 @@ impl Rule {
             return;
         }
         for caps in re.captures_iter(hay) {
-            let Some(m) = caps.name("v").or_else(|| caps.get(0)) else {
+            let Some(m) = groups.v.and_then(|i| caps.get(i)).or_else(|| caps.get(0)) else {
                 continue;
             };
             if m.start() == m.end() {
                 continue;
             }
-            let n = caps.name("n").map_or(m.range(), |n| n.range());
+            let n = groups
+                .n
+                .and_then(|i| caps.get(i))
+                .map_or(m.range(), |n| n.range());
             let whole = caps.get(0).map_or(m.start(), |w| w.start());
             f(whole, m.range(), n);
         }
@@ -1947,7 +1982,8 @@ impl Anchors {
                 };
                 let (ri, pi) = self.owner[id];
                 let re = &self.single[id];
-                let (whole, v, n) = if self.grouped[id] {
+                let groups = self.grouped[id];
+                let (whole, v, n) = if groups.any() {
                     let caps = s.caps[id].get_or_insert_with(|| re.create_captures());
                     // Where the DFA says the match ends, the groups are
                     // searched up to there only: the winning path is the
@@ -1964,10 +2000,14 @@ impl Anchors {
                     let Some(whole) = caps.get_match() else {
                         continue;
                     };
-                    let v = caps
-                        .get_group_by_name("v")
+                    let v = groups
+                        .v
+                        .and_then(|i| caps.get_group(i))
                         .map_or(whole.range(), |g| g.range());
-                    let n = caps.get_group_by_name("n").map_or(v.clone(), |g| g.range());
+                    let n = groups
+                        .n
+                        .and_then(|i| caps.get_group(i))
+                        .map_or(v.clone(), |g| g.range());
                     (whole.range(), v, n)
                 } else if let Some(end) = end {
                     (pos..end, pos..end, pos..end)
@@ -2544,6 +2584,41 @@ fn every_match_holds_digit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The group indices equal the lookups by name, in the `regex` pattern
+    /// and in the `meta` regex the anchored search builds from it.
+    #[test]
+    fn group_indices_equal_lookups_by_name() {
+        let rs = RuleSet::load(true, None, &[]).unwrap();
+        let mut with_groups = 0;
+        for rule in &rs.rules {
+            for (re, &g) in rule.patterns.iter().zip(&rule.grouped) {
+                let meta = meta::Regex::new(re.as_str()).unwrap();
+                for (name, at) in [("v", g.v), ("n", g.n)] {
+                    let by_name = re.capture_names().position(|n| n == Some(name));
+                    assert_eq!(at, by_name, "{}: {name}", rule.id);
+                    let in_meta = meta.group_info().to_index(PatternID::ZERO, name);
+                    assert_eq!(at, in_meta, "{}: {name}", rule.id);
+                }
+                with_groups += usize::from(g.any());
+            }
+        }
+        // Both kinds, and groups that are not the first.
+        assert!(with_groups > 20);
+        let phone = Groups::of(&Regex::new(r"(a)?(?P<x>b)(?P<n>c)(?P<v>d)").unwrap());
+        assert_eq!(
+            phone,
+            Groups {
+                v: Some(4),
+                n: Some(3)
+            }
+        );
+        assert_eq!(
+            Groups::of(&Regex::new("(a)(b)").unwrap()),
+            Groups::default()
+        );
+        assert!(!Groups::default().any());
+    }
 
     #[test]
     fn bad_pack_names_file_and_rule() {
