@@ -433,6 +433,85 @@ mod walk {
     }
 }
 
+/// The capturing engine the `meta` regex would pick for an anchored
+/// search, called directly: the `meta` layer first runs its lazy DFA over
+/// the span again (the caller's DFA walk has found where the match ends
+/// already), then this engine. A one-pass DFA where the pattern allows
+/// one, else the bounded backtracker. Both report the leftmost-first match
+/// and its groups, as every engine of the crate does; built from the same
+/// pattern with the `meta` regex's NFA settings.
+enum Capturer {
+    /// Boxed: the DFA is seven times the backtracker's size.
+    OnePass(Box<regex_automata::dfa::onepass::DFA>),
+    Backtrack(regex_automata::nfa::thompson::backtrack::BoundedBacktracker),
+}
+
+/// The per-thread state of a [`Capturer`].
+enum CapCache {
+    OnePass(regex_automata::dfa::onepass::Cache),
+    Backtrack(regex_automata::nfa::thompson::backtrack::Cache),
+}
+
+impl Capturer {
+    /// None when neither engine builds, or when the pattern can match the
+    /// empty string: the `meta` regex then drops empty matches that split
+    /// a character, which these engines alone do not.
+    fn new(pattern: &str) -> Option<Self> {
+        use regex_automata::nfa::thompson;
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .nfa_size_limit(Some(1 << 24))
+                    .shrink(false),
+            )
+            .build(pattern)
+            .ok()?;
+        if nfa.has_empty() {
+            return None;
+        }
+        if let Ok(dfa) = regex_automata::dfa::onepass::Builder::new()
+            .configure(regex_automata::dfa::onepass::Config::new().size_limit(Some(1 << 20)))
+            .build_from_nfa(nfa.clone())
+        {
+            return Some(Self::OnePass(Box::new(dfa)));
+        }
+        thompson::backtrack::Builder::new()
+            .build_from_nfa(nfa)
+            .ok()
+            .map(Self::Backtrack)
+    }
+
+    fn create_cache(&self) -> CapCache {
+        match self {
+            Self::OnePass(d) => CapCache::OnePass(d.create_cache()),
+            Self::Backtrack(b) => CapCache::Backtrack(b.create_cache()),
+        }
+    }
+
+    fn create_captures(&self) -> regex_automata::util::captures::Captures {
+        match self {
+            Self::OnePass(d) => d.create_captures(),
+            Self::Backtrack(b) => b.create_captures(),
+        }
+    }
+
+    /// The leftmost-first match of the anchored `input` and its groups,
+    /// into `caps`. False when this engine cannot search it (a span too
+    /// long for the backtracker's table): the caller asks the `meta` regex.
+    fn search(
+        &self,
+        cache: &mut CapCache,
+        input: &Input<'_>,
+        caps: &mut regex_automata::util::captures::Captures,
+    ) -> bool {
+        match (self, cache) {
+            (Self::OnePass(d), CapCache::OnePass(c)) => d.try_search(c, input, caps).is_ok(),
+            (Self::Backtrack(b), CapCache::Backtrack(c)) => b.try_search(c, input, caps).is_ok(),
+            _ => false,
+        }
+    }
+}
+
 /// A pattern whose matches hold a byte of a rare set `lo..=hi` bytes after
 /// their start: before each such byte, the starts in that range that
 /// `any`/`bound` allow are its places.
@@ -484,6 +563,9 @@ struct Anchors {
     aliases: Vec<Vec<(usize, usize)>>,
     /// Per anchored pattern: its `v` and `n` groups.
     grouped: Vec<Groups>,
+    /// Per anchored pattern with groups: its capturing engine, called
+    /// directly (see [`Capturer`]).
+    capturers: Vec<Option<Capturer>>,
     /// The lazy DFAs of all anchored patterns, used directly (a search
     /// through the `meta` layer costs more than the few bytes an anchored
     /// walk reads) with their caches from a pool.
@@ -1346,6 +1428,8 @@ struct Scratch {
     next_ok: Vec<usize>,
     patset: Option<PatternSet>,
     caps: Vec<Option<regex_automata::util::captures::Captures>>,
+    /// Per anchored pattern: the cache and captures of its [`Capturer`].
+    capturing: Vec<Option<(CapCache, regex_automata::util::captures::Captures)>>,
     digit: Option<(usize, bool)>,
     /// Per scanned pattern: the cache of its reverse DFA (`scan_rev`).
     rev_caches: Vec<Option<lazy::Cache>>,
@@ -1454,6 +1538,7 @@ impl Anchors {
         let mut owner = Vec::new();
         let mut aliases: Vec<Vec<(usize, usize)>> = Vec::new();
         let mut grouped = Vec::new();
+        let mut capturers = Vec::new();
         let mut sources = Vec::new();
         let mut any_mask = Box::new([0 as Mask; 256]);
         let mut bound_mask = Box::new([0 as Mask; 256]);
@@ -1586,6 +1671,11 @@ impl Anchors {
                 owner.push((ri, pi));
                 aliases.push(Vec::new());
                 grouped.push(r.grouped[pi]);
+                capturers.push(if r.grouped[pi].any() {
+                    Capturer::new(re.as_str())
+                } else {
+                    None
+                });
                 sources.push(re.as_str().to_string());
             }
         }
@@ -1688,6 +1778,7 @@ impl Anchors {
                 owner,
                 aliases,
                 grouped,
+                capturers,
                 dfas,
                 any_mask,
                 bound_mask,
@@ -1892,6 +1983,7 @@ impl Anchors {
         }
         if s.caps.len() != self.single.len() {
             s.caps.resize_with(self.single.len(), || None);
+            s.capturing.resize_with(self.single.len(), || None);
         }
         let cands = std::mem::take(&mut s.cands);
         let mut caches = self.dfas.as_ref().map(|d| d.caches.get());
@@ -1984,7 +2076,6 @@ impl Anchors {
                 let re = &self.single[id];
                 let groups = self.grouped[id];
                 let (whole, v, n) = if groups.any() {
-                    let caps = s.caps[id].get_or_insert_with(|| re.create_captures());
                     // Where the DFA says the match ends, the groups are
                     // searched up to there only: the winning path is the
                     // same (paths before it in priority failed on the longer
@@ -1996,7 +2087,26 @@ impl Anchors {
                         Some(end) => input.clone().span(pos..end),
                         None => input.clone(),
                     };
-                    re.search_captures(&input, caps);
+                    let caps = match &self.capturers[id] {
+                        Some(c) => {
+                            let (cache, caps) = s.capturing[id]
+                                .get_or_insert_with(|| (c.create_cache(), c.create_captures()));
+                            if c.search(cache, &input, caps) {
+                                Some(&*caps)
+                            } else {
+                                None
+                            }
+                        }
+                        None => None,
+                    };
+                    let caps = match caps {
+                        Some(caps) => caps,
+                        None => {
+                            let caps = s.caps[id].get_or_insert_with(|| re.create_captures());
+                            re.search_captures(&input, caps);
+                            &*caps
+                        }
+                    };
                     let Some(whole) = caps.get_match() else {
                         continue;
                     };
@@ -2584,6 +2694,56 @@ fn every_match_holds_digit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each anchored pattern's [`Capturer`] finds what its `meta` regex
+    /// finds, groups included, at every place of the rules' examples and
+    /// counter-examples: over the rest of the text and up to where the
+    /// match ends (as the anchored search gives it).
+    #[test]
+    fn capturers_equal_the_meta_regex() {
+        let rs = RuleSet::load(true, None, &[]).unwrap();
+        let a = &rs.anchors;
+        let mut texts: Vec<String> = Vec::new();
+        for rule in &rs.rules {
+            texts.extend(rule.examples.iter().cloned());
+            texts.extend(rule.counter_examples.iter().cloned());
+        }
+        texts.push("Call 555-123-4567 x12 or (555) 123 4567, my name is Zoë Ünal-Smith.".into());
+        let (mut kinds, mut matched) = ([0; 2], 0);
+        for (id, capturer) in a.capturers.iter().enumerate() {
+            let Some(c) = capturer else {
+                continue;
+            };
+            kinds[usize::from(matches!(c, Capturer::Backtrack(_)))] += 1;
+            let re = &a.single[id];
+            let (mut cache, mut got) = (c.create_cache(), c.create_captures());
+            let mut want = re.create_captures();
+            for text in &texts {
+                for pos in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
+                    let input = Input::new(text)
+                        .span(pos..text.len())
+                        .anchored(Anchored::Yes);
+                    re.search_captures(&input, &mut want);
+                    let ends = [Some(text.len()), want.get_match().map(|m| m.end())];
+                    for end in ends.into_iter().flatten() {
+                        let input = input.clone().span(pos..end);
+                        re.search_captures(&input, &mut want);
+                        assert!(c.search(&mut cache, &input, &mut got));
+                        let slots = |c: &regex_automata::util::captures::Captures| {
+                            (0..c.group_len())
+                                .map(|i| c.get_group(i))
+                                .collect::<Vec<_>>()
+                        };
+                        assert_eq!(slots(&got), slots(&want), "{id} {text:?} at {pos}");
+                        matched += usize::from(want.is_match());
+                    }
+                }
+            }
+        }
+        // Both engines are used, and the texts hold matches.
+        assert!(kinds[0] > 0 && kinds[1] > 0, "{kinds:?}");
+        assert!(matched > 100, "{matched}");
+    }
 
     /// The group indices equal the lookups by name, in the `regex` pattern
     /// and in the `meta` regex the anchored search builds from it.
