@@ -144,6 +144,33 @@ fn default_window() -> usize {
     40
 }
 
+/// Where a pattern's `v` (the span) and `n` (what the validator checks)
+/// groups are, by index: looked up by name, each match paid a hash of the
+/// name per group (1 % of a scan's instructions).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Groups {
+    v: Option<usize>,
+    n: Option<usize>,
+}
+
+impl Groups {
+    /// The groups of `re`. The index of a name is the same in the `meta`
+    /// regex built from the same pattern (both number groups by their
+    /// opening parenthesis).
+    fn of(re: &Regex) -> Self {
+        let at = |name: &str| re.capture_names().position(|n| n == Some(name));
+        Self {
+            v: at("v"),
+            n: at("n"),
+        }
+    }
+
+    /// Whether the pattern has either group (needs the capturing search).
+    fn any(self) -> bool {
+        self.v.is_some() || self.n.is_some()
+    }
+}
+
 /// A compiled rule.
 pub struct Rule {
     pub id: String,
@@ -151,8 +178,9 @@ pub struct Rule {
     pub entity: Name,
     detector: Name,
     patterns: Vec<Regex>,
-    /// Per pattern: has a `v` or `n` group (needs the capturing search).
-    grouped: Vec<bool>,
+    /// Per pattern: its `v` and `n` groups (a pattern with either needs
+    /// the capturing search).
+    grouped: Vec<Groups>,
     validator: Option<fn(&str) -> bool>,
     score: f32,
     context_score: f32,
@@ -367,6 +395,11 @@ mod walk {
     /// The patterns of `dfa` (built with `MatchKind::All`) that match at
     /// the anchored start of `input`, among `want`: what
     /// `try_which_overlapping_matches` puts in its set.
+    ///
+    /// Out of line, as `end`: inlined into the caller (which the compiler
+    /// chose or not as unrelated code changed) the two cost 0.4 M
+    /// instructions more a pass over presidio-dev.
+    #[inline(never)]
     pub(super) fn which(
         dfa: &lazy::DFA,
         cache: &mut lazy::Cache,
@@ -388,6 +421,7 @@ mod walk {
     /// Where the leftmost-first match of `input`'s anchored pattern ends
     /// (Some(None): no match): `try_search_fwd` for a DFA (built with
     /// `MatchKind::LeftmostFirst`) that cannot match the empty string.
+    #[inline(never)]
     pub(super) fn end(
         dfa: &lazy::DFA,
         cache: &mut lazy::Cache,
@@ -396,6 +430,85 @@ mod walk {
         let mut end = None;
         run(dfa, cache, input, |_, _, at| end = Some(at))?;
         Some(end)
+    }
+}
+
+/// The capturing engine the `meta` regex would pick for an anchored
+/// search, called directly: the `meta` layer first runs its lazy DFA over
+/// the span again (the caller's DFA walk has found where the match ends
+/// already), then this engine. A one-pass DFA where the pattern allows
+/// one, else the bounded backtracker. Both report the leftmost-first match
+/// and its groups, as every engine of the crate does; built from the same
+/// pattern with the `meta` regex's NFA settings.
+enum Capturer {
+    /// Boxed: the DFA is seven times the backtracker's size.
+    OnePass(Box<regex_automata::dfa::onepass::DFA>),
+    Backtrack(regex_automata::nfa::thompson::backtrack::BoundedBacktracker),
+}
+
+/// The per-thread state of a [`Capturer`].
+enum CapCache {
+    OnePass(regex_automata::dfa::onepass::Cache),
+    Backtrack(regex_automata::nfa::thompson::backtrack::Cache),
+}
+
+impl Capturer {
+    /// None when neither engine builds, or when the pattern can match the
+    /// empty string: the `meta` regex then drops empty matches that split
+    /// a character, which these engines alone do not.
+    fn new(pattern: &str) -> Option<Self> {
+        use regex_automata::nfa::thompson;
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .nfa_size_limit(Some(1 << 24))
+                    .shrink(false),
+            )
+            .build(pattern)
+            .ok()?;
+        if nfa.has_empty() {
+            return None;
+        }
+        if let Ok(dfa) = regex_automata::dfa::onepass::Builder::new()
+            .configure(regex_automata::dfa::onepass::Config::new().size_limit(Some(1 << 20)))
+            .build_from_nfa(nfa.clone())
+        {
+            return Some(Self::OnePass(Box::new(dfa)));
+        }
+        thompson::backtrack::Builder::new()
+            .build_from_nfa(nfa)
+            .ok()
+            .map(Self::Backtrack)
+    }
+
+    fn create_cache(&self) -> CapCache {
+        match self {
+            Self::OnePass(d) => CapCache::OnePass(d.create_cache()),
+            Self::Backtrack(b) => CapCache::Backtrack(b.create_cache()),
+        }
+    }
+
+    fn create_captures(&self) -> regex_automata::util::captures::Captures {
+        match self {
+            Self::OnePass(d) => d.create_captures(),
+            Self::Backtrack(b) => b.create_captures(),
+        }
+    }
+
+    /// The leftmost-first match of the anchored `input` and its groups,
+    /// into `caps`. False when this engine cannot search it (a span too
+    /// long for the backtracker's table): the caller asks the `meta` regex.
+    fn search(
+        &self,
+        cache: &mut CapCache,
+        input: &Input<'_>,
+        caps: &mut regex_automata::util::captures::Captures,
+    ) -> bool {
+        match (self, cache) {
+            (Self::OnePass(d), CapCache::OnePass(c)) => d.try_search(c, input, caps).is_ok(),
+            (Self::Backtrack(b), CapCache::Backtrack(c)) => b.try_search(c, input, caps).is_ok(),
+            _ => false,
+        }
     }
 }
 
@@ -448,8 +561,11 @@ struct Anchors {
     /// its text alone, so these are not searched again: each match of the
     /// first is theirs too.
     aliases: Vec<Vec<(usize, usize)>>,
-    /// Per anchored pattern: has a `v` or `n` group.
-    grouped: Vec<bool>,
+    /// Per anchored pattern: its `v` and `n` groups.
+    grouped: Vec<Groups>,
+    /// Per anchored pattern with groups: its capturing engine, called
+    /// directly (see [`Capturer`]).
+    capturers: Vec<Option<Capturer>>,
     /// The lazy DFAs of all anchored patterns, used directly (a search
     /// through the `meta` layer costs more than the few bytes an anchored
     /// walk reads) with their caches from a pool.
@@ -716,10 +832,7 @@ impl RuleSet {
                 }
                 let needs_digit = def.patterns.iter().all(|p| pattern_needs_digit(p));
                 let digit_only = def.patterns.iter().map(|p| requires_digit(p)).collect();
-                let grouped = patterns
-                    .iter()
-                    .map(|re| re.capture_names().flatten().any(|n| n == "v" || n == "n"))
-                    .collect();
+                let grouped = patterns.iter().map(Groups::of).collect();
                 rules.push(Rule {
                     grouped,
                     detector: Name::from(format!("rule:{}", def.id).as_str()),
@@ -874,9 +987,6 @@ impl RuleSet {
                 let mut matched: Option<Option<regex::SetMatches>> = None;
                 for (k, &(ri, pi)) in self.scanned.iter().enumerate() {
                     let rule = &self.rules[ri];
-                    if (rule.needs_digit || rule.digit_only[pi]) && !scratch.has_digit(chunk) {
-                        continue;
-                    }
                     let mut known = false;
                     if let Some(last) = &self.scan_line_end[k] {
                         match scratch.ends_at_line_end(k, last, self.scan_rev[k].as_ref(), chunk) {
@@ -884,6 +994,17 @@ impl RuleSet {
                             LineEndMatch::Yes => known = true,
                             LineEndMatch::Maybe => {}
                         }
+                    }
+                    // After the line-end gate, which reads a few bytes per
+                    // line where this reads the whole piece (and its
+                    // characters, when it holds non-ASCII ones): a piece
+                    // the gate turns down or vouches for needs no digit
+                    // test (a match it vouches for holds a digit).
+                    if !known
+                        && (rule.needs_digit || rule.digit_only[pi])
+                        && !scratch.has_digit(chunk)
+                    {
+                        continue;
                     }
                     if !known
                         && matched
@@ -1152,7 +1273,8 @@ impl Rule {
         f: &mut dyn FnMut(usize, std::ops::Range<usize>, std::ops::Range<usize>),
     ) {
         let re = &self.patterns[pi];
-        if !self.grouped[pi] {
+        let groups = self.grouped[pi];
+        if !groups.any() {
             for m in re.find_iter(hay) {
                 if m.start() < m.end() {
                     f(m.start(), m.range(), m.range());
@@ -1167,13 +1289,16 @@ impl Rule {
             return;
         }
         for caps in re.captures_iter(hay) {
-            let Some(m) = caps.name("v").or_else(|| caps.get(0)) else {
+            let Some(m) = groups.v.and_then(|i| caps.get(i)).or_else(|| caps.get(0)) else {
                 continue;
             };
             if m.start() == m.end() {
                 continue;
             }
-            let n = caps.name("n").map_or(m.range(), |n| n.range());
+            let n = groups
+                .n
+                .and_then(|i| caps.get(i))
+                .map_or(m.range(), |n| n.range());
             let whole = caps.get(0).map_or(m.start(), |w| w.start());
             f(whole, m.range(), n);
         }
@@ -1303,6 +1428,8 @@ struct Scratch {
     next_ok: Vec<usize>,
     patset: Option<PatternSet>,
     caps: Vec<Option<regex_automata::util::captures::Captures>>,
+    /// Per anchored pattern: the cache and captures of its [`Capturer`].
+    capturing: Vec<Option<(CapCache, regex_automata::util::captures::Captures)>>,
     digit: Option<(usize, bool)>,
     /// Per scanned pattern: the cache of its reverse DFA (`scan_rev`).
     rev_caches: Vec<Option<lazy::Cache>>,
@@ -1411,6 +1538,7 @@ impl Anchors {
         let mut owner = Vec::new();
         let mut aliases: Vec<Vec<(usize, usize)>> = Vec::new();
         let mut grouped = Vec::new();
+        let mut capturers = Vec::new();
         let mut sources = Vec::new();
         let mut any_mask = Box::new([0 as Mask; 256]);
         let mut bound_mask = Box::new([0 as Mask; 256]);
@@ -1543,6 +1671,11 @@ impl Anchors {
                 owner.push((ri, pi));
                 aliases.push(Vec::new());
                 grouped.push(r.grouped[pi]);
+                capturers.push(if r.grouped[pi].any() {
+                    Capturer::new(re.as_str())
+                } else {
+                    None
+                });
                 sources.push(re.as_str().to_string());
             }
         }
@@ -1645,6 +1778,7 @@ impl Anchors {
                 owner,
                 aliases,
                 grouped,
+                capturers,
                 dfas,
                 any_mask,
                 bound_mask,
@@ -1849,6 +1983,7 @@ impl Anchors {
         }
         if s.caps.len() != self.single.len() {
             s.caps.resize_with(self.single.len(), || None);
+            s.capturing.resize_with(self.single.len(), || None);
         }
         let cands = std::mem::take(&mut s.cands);
         let mut caches = self.dfas.as_ref().map(|d| d.caches.get());
@@ -1939,8 +2074,8 @@ impl Anchors {
                 };
                 let (ri, pi) = self.owner[id];
                 let re = &self.single[id];
-                let (whole, v, n) = if self.grouped[id] {
-                    let caps = s.caps[id].get_or_insert_with(|| re.create_captures());
+                let groups = self.grouped[id];
+                let (whole, v, n) = if groups.any() {
                     // Where the DFA says the match ends, the groups are
                     // searched up to there only: the winning path is the
                     // same (paths before it in priority failed on the longer
@@ -1952,14 +2087,37 @@ impl Anchors {
                         Some(end) => input.clone().span(pos..end),
                         None => input.clone(),
                     };
-                    re.search_captures(&input, caps);
+                    let caps = match &self.capturers[id] {
+                        Some(c) => {
+                            let (cache, caps) = s.capturing[id]
+                                .get_or_insert_with(|| (c.create_cache(), c.create_captures()));
+                            if c.search(cache, &input, caps) {
+                                Some(&*caps)
+                            } else {
+                                None
+                            }
+                        }
+                        None => None,
+                    };
+                    let caps = match caps {
+                        Some(caps) => caps,
+                        None => {
+                            let caps = s.caps[id].get_or_insert_with(|| re.create_captures());
+                            re.search_captures(&input, caps);
+                            &*caps
+                        }
+                    };
                     let Some(whole) = caps.get_match() else {
                         continue;
                     };
-                    let v = caps
-                        .get_group_by_name("v")
+                    let v = groups
+                        .v
+                        .and_then(|i| caps.get_group(i))
                         .map_or(whole.range(), |g| g.range());
-                    let n = caps.get_group_by_name("n").map_or(v.clone(), |g| g.range());
+                    let n = groups
+                        .n
+                        .and_then(|i| caps.get_group(i))
+                        .map_or(v.clone(), |g| g.range());
                     (whole.range(), v, n)
                 } else if let Some(end) = end {
                     (pos..end, pos..end, pos..end)
@@ -2536,6 +2694,91 @@ fn every_match_holds_digit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each anchored pattern's [`Capturer`] finds what its `meta` regex
+    /// finds, groups included, at every place of the rules' examples and
+    /// counter-examples: over the rest of the text and up to where the
+    /// match ends (as the anchored search gives it).
+    #[test]
+    fn capturers_equal_the_meta_regex() {
+        let rs = RuleSet::load(true, None, &[]).unwrap();
+        let a = &rs.anchors;
+        let mut texts: Vec<String> = Vec::new();
+        for rule in &rs.rules {
+            texts.extend(rule.examples.iter().cloned());
+            texts.extend(rule.counter_examples.iter().cloned());
+        }
+        texts.push("Call 555-123-4567 x12 or (555) 123 4567, my name is Zoë Ünal-Smith.".into());
+        let (mut kinds, mut matched) = ([0; 2], 0);
+        for (id, capturer) in a.capturers.iter().enumerate() {
+            let Some(c) = capturer else {
+                continue;
+            };
+            kinds[usize::from(matches!(c, Capturer::Backtrack(_)))] += 1;
+            let re = &a.single[id];
+            let (mut cache, mut got) = (c.create_cache(), c.create_captures());
+            let mut want = re.create_captures();
+            for text in &texts {
+                for pos in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
+                    let input = Input::new(text)
+                        .span(pos..text.len())
+                        .anchored(Anchored::Yes);
+                    re.search_captures(&input, &mut want);
+                    let ends = [Some(text.len()), want.get_match().map(|m| m.end())];
+                    for end in ends.into_iter().flatten() {
+                        let input = input.clone().span(pos..end);
+                        re.search_captures(&input, &mut want);
+                        assert!(c.search(&mut cache, &input, &mut got));
+                        let slots = |c: &regex_automata::util::captures::Captures| {
+                            (0..c.group_len())
+                                .map(|i| c.get_group(i))
+                                .collect::<Vec<_>>()
+                        };
+                        assert_eq!(slots(&got), slots(&want), "{id} {text:?} at {pos}");
+                        matched += usize::from(want.is_match());
+                    }
+                }
+            }
+        }
+        // Both engines are used, and the texts hold matches.
+        assert!(kinds[0] > 0 && kinds[1] > 0, "{kinds:?}");
+        assert!(matched > 100, "{matched}");
+    }
+
+    /// The group indices equal the lookups by name, in the `regex` pattern
+    /// and in the `meta` regex the anchored search builds from it.
+    #[test]
+    fn group_indices_equal_lookups_by_name() {
+        let rs = RuleSet::load(true, None, &[]).unwrap();
+        let mut with_groups = 0;
+        for rule in &rs.rules {
+            for (re, &g) in rule.patterns.iter().zip(&rule.grouped) {
+                let meta = meta::Regex::new(re.as_str()).unwrap();
+                for (name, at) in [("v", g.v), ("n", g.n)] {
+                    let by_name = re.capture_names().position(|n| n == Some(name));
+                    assert_eq!(at, by_name, "{}: {name}", rule.id);
+                    let in_meta = meta.group_info().to_index(PatternID::ZERO, name);
+                    assert_eq!(at, in_meta, "{}: {name}", rule.id);
+                }
+                with_groups += usize::from(g.any());
+            }
+        }
+        // Both kinds, and groups that are not the first.
+        assert!(with_groups > 20);
+        let phone = Groups::of(&Regex::new(r"(a)?(?P<x>b)(?P<n>c)(?P<v>d)").unwrap());
+        assert_eq!(
+            phone,
+            Groups {
+                v: Some(4),
+                n: Some(3)
+            }
+        );
+        assert_eq!(
+            Groups::of(&Regex::new("(a)(b)").unwrap()),
+            Groups::default()
+        );
+        assert!(!Groups::default().any());
+    }
 
     #[test]
     fn bad_pack_names_file_and_rule() {
