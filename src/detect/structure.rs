@@ -38,13 +38,25 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
         if !is_addr && !gaz_name {
             continue;
         }
+        // A name becomes a street only with a number after it: looked for
+        // first, as most names have none (and then nothing before them is
+        // read).
+        let after = if gaz_name {
+            number_after(text, s.end)
+        } else {
+            None
+        };
+        if !is_addr && after.is_none() {
+            continue;
+        }
         let prev_end = if i > 0 { spans[i - 1].end } else { 0 };
         // A name may be the last word of a street whose first words are
         // ordinary ones ("11 Paso Rivero 7301", "17 R Família Marques 19"):
         // looked for only if a number follows, as the street needs.
         let Some(before) = house_number_before(text, s.start)
             .or_else(|| {
-                (gaz_name && number_after(text, s.end).is_some())
+                after
+                    .is_some()
                     .then(|| street_words_before(text, s.start))
                     .flatten()
             })
@@ -55,8 +67,8 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
         if is_addr {
             spans[i].start = before;
             changed = true;
-        } else if let Some(a) = number_after(text, s.end)
-            .filter(|&a| a <= spans.get(i + 1).map_or(text.len(), |n| n.start))
+        } else if let Some(a) =
+            after.filter(|&a| a <= spans.get(i + 1).map_or(text.len(), |n| n.start))
         {
             {
                 let sp = &mut spans[i];
@@ -481,6 +493,13 @@ fn street_words_before(text: &str, pos: usize) -> Option<usize> {
 
 /// End of " 36" / " 36b" directly after `pos` on the same line.
 fn number_after(text: &str, pos: usize) -> Option<usize> {
+    // Most words have no digit one or two spaces after them: answered
+    // from those bytes, before the trimming and counting below.
+    let b = text.as_bytes();
+    let sp = 1 + usize::from(b.get(pos + 1) == Some(&b' '));
+    if b.get(pos) != Some(&b' ') || !b.get(pos + sp).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
     let tail = &text[pos..];
     let sp = tail.len() - tail.trim_start_matches(' ').len();
     if sp == 0 || sp > 2 {
@@ -883,6 +902,43 @@ mod tests {
             prop_assert_eq!(trim_end_ws(&s), s.trim_end());
             for n in 0..8 {
                 prop_assert_eq!(at_most_words(&s, n), s.split_whitespace().count() <= n, "{:?} {}", s, n);
+            }
+        }
+    }
+
+    /// `number_after` without the look at the bytes first.
+    fn number_after_plain(text: &str, pos: usize) -> Option<usize> {
+        let tail = &text[pos..];
+        let sp = tail.len() - tail.trim_start_matches(' ').len();
+        if sp == 0 || sp > 2 {
+            return None;
+        }
+        let rest = &tail[sp..];
+        let n = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 || n > 5 {
+            return None;
+        }
+        let mut end = sp + n;
+        if rest[n..].starts_with(|c: char| c.is_ascii_alphabetic())
+            && !rest[n + 1..].starts_with(|c: char| c.is_alphanumeric())
+        {
+            end += 1;
+        }
+        if tail[end..].starts_with(|c: char| c.is_alphanumeric()) {
+            return None;
+        }
+        Some(pos + end)
+    }
+
+    proptest! {
+        #[test]
+        fn number_after_same_as_plain(text in "[ 1b,\u{e9}]{0,12}") {
+            for pos in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
+                prop_assert_eq!(
+                    number_after(&text, pos),
+                    number_after_plain(&text, pos),
+                    "{:?} at {}", text, pos
+                );
             }
         }
     }
