@@ -38,13 +38,25 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
         if !is_addr && !gaz_name {
             continue;
         }
+        // A name becomes a street only with a number after it: looked for
+        // first, as most names have none (and then nothing before them is
+        // read).
+        let after = if gaz_name {
+            number_after(text, s.end)
+        } else {
+            None
+        };
+        if !is_addr && after.is_none() {
+            continue;
+        }
         let prev_end = if i > 0 { spans[i - 1].end } else { 0 };
         // A name may be the last word of a street whose first words are
         // ordinary ones ("11 Paso Rivero 7301", "17 R Família Marques 19"):
         // looked for only if a number follows, as the street needs.
         let Some(before) = house_number_before(text, s.start)
             .or_else(|| {
-                (gaz_name && number_after(text, s.end).is_some())
+                after
+                    .is_some()
                     .then(|| street_words_before(text, s.start))
                     .flatten()
             })
@@ -55,8 +67,8 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
         if is_addr {
             spans[i].start = before;
             changed = true;
-        } else if let Some(a) = number_after(text, s.end)
-            .filter(|&a| a <= spans.get(i + 1).map_or(text.len(), |n| n.start))
+        } else if let Some(a) =
+            after.filter(|&a| a <= spans.get(i + 1).map_or(text.len(), |n| n.start))
         {
             {
                 let sp = &mut spans[i];
@@ -481,6 +493,13 @@ fn street_words_before(text: &str, pos: usize) -> Option<usize> {
 
 /// End of " 36" / " 36b" directly after `pos` on the same line.
 fn number_after(text: &str, pos: usize) -> Option<usize> {
+    // Most words have no digit one or two spaces after them: answered
+    // from those bytes, before the trimming and counting below.
+    let b = text.as_bytes();
+    let sp = 1 + usize::from(b.get(pos + 1) == Some(&b' '));
+    if b.get(pos) != Some(&b' ') || !b.get(pos + sp).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
     let tail = &text[pos..];
     let sp = tail.len() - tail.trim_start_matches(' ').len();
     if sp == 0 || sp > 2 {
@@ -538,30 +557,38 @@ fn block_lines(text: &str, spans: &mut Vec<Span>, location: &Name, det: &Name, g
         let i = addrs.partition_point(|&(_, e)| e <= cs);
         addrs.get(i).is_some_and(|&(s, _)| s < ce)
     };
+    let b = text.as_bytes();
     let mut after_address = 0usize;
-    let mut offset = 0usize;
-    for line in text.split_inclusive('\n') {
-        let start = offset;
-        offset += line.len();
-        // Outside a block, a line that no address touches changes nothing:
-        // skip the trimming below.
-        if after_address == 0 && !touches(start, offset) {
-            continue;
+    let mut pos = 0usize;
+    while pos < b.len() {
+        // Outside a block, the lines before the next address's line change
+        // nothing (no address touches them): go straight to that line
+        // rather than reading each of them (most of a long text).
+        if after_address == 0 {
+            let i = addrs.partition_point(|&(_, e)| e <= pos);
+            let Some(&(s, _)) = addrs.get(i) else {
+                break;
+            };
+            if s > pos {
+                pos = memchr::memrchr(b'\n', &b[pos..s]).map_or(pos, |k| pos + k + 1);
+            }
         }
-        let body = line.trim_end_matches(['\n', '\r']);
+        // The line `start..offset`, its '\n' included.
+        let start = pos;
+        let offset = memchr::memchr(b'\n', &b[pos..]).map_or(b.len(), |k| pos + k + 1);
+        pos = offset;
+        let mut body_end = offset;
+        while body_end > start && matches!(b[body_end - 1], b'\n' | b'\r') {
+            body_end -= 1;
+        }
         // Trim decoration: spaces, quote markers, bullets.
-        let lead = body.len()
-            - body
-                .trim_start_matches([' ', '\t', '>', '?', '*', '-', '•'])
-                .len();
-        let content = body[lead..].trim_end();
+        let lead = decoration_len(&text[start..body_end]);
+        let content = trim_end_ws(&text[start + lead..body_end]);
         if content.is_empty() {
             continue;
         }
         let (cs, ce) = (start + lead, start + lead + content.len());
         let has_addr = touches(cs, ce);
-        let short = content.len() <= BLOCK_LINE_MAX && content.split_whitespace().count() <= 6;
-        let prose = content.ends_with(['.', '?', '!', ':']);
         if has_addr {
             after_address = 3;
         } else if after_address > 0 {
@@ -569,7 +596,8 @@ fn block_lines(text: &str, spans: &mut Vec<Span>, location: &Name, det: &Name, g
         } else {
             continue;
         }
-        if !short || prose {
+        let prose = content.ends_with(['.', '?', '!', ':']);
+        if prose || !(content.len() <= BLOCK_LINE_MAX && at_most_words(content, 6)) {
             if !has_addr {
                 after_address = 0;
             }
@@ -578,6 +606,77 @@ fn block_lines(text: &str, spans: &mut Vec<Span>, location: &Name, det: &Name, g
         fill_gaps(text, cs, ce, spans, &mut added, location, det, gaz);
     }
     add_sorted(spans, added);
+}
+
+/// How many bytes of `line` open it as decoration: spaces, tabs, quote
+/// markers, bullets (`line.trim_start_matches([' ', '\t', '>', '?', '*',
+/// '-', '•'])` cut off), read as bytes.
+fn decoration_len(line: &str) -> usize {
+    let b = line.as_bytes();
+    let mut i = 0;
+    loop {
+        match b.get(i) {
+            Some(b' ' | b'\t' | b'>' | b'?' | b'*' | b'-') => i += 1,
+            Some(0xe2) if line[i..].starts_with('•') => i += '•'.len_utf8(),
+            _ => return i,
+        }
+    }
+}
+
+/// Whether `c` is an ASCII byte that `char::is_whitespace` holds for
+/// (U+000B included, which `u8::is_ascii_whitespace` leaves out).
+fn ascii_ws(c: u8) -> bool {
+    matches!(c, b' ' | b'\t'..=b'\r')
+}
+
+/// `s.trim_end()`, reading bytes while they are ASCII (most text): the
+/// char-by-char trim only from the first non-ASCII byte on.
+fn trim_end_ws(s: &str) -> &str {
+    let b = s.as_bytes();
+    let mut z = b.len();
+    while z > 0 && ascii_ws(b[z - 1]) {
+        z -= 1;
+    }
+    if z > 0 && !b[z - 1].is_ascii() {
+        return s[..z].trim_end();
+    }
+    &s[..z]
+}
+
+/// `s.split_whitespace().count() <= n`, eight bytes at a time for ASCII
+/// text (every short line of an address block is counted): a word starts
+/// at each byte that is no space after one that is (or at the start).
+fn at_most_words(s: &str, n: usize) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let b = s.as_bytes();
+    // The high bit of the byte before the chunk's first: set if it is a
+    // space (as before the text).
+    let mut before = 0x80u64;
+    let mut words = 0usize;
+    let mut chunks = b.chunks_exact(8);
+    let mut count = |v: u64| {
+        if v & HIGH != 0 {
+            return false;
+        }
+        let ws = super::ascii_range_bits(v, b'\t', b'\r') | super::ascii_range_bits(v, b' ', b' ');
+        words += (!ws & HIGH & ((ws << 8) | before)).count_ones() as usize;
+        before = ws >> 56;
+        true
+    };
+    let mut ascii = chunks
+        .by_ref()
+        .all(|c| count(u64::from_le_bytes(c.try_into().unwrap())));
+    if ascii {
+        // The tail, padded with spaces (which start no word).
+        let mut last = [b' '; 8];
+        let rest = chunks.remainder();
+        last[..rest.len()].copy_from_slice(rest);
+        ascii = count(u64::from_le_bytes(last));
+    }
+    if !ascii {
+        return s.split_whitespace().count() <= n;
+    }
+    words <= n
 }
 
 /// Add a span for each stretch of `cs..ce` outside `spans` that holds a
@@ -701,6 +800,161 @@ mod tests {
             match segment_end(&after) {
                 Some(end) => prop_assert_eq!(end, stop, "{:?}", after),
                 None => prop_assert!(seg.len() > BLOCK_LINE_MAX, "{:?}", after),
+            }
+        }
+    }
+
+    /// `block_lines` as it was: every line of the text read and trimmed
+    /// char by char. The version that jumps to the address lines and
+    /// reads bytes must add exactly the same spans.
+    fn block_lines_every_line(
+        text: &str,
+        spans: &mut Vec<Span>,
+        location: &Name,
+        det: &Name,
+        gaz: &Gazetteers,
+    ) {
+        let mut added = Vec::new();
+        let addrs: Vec<(usize, usize)> = spans
+            .iter()
+            .filter(|s| matches!(&*s.entity, "ADDRESS" | "ZIP"))
+            .map(|s| (s.start, s.end))
+            .collect();
+        let touches = |cs: usize, ce: usize| addrs.iter().any(|&(s, e)| e > cs && s < ce);
+        let mut after_address = 0usize;
+        let mut offset = 0usize;
+        for line in text.split_inclusive('\n') {
+            let start = offset;
+            offset += line.len();
+            if after_address == 0 && !touches(start, offset) {
+                continue;
+            }
+            let body = line.trim_end_matches(['\n', '\r']);
+            let lead = body.len()
+                - body
+                    .trim_start_matches([' ', '\t', '>', '?', '*', '-', '•'])
+                    .len();
+            let content = body[lead..].trim_end();
+            if content.is_empty() {
+                continue;
+            }
+            let (cs, ce) = (start + lead, start + lead + content.len());
+            let has_addr = touches(cs, ce);
+            let short = content.len() <= BLOCK_LINE_MAX && content.split_whitespace().count() <= 6;
+            let prose = content.ends_with(['.', '?', '!', ':']);
+            if has_addr {
+                after_address = 3;
+            } else if after_address > 0 {
+                after_address -= 1;
+            } else {
+                continue;
+            }
+            if !short || prose {
+                if !has_addr {
+                    after_address = 0;
+                }
+                continue;
+            }
+            fill_gaps(text, cs, ce, spans, &mut added, location, det, gaz);
+        }
+        add_sorted(spans, added);
+    }
+
+    proptest! {
+        #[test]
+        fn block_lines_same_as_reading_every_line(
+            words in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "Assen", "Japan", "the", "12", " ", " ", "\n", "\n", "\r", "\t", ",", ".",
+                    ":", ">", "\u{b}", "\u{2003}", "\u{2022} ", "\u{e9}",
+                ]),
+                0..40,
+            ),
+            cuts in proptest::collection::vec((0usize..120, 0usize..8, 0usize..3), 0..6),
+        ) {
+            let text = words.concat();
+            // Sorted, disjoint, non-empty spans on char boundaries: ADDRESS,
+            // ZIP or a person, from the cut points.
+            let kinds = ["ADDRESS", "ZIP", "PERSON"];
+            let mut spans = Vec::new();
+            let mut floor = 0;
+            let mut cuts = cuts;
+            cuts.sort();
+            for (at, len, kind) in cuts {
+                let start = at.max(floor);
+                let end = start + len;
+                if end > text.len() || start == end
+                    || !text.is_char_boundary(start) || !text.is_char_boundary(end)
+                {
+                    continue;
+                }
+                spans.push(Span {
+                    start,
+                    end,
+                    entity: Name::from(kinds[kind]),
+                    score: 0.55,
+                    detector: Name::from("rule:x"),
+                    validated: false,
+                });
+                floor = end;
+            }
+            let (loc, det) = (Name::from("LOCATION"), Name::from("structure:address"));
+            let mut want = spans.clone();
+            block_lines_every_line(&text, &mut want, &loc, &det, gaz());
+            let mut got = spans;
+            block_lines(&text, &mut got, &loc, &det, gaz());
+            let view = |v: &[Span]| v.iter().map(|s| (s.start, s.end, s.entity.to_string())).collect::<Vec<_>>();
+            prop_assert_eq!(view(&got), view(&want), "{:?}", text);
+        }
+
+        #[test]
+        fn line_trims_same_as_str_methods(
+            s in "[aB1 ,.:!\u{1f}\r\t>?*\u{b}\u{c}\u{85}\u{2003}\u{2022}\u{e9}-]{0,20}",
+        ) {
+            prop_assert_eq!(
+                decoration_len(&s),
+                s.len() - s.trim_start_matches([' ', '\t', '>', '?', '*', '-', '•']).len()
+            );
+            prop_assert_eq!(trim_end_ws(&s), s.trim_end());
+            for n in 0..8 {
+                prop_assert_eq!(at_most_words(&s, n), s.split_whitespace().count() <= n, "{:?} {}", s, n);
+            }
+        }
+    }
+
+    /// `number_after` without the look at the bytes first.
+    fn number_after_plain(text: &str, pos: usize) -> Option<usize> {
+        let tail = &text[pos..];
+        let sp = tail.len() - tail.trim_start_matches(' ').len();
+        if sp == 0 || sp > 2 {
+            return None;
+        }
+        let rest = &tail[sp..];
+        let n = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 || n > 5 {
+            return None;
+        }
+        let mut end = sp + n;
+        if rest[n..].starts_with(|c: char| c.is_ascii_alphabetic())
+            && !rest[n + 1..].starts_with(|c: char| c.is_alphanumeric())
+        {
+            end += 1;
+        }
+        if tail[end..].starts_with(|c: char| c.is_alphanumeric()) {
+            return None;
+        }
+        Some(pos + end)
+    }
+
+    proptest! {
+        #[test]
+        fn number_after_same_as_plain(text in "[ 1b,\u{e9}]{0,12}") {
+            for pos in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
+                prop_assert_eq!(
+                    number_after(&text, pos),
+                    number_after_plain(&text, pos),
+                    "{:?} at {}", text, pos
+                );
             }
         }
     }
