@@ -399,23 +399,47 @@ mod walk {
     /// Out of line, as `end`: inlined into the caller (which the compiler
     /// chose or not as unrelated code changed) the two cost 0.4 M
     /// instructions more a pass over presidio-dev.
+    ///
+    /// Also the patterns of `want` that matched at one end only, that end
+    /// in `ends` (indexed by pattern; the entries of other patterns mean
+    /// nothing). A `MatchKind::All` DFA reports at each end every pattern
+    /// with a match ending there, and the walk goes on until no pattern
+    /// can match further (or the input and its end-of-input step are
+    /// read), so a pattern's ends seen here are all ends of its matches
+    /// at this start. With one end only, its leftmost-first match (which
+    /// exists, as some match does) ends there: [`end`] need not walk.
+    /// Look-arounds do not change this: both DFAs are built from the same
+    /// patterns and resolve `\b`, `$` and the like the same way (a match
+    /// shows one byte late, after the byte or end-of-input step that
+    /// decides it), over the same span. Not for patterns that can match
+    /// empty: the caller's leftmost-first search then skips empty matches
+    /// inside a character, which this does not (the caller checks).
+    /// The closure stays a call (the compiler's choice): inlined into
+    /// `run`'s loop through a trait, the walk cost 0.09 M instructions
+    /// more a pass over presidio-dev.
     #[inline(never)]
     pub(super) fn which(
         dfa: &lazy::DFA,
         cache: &mut lazy::Cache,
         input: &Input<'_>,
         want: Mask,
-    ) -> Option<Mask> {
-        let mut found: Mask = 0;
-        run(dfa, cache, input, |cache, sid, _| {
+        ends: &mut [usize; super::MAX_ANCHORED],
+    ) -> Option<(Mask, Mask)> {
+        let (mut found, mut again): (Mask, Mask) = (0, 0);
+        run(dfa, cache, input, |cache, sid, at| {
             for i in 0..dfa.match_len(cache, sid) {
                 let p = dfa.match_pattern(cache, sid, i).as_usize();
                 if p < Mask::BITS as usize {
+                    // A pattern shows at most once per end (one state per
+                    // end): seen before means another end.
+                    again |= found & (1 << p);
                     found |= 1 << p;
+                    ends[p] = at;
                 }
             }
         })?;
-        Some(found & want)
+        let found = found & want;
+        Some((found, found & !again))
     }
 
     /// Where the leftmost-first match of `input`'s anchored pattern ends
@@ -1426,6 +1450,9 @@ struct Scratch {
     /// Per anchored pattern: where its previous match ended (matches of
     /// one pattern never overlap, as with an iterator over the text).
     next_ok: Vec<usize>,
+    /// Per anchored pattern: its one match end at the place, where the
+    /// `which` walk found one (see [`walk::which`]).
+    ends: Option<Box<[usize; MAX_ANCHORED]>>,
     patset: Option<PatternSet>,
     caps: Vec<Option<regex_automata::util::captures::Captures>>,
     /// Per anchored pattern: the cache and captures of its [`Capturer`].
@@ -1986,6 +2013,7 @@ impl Anchors {
             s.capturing.resize_with(self.single.len(), || None);
         }
         let cands = std::mem::take(&mut s.cands);
+        let ends = s.ends.get_or_insert_with(|| Box::new([0; MAX_ANCHORED]));
         let mut caches = self.dfas.as_ref().map(|d| d.caches.get());
         // Patterns whose `next_ok` may lie ahead of the place.
         let mut blocked: Mask = 0;
@@ -2015,11 +2043,16 @@ impl Anchors {
             let input = Input::new(chunk)
                 .span(pos..chunk.len())
                 .anchored(Anchored::Yes);
+            // Live patterns whose one match end here the `which` walk saw.
+            let mut known: Mask = 0;
             if live.count_ones() > 1
                 && let (Some(d), Some(c)) = (&self.dfas, caches.as_mut())
             {
-                if let Some(m) = walk::which(&d.all, &mut c.0, &input, live) {
+                if let Some((m, one)) = walk::which(&d.all, &mut c.0, &input, live, ends) {
                     live = m;
+                    if !d.first_empty {
+                        known = one;
+                    }
                 } else {
                     let set = s
                         .patset
@@ -2048,6 +2081,7 @@ impl Anchors {
                 // Where this pattern's match here ends (the DFA), else
                 // the full search decides.
                 let end = match (&self.dfas, caches.as_mut()) {
+                    _ if known & (1 << id) != 0 => Some(ends[id]),
                     (Some(d), Some(c)) => {
                         let one = input
                             .clone()
@@ -3406,8 +3440,9 @@ mod equivalence {
                 let want = (0..n)
                     .filter(|&i| set.contains(PatternID::new_unchecked(i)))
                     .fold(0 as Mask, |m, i| m | 1 << i);
+                let mut ends = [0; Mask::BITS as usize];
                 assert_eq!(
-                    walk::which(&d.all, &mut c_all, &input, every),
+                    walk::which(&d.all, &mut c_all, &input, every, &mut ends).map(|w| w.0),
                     Some(want),
                     "{pos}..{end}"
                 );
@@ -3435,6 +3470,67 @@ mod equivalence {
             "no anchored pattern matches the empty string"
         );
         assert!(checked > 10_000 && matched > 100, "{checked} {matched}");
+    }
+
+    /// Where the `which` walk saw a pattern match at one end only, the
+    /// `end` walk (the leftmost-first match) ends there: at every place of
+    /// the rules' examples and counter examples and of some text like the
+    /// corpora's, for every anchored pattern, on the whole rest of the text
+    /// and on a short span (the end-of-input step). Some patterns there
+    /// match at several ends, so taking any one of them fails this.
+    #[test]
+    fn which_walk_single_ends_equal_the_end_walks() {
+        let rs = rules();
+        let d = rs.anchors.dfas.as_ref().unwrap();
+        assert!(!d.first_empty);
+        let (mut c_all, mut c_first) = (d.all.create_cache(), d.first.create_cache());
+        let mut text = String::from(
+            "Call me at (555) 010-0199 ext. 12 or +1 555 010 0199x7 tomorrow. \
+             Card 4111 1111 1111 1111, exp 09/27; SSN 078-05-1120. \
+             Born on 12/03/1987, moved 2019-04-01T10:00. Zip 90210-1234 \
+             in Springfield, IL 62704. Mail j.doe+x@example.org, \
+             host 192.168.10.254:8080 or fe80::1%eth0. IBAN DE44 5001 0517 \
+             5407 3249 31, ref 12345678901234567890 and 3.14159 kg.\n",
+        );
+        for r in &rs.rules {
+            for e in r.examples.iter().chain(&r.counter_examples) {
+                text.push_str(e);
+                text.push_str(" \n");
+            }
+        }
+        let n = rs.anchors.single.len();
+        let every: Mask = if n == Mask::BITS as usize {
+            !0
+        } else {
+            (1 << n) - 1
+        };
+        let (mut one_end, mut more) = (0usize, 0usize);
+        let mut ends = [usize::MAX; Mask::BITS as usize];
+        for pos in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
+            for end in [text.len(), (pos + 9).min(text.len())] {
+                let end = floor_char(&text, end);
+                let input = Input::new(&text).span(pos..end).anchored(Anchored::Yes);
+                let Some((found, single)) =
+                    walk::which(&d.all, &mut c_all, &input, every, &mut ends)
+                else {
+                    continue;
+                };
+                for id in (0..n).filter(|&id| found & (1 << id) != 0) {
+                    let one = input
+                        .clone()
+                        .anchored(Anchored::Pattern(PatternID::new_unchecked(id)));
+                    let walked = walk::end(&d.first, &mut c_first, &one).unwrap();
+                    if single & (1 << id) != 0 {
+                        assert_eq!(walked, Some(ends[id]), "pattern {id} at {pos}..{end}");
+                        one_end += 1;
+                    } else {
+                        assert!(walked.is_some(), "pattern {id} at {pos}..{end}");
+                        more += 1;
+                    }
+                }
+            }
+        }
+        assert!(one_end > 300 && more > 100, "{one_end} {more}");
     }
 
     fn same(text: &str) {
