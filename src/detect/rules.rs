@@ -194,6 +194,10 @@ pub struct Rule {
     exclude: Vec<Regex>,
     not_before: Option<Regex>,
     not_after: Option<Regex>,
+    /// `not_before` as a reverse lazy DFA and `not_after` as a forward
+    /// one, walked by hand (see [`Rule::edge_hit`]); None where one does
+    /// not build, and then the regex answers.
+    edge_dfas: [Option<lazy::DFA>; 2],
     min_digits: usize,
     max_digits: usize,
     /// Skip the regexes entirely on text without an ASCII digit.
@@ -384,6 +388,38 @@ mod walk {
         }
         sid = match input.start().checked_sub(1) {
             Some(i) => dfa.next_state(cache, sid, hay[i]).ok()?,
+            None => dfa.next_eoi_state(cache, sid).ok()?,
+        };
+        if sid.is_quit() {
+            return None;
+        }
+        Some(sid.is_match())
+    }
+
+    /// Whether `dfa` matches anchored at the start of `input`: what
+    /// `try_search_fwd(..).is_some()` says for a DFA built with
+    /// `MatchKind::All`, stopping at the first match state.
+    pub(super) fn any_fwd(
+        dfa: &lazy::DFA,
+        cache: &mut lazy::Cache,
+        input: &Input<'_>,
+    ) -> Option<bool> {
+        let mut sid = dfa.start_state_forward(cache, input).ok()?;
+        let hay = input.haystack();
+        for &b in &hay[input.start()..input.end()] {
+            sid = step(dfa, cache, sid, b)?;
+            if sid.is_tagged() {
+                if sid.is_match() {
+                    return Some(true);
+                } else if sid.is_dead() {
+                    return Some(false);
+                } else if sid.is_quit() {
+                    return None;
+                }
+            }
+        }
+        sid = match hay.get(input.end()) {
+            Some(&b) => dfa.next_state(cache, sid, b).ok()?,
             None => dfa.next_eoi_state(cache, sid).ok()?,
         };
         if sid.is_quit() {
@@ -842,6 +878,14 @@ impl RuleSet {
                 };
                 let not_before = edge(&def.not_preceded_by, true)?;
                 let not_after = edge(&def.not_followed_by, false)?;
+                let edge_dfas = [
+                    not_before
+                        .as_ref()
+                        .and_then(|re| edge_dfa(re.as_str(), true)),
+                    not_after
+                        .as_ref()
+                        .and_then(|re| edge_dfa(re.as_str(), false)),
+                ];
                 let validator = match &def.validator {
                     None => None,
                     Some(v) => Some(validators::by_name(v).ok_or_else(|| {
@@ -874,6 +918,7 @@ impl RuleSet {
                     exclude,
                     not_before,
                     not_after,
+                    edge_dfas,
                     min_digits: def.min_digits.unwrap_or(0),
                     max_digits: def.max_digits.unwrap_or(usize::MAX),
                     needs_digit,
@@ -1070,7 +1115,13 @@ impl RuleSet {
                 });
                 let (start, end) = (base + v.start, base + v.end);
                 let validated = &text[base + n.start..base + n.end];
-                if let Some(score) = rule.judge(text, start, end, validated, hits) {
+                if scratch.edge_caches.len() != self.rules.len() {
+                    scratch
+                        .edge_caches
+                        .resize_with(self.rules.len(), Default::default);
+                }
+                let caches = Some(&mut scratch.edge_caches[ri]);
+                if let Some(score) = rule.judge(text, start, end, validated, hits, caches) {
                     out.push(rule.span(start, end, score));
                 }
             }
@@ -1110,7 +1161,7 @@ impl RuleSet {
                 rule.each_match(pi, chunk, false, &mut |_, v, n| {
                     let hits = rule.hits(&mut hits, || self.context_hits(text));
                     let (start, end) = (base + v.start, base + v.end);
-                    if let Some(score) = rule.judge(text, start, end, &chunk[n], hits) {
+                    if let Some(score) = rule.judge(text, start, end, &chunk[n], hits, None) {
                         out.push(rule.span(start, end, score));
                     }
                 });
@@ -1263,7 +1314,7 @@ impl RuleSet {
         let mut out = Vec::new();
         for pi in 0..rule.patterns.len() {
             rule.each_match(pi, text, false, &mut |_, v, n| {
-                if let Some(score) = rule.judge(text, v.start, v.end, &text[n], &hits) {
+                if let Some(score) = rule.judge(text, v.start, v.end, &text[n], &hits, None) {
                     out.push(Span {
                         start: v.start,
                         end: v.end,
@@ -1354,6 +1405,36 @@ impl Rule {
         }
     }
 
+    /// `re.is_match(hay)` for look-around `re` (0: `not_before`, 1:
+    /// `not_after`), by a hand walk of its lazy DFA where there is one and
+    /// `caches`: the regex's search set-up (its cache from a pool, the
+    /// strategy's checks) cost about 107 instructions a call, for a walk
+    /// that dies in a byte or two (5.6 k calls a pass over presidio-dev).
+    /// `not_before` is `(?:p)$`: whether a match ends at the end of `hay`,
+    /// an anchored reverse walk from there; `not_after` is `^(?:p)`: an
+    /// anchored forward walk. Both over `hay` alone, as the regex sees it.
+    fn edge_hit(
+        &self,
+        re: &Regex,
+        which: usize,
+        hay: &str,
+        caches: Option<&mut EdgeCaches>,
+    ) -> bool {
+        if let (Some(dfa), Some(caches)) = (&self.edge_dfas[which], caches) {
+            let cache = caches[which].get_or_insert_with(|| dfa.create_cache());
+            let input = Input::new(hay).anchored(Anchored::Yes);
+            let walked = if which == 0 {
+                walk::any_rev(dfa, cache, &input)
+            } else {
+                walk::any_fwd(dfa, cache, &input)
+            };
+            if let Some(hit) = walked {
+                return hit;
+            }
+        }
+        re.is_match(hay)
+    }
+
     /// Decide whether a regex match is a span, and its score.
     fn judge(
         &self,
@@ -1362,6 +1443,7 @@ impl Rule {
         end: usize,
         checked: &str,
         hits: &[ContextHit],
+        mut caches: Option<&mut EdgeCaches>,
     ) -> Option<f32> {
         let value = &text[start..end];
         if self.min_digits > 0 || self.max_digits < usize::MAX {
@@ -1402,12 +1484,22 @@ impl Rule {
             return None;
         }
         if let Some(re) = &self.not_after
-            && re.is_match(&text[end..ceil_char(text, end + EDGE)])
+            && self.edge_hit(
+                re,
+                1,
+                &text[end..ceil_char(text, end + EDGE)],
+                caches.as_deref_mut(),
+            )
         {
             return None;
         }
         if let Some(re) = &self.not_before
-            && re.is_match(&text[floor_char(text, start.saturating_sub(EDGE))..start])
+            && self.edge_hit(
+                re,
+                0,
+                &text[floor_char(text, start.saturating_sub(EDGE))..start],
+                caches,
+            )
         {
             return None;
         }
@@ -1460,6 +1552,8 @@ struct Scratch {
     digit: Option<(usize, bool)>,
     /// Per scanned pattern: the cache of its reverse DFA (`scan_rev`).
     rev_caches: Vec<Option<lazy::Cache>>,
+    /// Per rule: the caches of its look-around DFAs.
+    edge_caches: Vec<EdgeCaches>,
     /// Every (overlapping) hit of a context word in the pieces searched
     /// so far, by end: (start, end, word), offsets in the text.
     context: Vec<(usize, usize, u32)>,
@@ -2457,6 +2551,27 @@ fn line_end_match(
 /// The reverse lazy DFA of `pattern` (its compiled form), for
 /// [`Scratch::ends_at_line_end`]. None when it does not build (the piece
 /// is then searched as before).
+/// Per rule and thread: the caches of its [`Rule::edge_dfas`].
+type EdgeCaches = [Option<lazy::Cache>; 2];
+
+/// A look-around pattern of a rule (see [`Rule::edge_hit`]) as a lazy
+/// DFA: reversed for `not_before`. Only whether some match exists is
+/// asked, which `MatchKind::All` answers at the first match state; a
+/// Unicode `\b` quits on non-ASCII bytes (then the regex answers).
+fn edge_dfa(pattern: &str, reverse: bool) -> Option<lazy::DFA> {
+    lazy::Builder::new()
+        .configure(
+            lazy::Config::new()
+                .match_kind(regex_automata::MatchKind::All)
+                .unicode_word_boundary(true)
+                .cache_capacity(1 << 20)
+                .minimum_cache_clear_count(None),
+        )
+        .thompson(regex_automata::nfa::thompson::Config::new().reverse(reverse))
+        .build(pattern)
+        .ok()
+}
+
 fn line_end_dfa(pattern: &str) -> Option<lazy::DFA> {
     lazy::Builder::new()
         .configure(
@@ -3531,6 +3646,48 @@ mod equivalence {
             }
         }
         assert!(one_end > 300 && more > 100, "{one_end} {more}");
+    }
+
+    /// The look-around DFAs answer as the rules' regexes: for every rule
+    /// with one, on every slice of up to 20 bytes (and every suffix and
+    /// prefix of up to the edge size) of a text of all examples and
+    /// counter examples and some non-ASCII.
+    #[test]
+    fn edge_dfas_equal_the_edge_regexes() {
+        let rs = rules();
+        let mut text = String::from("Ünïcödé ſtraße port 12 ½ ٣٤ v1.2.3 $5 €7 a-9 :8 #7 x.4 ");
+        for r in &rs.rules {
+            for e in r.examples.iter().chain(&r.counter_examples) {
+                text.push_str(e);
+                text.push_str(" \n");
+            }
+        }
+        let bounds: Vec<usize> = (0..=text.len())
+            .filter(|&p| text.is_char_boundary(p))
+            .collect();
+        let (mut walked, mut hits) = (0usize, 0usize);
+        for rule in &rs.rules {
+            let mut caches = super::EdgeCaches::default();
+            for (which, re) in [(0, &rule.not_before), (1, &rule.not_after)] {
+                let Some(re) = re else { continue };
+                assert!(rule.edge_dfas[which].is_some(), "{}", rule.id);
+                for (i, &a) in bounds.iter().enumerate() {
+                    for &b in bounds[i..].iter().take_while(|&&b| b <= a + 20) {
+                        let hay = &text[a..b];
+                        let want = re.is_match(hay);
+                        assert_eq!(
+                            rule.edge_hit(re, which, hay, Some(&mut caches)),
+                            want,
+                            "{} {which} {hay:?}",
+                            rule.id
+                        );
+                        walked += 1;
+                        hits += usize::from(want);
+                    }
+                }
+            }
+        }
+        assert!(walked > 100_000 && hits > 1_000, "{walked} {hits}");
     }
 
     fn same(text: &str) {
