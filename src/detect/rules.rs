@@ -194,6 +194,10 @@ pub struct Rule {
     exclude: Vec<Regex>,
     not_before: Option<Regex>,
     not_after: Option<Regex>,
+    /// `not_before` as a reverse lazy DFA and `not_after` as a forward
+    /// one, walked by hand (see [`Rule::edge_hit`]); None where one does
+    /// not build, and then the regex answers.
+    edge_dfas: [Option<lazy::DFA>; 2],
     min_digits: usize,
     max_digits: usize,
     /// Skip the regexes entirely on text without an ASCII digit.
@@ -392,6 +396,38 @@ mod walk {
         Some(sid.is_match())
     }
 
+    /// Whether `dfa` matches anchored at the start of `input`: what
+    /// `try_search_fwd(..).is_some()` says for a DFA built with
+    /// `MatchKind::All`, stopping at the first match state.
+    pub(super) fn any_fwd(
+        dfa: &lazy::DFA,
+        cache: &mut lazy::Cache,
+        input: &Input<'_>,
+    ) -> Option<bool> {
+        let mut sid = dfa.start_state_forward(cache, input).ok()?;
+        let hay = input.haystack();
+        for &b in &hay[input.start()..input.end()] {
+            sid = step(dfa, cache, sid, b)?;
+            if sid.is_tagged() {
+                if sid.is_match() {
+                    return Some(true);
+                } else if sid.is_dead() {
+                    return Some(false);
+                } else if sid.is_quit() {
+                    return None;
+                }
+            }
+        }
+        sid = match hay.get(input.end()) {
+            Some(&b) => dfa.next_state(cache, sid, b).ok()?,
+            None => dfa.next_eoi_state(cache, sid).ok()?,
+        };
+        if sid.is_quit() {
+            return None;
+        }
+        Some(sid.is_match())
+    }
+
     /// The patterns of `dfa` (built with `MatchKind::All`) that match at
     /// the anchored start of `input`, among `want`: what
     /// `try_which_overlapping_matches` puts in its set.
@@ -399,23 +435,47 @@ mod walk {
     /// Out of line, as `end`: inlined into the caller (which the compiler
     /// chose or not as unrelated code changed) the two cost 0.4 M
     /// instructions more a pass over presidio-dev.
+    ///
+    /// Also the patterns of `want` that matched at one end only, that end
+    /// in `ends` (indexed by pattern; the entries of other patterns mean
+    /// nothing). A `MatchKind::All` DFA reports at each end every pattern
+    /// with a match ending there, and the walk goes on until no pattern
+    /// can match further (or the input and its end-of-input step are
+    /// read), so a pattern's ends seen here are all ends of its matches
+    /// at this start. With one end only, its leftmost-first match (which
+    /// exists, as some match does) ends there: [`end`] need not walk.
+    /// Look-arounds do not change this: both DFAs are built from the same
+    /// patterns and resolve `\b`, `$` and the like the same way (a match
+    /// shows one byte late, after the byte or end-of-input step that
+    /// decides it), over the same span. Not for patterns that can match
+    /// empty: the caller's leftmost-first search then skips empty matches
+    /// inside a character, which this does not (the caller checks).
+    /// The closure stays a call (the compiler's choice): inlined into
+    /// `run`'s loop through a trait, the walk cost 0.09 M instructions
+    /// more a pass over presidio-dev.
     #[inline(never)]
     pub(super) fn which(
         dfa: &lazy::DFA,
         cache: &mut lazy::Cache,
         input: &Input<'_>,
         want: Mask,
-    ) -> Option<Mask> {
-        let mut found: Mask = 0;
-        run(dfa, cache, input, |cache, sid, _| {
+        ends: &mut [usize; super::MAX_ANCHORED],
+    ) -> Option<(Mask, Mask)> {
+        let (mut found, mut again): (Mask, Mask) = (0, 0);
+        run(dfa, cache, input, |cache, sid, at| {
             for i in 0..dfa.match_len(cache, sid) {
                 let p = dfa.match_pattern(cache, sid, i).as_usize();
                 if p < Mask::BITS as usize {
+                    // A pattern shows at most once per end (one state per
+                    // end): seen before means another end.
+                    again |= found & (1 << p);
                     found |= 1 << p;
+                    ends[p] = at;
                 }
             }
         })?;
-        Some(found & want)
+        let found = found & want;
+        Some((found, found & !again))
     }
 
     /// Where the leftmost-first match of `input`'s anchored pattern ends
@@ -818,6 +878,14 @@ impl RuleSet {
                 };
                 let not_before = edge(&def.not_preceded_by, true)?;
                 let not_after = edge(&def.not_followed_by, false)?;
+                let edge_dfas = [
+                    not_before
+                        .as_ref()
+                        .and_then(|re| edge_dfa(re.as_str(), true)),
+                    not_after
+                        .as_ref()
+                        .and_then(|re| edge_dfa(re.as_str(), false)),
+                ];
                 let validator = match &def.validator {
                     None => None,
                     Some(v) => Some(validators::by_name(v).ok_or_else(|| {
@@ -850,6 +918,7 @@ impl RuleSet {
                     exclude,
                     not_before,
                     not_after,
+                    edge_dfas,
                     min_digits: def.min_digits.unwrap_or(0),
                     max_digits: def.max_digits.unwrap_or(usize::MAX),
                     needs_digit,
@@ -1046,7 +1115,13 @@ impl RuleSet {
                 });
                 let (start, end) = (base + v.start, base + v.end);
                 let validated = &text[base + n.start..base + n.end];
-                if let Some(score) = rule.judge(text, start, end, validated, hits) {
+                if scratch.edge_caches.len() != self.rules.len() {
+                    scratch
+                        .edge_caches
+                        .resize_with(self.rules.len(), Default::default);
+                }
+                let caches = Some(&mut scratch.edge_caches[ri]);
+                if let Some(score) = rule.judge(text, start, end, validated, hits, caches) {
                     out.push(rule.span(start, end, score));
                 }
             }
@@ -1086,7 +1161,7 @@ impl RuleSet {
                 rule.each_match(pi, chunk, false, &mut |_, v, n| {
                     let hits = rule.hits(&mut hits, || self.context_hits(text));
                     let (start, end) = (base + v.start, base + v.end);
-                    if let Some(score) = rule.judge(text, start, end, &chunk[n], hits) {
+                    if let Some(score) = rule.judge(text, start, end, &chunk[n], hits, None) {
                         out.push(rule.span(start, end, score));
                     }
                 });
@@ -1239,7 +1314,7 @@ impl RuleSet {
         let mut out = Vec::new();
         for pi in 0..rule.patterns.len() {
             rule.each_match(pi, text, false, &mut |_, v, n| {
-                if let Some(score) = rule.judge(text, v.start, v.end, &text[n], &hits) {
+                if let Some(score) = rule.judge(text, v.start, v.end, &text[n], &hits, None) {
                     out.push(Span {
                         start: v.start,
                         end: v.end,
@@ -1330,6 +1405,36 @@ impl Rule {
         }
     }
 
+    /// `re.is_match(hay)` for look-around `re` (0: `not_before`, 1:
+    /// `not_after`), by a hand walk of its lazy DFA where there is one and
+    /// `caches`: the regex's search set-up (its cache from a pool, the
+    /// strategy's checks) cost about 107 instructions a call, for a walk
+    /// that dies in a byte or two (5.6 k calls a pass over presidio-dev).
+    /// `not_before` is `(?:p)$`: whether a match ends at the end of `hay`,
+    /// an anchored reverse walk from there; `not_after` is `^(?:p)`: an
+    /// anchored forward walk. Both over `hay` alone, as the regex sees it.
+    fn edge_hit(
+        &self,
+        re: &Regex,
+        which: usize,
+        hay: &str,
+        caches: Option<&mut EdgeCaches>,
+    ) -> bool {
+        if let (Some(dfa), Some(caches)) = (&self.edge_dfas[which], caches) {
+            let cache = caches[which].get_or_insert_with(|| dfa.create_cache());
+            let input = Input::new(hay).anchored(Anchored::Yes);
+            let walked = if which == 0 {
+                walk::any_rev(dfa, cache, &input)
+            } else {
+                walk::any_fwd(dfa, cache, &input)
+            };
+            if let Some(hit) = walked {
+                return hit;
+            }
+        }
+        re.is_match(hay)
+    }
+
     /// Decide whether a regex match is a span, and its score.
     fn judge(
         &self,
@@ -1338,6 +1443,7 @@ impl Rule {
         end: usize,
         checked: &str,
         hits: &[ContextHit],
+        mut caches: Option<&mut EdgeCaches>,
     ) -> Option<f32> {
         let value = &text[start..end];
         if self.min_digits > 0 || self.max_digits < usize::MAX {
@@ -1378,12 +1484,22 @@ impl Rule {
             return None;
         }
         if let Some(re) = &self.not_after
-            && re.is_match(&text[end..ceil_char(text, end + EDGE)])
+            && self.edge_hit(
+                re,
+                1,
+                &text[end..ceil_char(text, end + EDGE)],
+                caches.as_deref_mut(),
+            )
         {
             return None;
         }
         if let Some(re) = &self.not_before
-            && re.is_match(&text[floor_char(text, start.saturating_sub(EDGE))..start])
+            && self.edge_hit(
+                re,
+                0,
+                &text[floor_char(text, start.saturating_sub(EDGE))..start],
+                caches,
+            )
         {
             return None;
         }
@@ -1426,6 +1542,9 @@ struct Scratch {
     /// Per anchored pattern: where its previous match ended (matches of
     /// one pattern never overlap, as with an iterator over the text).
     next_ok: Vec<usize>,
+    /// Per anchored pattern: its one match end at the place, where the
+    /// `which` walk found one (see [`walk::which`]).
+    ends: Option<Box<[usize; MAX_ANCHORED]>>,
     patset: Option<PatternSet>,
     caps: Vec<Option<regex_automata::util::captures::Captures>>,
     /// Per anchored pattern: the cache and captures of its [`Capturer`].
@@ -1433,6 +1552,8 @@ struct Scratch {
     digit: Option<(usize, bool)>,
     /// Per scanned pattern: the cache of its reverse DFA (`scan_rev`).
     rev_caches: Vec<Option<lazy::Cache>>,
+    /// Per rule: the caches of its look-around DFAs.
+    edge_caches: Vec<EdgeCaches>,
     /// Every (overlapping) hit of a context word in the pieces searched
     /// so far, by end: (start, end, word), offsets in the text.
     context: Vec<(usize, usize, u32)>,
@@ -1986,6 +2107,7 @@ impl Anchors {
             s.capturing.resize_with(self.single.len(), || None);
         }
         let cands = std::mem::take(&mut s.cands);
+        let ends = s.ends.get_or_insert_with(|| Box::new([0; MAX_ANCHORED]));
         let mut caches = self.dfas.as_ref().map(|d| d.caches.get());
         // Patterns whose `next_ok` may lie ahead of the place.
         let mut blocked: Mask = 0;
@@ -2015,11 +2137,16 @@ impl Anchors {
             let input = Input::new(chunk)
                 .span(pos..chunk.len())
                 .anchored(Anchored::Yes);
+            // Live patterns whose one match end here the `which` walk saw.
+            let mut known: Mask = 0;
             if live.count_ones() > 1
                 && let (Some(d), Some(c)) = (&self.dfas, caches.as_mut())
             {
-                if let Some(m) = walk::which(&d.all, &mut c.0, &input, live) {
+                if let Some((m, one)) = walk::which(&d.all, &mut c.0, &input, live, ends) {
                     live = m;
+                    if !d.first_empty {
+                        known = one;
+                    }
                 } else {
                     let set = s
                         .patset
@@ -2048,6 +2175,7 @@ impl Anchors {
                 // Where this pattern's match here ends (the DFA), else
                 // the full search decides.
                 let end = match (&self.dfas, caches.as_mut()) {
+                    _ if known & (1 << id) != 0 => Some(ends[id]),
                     (Some(d), Some(c)) => {
                         let one = input
                             .clone()
@@ -2423,6 +2551,27 @@ fn line_end_match(
 /// The reverse lazy DFA of `pattern` (its compiled form), for
 /// [`Scratch::ends_at_line_end`]. None when it does not build (the piece
 /// is then searched as before).
+/// Per rule and thread: the caches of its [`Rule::edge_dfas`].
+type EdgeCaches = [Option<lazy::Cache>; 2];
+
+/// A look-around pattern of a rule (see [`Rule::edge_hit`]) as a lazy
+/// DFA: reversed for `not_before`. Only whether some match exists is
+/// asked, which `MatchKind::All` answers at the first match state; a
+/// Unicode `\b` quits on non-ASCII bytes (then the regex answers).
+fn edge_dfa(pattern: &str, reverse: bool) -> Option<lazy::DFA> {
+    lazy::Builder::new()
+        .configure(
+            lazy::Config::new()
+                .match_kind(regex_automata::MatchKind::All)
+                .unicode_word_boundary(true)
+                .cache_capacity(1 << 20)
+                .minimum_cache_clear_count(None),
+        )
+        .thompson(regex_automata::nfa::thompson::Config::new().reverse(reverse))
+        .build(pattern)
+        .ok()
+}
+
 fn line_end_dfa(pattern: &str) -> Option<lazy::DFA> {
     lazy::Builder::new()
         .configure(
@@ -3406,8 +3555,9 @@ mod equivalence {
                 let want = (0..n)
                     .filter(|&i| set.contains(PatternID::new_unchecked(i)))
                     .fold(0 as Mask, |m, i| m | 1 << i);
+                let mut ends = [0; Mask::BITS as usize];
                 assert_eq!(
-                    walk::which(&d.all, &mut c_all, &input, every),
+                    walk::which(&d.all, &mut c_all, &input, every, &mut ends).map(|w| w.0),
                     Some(want),
                     "{pos}..{end}"
                 );
@@ -3435,6 +3585,109 @@ mod equivalence {
             "no anchored pattern matches the empty string"
         );
         assert!(checked > 10_000 && matched > 100, "{checked} {matched}");
+    }
+
+    /// Where the `which` walk saw a pattern match at one end only, the
+    /// `end` walk (the leftmost-first match) ends there: at every place of
+    /// the rules' examples and counter examples and of some text like the
+    /// corpora's, for every anchored pattern, on the whole rest of the text
+    /// and on a short span (the end-of-input step). Some patterns there
+    /// match at several ends, so taking any one of them fails this.
+    #[test]
+    fn which_walk_single_ends_equal_the_end_walks() {
+        let rs = rules();
+        let d = rs.anchors.dfas.as_ref().unwrap();
+        assert!(!d.first_empty);
+        let (mut c_all, mut c_first) = (d.all.create_cache(), d.first.create_cache());
+        let mut text = String::from(
+            "Call me at (555) 010-0199 ext. 12 or +1 555 010 0199x7 tomorrow. \
+             Card 4111 1111 1111 1111, exp 09/27; SSN 078-05-1120. \
+             Born on 12/03/1987, moved 2019-04-01T10:00. Zip 90210-1234 \
+             in Springfield, IL 62704. Mail j.doe+x@example.org, \
+             host 192.168.10.254:8080 or fe80::1%eth0. IBAN DE44 5001 0517 \
+             5407 3249 31, ref 12345678901234567890 and 3.14159 kg.\n",
+        );
+        for r in &rs.rules {
+            for e in r.examples.iter().chain(&r.counter_examples) {
+                text.push_str(e);
+                text.push_str(" \n");
+            }
+        }
+        let n = rs.anchors.single.len();
+        let every: Mask = if n == Mask::BITS as usize {
+            !0
+        } else {
+            (1 << n) - 1
+        };
+        let (mut one_end, mut more) = (0usize, 0usize);
+        let mut ends = [usize::MAX; Mask::BITS as usize];
+        for pos in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
+            for end in [text.len(), (pos + 9).min(text.len())] {
+                let end = floor_char(&text, end);
+                let input = Input::new(&text).span(pos..end).anchored(Anchored::Yes);
+                let Some((found, single)) =
+                    walk::which(&d.all, &mut c_all, &input, every, &mut ends)
+                else {
+                    continue;
+                };
+                for id in (0..n).filter(|&id| found & (1 << id) != 0) {
+                    let one = input
+                        .clone()
+                        .anchored(Anchored::Pattern(PatternID::new_unchecked(id)));
+                    let walked = walk::end(&d.first, &mut c_first, &one).unwrap();
+                    if single & (1 << id) != 0 {
+                        assert_eq!(walked, Some(ends[id]), "pattern {id} at {pos}..{end}");
+                        one_end += 1;
+                    } else {
+                        assert!(walked.is_some(), "pattern {id} at {pos}..{end}");
+                        more += 1;
+                    }
+                }
+            }
+        }
+        assert!(one_end > 300 && more > 100, "{one_end} {more}");
+    }
+
+    /// The look-around DFAs answer as the rules' regexes: for every rule
+    /// with one, on every slice of up to 20 bytes (and every suffix and
+    /// prefix of up to the edge size) of a text of all examples and
+    /// counter examples and some non-ASCII.
+    #[test]
+    fn edge_dfas_equal_the_edge_regexes() {
+        let rs = rules();
+        let mut text = String::from("Ünïcödé ſtraße port 12 ½ ٣٤ v1.2.3 $5 €7 a-9 :8 #7 x.4 ");
+        for r in &rs.rules {
+            for e in r.examples.iter().chain(&r.counter_examples) {
+                text.push_str(e);
+                text.push_str(" \n");
+            }
+        }
+        let bounds: Vec<usize> = (0..=text.len())
+            .filter(|&p| text.is_char_boundary(p))
+            .collect();
+        let (mut walked, mut hits) = (0usize, 0usize);
+        for rule in &rs.rules {
+            let mut caches = super::EdgeCaches::default();
+            for (which, re) in [(0, &rule.not_before), (1, &rule.not_after)] {
+                let Some(re) = re else { continue };
+                assert!(rule.edge_dfas[which].is_some(), "{}", rule.id);
+                for (i, &a) in bounds.iter().enumerate() {
+                    for &b in bounds[i..].iter().take_while(|&&b| b <= a + 20) {
+                        let hay = &text[a..b];
+                        let want = re.is_match(hay);
+                        assert_eq!(
+                            rule.edge_hit(re, which, hay, Some(&mut caches)),
+                            want,
+                            "{} {which} {hay:?}",
+                            rule.id
+                        );
+                        walked += 1;
+                        hits += usize::from(want);
+                    }
+                }
+            }
+        }
+        assert!(walked > 100_000 && hits > 1_000, "{walked} {hits}");
     }
 
     fn same(text: &str) {
