@@ -227,12 +227,14 @@ const LISTED_NAME_SCORE: f32 = 0.6;
 ///
 /// Spans stay merged, sorted and disjoint.
 pub fn name_lists(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, threshold: f32) {
-    let person = |s: &Span| &*s.entity == "PERSON" && s.score >= threshold;
-    let place = |s: &Span| &*s.entity == "LOCATION" && s.score >= threshold;
+    static ENTITIES: std::sync::LazyLock<[Name; 2]> =
+        std::sync::LazyLock::new(|| ["PERSON", "LOCATION"].map(Name::from));
+    let [person_name, location_name] = *ENTITIES;
+    let person = |s: &Span| s.entity.same(person_name) && s.score >= threshold;
+    let place = |s: &Span| s.entity.same(location_name) && s.score >= threshold;
     // A list to change holds a person: a list of place spans alone has
     // nothing to relabel, and a city that is no name has its place span.
-    let persons = spans.iter().filter(|s| person(s)).count();
-    if persons == 0 || persons + spans.iter().filter(|s| place(s)).count() < 2 {
+    if !worth_a_look(spans, person, place) {
         return;
     }
     let mut found: Vec<(Option<usize>, Span)> = Vec::new();
@@ -335,6 +337,29 @@ pub fn name_lists(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, threshold
         }
     }
     put(spans, found);
+}
+
+/// Whether `spans` hold a person and, with it, at least two persons or
+/// places: one pass, which stops as soon as both are seen (most texts
+/// with a person).
+fn worth_a_look(
+    spans: &[Span],
+    person: impl Fn(&Span) -> bool,
+    place: impl Fn(&Span) -> bool,
+) -> bool {
+    let (mut persons, mut listed) = (0usize, 0usize);
+    for s in spans {
+        if person(s) {
+            persons += 1;
+            listed += 1;
+        } else if place(s) {
+            listed += 1;
+        }
+        if persons > 0 && listed >= 2 {
+            return true;
+        }
+    }
+    false
 }
 
 /// A place found by its list of places, at `score`.
@@ -498,6 +523,43 @@ mod tests {
         let mut v = vec![first];
         id_lists(text, &mut v);
         v.iter().skip(1).map(|s| &text[s.start..s.end]).collect()
+    }
+
+    /// [`worth_a_look`] says what the two counts it replaced said.
+    #[test]
+    fn worth_a_look_is_the_counts() {
+        let kinds = ["PERSON", "LOCATION", "ID", "PERSOM", "LOCATIOM"];
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2000 {
+            let n = (rng % 5) as usize;
+            let spans: Vec<Span> = (0..n)
+                .map(|k| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    Span {
+                        start: k,
+                        end: k + 1,
+                        entity: Name::new(&String::from(kinds[(rng % 5) as usize])),
+                        score: if rng & 8 == 0 { 0.9 } else { 0.3 },
+                        detector: Name::from("t"),
+                        validated: false,
+                    }
+                })
+                .collect();
+            let threshold = 0.5;
+            let person = |s: &Span| &*s.entity == "PERSON" && s.score >= threshold;
+            let place = |s: &Span| &*s.entity == "LOCATION" && s.score >= threshold;
+            let persons = spans.iter().filter(|s| person(s)).count();
+            let plain = persons > 0 && persons + spans.iter().filter(|s| place(s)).count() >= 2;
+            let (p, l) = (Name::from("PERSON"), Name::from("LOCATION"));
+            let fast = worth_a_look(
+                &spans,
+                |s| s.entity.same(p) && s.score >= threshold,
+                |s| s.entity.same(l) && s.score >= threshold,
+            );
+            assert_eq!(fast, plain, "{spans:?}");
+        }
     }
 
     fn gaz() -> &'static Gazetteers {
