@@ -3522,6 +3522,26 @@ mod equivalence {
         assert_eq!(got, [(0, 1), (70_001, 4), (70_003, 3)]);
     }
 
+    /// Every rule's examples and counter examples, a line each, after
+    /// `text`: the places the walk tests try.
+    fn push_examples(rs: &RuleSet, text: &mut String) {
+        for r in &rs.rules {
+            for e in r.examples.iter().chain(&r.counter_examples) {
+                text.push_str(e);
+                text.push_str(" \n");
+            }
+        }
+    }
+
+    /// The mask of the first `n` anchored patterns.
+    fn all_patterns(n: usize) -> Mask {
+        if n == Mask::BITS as usize {
+            !0
+        } else {
+            (1 << n) - 1
+        }
+    }
+
     /// The hand walks of the lazy DFAs answer as the crate's searches do,
     /// at every place of a text made of every rule's examples and counter
     /// examples (and some non-ASCII), for every anchored pattern.
@@ -3531,18 +3551,9 @@ mod equivalence {
         let d = rs.anchors.dfas.as_ref().unwrap();
         let (mut c_all, mut c_first) = (d.all.create_cache(), d.first.create_cache());
         let mut text = String::from("Ünïcödé ſtraße K 12 ½ ٣٤ ");
-        for r in &rs.rules {
-            for e in r.examples.iter().chain(&r.counter_examples) {
-                text.push_str(e);
-                text.push_str(" \n");
-            }
-        }
+        push_examples(rs, &mut text);
         let n = rs.anchors.single.len();
-        let every: Mask = if n == Mask::BITS as usize {
-            !0
-        } else {
-            (1 << n) - 1
-        };
+        let every = all_patterns(n);
         let (mut checked, mut matched) = (0usize, 0usize);
         for pos in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
             for end in [text.len(), (pos + 7).min(text.len())] {
@@ -3607,18 +3618,9 @@ mod equivalence {
              host 192.168.10.254:8080 or fe80::1%eth0. IBAN DE44 5001 0517 \
              5407 3249 31, ref 12345678901234567890 and 3.14159 kg.\n",
         );
-        for r in &rs.rules {
-            for e in r.examples.iter().chain(&r.counter_examples) {
-                text.push_str(e);
-                text.push_str(" \n");
-            }
-        }
+        push_examples(rs, &mut text);
         let n = rs.anchors.single.len();
-        let every: Mask = if n == Mask::BITS as usize {
-            !0
-        } else {
-            (1 << n) - 1
-        };
+        let every = all_patterns(n);
         let (mut one_end, mut more) = (0usize, 0usize);
         let mut ends = [usize::MAX; Mask::BITS as usize];
         for pos in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
@@ -3656,12 +3658,7 @@ mod equivalence {
     fn edge_dfas_equal_the_edge_regexes() {
         let rs = rules();
         let mut text = String::from("Ünïcödé ſtraße port 12 ½ ٣٤ v1.2.3 $5 €7 a-9 :8 #7 x.4 ");
-        for r in &rs.rules {
-            for e in r.examples.iter().chain(&r.counter_examples) {
-                text.push_str(e);
-                text.push_str(" \n");
-            }
-        }
+        push_examples(rs, &mut text);
         let bounds: Vec<usize> = (0..=text.len())
             .filter(|&p| text.is_char_boundary(p))
             .collect();

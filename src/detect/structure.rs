@@ -494,12 +494,17 @@ fn street_words_before(text: &str, pos: usize) -> Option<usize> {
 /// End of " 36" / " 36b" directly after `pos` on the same line.
 fn number_after(text: &str, pos: usize) -> Option<usize> {
     // Most words have no digit one or two spaces after them: answered
-    // from those bytes, before the trimming and counting below.
+    // from those bytes, before the trimming and counting of the full test.
     let b = text.as_bytes();
     let sp = 1 + usize::from(b.get(pos + 1) == Some(&b' '));
     if b.get(pos) != Some(&b' ') || !b.get(pos + sp).is_some_and(u8::is_ascii_digit) {
         return None;
     }
+    number_after_full(text, pos)
+}
+
+/// [`number_after`] without its look at the bytes first.
+fn number_after_full(text: &str, pos: usize) -> Option<usize> {
     let tail = &text[pos..];
     let sp = tail.len() - tail.trim_start_matches(' ').len();
     if sp == 0 || sp > 2 {
@@ -922,37 +927,13 @@ mod tests {
         }
     }
 
-    /// `number_after` without the look at the bytes first.
-    fn number_after_plain(text: &str, pos: usize) -> Option<usize> {
-        let tail = &text[pos..];
-        let sp = tail.len() - tail.trim_start_matches(' ').len();
-        if sp == 0 || sp > 2 {
-            return None;
-        }
-        let rest = &tail[sp..];
-        let n = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if n == 0 || n > 5 {
-            return None;
-        }
-        let mut end = sp + n;
-        if rest[n..].starts_with(|c: char| c.is_ascii_alphabetic())
-            && !rest[n + 1..].starts_with(|c: char| c.is_alphanumeric())
-        {
-            end += 1;
-        }
-        if tail[end..].starts_with(|c: char| c.is_alphanumeric()) {
-            return None;
-        }
-        Some(pos + end)
-    }
-
     proptest! {
         #[test]
         fn number_after_same_as_plain(text in "[ 1b,\u{e9}]{0,12}") {
             for pos in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
                 prop_assert_eq!(
                     number_after(&text, pos),
-                    number_after_plain(&text, pos),
+                    number_after_full(&text, pos),
                     "{:?} at {}", text, pos
                 );
             }
