@@ -1097,6 +1097,12 @@ impl RuleSet {
         }
         // Context words are resolved once per text, lazily: most texts
         // match no rule that has any.
+        // One look-around cache pair per rule, for `judge` below.
+        if scratch.edge_caches.len() != self.rules.len() {
+            scratch
+                .edge_caches
+                .resize_with(self.rules.len(), Default::default);
+        }
         let collected = anchored && self.anchors.with_context;
         let mut hits: Option<Vec<ContextHit>> = None;
         let mut from = 0;
@@ -1115,11 +1121,6 @@ impl RuleSet {
                 });
                 let (start, end) = (base + v.start, base + v.end);
                 let validated = &text[base + n.start..base + n.end];
-                if scratch.edge_caches.len() != self.rules.len() {
-                    scratch
-                        .edge_caches
-                        .resize_with(self.rules.len(), Default::default);
-                }
                 let caches = Some(&mut scratch.edge_caches[ri]);
                 if let Some(score) = rule.judge(text, start, end, validated, hits, caches) {
                     out.push(rule.span(start, end, score));
@@ -2548,41 +2549,38 @@ fn line_end_match(
     found
 }
 
-/// The reverse lazy DFA of `pattern` (its compiled form), for
-/// [`Scratch::ends_at_line_end`]. None when it does not build (the piece
-/// is then searched as before).
 /// Per rule and thread: the caches of its [`Rule::edge_dfas`].
 type EdgeCaches = [Option<lazy::Cache>; 2];
 
 /// A look-around pattern of a rule (see [`Rule::edge_hit`]) as a lazy
-/// DFA: reversed for `not_before`. Only whether some match exists is
-/// asked, which `MatchKind::All` answers at the first match state; a
-/// Unicode `\b` quits on non-ASCII bytes (then the regex answers).
+/// DFA: reversed for `not_before`. A Unicode `\b` quits on non-ASCII
+/// bytes (then the regex answers).
 fn edge_dfa(pattern: &str, reverse: bool) -> Option<lazy::DFA> {
+    any_match_dfa(pattern, reverse, true)
+}
+
+/// The reverse lazy DFA of `pattern` (its compiled form), for
+/// [`Scratch::ends_at_line_end`]. None when it does not build (the piece
+/// is then searched as before).
+fn line_end_dfa(pattern: &str) -> Option<lazy::DFA> {
+    any_match_dfa(pattern, true, false)
+}
+
+/// A lazy DFA of `pattern`, reversed if `reverse`, for walks that ask only
+/// whether some match exists: `MatchKind::All` answers at the first match
+/// state (and is what the crate advises for reverse searches).
+/// `unicode_word_boundary`: build a Unicode `\b` as a DFA that quits on
+/// non-ASCII bytes, instead of failing to build.
+fn any_match_dfa(pattern: &str, reverse: bool, unicode_word_boundary: bool) -> Option<lazy::DFA> {
     lazy::Builder::new()
         .configure(
             lazy::Config::new()
                 .match_kind(regex_automata::MatchKind::All)
-                .unicode_word_boundary(true)
+                .unicode_word_boundary(unicode_word_boundary)
                 .cache_capacity(1 << 20)
                 .minimum_cache_clear_count(None),
         )
         .thompson(regex_automata::nfa::thompson::Config::new().reverse(reverse))
-        .build(pattern)
-        .ok()
-}
-
-fn line_end_dfa(pattern: &str) -> Option<lazy::DFA> {
-    lazy::Builder::new()
-        .configure(
-            lazy::Config::new()
-                // As the crate advises for reverse searches; only whether
-                // some match ends at the line end is asked.
-                .match_kind(regex_automata::MatchKind::All)
-                .cache_capacity(1 << 20)
-                .minimum_cache_clear_count(None),
-        )
-        .thompson(regex_automata::nfa::thompson::Config::new().reverse(true))
         .build(pattern)
         .ok()
 }
