@@ -4,6 +4,7 @@
 //! rewriter, which reads it from the original text.
 
 pub mod gazetteer;
+pub(crate) mod keywords;
 pub mod lists;
 pub mod merge;
 pub mod name;

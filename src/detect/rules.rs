@@ -23,11 +23,11 @@
 //! its extension, an IPv6 address without its zone).
 
 use super::Name;
+use super::keywords::{KeywordDfa, Sid};
 use super::trigger::{self, Trigger};
 use super::{Span, validators};
 use crate::Error;
-use aho_corasick::automaton::Automaton;
-use aho_corasick::dfa::DFA as KeywordDfa;
+use aho_corasick::dfa::DFA as AcDfa;
 use regex::Regex;
 use regex_automata::hybrid::dfa as lazy;
 use regex_automata::util::pool::Pool;
@@ -933,17 +933,16 @@ impl RuleSet {
         let context_ac = if words.is_empty() {
             None
         } else {
-            Some(
-                // The DFA type itself, not `AhoCorasick`: the search loop
-                // (`leftmost_longest`) steps its states directly, which the
-                // wrapper does not expose.
-                KeywordDfa::builder()
-                    .ascii_case_insensitive(true)
-                    .prefilter(false)
-                    .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-                    .build(&words)
-                    .map_err(|e| Error::Config(format!("context words: {e}")))?,
-            )
+            // The DFA type itself, not `AhoCorasick`: the search loop
+            // (`leftmost_longest`) steps its states directly, which the
+            // wrapper does not expose.
+            let dfa = AcDfa::builder()
+                .ascii_case_insensitive(true)
+                .prefilter(false)
+                .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                .build(&words)
+                .map_err(|e| Error::Config(format!("context words: {e}")))?;
+            Some(KeywordDfa::new(&dfa).map_err(|e| Error::Config(format!("context words: {e}")))?)
         };
         // Report order: the old search ran two sets (the first rule's kind
         // first), each in pattern order.
@@ -1845,17 +1844,18 @@ impl Anchors {
             None
         } else {
             let ctx: &[String] = if with_context { context_words } else { &[] };
+            let dfa = AcDfa::builder()
+                .ascii_case_insensitive(true)
+                .prefilter(false)
+                .build(
+                    in_automaton
+                        .iter()
+                        .map(|&k| &keyword_text[k as usize][..])
+                        .chain(ctx.iter().map(|w| w.as_bytes())),
+                )
+                .map_err(|e| Error::Config(format!("rule keywords: {e}")))?;
             Some((
-                KeywordDfa::builder()
-                    .ascii_case_insensitive(true)
-                    .prefilter(false)
-                    .build(
-                        in_automaton
-                            .iter()
-                            .map(|&k| &keyword_text[k as usize][..])
-                            .chain(ctx.iter().map(|w| w.as_bytes())),
-                    )
-                    .map_err(|e| Error::Config(format!("rule keywords: {e}")))?,
+                KeywordDfa::new(&dfa).map_err(|e| Error::Config(format!("rule keywords: {e}")))?,
                 in_automaton,
             ))
         };
@@ -2285,21 +2285,13 @@ fn overlapping(
     buf: &mut Vec<(usize, usize, usize)>,
     mut f: impl FnMut(usize, usize, usize),
 ) {
-    let Ok(start) = dfa.start_state(aho_corasick::Anchored::No) else {
-        return;
-    };
+    let start = dfa.start();
     // Generic, not `dyn`: a hit is every few bytes of prose, and an
     // indirect call each cost 1.6 % of a scan's instructions.
     #[inline(always)]
-    fn report(
-        dfa: &KeywordDfa,
-        end: usize,
-        sid: aho_corasick::automaton::StateID,
-        f: &mut impl FnMut(usize, usize, usize),
-    ) {
-        for i in 0..dfa.match_len(sid) {
-            let pid = dfa.match_pattern(sid, i);
-            f(end - dfa.pattern_len(pid), end, pid.as_usize());
+    fn report(dfa: &KeywordDfa, end: usize, sid: Sid, f: &mut impl FnMut(usize, usize, usize)) {
+        for &pid in dfa.matches(sid) {
+            f(end - dfa.pattern_len(pid), end, pid as usize);
         }
     }
     // The second half starts `max - 1` bytes before the middle: a match
@@ -2368,18 +2360,14 @@ fn to_special2(
     a: &[u8],
     b: &[u8],
     at: usize,
-    mut sa: aho_corasick::automaton::StateID,
-    mut sb: aho_corasick::automaton::StateID,
-) -> (
-    usize,
-    aho_corasick::automaton::StateID,
-    aho_corasick::automaton::StateID,
-) {
+    mut sa: Sid,
+    mut sb: Sid,
+) -> (usize, Sid, Sid) {
     let n = a.len();
     let (a, b) = (&a[at..n], &b[at..n]);
     for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
-        sa = dfa.next_state(aho_corasick::Anchored::No, sa, x);
-        sb = dfa.next_state(aho_corasick::Anchored::No, sb, y);
+        sa = dfa.next(sa, x);
+        sb = dfa.next(sb, y);
         if dfa.is_special(sa) | dfa.is_special(sb) {
             return (at + i + 1, sa, sb);
         }
@@ -2391,9 +2379,7 @@ fn to_special2(
 /// match kind and no prefilter) in `hay`, as `f(start, end, pattern)`:
 /// what `try_find_iter` reports, without its per-byte overhead.
 fn leftmost_longest(dfa: &KeywordDfa, hay: &[u8], mut f: impl FnMut(usize, usize, u32)) {
-    let Ok(start) = dfa.start_state(aho_corasick::Anchored::No) else {
-        return;
-    };
+    let start = dfa.start();
     let mut from = 0;
     while from < hay.len() {
         let (mut at, mut sid) = (from, start);
@@ -2402,8 +2388,8 @@ fn leftmost_longest(dfa: &KeywordDfa, hay: &[u8], mut f: impl FnMut(usize, usize
             if dfa.is_dead(next) {
                 break;
             }
-            let pid = dfa.match_pattern(next, 0);
-            found = Some((end - dfa.pattern_len(pid), end, pid.as_u32()));
+            let pid = dfa.matches(next)[0];
+            found = Some((end - dfa.pattern_len(pid), end, pid));
             (at, sid) = (end, next);
         }
         let Some((s, e, p)) = found else {
@@ -2668,14 +2654,9 @@ fn sort_places(cands: &mut Vec<(usize, Mask)>, split: usize, buf: &mut Vec<(usiz
 /// handling needs many registers, the per-byte loop spilled its state to
 /// the stack (19 instructions a byte instead of 10).
 #[inline(never)]
-fn to_special(
-    dfa: &KeywordDfa,
-    hay: &[u8],
-    at: usize,
-    mut sid: aho_corasick::automaton::StateID,
-) -> Option<(usize, aho_corasick::automaton::StateID)> {
+fn to_special(dfa: &KeywordDfa, hay: &[u8], at: usize, mut sid: Sid) -> Option<(usize, Sid)> {
     for (i, &b) in hay.get(at..)?.iter().enumerate() {
-        sid = dfa.next_state(aho_corasick::Anchored::No, sid, b);
+        sid = dfa.next(sid, b);
         if dfa.is_special(sid) {
             return Some((at + i + 1, sid));
         }
@@ -3191,12 +3172,15 @@ mod tests {
             "xx social  security social securityssn",
         ];
         for kind in [MatchKind::Standard, MatchKind::LeftmostLongest] {
-            let dfa = KeywordDfa::builder()
-                .ascii_case_insensitive(true)
-                .prefilter(false)
-                .match_kind(kind)
-                .build(words)
-                .unwrap();
+            let dfa = KeywordDfa::new(
+                &AcDfa::builder()
+                    .ascii_case_insensitive(true)
+                    .prefilter(false)
+                    .match_kind(kind)
+                    .build(words)
+                    .unwrap(),
+            )
+            .unwrap();
             let ac = AhoCorasick::builder()
                 .ascii_case_insensitive(true)
                 .match_kind(kind)
@@ -3282,11 +3266,14 @@ mod place_sort {
                 "ssn", "social security number", "social", "no", "a/c", "birth", "date of birth", "s",
             ];
             const FILL: [&str; 4] = [" ", "x", "So", "\u{e9}"];
-            let dfa = KeywordDfa::builder()
-                .ascii_case_insensitive(true)
-                .prefilter(false)
-                .build(WORDS)
-                .unwrap();
+            let dfa = KeywordDfa::new(
+                &AcDfa::builder()
+                    .ascii_case_insensitive(true)
+                    .prefilter(false)
+                    .build(WORDS)
+                    .unwrap(),
+            )
+            .unwrap();
             let ac = aho_corasick::AhoCorasick::builder()
                 .ascii_case_insensitive(true)
                 .build(WORDS)
