@@ -236,6 +236,10 @@ pub struct RuleSet {
     /// from each line end decides in a few bytes; the search itself reads
     /// the whole piece, twice when it holds a match (DFA, then captures).
     scan_rev: Vec<Option<lazy::DFA>>,
+    /// Per scanned pattern with groups: where they lie by DFA walks (see
+    /// [`Splits`]), so a match is found by the DFAs alone and its groups
+    /// without the capturing engine the regex would run over it.
+    scan_splits: Vec<Option<Splits>>,
     /// The old search, kept as the reference the new one must equal
     /// (tests, `gdr bench --reference`): two sets of all patterns, one pass
     /// per set, then the matching patterns. Built on first use.
@@ -1158,6 +1162,15 @@ impl RuleSet {
                 super::trigger::line_end_last(&h)
             })
             .collect();
+        let scan_splits = scanned
+            .iter()
+            .map(|&(ri, pi)| {
+                let g = rules[ri].grouped[pi];
+                g.any()
+                    .then(|| Splits::new(rules[ri].patterns[pi].as_str(), g))
+                    .flatten()
+            })
+            .collect();
         let scan_rev = scanned
             .iter()
             .zip(&scan_line_end)
@@ -1188,6 +1201,7 @@ impl RuleSet {
             scanned,
             scan_line_end,
             scan_rev,
+            scan_splits,
             scan_set,
             sets: std::sync::OnceLock::new(),
             reference: std::sync::atomic::AtomicBool::new(false),
@@ -1276,9 +1290,17 @@ impl RuleSet {
                         continue;
                     }
                     let order = rule.order[pi];
-                    rule.each_match(pi, chunk, known, &mut |m, v, n| {
-                        raw.push((order, ri, m, v, n))
-                    });
+                    let mut push = |m, v, n| raw.push((order, ri, m, v, n));
+                    if let Some(sp) = &self.scan_splits[k] {
+                        if scratch.scan_splitting.len() <= k {
+                            scratch.scan_splitting.resize_with(k + 1, || None);
+                        }
+                        let caches =
+                            scratch.scan_splitting[k].get_or_insert_with(|| sp.create_caches());
+                        rule.each_split_match(pi, chunk, sp, caches, &mut push);
+                    } else {
+                        rule.each_match(pi, chunk, known, &mut push);
+                    }
                 }
             }
             // Same order as the reference: by pattern rank, then position.
@@ -1570,6 +1592,49 @@ impl Rule {
         }
     }
 
+    /// [`Rule::each_match`] for a pattern with groups and its [`Splits`]:
+    /// the matches by the regex's DFAs alone (what `captures_iter` finds
+    /// first, before its capturing engine runs over each match), their
+    /// groups by the walks, and by the capturing search at the match's
+    /// start where the walks do not decide.
+    fn each_split_match(
+        &self,
+        pi: usize,
+        hay: &str,
+        split: &Splits,
+        caches: &mut [lazy::Cache],
+        f: &mut dyn FnMut(usize, std::ops::Range<usize>, std::ops::Range<usize>),
+    ) {
+        let re = &self.patterns[pi];
+        let groups = self.grouped[pi];
+        for whole in re.find_iter(hay) {
+            let (v, n) = match split.locate(caches, hay, whole.start(), whole.end()) {
+                Some([v, n]) => {
+                    let v = v.unwrap_or(whole.range());
+                    let n = n.unwrap_or_else(|| v.clone());
+                    (v, n)
+                }
+                None => {
+                    // The same match: the leftmost one from its start.
+                    let Some(caps) = re.captures_at(hay, whole.start()) else {
+                        continue;
+                    };
+                    let Some(v) = groups.v.and_then(|i| caps.get(i)).or_else(|| caps.get(0)) else {
+                        continue;
+                    };
+                    let n = groups
+                        .n
+                        .and_then(|i| caps.get(i))
+                        .map_or(v.range(), |n| n.range());
+                    (v.range(), n)
+                }
+            };
+            if v.start < v.end {
+                f(whole.start(), v, n);
+            }
+        }
+    }
+
     /// The context hits `judge` needs for this rule: none when it has no
     /// context or negative words (they could change nothing), else the
     /// text's, found on first use. A text whose matches all come from such
@@ -1745,6 +1810,8 @@ struct Scratch {
     digit: Option<(usize, bool)>,
     /// Per scanned pattern: the cache of its reverse DFA (`scan_rev`).
     rev_caches: Vec<Option<lazy::Cache>>,
+    /// Per scanned pattern: the caches of its [`Splits`].
+    scan_splitting: Vec<Option<Vec<lazy::Cache>>>,
     /// Per rule: the caches of its look-around DFAs.
     edge_caches: Vec<EdgeCaches>,
     /// Every (overlapping) hit of a context word in the pieces searched
@@ -3141,6 +3208,30 @@ mod tests {
         (decided, undecided)
     }
 
+    /// [`Rule::each_split_match`] reports what [`Rule::each_match`] does,
+    /// for every scanned pattern with [`Splits`], over `texts`; returns
+    /// how many matches there were.
+    fn check_scan_splits(rs: &RuleSet, texts: &[String]) -> usize {
+        let mut seen = 0;
+        for (k, &(ri, pi)) in rs.scanned.iter().enumerate() {
+            let Some(sp) = &rs.scan_splits[k] else {
+                continue;
+            };
+            let rule = &rs.rules[ri];
+            let mut caches = sp.create_caches();
+            for text in texts {
+                let (mut want, mut got) = (Vec::new(), Vec::new());
+                rule.each_match(pi, text, false, &mut |m, v, n| want.push((m, v, n)));
+                rule.each_split_match(pi, text, sp, &mut caches, &mut |m, v, n| {
+                    got.push((m, v, n))
+                });
+                assert_eq!(got, want, "{} {text:?}", rule.id);
+                seen += want.len();
+            }
+        }
+        seen
+    }
+
     /// The groups found by DFA walks equal the `meta` regex's, for the
     /// built-in rules and for patterns whose groups can split a match in
     /// more than one place (where the walks must not decide).
@@ -3154,8 +3245,10 @@ mod tests {
         }
         texts.push("Call 555-123-4567 x12 or (555) 123 4567, my name is Zoë Ünal-Smith.".into());
         texts.push("signed by John Smith; signed By Mary Jones; patient  Ann Lee; aged 42".into());
+        texts.push("Wien, 10115\nBerlin 10117-1234 \n\nParis, 75001\n x 12345".into());
         let (decided, undecided) = check_splits(rs, &texts);
         assert!(decided > 100, "{decided} {undecided}");
+        assert!(check_scan_splits(rs, &texts) > 3);
         // Groups whose bounds are ambiguous: greedy or lazy, before or
         // after a part that could take the same bytes.
         let src = vec![(
@@ -3167,20 +3260,29 @@ name = "t"
 id = "greedy"
 entity = "X"
 score = 0.5
-patterns = ['\bq(?P<v>a+)a*b', '\bw(?P<v>a+?)a*b', '\be[ab]*(?P<n>a+)b', '\br(?P<v>a*)(?P<n>a*)b\b', '\bt(?P<v>[ab]+)\b[ab]*']
+patterns = ['(?m)\p{L}(?P<v>a+)a*b$', '\bq(?P<v>a+)a*b', '\bw(?P<v>a+?)a*b', '\be[ab]*(?P<n>a+)b', '\br(?P<v>a*)(?P<n>a*)b\b', '\bt(?P<v>[ab]+)\b[ab]*']
 "#
             .to_string(),
         )];
         let rs = RuleSet::from_sources(&src, &[]).unwrap();
         assert!(rs.anchors.splits.iter().filter(|s| s.is_some()).count() >= 4);
         let texts: Vec<String> = [
-            "qaaab", "waaab", "eabaab", "raab x", "rb", "tab ba", "qab waab",
+            "qaaab",
+            "waaab",
+            "eabaab",
+            "raab x",
+            "rb",
+            "tab ba",
+            "qab waab",
+            "xab\nyaab\nzb",
         ]
         .iter()
         .map(|t| t.to_string())
         .collect();
         let (decided, undecided) = check_splits(&rs, &texts);
         assert!(decided > 0 && undecided > 3, "{decided} {undecided}");
+        assert_eq!(rs.scan_splits.iter().flatten().count(), 1);
+        assert!(check_scan_splits(&rs, &texts) >= 2);
     }
 
     /// The group indices equal the lookups by name, in the `regex` pattern
