@@ -236,6 +236,10 @@ pub struct RuleSet {
     /// from each line end decides in a few bytes; the search itself reads
     /// the whole piece, twice when it holds a match (DFA, then captures).
     scan_rev: Vec<Option<lazy::DFA>>,
+    /// Per scanned pattern with groups: where they lie by DFA walks (see
+    /// [`Splits`]), so a match is found by the DFAs alone and its groups
+    /// without the capturing engine the regex would run over it.
+    scan_splits: Vec<Option<Splits>>,
     /// The old search, kept as the reference the new one must equal
     /// (tests, `gdr bench --reference`): two sets of all patterns, one pass
     /// per set, then the matching patterns. Built on first use.
@@ -428,6 +432,55 @@ mod walk {
         Some(sid.is_match())
     }
 
+    /// Every place where a match of `dfa` (built with `MatchKind::All`)
+    /// anchored at the start of `input` ends, as bits by offset from that
+    /// start (bit `i`: a match ends at `start + i`). The span must be
+    /// shorter than 64 bytes.
+    pub(super) fn ends(dfa: &lazy::DFA, cache: &mut lazy::Cache, input: &Input<'_>) -> Option<u64> {
+        let start = input.start();
+        let mut bits = 0u64;
+        run(dfa, cache, input, |_, _, at| bits |= 1 << (at - start))?;
+        Some(bits)
+    }
+
+    /// Every place where a match of `dfa` (a reverse DFA built with
+    /// `MatchKind::All`) anchored at the end of `input` starts, as bits by
+    /// offset from the start of `input`, as [`ends`] gives them.
+    pub(super) fn starts(
+        dfa: &lazy::DFA,
+        cache: &mut lazy::Cache,
+        input: &Input<'_>,
+    ) -> Option<u64> {
+        let mut sid = dfa.start_state_reverse(cache, input).ok()?;
+        let hay = input.haystack();
+        let start = input.start();
+        let mut bits = 0u64;
+        for i in (start..input.end()).rev() {
+            sid = step(dfa, cache, sid, hay[i])?;
+            if sid.is_tagged() {
+                // One byte late, as forward: this match starts after it.
+                if sid.is_match() {
+                    bits |= 1 << (i + 1 - start);
+                } else if sid.is_dead() {
+                    return Some(bits);
+                } else if sid.is_quit() {
+                    return None;
+                }
+            }
+        }
+        sid = match start.checked_sub(1) {
+            Some(i) => dfa.next_state(cache, sid, hay[i]).ok()?,
+            None => dfa.next_eoi_state(cache, sid).ok()?,
+        };
+        if sid.is_quit() {
+            return None;
+        }
+        if sid.is_match() {
+            bits |= 1;
+        }
+        Some(bits)
+    }
+
     /// The patterns of `dfa` (built with `MatchKind::All`) that match at
     /// the anchored start of `input`, among `want`: what
     /// `try_which_overlapping_matches` puts in its set.
@@ -572,6 +625,144 @@ impl Capturer {
     }
 }
 
+/// Where the `v` and `n` groups of an anchored pattern lie in a match
+/// whose bounds are known, found by DFA walks instead of a capturing
+/// search: the bounded backtracker cost about 2,300 instructions a match
+/// (a visited table of NFA states × bytes cleared and walked; `\p{L}`
+/// makes the NFA large), a pair of walks over the match a tenth of that.
+///
+/// A group that is an item of the pattern's top-level concatenation
+/// `P (G) S` starts where a match of `P` from the match start ends and a
+/// match of `G S` to the match end starts: every parse of the match
+/// splits there, the leftmost-first one (whose groups the engines
+/// report) included, look-arounds seen in the same text. Where exactly
+/// one place is both, it is the group's start. Its end likewise, from
+/// `P G` and `S`. Where several are both (`(?P<v>a+)a*b`), the
+/// capturing engine decides which the leftmost-first parse takes.
+struct Splits {
+    /// Lazy DFAs (`MatchKind::All`): the forward ones of `P` and `P G`,
+    /// the reverse ones of `G S` and `S`.
+    dfas: Vec<lazy::DFA>,
+    /// For `v` and `n`: None where the pattern has no such group, else
+    /// (forward, reverse) DFA indices for its start and for its end;
+    /// None there where `P` (or `S`) matches only the empty string (the
+    /// group starts at the match start, or ends at its end).
+    groups: [Option<[Cut; 2]>; 2],
+}
+
+/// How a group bound is found (see [`Splits`]): the (forward, reverse)
+/// DFAs whose places meet there, or None: the match's own bound.
+type Cut = Option<(usize, usize)>;
+
+impl Splits {
+    /// None where a group is not a top-level item or a DFA does not
+    /// build.
+    fn new(pattern: &str, groups: Groups) -> Option<Self> {
+        use regex_syntax::hir::{Hir, HirKind};
+        let hir = regex_syntax::ParserBuilder::new()
+            .build()
+            .parse(pattern)
+            .ok()?;
+        let top: Vec<Hir> = match hir.kind() {
+            HirKind::Concat(subs) => subs.clone(),
+            _ => vec![hir.clone()],
+        };
+        let mut dfas = Vec::new();
+        let mut add = |items: &[Hir], reverse: bool| -> Option<usize> {
+            dfas.push(sub_dfa(&Hir::concat(items.to_vec()), reverse)?);
+            Some(dfas.len() - 1)
+        };
+        let only_empty = |items: &[Hir]| {
+            items
+                .iter()
+                .all(|h| h.properties().maximum_len() == Some(0))
+        };
+        let mut bounds = [None, None];
+        for (slot, index) in [groups.v, groups.n].into_iter().enumerate() {
+            let Some(index) = index else {
+                continue;
+            };
+            let k = top.iter().position(
+                |h| matches!(h.kind(), HirKind::Capture(c) if c.index as usize == index),
+            )?;
+            let start = if only_empty(&top[..k]) {
+                None
+            } else {
+                Some((add(&top[..k], false)?, add(&top[k..], true)?))
+            };
+            let end = if only_empty(&top[k + 1..]) {
+                None
+            } else {
+                Some((add(&top[..=k], false)?, add(&top[k + 1..], true)?))
+            };
+            bounds[slot] = Some([start, end]);
+        }
+        Some(Self {
+            dfas,
+            groups: bounds,
+        })
+    }
+
+    fn create_caches(&self) -> Vec<lazy::Cache> {
+        self.dfas.iter().map(|d| d.create_cache()).collect()
+    }
+
+    /// The `v` and `n` groups of the match `pos..end` of `hay` (None for a
+    /// group the pattern lacks), or None where the walks do not decide.
+    fn locate(
+        &self,
+        caches: &mut [lazy::Cache],
+        hay: &str,
+        pos: usize,
+        end: usize,
+    ) -> Option<[Option<std::ops::Range<usize>>; 2]> {
+        if end - pos >= 64 {
+            return None;
+        }
+        let input = Input::new(hay).span(pos..end).anchored(Anchored::Yes);
+        let mut cut = |dfas: Cut, own: usize| -> Option<usize> {
+            let Some((f, r)) = dfas else {
+                return Some(own);
+            };
+            let both = walk::ends(&self.dfas[f], &mut caches[f], &input)?
+                & walk::starts(&self.dfas[r], &mut caches[r], &input)?;
+            (both.count_ones() == 1).then(|| pos + both.trailing_zeros() as usize)
+        };
+        let mut out = [None, None];
+        for (slot, bounds) in self.groups.iter().enumerate() {
+            if let Some([start, stop]) = bounds {
+                out[slot] = Some(cut(*start, pos)?..cut(*stop, end)?);
+            }
+        }
+        Some(out)
+    }
+}
+
+/// A lazy DFA (`MatchKind::All`) of a piece of a pattern, for [`Splits`].
+fn sub_dfa(hir: &regex_syntax::hir::Hir, reverse: bool) -> Option<lazy::DFA> {
+    use regex_automata::nfa::thompson;
+    let nfa = thompson::Compiler::new()
+        .configure(
+            thompson::Config::new()
+                .reverse(reverse)
+                // A reverse NFA cannot hold groups; the walks need none.
+                .which_captures(thompson::WhichCaptures::None)
+                .nfa_size_limit(Some(1 << 24)),
+        )
+        .build_from_hir(hir)
+        .ok()?;
+    lazy::Builder::new()
+        .configure(
+            lazy::Config::new()
+                .match_kind(regex_automata::MatchKind::All)
+                .unicode_word_boundary(true)
+                .cache_capacity(1 << 20)
+                .minimum_cache_clear_count(None),
+        )
+        .build_from_nfa(nfa)
+        .ok()
+}
+
 /// A pattern whose matches hold a byte of a rare set `lo..=hi` bytes after
 /// their start: before each such byte, the starts in that range that
 /// `any`/`bound` allow are its places.
@@ -626,6 +817,9 @@ struct Anchors {
     /// Per anchored pattern with groups: its capturing engine, called
     /// directly (see [`Capturer`]).
     capturers: Vec<Option<Capturer>>,
+    /// Per anchored pattern with groups: where they lie by DFA walks, when
+    /// the walks decide (see [`Splits`]).
+    splits: Vec<Option<Splits>>,
     /// The lazy DFAs of all anchored patterns, used directly (a search
     /// through the `meta` layer costs more than the few bytes an anchored
     /// walk reads) with their caches from a pool.
@@ -967,6 +1161,15 @@ impl RuleSet {
                 super::trigger::line_end_last(&h)
             })
             .collect();
+        let scan_splits = scanned
+            .iter()
+            .map(|&(ri, pi)| {
+                let g = rules[ri].grouped[pi];
+                g.any()
+                    .then(|| Splits::new(rules[ri].patterns[pi].as_str(), g))
+                    .flatten()
+            })
+            .collect();
         let scan_rev = scanned
             .iter()
             .zip(&scan_line_end)
@@ -997,6 +1200,7 @@ impl RuleSet {
             scanned,
             scan_line_end,
             scan_rev,
+            scan_splits,
             scan_set,
             sets: std::sync::OnceLock::new(),
             reference: std::sync::atomic::AtomicBool::new(false),
@@ -1085,9 +1289,17 @@ impl RuleSet {
                         continue;
                     }
                     let order = rule.order[pi];
-                    rule.each_match(pi, chunk, known, &mut |m, v, n| {
-                        raw.push((order, ri, m, v, n))
-                    });
+                    let mut push = |m, v, n| raw.push((order, ri, m, v, n));
+                    if let Some(sp) = &self.scan_splits[k] {
+                        if scratch.scan_splitting.len() <= k {
+                            scratch.scan_splitting.resize_with(k + 1, || None);
+                        }
+                        let caches =
+                            scratch.scan_splitting[k].get_or_insert_with(|| sp.create_caches());
+                        rule.each_split_match(pi, chunk, sp, caches, &mut push);
+                    } else {
+                        rule.each_match(pi, chunk, known, &mut push);
+                    }
                 }
             }
             // Same order as the reference: by pattern rank, then position.
@@ -1379,6 +1591,49 @@ impl Rule {
         }
     }
 
+    /// [`Rule::each_match`] for a pattern with groups and its [`Splits`]:
+    /// the matches by the regex's DFAs alone (what `captures_iter` finds
+    /// first, before its capturing engine runs over each match), their
+    /// groups by the walks, and by the capturing search at the match's
+    /// start where the walks do not decide.
+    fn each_split_match(
+        &self,
+        pi: usize,
+        hay: &str,
+        split: &Splits,
+        caches: &mut [lazy::Cache],
+        f: &mut dyn FnMut(usize, std::ops::Range<usize>, std::ops::Range<usize>),
+    ) {
+        let re = &self.patterns[pi];
+        let groups = self.grouped[pi];
+        for whole in re.find_iter(hay) {
+            let (v, n) = match split.locate(caches, hay, whole.start(), whole.end()) {
+                Some([v, n]) => {
+                    let v = v.unwrap_or(whole.range());
+                    let n = n.unwrap_or_else(|| v.clone());
+                    (v, n)
+                }
+                None => {
+                    // The same match: the leftmost one from its start.
+                    let Some(caps) = re.captures_at(hay, whole.start()) else {
+                        continue;
+                    };
+                    let Some(v) = groups.v.and_then(|i| caps.get(i)).or_else(|| caps.get(0)) else {
+                        continue;
+                    };
+                    let n = groups
+                        .n
+                        .and_then(|i| caps.get(i))
+                        .map_or(v.range(), |n| n.range());
+                    (v.range(), n)
+                }
+            };
+            if v.start < v.end {
+                f(whole.start(), v, n);
+            }
+        }
+    }
+
     /// The context hits `judge` needs for this rule: none when it has no
     /// context or negative words (they could change nothing), else the
     /// text's, found on first use. A text whose matches all come from such
@@ -1549,9 +1804,13 @@ struct Scratch {
     caps: Vec<Option<regex_automata::util::captures::Captures>>,
     /// Per anchored pattern: the cache and captures of its [`Capturer`].
     capturing: Vec<Option<(CapCache, regex_automata::util::captures::Captures)>>,
+    /// Per anchored pattern: the caches of its [`Splits`].
+    splitting: Vec<Option<Vec<lazy::Cache>>>,
     digit: Option<(usize, bool)>,
     /// Per scanned pattern: the cache of its reverse DFA (`scan_rev`).
     rev_caches: Vec<Option<lazy::Cache>>,
+    /// Per scanned pattern: the caches of its [`Splits`].
+    scan_splitting: Vec<Option<Vec<lazy::Cache>>>,
     /// Per rule: the caches of its look-around DFAs.
     edge_caches: Vec<EdgeCaches>,
     /// Every (overlapping) hit of a context word in the pieces searched
@@ -1660,6 +1919,7 @@ impl Anchors {
         let mut aliases: Vec<Vec<(usize, usize)>> = Vec::new();
         let mut grouped = Vec::new();
         let mut capturers = Vec::new();
+        let mut splits = Vec::new();
         let mut sources = Vec::new();
         let mut any_mask = Box::new([0 as Mask; 256]);
         let mut bound_mask = Box::new([0 as Mask; 256]);
@@ -1797,6 +2057,11 @@ impl Anchors {
                 } else {
                     None
                 });
+                splits.push(if r.grouped[pi].any() {
+                    Splits::new(re.as_str(), r.grouped[pi])
+                } else {
+                    None
+                });
                 sources.push(re.as_str().to_string());
             }
         }
@@ -1901,6 +2166,7 @@ impl Anchors {
                 aliases,
                 grouped,
                 capturers,
+                splits,
                 dfas,
                 any_mask,
                 bound_mask,
@@ -2106,6 +2372,7 @@ impl Anchors {
         if s.caps.len() != self.single.len() {
             s.caps.resize_with(self.single.len(), || None);
             s.capturing.resize_with(self.single.len(), || None);
+            s.splitting.resize_with(self.single.len(), || None);
         }
         let cands = std::mem::take(&mut s.cands);
         let ends = s.ends.get_or_insert_with(|| Box::new([0; MAX_ANCHORED]));
@@ -2204,7 +2471,18 @@ impl Anchors {
                 let (ri, pi) = self.owner[id];
                 let re = &self.single[id];
                 let groups = self.grouped[id];
-                let (whole, v, n) = if groups.any() {
+                let located = match (&self.splits[id], end) {
+                    (Some(sp), Some(end)) if groups.any() => {
+                        let caches = s.splitting[id].get_or_insert_with(|| sp.create_caches());
+                        sp.locate(caches, chunk, pos, end)
+                    }
+                    _ => None,
+                };
+                let (whole, v, n) = if let (Some([gv, gn]), Some(end)) = (located, end) {
+                    let v = gv.unwrap_or(pos..end);
+                    let n = gn.unwrap_or_else(|| v.clone());
+                    (pos..end, v, n)
+                } else if groups.any() {
                     // Where the DFA says the match ends, the groups are
                     // searched up to there only: the winning path is the
                     // same (paths before it in priority failed on the longer
@@ -2871,6 +3149,121 @@ mod tests {
         // Both engines are used, and the texts hold matches.
         assert!(kinds[0] > 0 && kinds[1] > 0, "{kinds:?}");
         assert!(matched > 100, "{matched}");
+    }
+
+    /// Where [`Splits::locate`] decides, its groups are those the `meta`
+    /// regex reports for the anchored match, at every place of `texts`;
+    /// returns (decided, undecided) counts over matches with groups.
+    fn check_splits(rs: &RuleSet, texts: &[String]) -> (usize, usize) {
+        let a = &rs.anchors;
+        let (mut decided, mut undecided) = (0, 0);
+        for (id, split) in a.splits.iter().enumerate() {
+            let Some(split) = split else {
+                continue;
+            };
+            let re = &a.single[id];
+            let g = a.grouped[id];
+            let mut caches = split.create_caches();
+            let mut want = re.create_captures();
+            for text in texts {
+                for pos in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
+                    let input = Input::new(text)
+                        .span(pos..text.len())
+                        .anchored(Anchored::Yes);
+                    re.search_captures(&input, &mut want);
+                    let Some(m) = want.get_match() else {
+                        continue;
+                    };
+                    let Some(got) = split.locate(&mut caches, text, pos, m.end()) else {
+                        undecided += 1;
+                        continue;
+                    };
+                    for (slot, at) in [g.v, g.n].into_iter().enumerate() {
+                        let want = at.and_then(|i| want.get_group(i)).map(|s| s.range());
+                        assert_eq!(got[slot], want, "{id} {slot} {text:?} at {pos}");
+                    }
+                    decided += 1;
+                }
+            }
+        }
+        (decided, undecided)
+    }
+
+    /// [`Rule::each_split_match`] reports what [`Rule::each_match`] does,
+    /// for every scanned pattern with [`Splits`], over `texts`; returns
+    /// how many matches there were.
+    fn check_scan_splits(rs: &RuleSet, texts: &[String]) -> usize {
+        let mut seen = 0;
+        for (k, &(ri, pi)) in rs.scanned.iter().enumerate() {
+            let Some(sp) = &rs.scan_splits[k] else {
+                continue;
+            };
+            let rule = &rs.rules[ri];
+            let mut caches = sp.create_caches();
+            for text in texts {
+                let (mut want, mut got) = (Vec::new(), Vec::new());
+                rule.each_match(pi, text, false, &mut |m, v, n| want.push((m, v, n)));
+                rule.each_split_match(pi, text, sp, &mut caches, &mut |m, v, n| {
+                    got.push((m, v, n))
+                });
+                assert_eq!(got, want, "{} {text:?}", rule.id);
+                seen += want.len();
+            }
+        }
+        seen
+    }
+
+    /// The groups found by DFA walks equal the `meta` regex's, for the
+    /// built-in rules and for patterns whose groups can split a match in
+    /// more than one place (where the walks must not decide).
+    #[test]
+    fn split_groups_equal_the_meta_regex() {
+        let rs = &RuleSet::load(true, None, &[]).unwrap();
+        let mut texts: Vec<String> = Vec::new();
+        for rule in &rs.rules {
+            texts.extend(rule.examples.iter().cloned());
+            texts.extend(rule.counter_examples.iter().cloned());
+        }
+        texts.push("Call 555-123-4567 x12 or (555) 123 4567, my name is Zoë Ünal-Smith.".into());
+        texts.push("signed by John Smith; signed By Mary Jones; patient  Ann Lee; aged 42".into());
+        texts.push("Wien, 10115\nBerlin 10117-1234 \n\nParis, 75001\n x 12345".into());
+        let (decided, undecided) = check_splits(rs, &texts);
+        assert!(decided > 100, "{decided} {undecided}");
+        assert!(check_scan_splits(rs, &texts) > 3);
+        // Groups whose bounds are ambiguous: greedy or lazy, before or
+        // after a part that could take the same bytes.
+        let src = vec![(
+            "t.toml".to_string(),
+            r#"
+[pack]
+name = "t"
+[[rules]]
+id = "greedy"
+entity = "X"
+score = 0.5
+patterns = ['(?m)\p{L}(?P<v>a+)a*b$', '\bq(?P<v>a+)a*b', '\bw(?P<v>a+?)a*b', '\be[ab]*(?P<n>a+)b', '\br(?P<v>a*)(?P<n>a*)b\b', '\bt(?P<v>[ab]+)\b[ab]*']
+"#
+            .to_string(),
+        )];
+        let rs = RuleSet::from_sources(&src, &[]).unwrap();
+        assert!(rs.anchors.splits.iter().filter(|s| s.is_some()).count() >= 4);
+        let texts: Vec<String> = [
+            "qaaab",
+            "waaab",
+            "eabaab",
+            "raab x",
+            "rb",
+            "tab ba",
+            "qab waab",
+            "xab\nyaab\nzb",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        let (decided, undecided) = check_splits(&rs, &texts);
+        assert!(decided > 0 && undecided > 3, "{decided} {undecided}");
+        assert_eq!(rs.scan_splits.iter().flatten().count(), 1);
+        assert!(check_scan_splits(&rs, &texts) >= 2);
     }
 
     /// The group indices equal the lookups by name, in the `regex` pattern
