@@ -1325,7 +1325,14 @@ impl RuleSet {
                 let rule = &self.rules[ri];
                 let hits = rule.hits(&mut hits, || {
                     if collected {
-                        context_from_overlapping(&scratch.context, text)
+                        let mut found = std::mem::take(&mut scratch.context_hits);
+                        context_from_overlapping_into(
+                            &scratch.context,
+                            text,
+                            &mut scratch.context_keys,
+                            &mut found,
+                        );
+                        found
                     } else {
                         self.context_hits(text)
                     }
@@ -1338,6 +1345,9 @@ impl RuleSet {
                 }
             }
             from = end;
+        }
+        if let Some(found) = hits {
+            scratch.context_hits = found;
         }
         raw.clear();
         scratch.raw = raw;
@@ -1820,6 +1830,10 @@ struct Scratch {
     pieces: Vec<(usize, usize)>,
     /// The second stream's keyword hits (see [`overlapping`]).
     streams: Vec<(usize, usize, usize)>,
+    /// The context hits `judge` reads, and their sort keys (see
+    /// [`context_from_overlapping_into`]).
+    context_hits: Vec<ContextHit>,
+    context_keys: Vec<u64>,
 }
 
 impl Scratch {
@@ -1850,6 +1864,8 @@ impl Scratch {
         trim(&mut self.context);
         trim(&mut self.pieces);
         trim(&mut self.streams);
+        trim(&mut self.context_hits);
+        trim(&mut self.context_keys);
     }
 
     /// Whether scanned pattern `k`, which ends at a line end, can match
@@ -2710,7 +2726,24 @@ fn byte_bits(set: &[bool; 256], block: &[u8]) -> u64 {
 /// hits of the context words, those at word boundaries), from all the
 /// overlapping hits `all` (by end): from each point on, the hit that starts
 /// first, the longest of those; then on from its end.
+#[cfg(test)]
 fn context_from_overlapping(all: &[(usize, usize, u32)], text: &str) -> Vec<ContextHit> {
+    let mut hits = Vec::new();
+    context_from_overlapping_into(all, text, &mut Vec::new(), &mut hits);
+    hits
+}
+
+/// [`context_from_overlapping`] into `hits` (cleared first), with `keys`
+/// as its sort buffer: both are kept per thread, as two allocations for
+/// every record with a context word were a measurable part of a scan of
+/// short records.
+fn context_from_overlapping_into(
+    all: &[(usize, usize, u32)],
+    text: &str,
+    keys: &mut Vec<u64>,
+    hits: &mut Vec<ContextHit>,
+) {
+    hits.clear();
     // By start, the longest first: one u64 per hit (start, then the
     // complement of the length, then the word) where all fit, sorted by
     // insertion: hits come by end, so each moves back past the few
@@ -2719,8 +2752,20 @@ fn context_from_overlapping(all: &[(usize, usize, u32)], text: &str) -> Vec<Cont
     let fits = |&(start, end, word): &(usize, usize, u32)| {
         start < 1 << 32 && end - start < 1 << 16 && word < 1 << 16
     };
-    let mut order: Vec<(usize, usize, u32)> = if all.iter().all(fits) {
-        let mut keys: Vec<u64> = Vec::with_capacity(all.len());
+    // Picks the leftmost-longest hits from hits in that order, and keeps
+    // those at word boundaries.
+    let mut from = 0;
+    let mut keep = |start: usize, end: usize, word: u32| {
+        if start < from {
+            return;
+        }
+        from = end;
+        if super::is_word_boundary(text, start, end) {
+            hits.push(ContextHit { start, word });
+        }
+    };
+    if all.iter().all(fits) {
+        keys.clear();
         for &(start, end, word) in all {
             let key =
                 (start as u64) << 32 | (0xffff - (end - start) as u64) << 16 | u64::from(word);
@@ -2732,32 +2777,20 @@ fn context_from_overlapping(all: &[(usize, usize, u32)], text: &str) -> Vec<Cont
             }
             keys[i] = key;
         }
-        keys.iter()
-            .map(|&k| {
-                let start = (k >> 32) as usize;
-                let len = 0xffff - ((k >> 16) & 0xffff) as usize;
-                (start, start + len, (k & 0xffff) as u32)
-            })
-            .collect()
+        for &k in keys.iter() {
+            let start = (k >> 32) as usize;
+            let len = 0xffff - ((k >> 16) & 0xffff) as usize;
+            keep(start, start + len, (k & 0xffff) as u32);
+        }
     } else {
         let mut v = all.to_vec();
         v.sort_unstable_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
-        v
-    };
-    let mut hits = Vec::new();
-    let mut from = 0;
-    for (start, end, word) in order.drain(..) {
-        if start < from {
-            continue;
-        }
-        from = end;
-        if super::is_word_boundary(text, start, end) {
-            hits.push(ContextHit { start, word });
+        for (start, end, word) in v {
+            keep(start, end, word);
         }
     }
     // `Rule::judge` looks its window up by binary search.
     debug_assert!(hits.is_sorted_by_key(|h| h.start));
-    hits
 }
 
 /// What [`line_end_match`] found out about a piece of text.
@@ -3840,6 +3873,7 @@ mod equivalence {
         ];
         let mut x = 0x1234_5678_9abc_def1u64;
         let mut multi = 0;
+        let (mut keys, mut reused) = (Vec::new(), Vec::new());
         for round in 0..300 {
             let mut text = String::new();
             while text.len() < 200 + round * 40 {
@@ -3879,6 +3913,10 @@ mod equivalence {
                 .collect();
             multi += usize::from(super::chunks(&text).count() > 1);
             assert_eq!(got, want, "{text:?}");
+            // The per-thread buffers, reused from the texts before.
+            super::context_from_overlapping_into(&s.context, &text, &mut keys, &mut reused);
+            let again: Vec<(usize, u32)> = reused.iter().map(|h| (h.start, h.word)).collect();
+            assert_eq!(again, want, "{text:?}");
         }
         assert!(multi > 50, "{multi} texts of several pieces");
     }
