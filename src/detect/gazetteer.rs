@@ -470,16 +470,23 @@ impl WordTable {
     /// table is read once per word of every text: at 16 MiB for 175k words
     /// nearly every lookup missed the cache and the TLB.
     fn compact(self) -> Self {
+        // Rebuilt even at the same size: for the order below.
         let cap = (self.count * 2).next_power_of_two().max(16);
-        if cap >= self.slots.len() {
-            return self;
-        }
         // Fresh (never written) memory, advised, then filled.
         let mut slots = Vec::with_capacity(cap);
         advise_huge_pages(slots.spare_capacity_mut());
         slots.resize(cap, Slot::default());
         let mask = cap - 1;
-        for s in self.slots.iter().filter(|s| s.len() != 0) {
+        // The frequent words first, into a nearly empty table: each then
+        // sits in its home slot, and a lookup of one (most lookups of a
+        // text) hits at the first probe. Linear probing leaves ~a quarter
+        // of its words a slot or more away, a branch no predictor can
+        // foresee per word. Only the places change: every word keeps its
+        // flags.
+        let common = |s: &&Slot| s.len() != 0 && s.flags() & COMMON != 0;
+        let rest = |s: &&Slot| s.len() != 0 && s.flags() & COMMON == 0;
+        let by_frequency = self.slots.iter().filter(common);
+        for s in by_frequency.chain(self.slots.iter().filter(rest)) {
             let mut i = hash(&self.key_of(s)) as usize & mask;
             while slots[i].len() != 0 {
                 i = (i + 1) & mask;
@@ -2960,6 +2967,22 @@ mod tests {
         for w in ["w1000", "a longer key number 701", "é", "w"] {
             assert_eq!(t.get(w.as_bytes()), None, "{w}");
         }
+    }
+
+    #[test]
+    fn the_frequent_words_sit_in_their_home_slots() {
+        let t = &gaz().words;
+        let (mut common, mut home) = (0, 0);
+        for (i, s) in t.slots.iter().enumerate() {
+            if s.len() != 0 && s.flags() & COMMON != 0 {
+                common += 1;
+                home += usize::from(hash(&t.key_of(s)) as usize & t.mask == i);
+            }
+        }
+        assert!(
+            common > 20_000 && home * 100 > common * 90,
+            "{home} of {common}"
+        );
     }
 
     #[test]
