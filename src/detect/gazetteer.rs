@@ -1995,7 +1995,9 @@ impl Gazetteers {
             // first name (the checks below, in their cheapest order). A
             // plain `continue`: one index to step, where `position` kept
             // six (and an inner loop as many).
-            let t = toks[i];
+            // Through a reference: the filter reads three fields, a copy
+            // of the token loaded all of them for every word.
+            let t = &toks[i];
             if !(t.cap
                 || t.initial
                 || t.flags & (FIRST | TITLE) != 0
@@ -2004,6 +2006,7 @@ impl Gazetteers {
                 i += 1;
                 continue;
             }
+            let t = *t;
             let starts_run = (t.cap || t.initial) && !taken[i] && t.flags & TITLE == 0;
             if !starts_run {
                 if t.cap || taken[i] {
@@ -2068,7 +2071,7 @@ impl Gazetteers {
             // Grow a run of capitalised words (particles allowed inside).
             let mut j = i;
             while j + 1 < toks.len() {
-                let n = toks[j + 1];
+                let n = &toks[j + 1];
                 if !n.joined_prev || taken[j + 1] || j + 1 - i >= 4 {
                     break;
                 }
