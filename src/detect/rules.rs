@@ -546,6 +546,215 @@ mod walk {
     }
 }
 
+/// Exact pre-checks of trigger places, read off the anchored patterns'
+/// lazy DFA once at build time: from the states a place can be in (every
+/// look-behind the text may hold, every case variant of a keyword), the
+/// states the next few bytes lead to, as a small table. A place whose
+/// bytes lead every state to the dead state cannot start a match, and is
+/// dropped before the walk of the full DFA: that DFA's rows are about a
+/// kilobyte (it has some 200 byte classes), so a walk that dies on the
+/// second byte still costs cache misses, while these tables are a few
+/// rows of a few dozen classes. Prose "to " fired `name_cue_strong`
+/// (`\bto\s*:`) some thousand times a pass over presidio-dev, each a
+/// failed walk.
+///
+/// Superset by construction: a byte that leads any state to a match, a
+/// quit or past the table's rows keeps the place, and so do the end of
+/// the text and the step cap.
+mod follow {
+    use super::lazy;
+    use regex_automata::hybrid::LazyStateID;
+    use regex_automata::util::start;
+    use regex_automata::{Anchored, PatternID};
+
+    /// Table entries: no match can follow; keep the place; else `2 + row`.
+    const DEAD: u8 = 0;
+    const KEEP: u8 = 1;
+    /// Most rows per table (sets of DFA states reached); a set beyond
+    /// them keeps the place.
+    const MAX_ROWS: usize = 4;
+    /// Most bytes a check reads.
+    const MAX_STEPS: usize = 12;
+
+    /// The tables of all checks, over one map of bytes to classes.
+    pub(super) struct Follows {
+        class: Box<[u8; 256]>,
+        width: usize,
+        tables: Vec<Box<[u8]>>,
+    }
+
+    impl Follows {
+        /// Whether check `f` keeps a place whose bytes from `at` on are
+        /// `bytes[at..]`.
+        #[inline]
+        pub(super) fn keeps(&self, f: usize, bytes: &[u8], at: usize) -> bool {
+            let table = &self.tables[f];
+            let mut row = 0usize;
+            for &b in bytes.get(at..).unwrap_or(&[]).iter().take(MAX_STEPS) {
+                let s = table[row * self.width + self.class[b as usize] as usize];
+                if s < 2 {
+                    return s == KEEP;
+                }
+                row = usize::from(s - 2);
+            }
+            true
+        }
+    }
+
+    /// Collects the checks as full rows of 256 entries, then shares one
+    /// byte-class map among them.
+    pub(super) struct Builder<'a> {
+        dfa: &'a lazy::DFA,
+        cache: lazy::Cache,
+        tables: Vec<Vec<[u8; 256]>>,
+    }
+
+    /// A set of DFA states, or a reason to keep every place.
+    type States = Option<Vec<LazyStateID>>;
+
+    impl<'a> Builder<'a> {
+        pub(super) fn new(dfa: &'a lazy::DFA) -> Self {
+            Self {
+                dfa,
+                cache: dfa.create_cache(),
+                tables: Vec::new(),
+            }
+        }
+
+        /// The start states of pattern `id` anchored, over every
+        /// look-behind (None: one of them quits).
+        fn starts(&mut self, id: usize) -> States {
+            let anchored = Anchored::Pattern(PatternID::new(id).ok()?);
+            let mut set = Vec::new();
+            for lb in std::iter::once(None).chain((0..=255u8).map(Some)) {
+                let cfg = start::Config::new().anchored(anchored).look_behind(lb);
+                let sid = self.dfa.start_state(&mut self.cache, &cfg).ok()?;
+                if sid.is_match() || sid.is_quit() {
+                    return None;
+                }
+                if !sid.is_dead() {
+                    set.push(sid);
+                }
+            }
+            set.sort_unstable();
+            set.dedup();
+            Some(set)
+        }
+
+        /// The states `set` leads to on any of `bytes`. None: some path
+        /// matches or quits on the way (keep every place).
+        fn step(&mut self, set: &[LazyStateID], bytes: &[u8]) -> States {
+            let mut out = Vec::new();
+            for &s in set {
+                for &b in bytes {
+                    let t = self.dfa.next_state(&mut self.cache, s, b).ok()?;
+                    if t.is_match() || t.is_quit() {
+                        return None;
+                    }
+                    if !t.is_dead() {
+                        out.push(t);
+                    }
+                }
+            }
+            out.sort_unstable();
+            out.dedup();
+            Some(out)
+        }
+
+        /// The states of pattern `id` after `text` read from its start,
+        /// each ASCII letter in either case when `fold`.
+        fn after(&mut self, id: usize, text: &[u8], fold: bool) -> States {
+            let mut set = self.starts(id)?;
+            for &b in text {
+                let (lo, up) = (b.to_ascii_lowercase(), b.to_ascii_uppercase());
+                let variants = if fold && lo != up {
+                    vec![lo, up]
+                } else {
+                    vec![b]
+                };
+                set = self.step(&set, &variants)?;
+            }
+            Some(set)
+        }
+
+        /// A check for the bytes after `text` at a place of pattern `id`
+        /// (see [`Self::after`]): its index, or None when it would keep
+        /// every place.
+        pub(super) fn add(&mut self, id: usize, text: &[u8], fold: bool) -> Option<usize> {
+            let first = self.after(id, text, fold)?;
+            let mut sets = vec![first];
+            let mut rows: Vec<[u8; 256]> = Vec::new();
+            let mut any_dead = false;
+            while rows.len() < sets.len() {
+                let set = sets[rows.len()].clone();
+                let mut row = [KEEP; 256];
+                for b in 0..=255u8 {
+                    row[b as usize] = match self.step(&set, &[b]) {
+                        None => KEEP,
+                        Some(next) if next.is_empty() => DEAD,
+                        Some(next) => match sets.iter().position(|s| *s == next) {
+                            Some(r) => 2 + r as u8,
+                            None if sets.len() < MAX_ROWS => {
+                                sets.push(next);
+                                1 + sets.len() as u8
+                            }
+                            None => KEEP,
+                        },
+                    };
+                    any_dead |= row[b as usize] == DEAD;
+                }
+                rows.push(row);
+            }
+            if !any_dead {
+                return None;
+            }
+            self.tables.push(rows);
+            Some(self.tables.len() - 1)
+        }
+
+        /// The checks, or None when the DFA's cache was cleared on the
+        /// way (the state ids read before are then stale).
+        pub(super) fn finish(self) -> Option<Follows> {
+            if self.cache.clear_count() != 0 {
+                return None;
+            }
+            // Classes: bytes alike in every row of every table.
+            let mut class = [0u8; 256];
+            let mut width = 1usize;
+            for rows in &self.tables {
+                for row in rows {
+                    let mut seen: std::collections::HashMap<(u8, u8), u8> = Default::default();
+                    let mut next = [0u8; 256];
+                    for b in 0..256 {
+                        let n = seen.len();
+                        next[b] = *seen.entry((class[b], row[b])).or_insert(n as u8);
+                    }
+                    class = next;
+                    width = seen.len();
+                }
+            }
+            let mut rep = vec![0usize; width];
+            for b in (0..256).rev() {
+                rep[class[b] as usize] = b;
+            }
+            let tables = self
+                .tables
+                .iter()
+                .map(|rows| {
+                    rows.iter()
+                        .flat_map(|row| rep.iter().map(move |&b| row[b]))
+                        .collect()
+                })
+                .collect();
+            Some(Follows {
+                class: Box::new(class),
+                width,
+                tables,
+            })
+        }
+    }
+}
+
 /// The capturing engine the `meta` regex would pick for an anchored
 /// search, called directly: the `meta` layer first runs its lazy DFA over
 /// the span again (the caller's DFA walk has found where the match ends
@@ -874,6 +1083,14 @@ struct Anchors {
     /// see [`whole_word_at`]). A trigger without `words` has no entry.
     /// Found once here: a search per hit cost more than it saved.
     keyword_words: Vec<Vec<(usize, Vec<Vec<u8>>)>>,
+    /// Exact checks of the bytes at a place (see [`follow`]), with per
+    /// keyword the (pattern bit, check) of the patterns it opens that
+    /// have one (read from the byte after the keyword), and per pattern
+    /// found by its first byte its check (`u16::MAX`: none), read from
+    /// the place on where that pattern is the place's only one.
+    follows: Option<follow::Follows>,
+    keyword_follow: Vec<Vec<(Mask, u16)>>,
+    byte_follow: Vec<u16>,
 }
 
 /// Exact keywords looked up from the byte loop: the bytes they open
@@ -1923,6 +2140,54 @@ fn ascii_digits(bytes: &[u8]) -> (bool, bool) {
     (digit, high)
 }
 
+/// The checks of [`follow`] for the anchored patterns: per keyword (its
+/// text, its patterns and whether it is exact, as `kw_mask`) the checks of
+/// the bytes after it, and per pattern of `byte_patterns` the check from
+/// its place on. None, and no checks, without the DFAs or where a pattern
+/// can match the empty string (the walks are not taken then).
+type FollowChecks = (Option<follow::Follows>, Vec<Vec<(Mask, u16)>>, Vec<u16>);
+
+fn follow_checks(
+    dfas: Option<&Dfas>,
+    keyword_text: &[Vec<u8>],
+    kw_mask: &[(Mask, bool)],
+    byte_patterns: &[usize],
+    patterns: usize,
+) -> FollowChecks {
+    let mut keyword_follow = vec![Vec::new(); keyword_text.len()];
+    let mut byte_follow = vec![u16::MAX; patterns];
+    let Some(d) = dfas.filter(|d| !d.first_empty) else {
+        return (None, Vec::new(), Vec::new());
+    };
+    let mut b = follow::Builder::new(&d.first);
+    let mut n = 0usize;
+    for (k, (text, &(mask, exact))) in keyword_text.iter().zip(kw_mask).enumerate() {
+        let mut m = mask;
+        while m != 0 {
+            let id = m.trailing_zeros() as usize;
+            m &= m - 1;
+            if n < usize::from(u16::MAX)
+                && let Some(f) = b.add(id, text, !exact)
+            {
+                keyword_follow[k].push((1 << id, f as u16));
+                n += 1;
+            }
+        }
+    }
+    for &id in byte_patterns {
+        if n < usize::from(u16::MAX)
+            && let Some(f) = b.add(id, &[], false)
+        {
+            byte_follow[id] = f as u16;
+            n += 1;
+        }
+    }
+    match b.finish() {
+        Some(f) => (Some(f), keyword_follow, byte_follow),
+        None => (None, Vec::new(), Vec::new()),
+    }
+}
+
 impl Anchors {
     /// Split the patterns of `rules` into anchored ones (a trigger derives
     /// from the pattern) and scanned ones.
@@ -1959,6 +2224,7 @@ impl Anchors {
         let mut inner: Vec<InnerTrigger> = Vec::new();
         let mut inner_bytes = Box::new([0u32; 256]);
         let mut scanned = Vec::new();
+        let mut byte_patterns = Vec::new();
         let parser = regex_syntax::ParserBuilder::new();
         for (ri, r) in rules.iter().enumerate() {
             for (pi, re) in r.patterns.iter().enumerate() {
@@ -1988,6 +2254,7 @@ impl Anchors {
                 let bit: Mask = 1 << single.len();
                 match trig {
                     Trigger::Bytes { any, bound } => {
+                        byte_patterns.push(single.len());
                         for b in 0..256 {
                             if any[b] {
                                 any_mask[b] |= bit;
@@ -2094,6 +2361,13 @@ impl Anchors {
                 kw_before.push(b);
             }
         }
+        let (follows, keyword_follow, byte_follow) = follow_checks(
+            dfas.as_ref(),
+            &keyword_text,
+            &kw_mask,
+            &byte_patterns,
+            single.len(),
+        );
         // Exact keywords opening with anything but a lower-case letter go
         // to the byte loop; the rest to the automaton.
         let (mut by_byte, mut in_automaton) = (Vec::new(), Vec::new());
@@ -2201,6 +2475,9 @@ impl Anchors {
                 before,
                 keyword_before: kw_before,
                 keyword_words,
+                follows,
+                keyword_follow,
+                byte_follow,
             },
             scanned,
         ))
@@ -2235,7 +2512,7 @@ impl Anchors {
                 // number is close to random.
                 let m = self.any_mask[b as usize]
                     | self.bound_mask[b as usize] & Mask::from(boundary(bytes, i)).wrapping_neg();
-                if m != 0 {
+                if m != 0 && (m & (m - 1) != 0 || self.byte_keeps(m, bytes, i)) {
                     s.cands.push((i, m));
                 }
                 // Only the triggers the byte before can be part of (see
@@ -2306,6 +2583,17 @@ impl Anchors {
         }
     }
 
+    /// Whether the place at `i` of the one pattern `m` (found by its first
+    /// byte) passes that pattern's check, if it has one.
+    #[inline]
+    fn byte_keeps(&self, m: Mask, bytes: &[u8], i: usize) -> bool {
+        let Some(f) = &self.follows else {
+            return true;
+        };
+        let check = self.byte_follow[m.trailing_zeros() as usize];
+        check == u16::MAX || f.keeps(usize::from(check), bytes, i)
+    }
+
     /// Keyword `k` is at `p`: the places of the patterns it opens and of
     /// the before-triggers it fires.
     fn keyword_hit(
@@ -2320,6 +2608,14 @@ impl Anchors {
         let mut m = self.keyword_mask[k].0;
         if m & self.keyword_boundary != 0 && !boundary(bytes, p) {
             m &= !self.keyword_boundary;
+        }
+        if let Some(f) = &self.follows {
+            let after = p + self.keyword_text[k].len();
+            for &(bit, check) in &self.keyword_follow[k] {
+                if m & bit != 0 && !f.keeps(usize::from(check), bytes, after) {
+                    m &= !bit;
+                }
+            }
         }
         if m != 0 {
             s.cands.push((p, m));
@@ -3947,6 +4243,82 @@ mod equivalence {
                 text.push_str(" \n");
             }
         }
+    }
+
+    /// The anchored places of `text` as the trigger pass lists them,
+    /// merged per place: (piece start, place in piece, patterns).
+    fn merged_places(rs: &RuleSet, text: &str) -> Vec<(usize, usize, Mask)> {
+        let mut out: Vec<(usize, usize, Mask)> = Vec::new();
+        let mut s = super::Scratch::default();
+        s.reset(rs.id);
+        for (base, chunk) in super::chunks(text) {
+            rs.anchors.places(base, chunk, &mut s);
+            for &(pos, m) in &s.cands {
+                match out.last_mut() {
+                    Some(last) if last.0 == base && last.1 == pos => last.2 |= m,
+                    _ => out.push((base, pos, m)),
+                }
+            }
+        }
+        out
+    }
+
+    /// The checks of [`super::follow`] drop only places where the pattern
+    /// has no anchored match: the places with them are those without,
+    /// less some (pattern, place) pairs, each of which the pattern's own
+    /// regex does not match at. On every rule's example and counter
+    /// example, upper-cased too, and prose where the keywords and digits
+    /// stand in every way.
+    #[test]
+    fn follow_checks_drop_only_places_without_a_match() {
+        let mut rs = RuleSet::load(true, None, &[]).unwrap();
+        assert!(rs.anchors.follows.is_some());
+        let mut text = String::from(
+            "Ünïcödé ſtraße K 12 ½ ٣٤ I went to the store; to: Anna, TO:Bob, \
+             to\t:\tCarl, cc me, CC: Dora, from Paris, FROM : Emil, from:\n \
+             my name is Fay, my name is not, MY NAME IS\tGus, name: x, name:Hal, \
+             the patient, patient Ida, customer No. 12, signed by Jo, signed\n\
+             Kim, attn. Lou, attn: Max, attn Ned, call me Oz, call me at 5. \
+             In 2019 (the 10th), 1 2 3, (555) 010-0199, 1-555-010-0199, \
+             +1 (212) 555 0187, 1(2, 19.5, 12x, 1. 2, 41 1 , (9 (2 1-2 1.2 1 2\n\
+             ",
+        );
+        push_examples(&rs, &mut text);
+        let upper = text.to_uppercase();
+        text.push_str(&upper);
+        text.push_str(" to");
+        let with = merged_places(&rs, &text);
+        rs.anchors.follows = None;
+        let without = merged_places(&rs, &text);
+        let mut with = with.into_iter().peekable();
+        let mut dropped = 0usize;
+        for (base, pos, m) in without {
+            let kept = match with.peek() {
+                Some(&(b, p, k)) if b == base && p == pos => {
+                    with.next();
+                    k
+                }
+                _ => 0,
+            };
+            assert_eq!(kept & !m, 0, "{base}+{pos}: a place the checks added");
+            let chunk = super::chunks(&text).find(|c| c.0 == base).unwrap().1;
+            let mut gone = m & !kept;
+            while gone != 0 {
+                let id = gone.trailing_zeros() as usize;
+                gone &= gone - 1;
+                let input = Input::new(chunk)
+                    .span(pos..chunk.len())
+                    .anchored(Anchored::Yes);
+                assert!(
+                    rs.anchors.single[id].search(&input).is_none(),
+                    "pattern {id} dropped at {:?}",
+                    &chunk[pos..floor_char(chunk, pos + 20)]
+                );
+                dropped += 1;
+            }
+        }
+        assert!(with.next().is_none(), "places only the checks list");
+        assert!(dropped > 300, "{dropped}");
     }
 
     /// The mask of the first `n` anchored patterns.
