@@ -36,6 +36,11 @@ pub(crate) struct KeywordDfa {
     trans: Box<[Sid]>,
     class: [u8; 256],
     stride: usize,
+    /// `2^40 / stride` rounded up: a state's index is `sid * inv >> 40`
+    /// (exact: a state id is its index times `stride`, and index ×
+    /// rounding error stays far below 2^40), where a division cost ~25
+    /// cycles at every keyword hit.
+    inv: u64,
     start: Sid,
     /// States below this are special: the dead state (0), then the
     /// matching ones.
@@ -167,6 +172,7 @@ impl KeywordDfa {
             trans: trans.into(),
             class,
             stride,
+            inv: (1u64 << 40).div_ceil(stride as u64),
             start: new_of[1],
             special_below: (special * stride) as Sid,
             match_at: match_at.into(),
@@ -200,7 +206,8 @@ impl KeywordDfa {
     /// The patterns that end where the walk entered `sid`.
     #[inline(always)]
     pub(crate) fn matches(&self, sid: Sid) -> &[u32] {
-        let i = sid as usize / self.stride;
+        let i = ((u64::from(sid) * self.inv) >> 40) as usize;
+        debug_assert_eq!(i, sid as usize / self.stride);
         if !self.is_special(sid) {
             return &[];
         }
