@@ -93,29 +93,7 @@ impl KeywordDfa {
             i += 1;
         }
         let n = states.len();
-        // Bytes whose columns are equal in every row form one class.
-        // A hash of each column first; equal hashes are then compared
-        // whole, so the classes are exact.
-        let mut hash = [0u64; 256];
-        for row in full.chunks_exact(256) {
-            for (h, &next) in hash.iter_mut().zip(row) {
-                *h = (*h ^ u64::from(next)).wrapping_mul(0x0100_0000_01b3);
-            }
-        }
-        let mut class = [0u8; 256];
-        let mut reps: Vec<usize> = Vec::new();
-        for b in 0..256 {
-            let same = reps.iter().position(|&r| {
-                hash[r] == hash[b] && (0..n).all(|s| full[s * 256 + r] == full[s * 256 + b])
-            });
-            class[b] = match same {
-                Some(c) => c as u8,
-                None => {
-                    reps.push(b);
-                    (reps.len() - 1) as u8
-                }
-            };
-        }
+        let (mut class, reps) = alike_bytes(full.chunks_exact(256));
         // Classes numbered by how common their bytes are in text, so that
         // the entries a walk reads most (space, then letters by English
         // frequency) share the first cache line of each row.
@@ -234,6 +212,37 @@ impl KeywordDfa {
     pub(crate) fn alphabet_len(&self) -> usize {
         self.stride
     }
+}
+
+/// The bytes that every row maps alike, as classes: each byte's class and
+/// each class's first byte. `rows` are tables of 256 entries (by byte);
+/// classes are numbered in order of their first byte. A hash of each
+/// byte's column first; equal hashes are then compared whole, so the
+/// classes are exact.
+pub(crate) fn alike_bytes<'a, T: Copy + Eq + Into<u64> + 'a>(
+    rows: impl Iterator<Item = &'a [T]> + Clone,
+) -> ([u8; 256], Vec<usize>) {
+    let mut hash = [0u64; 256];
+    for row in rows.clone() {
+        for (h, &next) in hash.iter_mut().zip(row) {
+            *h = (*h ^ next.into()).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    let mut class = [0u8; 256];
+    let mut reps: Vec<usize> = Vec::new();
+    for b in 0..256 {
+        let same = reps
+            .iter()
+            .position(|&r| hash[r] == hash[b] && rows.clone().all(|row| row[r] == row[b]));
+        class[b] = match same {
+            Some(c) => c as u8,
+            None => {
+                reps.push(b);
+                (reps.len() - 1) as u8
+            }
+        };
+    }
+    (class, reps)
 }
 
 #[cfg(test)]

@@ -719,24 +719,9 @@ mod follow {
                 return None;
             }
             // Classes: bytes alike in every row of every table.
-            let mut class = [0u8; 256];
-            let mut width = 1usize;
-            for rows in &self.tables {
-                for row in rows {
-                    let mut seen: std::collections::HashMap<(u8, u8), u8> = Default::default();
-                    let mut next = [0u8; 256];
-                    for b in 0..256 {
-                        let n = seen.len();
-                        next[b] = *seen.entry((class[b], row[b])).or_insert(n as u8);
-                    }
-                    class = next;
-                    width = seen.len();
-                }
-            }
-            let mut rep = vec![0usize; width];
-            for b in (0..256).rev() {
-                rep[class[b] as usize] = b;
-            }
+            let (class, rep) =
+                super::super::keywords::alike_bytes(self.tables.iter().flatten().map(|r| &r[..]));
+            let width = rep.len();
             let tables = self
                 .tables
                 .iter()
@@ -961,13 +946,7 @@ fn sub_dfa(hir: &regex_syntax::hir::Hir, reverse: bool) -> Option<lazy::DFA> {
         .build_from_hir(hir)
         .ok()?;
     lazy::Builder::new()
-        .configure(
-            lazy::Config::new()
-                .match_kind(regex_automata::MatchKind::All)
-                .unicode_word_boundary(true)
-                .cache_capacity(1 << 20)
-                .minimum_cache_clear_count(None),
-        )
+        .configure(any_match_config(true))
         .build_from_nfa(nfa)
         .ok()
 }
@@ -3159,6 +3138,16 @@ fn line_end_dfa(pattern: &str) -> Option<lazy::DFA> {
     any_match_dfa(pattern, true, false)
 }
 
+/// The lazy DFA settings of the small walks (look-arounds, line ends,
+/// group splits): every match reported, a cache that is never given up.
+fn any_match_config(unicode_word_boundary: bool) -> lazy::Config {
+    lazy::Config::new()
+        .match_kind(regex_automata::MatchKind::All)
+        .unicode_word_boundary(unicode_word_boundary)
+        .cache_capacity(1 << 20)
+        .minimum_cache_clear_count(None)
+}
+
 /// A lazy DFA of `pattern`, reversed if `reverse`, for walks that ask only
 /// whether some match exists: `MatchKind::All` answers at the first match
 /// state (and is what the crate advises for reverse searches).
@@ -3166,13 +3155,7 @@ fn line_end_dfa(pattern: &str) -> Option<lazy::DFA> {
 /// non-ASCII bytes, instead of failing to build.
 fn any_match_dfa(pattern: &str, reverse: bool, unicode_word_boundary: bool) -> Option<lazy::DFA> {
     lazy::Builder::new()
-        .configure(
-            lazy::Config::new()
-                .match_kind(regex_automata::MatchKind::All)
-                .unicode_word_boundary(unicode_word_boundary)
-                .cache_capacity(1 << 20)
-                .minimum_cache_clear_count(None),
-        )
+        .configure(any_match_config(unicode_word_boundary))
         .thompson(regex_automata::nfa::thompson::Config::new().reverse(reverse))
         .build(pattern)
         .ok()
