@@ -10,6 +10,7 @@
 //! STATS=1 target/release/examples/prof_scan CORPUS.jsonl   # places per trigger
 //! DISABLE=url,iban ...                                  # without those rules
 //! REWRITE=1 ...                                              # rewrite instead of scan
+//! BATCH=1 ...        # scan one record at a time, not in batches of SCAN_BATCH
 //! STAGE=rules ...     # one stage alone: rules, words (the word lists) or
 //!                     # candidates (both, before the merge and structure)
 //! ```
@@ -80,6 +81,25 @@ fn scan_all(p: &Pipeline, texts: &[String], n: usize) -> usize {
     let mut spans = 0;
     let rewrite = std::env::var_os("REWRITE").is_some();
     let stage = std::env::var("STAGE").ok();
+    // Scans go in batches, as `gdr scan` and `gdr bench` take JSONL
+    // records (BATCH=1: one record at a time).
+    let batch = std::env::var("BATCH")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(gdr::detect::SCAN_BATCH)
+        .max(1);
+    if stage.is_none() && !rewrite && batch > 1 {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let allow = vec![true; batch];
+        for _ in 0..n {
+            for chunk in refs.chunks(batch) {
+                for (found, _) in std::hint::black_box(p.scan_many(chunk, &allow[..chunk.len()])) {
+                    spans += found.len();
+                }
+            }
+        }
+        return spans;
+    }
     for _ in 0..n {
         for t in texts {
             if let Some(st) = stage.as_deref() {

@@ -19,6 +19,9 @@
 //!   rewrites through it, so one failpoint covers them all.
 //! - `job`: the start of a daemon job, outside the per-record guard,
 //!   subject the job's name (the file name).
+//! - `detect`: [`crate::detect::Detector::resolve`], subject the text. A
+//!   rules-only `gdr scan` detects JSONL records in batches; this one
+//!   proves that a panic in a batch still costs only its record.
 
 /// Panic if failpoint `name` is armed with a marker that `subject`
 /// contains.

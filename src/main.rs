@@ -618,7 +618,16 @@ fn process(
             // (Pipeline::admit); output order is the input order.
             const WINDOW: usize = 32;
             let threads = record_threads(p, io);
-            let window_len = if threads > 1 { 64 * threads } else { WINDOW };
+            // Rules-only scans detect a window's records stage by stage
+            // (`scan_window`): one thread takes a whole batch at once.
+            let batched = matches!(mode, Mode::Scan { .. }) && p.llm.is_none();
+            let window_len = if threads > 1 {
+                64 * threads
+            } else if batched {
+                gdr::detect::SCAN_BATCH
+            } else {
+                WINDOW
+            };
             let mut line_no = 0usize;
             let mut eof = false;
             while !eof {
@@ -648,9 +657,13 @@ fn process(
                         }
                     });
                 let allow = admit_window(p, &window, &paths);
-                let done = run_window(window, threads, |i, line, buf| {
-                    guarded(|| jsonl_record(p, buf, &paths, mode, line, allow[i]))
-                });
+                let done = if batched {
+                    scan_window(p, window, threads, &paths, mode)
+                } else {
+                    run_window(window, threads, |i, line, buf| {
+                        guarded(|| jsonl_record(p, buf, &paths, mode, line, allow[i]))
+                    })
+                };
                 for (line, buf, result) in done {
                     match result {
                         Ok((text, rep, held)) => {
@@ -947,6 +960,103 @@ where
         .collect()
 }
 
+/// [`run_window`] for a rules-only JSONL scan: the selected fields of a
+/// batch of records are detected together ([`Pipeline::scan_many`], stage
+/// by stage, the same spans as one by one), up to
+/// [`SCAN_BATCH`](gdr::detect::SCAN_BATCH) records a batch on one thread
+/// and smaller batches spread over several. A record that cannot be parsed
+/// or lacks a field fails alone, as in `jsonl_record`. Should detection
+/// panic, the batch is done again one record at a time, so that only the
+/// record that panics fails.
+fn scan_window(
+    p: &Pipeline,
+    window: Vec<(usize, Result<Vec<u8>, RecordError>)>,
+    threads: usize,
+    paths: &[FieldPath],
+    mode: Mode,
+) -> Vec<(usize, Vec<u8>, Result<Processed, RecordError>)> {
+    let Mode::Scan {
+        show_values,
+        min_score,
+    } = mode
+    else {
+        unreachable!("scan_window scans");
+    };
+    let per_batch = if threads > 1 {
+        32
+    } else {
+        gdr::detect::SCAN_BATCH
+    };
+    let batches: Vec<std::ops::Range<usize>> = (0..window.len())
+        .step_by(per_batch)
+        .map(|a| a..(a + per_batch).min(window.len()))
+        .collect();
+    let one_batch = |b: usize| -> Vec<Option<Result<Processed, RecordError>>> {
+        let range = batches[b].clone();
+        // Each readable record parsed, with its fields' locations and texts.
+        type Fields = (Option<Value>, Vec<(String, String)>);
+        let parsed: Vec<Option<Result<Fields, RecordError>>> = window[range.clone()]
+            .iter()
+            .map(|(_, rec)| {
+                let buf = rec.as_ref().ok()?;
+                Some(guarded(|| {
+                    let mut v = jsonl::parse_line(buf)?;
+                    let mut fields = Vec::new();
+                    for path in paths {
+                        v.for_each_mut(path, &mut |loc, s| {
+                            fields.push((loc.to_string(), s.clone()))
+                        })?;
+                    }
+                    Ok((v.id(), fields))
+                }))
+            })
+            .collect();
+        let texts: Vec<&str> = parsed
+            .iter()
+            .flatten()
+            .flatten()
+            .flat_map(|(_, fields)| fields.iter().map(|(_, t)| t.as_str()))
+            .collect();
+        let Ok(found) = guarded(|| Ok(p.scan_many(&texts, &vec![true; texts.len()]))) else {
+            return window[range]
+                .iter()
+                .map(|(line, rec)| {
+                    let buf = rec.as_ref().ok()?;
+                    Some(guarded(|| jsonl_record(p, buf, paths, mode, *line, true)))
+                })
+                .collect();
+        };
+        let mut found = found.into_iter();
+        parsed
+            .into_iter()
+            .zip(&window[range])
+            .map(|(rec, (line, _))| {
+                Some(rec?.map(|(id, fields)| {
+                    let mut acc = FieldAcc::default();
+                    for ((loc, text), (spans, used)) in fields.iter().zip(found.by_ref()) {
+                        acc.add_scan(loc, text, &spans, used, show_values, min_score);
+                    }
+                    acc.finish(p, mode, *line, id, String::new())
+                }))
+            })
+            .collect()
+    };
+    let results: Vec<Option<Result<Processed, RecordError>>> =
+        map_records(batches.len(), threads, &one_batch)
+            .into_iter()
+            .flatten()
+            .collect();
+    window
+        .into_iter()
+        .zip(results)
+        .map(|((line, rec), result)| match (rec, result) {
+            (Ok(buf), Some(r)) => (line, buf, r),
+            (Err(e), _) => (line, Vec::new(), Err(e)),
+            (Ok(_), None) => unreachable!("every readable record has a result"),
+        })
+        .collect()
+}
+
 /// `one(i)` for `i` in `0..n` on up to `threads` threads, in index order.
 fn run_parallel<T: Send>(n: usize, threads: usize, one: &(impl Fn(usize) -> T + Sync)) -> Vec<T> {
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -1125,14 +1235,7 @@ impl FieldAcc {
                 min_score,
             } => {
                 let (spans, used) = p.scan_detail(s, allow_llm);
-                if let Some(u) = used {
-                    self.llm_uses.push(u);
-                }
-                let mut offsets = CharOffsets::new(s);
-                for sp in spans.iter().filter(|sp| sp.score >= min_score) {
-                    self.spans_out
-                        .push(span_out(&mut offsets, Some(loc), sp, show_values));
-                }
+                self.add_scan(loc, s, &spans, used, show_values, min_score);
             }
             Mode::Rewrite { report } => {
                 let r = p.rewrite_with(s, allow_llm);
@@ -1163,6 +1266,26 @@ impl FieldAcc {
                 }
                 *s = r.text;
             }
+        }
+    }
+
+    /// One field's scan result: the spans at `loc` in `text`.
+    fn add_scan(
+        &mut self,
+        loc: &str,
+        text: &str,
+        spans: &[Span],
+        used: Option<gdr::llm::detect::LlmUse>,
+        show_values: bool,
+        min_score: f32,
+    ) {
+        if let Some(u) = used {
+            self.llm_uses.push(u);
+        }
+        let mut offsets = CharOffsets::new(text);
+        for sp in spans.iter().filter(|sp| sp.score >= min_score) {
+            self.spans_out
+                .push(span_out(&mut offsets, Some(loc), sp, show_values));
         }
     }
 

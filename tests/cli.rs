@@ -898,6 +898,101 @@ fn panicking_record_is_skipped_and_reported_by_line() {
     assert!(!rep.contains(MARKER), "{rep}");
 }
 
+/// A rules-only scan detects JSONL records in batches. A record that
+/// panics in detection (failpoint `detect`) still costs only itself: the
+/// batch is done again one record at a time, every other record's line is
+/// written in order, bad lines are named as always, and nothing of the
+/// record reaches stderr. One thread (batches of 256) and three (batches
+/// of 32) give the same.
+#[cfg(feature = "failpoints")]
+#[test]
+fn scan_batch_with_a_panicking_record_loses_only_that_record() {
+    const MARKER: &str = "PANIC-MARKER-9c1e";
+    let dir = tempfile::tempdir().unwrap();
+    let mut input = Vec::new();
+    for i in 0..300 {
+        if i == 150 {
+            input.extend_from_slice(
+                format!("{{\"id\":\"p\",\"text\":\"Karl Strobel {MARKER}\"}}\n").as_bytes(),
+            );
+        }
+        if i == 40 {
+            input.extend_from_slice(&bad_jsonl());
+        }
+        input.extend_from_slice(
+            format!(
+                "{{\"id\":\"r{i}\",\"text\":\"Mail karl{i}@example.com or call Maria Garcia\"}}\n"
+            )
+            .as_bytes(),
+        );
+    }
+    let path = dir.path().join("in.jsonl");
+    std::fs::write(&path, &input).unwrap();
+    let run = |threads: &str| {
+        common::output(
+            common::command(&dir.path().join("state"), &["scan", "--format", "jsonl"])
+                .args(["--no-llm", "--threads", threads])
+                .arg(&path)
+                .env("GDR_FAILPOINTS", format!("detect={MARKER}")),
+            None,
+        )
+    };
+    let one = run("1");
+    let err = stderr(&one);
+    assert_eq!(one.status.code(), Some(1), "stderr: {err}");
+    let lines = parse_lines(&stdout(&one));
+    let ids: Vec<Value> = lines.iter().map(|v| v["id"].clone()).collect();
+    let mut want: Vec<Value> = (0..40).map(|i| Value::from(format!("r{i}"))).collect();
+    want.extend([1, 2, 8, 10].map(Value::from));
+    want.extend((40..300).map(|i| Value::from(format!("r{i}"))));
+    assert_eq!(ids, want);
+    // Each of these records' email and name found.
+    for l in lines.iter().filter(|l| l["id"].is_string()) {
+        let types: Vec<&Value> = l["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| &s["type"])
+            .collect();
+        assert_eq!(types, ["EMAIL", "PERSON"], "{l}");
+    }
+    let panicked = 150 + 10 + 1;
+    let bad = err
+        .lines()
+        .find(|l| l.contains(&format!(":{panicked}:")))
+        .unwrap_or_else(|| panic!("stderr does not name line {panicked}:\n{err}"));
+    assert!(bad.contains("internal error"), "{bad}");
+    for (line, reason) in [
+        (43, "invalid UTF-8"),
+        (44, "malformed JSON"),
+        (45, "not found"),
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&format!(":{line}:")) && l.contains(reason)),
+            "line {line} ({reason}) not named:\n{err}"
+        );
+    }
+    assert!(err.contains("5 of 309 records failed"), "{err}");
+    assert!(
+        !err.contains("Strobel") && !err.contains(MARKER) && !err.contains("karl"),
+        "record content on stderr:\n{err}"
+    );
+    let three = run("3");
+    assert_eq!(three.status.code(), one.status.code());
+    assert_eq!(stdout(&three), stdout(&one));
+    // The record lines and the summary; the panic hook's own lines name
+    // the thread and may carry a backtrace.
+    let records = |e: &str| -> Vec<String> {
+        e.lines()
+            .filter(|l| l.starts_with("gdr: ") && !l.starts_with("gdr: panic in thread"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(records(&stderr(&three)), records(&err));
+    assert_eq!(records(&err).len(), 6, "{err}");
+}
+
 // Records of a window run on several threads (rules only): the output,
 // the report and the errors are those of one thread, in input order,
 // across several windows.

@@ -120,12 +120,50 @@ impl Detector {
         self.resolve(text, self.candidates(text).with_extra(extra))
     }
 
+    /// [`Detector::detect`] of each of `texts`, in order, found stage by
+    /// stage: the rules over all of them, then the word lists over all,
+    /// then the merge and structure over all. Each text's spans are those
+    /// `detect` gives it; only the order of the work differs.
+    ///
+    /// Why: a short record passes through every stage in a few hundred
+    /// nanoseconds, and each stage's code (several dozen kilobytes in all)
+    /// pushed the others out of the instruction cache before the next
+    /// record came. Over presidio-dev's 83-byte records valgrind's cache
+    /// model counts 236 k instruction-cache misses a pass one record at a
+    /// time and 18 k in batches of 256 ([`SCAN_BATCH`]).
+    pub fn detect_many(&self, texts: &[&str]) -> Vec<Vec<Span>> {
+        let mut found: Vec<Candidates> = texts
+            .iter()
+            .map(|t| {
+                let spans = self.rules.find(t);
+                Candidates {
+                    n_rules: spans.len(),
+                    spans,
+                }
+            })
+            .collect();
+        for (t, c) in texts.iter().zip(&mut found) {
+            self.add_word_and_deny_spans(t, &mut c.spans);
+        }
+        texts
+            .iter()
+            .zip(found)
+            .map(|(t, c)| self.resolve(t, c))
+            .collect()
+    }
+
     /// The unmerged candidates of rules, gazetteers and the deny list: find
     /// them once, then [`Detector::resolve`] them with or without extras.
     pub fn candidates(&self, text: &str) -> Candidates {
         let mut spans = self.rules.find(text);
         let n_rules = spans.len();
-        self.gazetteers.find(text, &mut spans);
+        self.add_word_and_deny_spans(text, &mut spans);
+        Candidates { spans, n_rules }
+    }
+
+    /// The word lists' and the deny list's candidates, after the rules'.
+    fn add_word_and_deny_spans(&self, text: &str, spans: &mut Vec<Span>) {
+        self.gazetteers.find(text, spans);
         if let Some((ac, types)) = &self.deny {
             // Interned once: `Name::new` takes the table's lock.
             static DET: std::sync::LazyLock<Name> =
@@ -144,12 +182,12 @@ impl Detector {
                 }
             }
         }
-        Candidates { spans, n_rules }
     }
 
     /// Allow list, overlap resolution, address structure and ID lists over
     /// candidates: the merged, sorted spans.
     pub fn resolve(&self, text: &str, c: Candidates) -> Vec<Span> {
+        crate::failpoint::hit("detect", text);
         let mut spans = c.spans;
         if !self.allow.is_empty() {
             spans.retain(|s| {
@@ -174,6 +212,13 @@ impl Detector {
             .collect()
     }
 }
+
+/// How many texts [`Detector::detect_many`] callers hand over at once when
+/// they can: the instruction-cache misses of a pass over short records
+/// keep falling up to a few hundred (valgrind's model over presidio-dev:
+/// 148 k at 16, 52 k at 64, 30 k at 128, 18 k at 256, 12 k at 512), while
+/// the spans of a batch stay small.
+pub const SCAN_BATCH: usize = 256;
 
 /// Candidate spans before merging, as [`Detector::candidates`] found them.
 #[derive(Debug, Clone)]
@@ -335,6 +380,47 @@ mod tests {
             let rules = RuleSet::load(true, None, &[]).unwrap();
             Detector::new(rules, Arc::new(Gazetteers::builtin()), 0.5, &[], &[]).unwrap()
         })
+    }
+
+    /// `detect_many` gives each text what `detect` gives it: texts with
+    /// and without spans, empty, non-ASCII, of several paragraphs (the
+    /// rules search those piece by piece), and the same text twice.
+    #[test]
+    fn detect_many_gives_detect_of_each_text() {
+        let d = detector();
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+        let mut texts: Vec<String> = Vec::new();
+        for name in ["note.txt", "hard_negatives.txt"] {
+            let body = std::fs::read_to_string(format!("{fixtures}/{name}")).unwrap();
+            texts.extend(body.split("\n\n").map(str::to_string));
+            texts.push(body);
+        }
+        let records = std::fs::read_to_string(format!("{fixtures}/records.jsonl")).unwrap();
+        for line in records.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            texts.extend(v["text"].as_str().map(str::to_string));
+        }
+        texts.extend(
+            [
+                "",
+                "Dr. Anna Müller, Hauptstraße 5, 10115 Berlin, anna.mueller@example.de",
+                "Call (415) 555-0132 or mail karl@example.com",
+                "Call (415) 555-0132 or mail karl@example.com",
+                "東京 🙂 SSN 078-05-1120, card 4111 1111 1111 1111",
+            ]
+            .map(str::to_string),
+        );
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let one_by_one: Vec<Vec<Span>> = refs.iter().map(|t| d.detect(t)).collect();
+        assert!(one_by_one.iter().filter(|s| !s.is_empty()).count() > 10);
+        assert_eq!(d.detect_many(&refs), one_by_one);
+        // Batches of every size up to a few: the batch boundaries change
+        // nothing either.
+        for size in 1..5 {
+            let batched: Vec<Vec<Span>> =
+                refs.chunks(size).flat_map(|c| d.detect_many(c)).collect();
+            assert_eq!(batched, one_by_one, "batches of {size}");
+        }
     }
 
     /// The spans of `text` the rewriter acts on, as (type, text), are
