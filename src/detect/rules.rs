@@ -1412,6 +1412,60 @@ impl RuleSet {
         self.find_stages(text, true, true)
     }
 
+    /// [`RuleSet::find`] of each of `texts`, in order, with the trigger
+    /// pass (the keyword automaton over every byte) run over all of them
+    /// first, then the walks and judging of each. Why: the automaton's
+    /// table (0.64 MB) and the walks' lazy DFAs evicted each other from
+    /// the data cache record after record. Texts of more than one piece
+    /// (see [`chunks`]) are searched as `find` does.
+    pub fn find_many(&self, texts: &[&str]) -> Vec<Vec<Span>> {
+        if self.reference.load(std::sync::atomic::Ordering::Relaxed) {
+            return texts.iter().map(|t| self.find_reference(t)).collect();
+        }
+        SCRATCH.with(|cell| {
+            let Ok(mut s) = cell.try_borrow_mut() else {
+                return texts.iter().map(|t| self.find(t)).collect();
+            };
+            let s = &mut *s;
+            // Per text: where its places and context hits end in the two
+            // buffers, or None when it is searched as `find` does.
+            let mut ends: Vec<Option<(usize, usize)>> = Vec::with_capacity(texts.len());
+            let mut places = std::mem::take(&mut s.batch_places);
+            let mut context = std::mem::take(&mut s.batch_context);
+            places.clear();
+            context.clear();
+            for t in texts {
+                if t.len() > CHUNK || self.anchors.single.is_empty() {
+                    ends.push(None);
+                    continue;
+                }
+                s.reset(self.id);
+                self.anchors.places(0, t, s);
+                places.extend_from_slice(&s.cands);
+                context.extend_from_slice(&s.context);
+                ends.push(Some((places.len(), context.len())));
+            }
+            let (mut p0, mut c0) = (0, 0);
+            let out = texts
+                .iter()
+                .zip(&ends)
+                .map(|(t, end)| match *end {
+                    Some((p1, c1)) => {
+                        let given = (&places[p0..p1], &context[c0..c1]);
+                        (p0, c0) = (p1, c1);
+                        self.find_with_places(t, true, true, s, Some(given))
+                    }
+                    None => self.find_with(t, true, true, s),
+                })
+                .collect();
+            super::trim_scratch(&mut places);
+            super::trim_scratch(&mut context);
+            s.batch_places = places;
+            s.batch_context = context;
+            out
+        })
+    }
+
     /// Switch [`RuleSet::find`] to the reference search (`on`) or back.
     pub fn use_reference(&self, on: bool) {
         self.reference
@@ -1434,6 +1488,21 @@ impl RuleSet {
         scanned: bool,
         scratch: &mut Scratch,
     ) -> Vec<Span> {
+        self.find_with_places(text, anchored, scanned, scratch, None)
+    }
+
+    /// [`RuleSet::find_with`]; `given`: the trigger places and context
+    /// hits of `text`, a text of one piece, already found (see
+    /// [`RuleSet::find_many`]).
+    #[allow(clippy::type_complexity)]
+    fn find_with_places(
+        &self,
+        text: &str,
+        anchored: bool,
+        scanned: bool,
+        scratch: &mut Scratch,
+        given: Option<(&[(usize, Mask)], &[(usize, usize, u32)])>,
+    ) -> Vec<Span> {
         scratch.reset(self.id);
         let mut out = Vec::with_capacity(8);
         let mut raw = std::mem::take(&mut scratch.raw);
@@ -1444,8 +1513,16 @@ impl RuleSet {
         for (base, chunk) in chunks(text) {
             let from = raw.len();
             if anchored {
-                self.anchors
-                    .matches(&self.rules, base, chunk, scratch, &mut raw);
+                if let Some((places, context)) = given {
+                    scratch.cands.clear();
+                    scratch.cands.extend_from_slice(places);
+                    scratch.context.extend_from_slice(context);
+                    self.anchors
+                        .walk_places(&self.rules, base, chunk, scratch, &mut raw);
+                } else {
+                    self.anchors
+                        .matches(&self.rules, base, chunk, scratch, &mut raw);
+                }
             }
             if scanned {
                 // The set's pass over the piece, only if a pattern needs
@@ -2030,6 +2107,9 @@ struct Scratch {
     /// [`context_from_overlapping_into`]).
     context_hits: Vec<ContextHit>,
     context_keys: Vec<u64>,
+    /// [`RuleSet::find_many`]'s places and context hits of a batch.
+    batch_places: Vec<(usize, Mask)>,
+    batch_context: Vec<(usize, usize, u32)>,
 }
 
 impl Scratch {
@@ -2652,6 +2732,19 @@ impl Anchors {
         out: &mut Vec<RawMatch>,
     ) {
         self.places(base, chunk, s);
+        self.walk_places(rules, base, chunk, s, out);
+    }
+
+    /// The anchored matches at the places in `s.cands` (see
+    /// [`Anchors::matches`]).
+    fn walk_places(
+        &self,
+        rules: &[Rule],
+        _base: usize,
+        chunk: &str,
+        s: &mut Scratch,
+        out: &mut Vec<RawMatch>,
+    ) {
         if s.cands.is_empty() {
             return;
         }
@@ -3420,6 +3513,33 @@ fn every_match_holds_digit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `find_many` (the trigger pass over a batch first) gives each text
+    /// what `find` gives it: every rule example and counter-example (their
+    /// context words included), an empty text, and texts of more than one
+    /// piece, which go the way `find` takes; in one batch and in batches
+    /// of every size up to 7.
+    #[test]
+    fn find_many_equals_find() {
+        let rs = RuleSet::load(true, None, &[]).unwrap();
+        let mut texts: Vec<String> = vec![String::new()];
+        for rule in &rs.rules {
+            texts.extend(rule.examples.iter().cloned());
+            texts.extend(rule.counter_examples.iter().cloned());
+        }
+        let long = texts.join("\n\n");
+        assert!(long.len() > 2 * CHUNK);
+        texts.insert(texts.len() / 2, long);
+        texts.push("DOB: 04/12/1981, phone (555) 123-4567, born in Leeds".into());
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let want: Vec<Vec<Span>> = refs.iter().map(|t| rs.find(t)).collect();
+        assert!(want.iter().filter(|w| !w.is_empty()).count() > 200);
+        assert_eq!(rs.find_many(&refs), want);
+        for size in 1..8 {
+            let got: Vec<Vec<Span>> = refs.chunks(size).flat_map(|c| rs.find_many(c)).collect();
+            assert_eq!(got, want, "batches of {size}");
+        }
+    }
 
     /// Each anchored pattern's [`Capturer`] finds what its `meta` regex
     /// finds, groups included, at every place of the rules' examples and
