@@ -22,9 +22,15 @@ const LISTED_SCORE: f32 = 0.9;
 /// disjoint), added in order. A cued ID is a rule's ID at 0.9 or more
 /// (the cue is part of those rules' matches).
 pub fn id_lists(text: &str, spans: &mut Vec<Span>) {
-    if !spans.iter().any(is_cued_id) {
-        return;
+    if spans.iter().any(is_cued_id) {
+        cued_id_lists(text, spans);
     }
+}
+
+/// [`id_lists`] past its test (a cued ID is rare): out of line, so that the
+/// test runs without this body's frame and registers.
+#[inline(never)]
+fn cued_id_lists(text: &str, spans: &mut Vec<Span>) {
     static DET: std::sync::LazyLock<Name> =
         std::sync::LazyLock::new(|| Name::from("structure:id_list"));
     let b = text.as_bytes();
@@ -227,16 +233,27 @@ const LISTED_NAME_SCORE: f32 = 0.6;
 ///
 /// Spans stay merged, sorted and disjoint.
 pub fn name_lists(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, threshold: f32) {
-    static ENTITIES: std::sync::LazyLock<[Name; 2]> =
-        std::sync::LazyLock::new(|| ["PERSON", "LOCATION"].map(Name::from));
     let [person_name, location_name] = *ENTITIES;
     let person = |s: &Span| s.entity.same(person_name) && s.score >= threshold;
     let place = |s: &Span| s.entity.same(location_name) && s.score >= threshold;
     // A list to change holds a person: a list of place spans alone has
     // nothing to relabel, and a city that is no name has its place span.
-    if !worth_a_look(spans, person, place) {
-        return;
+    if worth_a_look(spans, person, place) {
+        listed_names(text, spans, gaz, threshold);
     }
+}
+
+/// The entity names [`name_lists`] looks for: person, location.
+static ENTITIES: std::sync::LazyLock<[Name; 2]> =
+    std::sync::LazyLock::new(|| ["PERSON", "LOCATION"].map(Name::from));
+
+/// [`name_lists`] past its test: out of line, so that the test (all most
+/// records need) runs without this body's frame and registers.
+#[inline(never)]
+fn listed_names(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, threshold: f32) {
+    let [person_name, location_name] = *ENTITIES;
+    let person = |s: &Span| s.entity.same(person_name) && s.score >= threshold;
+    let place = |s: &Span| s.entity.same(location_name) && s.score >= threshold;
     let mut found: Vec<(Option<usize>, Span)> = Vec::new();
     let mut items: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
@@ -467,7 +484,9 @@ pub fn speaker_labels(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, thres
     }
 }
 
-/// [`speaker_labels`] with no shortcut.
+/// [`speaker_labels`] with no shortcut (out of line: most texts need only
+/// the shortcut's test).
+#[inline(never)]
 fn all_speaker_labels(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, threshold: f32) {
     let b = text.as_bytes();
     // (start, end) of each line's opening word before a colon, found from

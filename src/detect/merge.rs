@@ -38,17 +38,25 @@ const TREE_FROM: usize = 128;
 /// for every size).
 fn resolve_from(mut spans: Vec<Span>, threshold: f32, tree_from: usize) -> Vec<Span> {
     spans.retain(|s| s.start < s.end);
-    if spans.len() <= 1 {
+    if spans.len() <= 1 || in_order(&spans) {
+        return spans;
+    }
+    if spans.len() == 2 {
+        resolve_pair(&mut spans, threshold);
         return spans;
     }
     let big = spans.len() >= tree_from;
     SCRATCH.with_borrow_mut(|(order, kept)| {
-        let walk = if big { walk_tree } else { walk };
         if !big && all_disjoint(&spans, kept) {
             // Nothing to decide: no span clashes with another, so the walk
             // would keep each one as it is, in order of start.
         } else if rank(&spans, threshold, order) {
-            walk(&spans, &mut order.iter().map(|&k| k as u32 as usize), kept);
+            let order = order.iter().map(|&k| k as u32 as usize);
+            if big {
+                walk_tree(&spans, order, kept);
+            } else {
+                walk(&spans, order, kept);
+            }
         } else {
             // Offsets past 4 GiB: the same order from wider keys.
             let mut wide: Vec<(u128, u128)> = spans
@@ -62,11 +70,12 @@ fn resolve_from(mut spans: Vec<Span>, threshold: f32, tree_from: usize) -> Vec<S
                 })
                 .collect();
             wide.sort_unstable();
-            walk(
-                &spans,
-                &mut wide.iter().map(|&(_, lo)| lo as u64 as usize),
-                kept,
-            );
+            let order = wide.iter().map(|&(_, lo)| lo as u64 as usize);
+            if big {
+                walk_tree(&spans, order, kept);
+            } else {
+                walk(&spans, order, kept);
+            }
         }
         if big {
             place_moving(&mut spans, kept);
@@ -77,6 +86,40 @@ fn resolve_from(mut spans: Vec<Span>, threshold: f32, tree_from: usize) -> Vec<S
         super::trim_scratch(kept);
     });
     spans
+}
+
+/// True when each span ends at or before the next one starts: the spans
+/// are disjoint and already sorted by start, so the walk would keep each
+/// one as it is, where it is. Checked before anything else: one pass, no
+/// copy, sort or move (many short records' candidates come so: one span,
+/// or a few found left to right by one detector).
+fn in_order(spans: &[Span]) -> bool {
+    spans.windows(2).all(|w| w[0].end <= w[1].start)
+}
+
+/// [`resolve`] of two spans not in order (most clashes in short records
+/// are of two spans): the walk's decisions, written out. If they do not
+/// overlap, the second comes first. Otherwise the better one (the order
+/// of [`rank`]) is kept, widened over the other unless that one is the
+/// LLM's; with no third span, nothing can stop the widening.
+fn resolve_pair(spans: &mut Vec<Span>, threshold: f32) {
+    if !spans[0].overlaps(&spans[1]) {
+        spans.swap(0, 1);
+        return;
+    }
+    let key = |i: usize| {
+        let s = &spans[i];
+        (rank_key(s, threshold), s.start, i)
+    };
+    let loser = usize::from(key(0) < key(1));
+    let lo = spans[0].start.min(spans[1].start);
+    let hi = spans[0].end.max(spans[1].end);
+    let widen = !spans[loser].detector.starts_with("llm");
+    spans.swap_remove(loser);
+    if widen {
+        spans[0].start = lo;
+        spans[0].end = hi;
+    }
 }
 
 /// Per-thread buffers reused from call to call: resolve runs once per
@@ -144,11 +187,9 @@ fn rank(spans: &[Span], threshold: f32, order: &mut Vec<u128>) -> bool {
 }
 
 /// `kept`: the winners as (start, end, index into `spans`), sorted by start.
-fn walk(
-    spans: &[Span],
-    order: &mut dyn Iterator<Item = usize>,
-    kept: &mut Vec<(usize, usize, usize)>,
-) {
+/// Generic over `order` (not `dyn`: a call per span, which cost more than
+/// the few steps of a short record's walk).
+fn walk(spans: &[Span], order: impl Iterator<Item = usize>, kept: &mut Vec<(usize, usize, usize)>) {
     kept.clear();
     for i in order {
         let (s_start, s_end) = (spans[i].start, spans[i].end);
@@ -188,7 +229,7 @@ fn walk(
 /// left keeps its place): the same decisions, each in O(log n).
 fn walk_tree(
     spans: &[Span],
-    order: &mut dyn Iterator<Item = usize>,
+    order: impl Iterator<Item = usize>,
     kept: &mut Vec<(usize, usize, usize)>,
 ) {
     use std::ops::Bound::{Excluded, Unbounded};
@@ -431,6 +472,16 @@ mod tests {
             prop_assert_eq!(view(&resolve(spans, t)), want);
         }
 
+        /// Two or three spans (the shortcut for a pair, and past it).
+        #[test]
+        fn same_as_the_reference_merge_when_few(
+            spans in span_sets_of(14, 2..4),
+            t in thresholds(),
+        ) {
+            let want = view(&reference(spans.clone(), t));
+            prop_assert_eq!(view(&resolve(spans, t)), want);
+        }
+
         /// Past `TREE_FROM` spans, as `resolve` itself takes the tree.
         #[test]
         fn same_as_the_reference_merge_when_large(
@@ -439,6 +490,39 @@ mod tests {
         ) {
             let want = view(&reference(spans.clone(), t));
             prop_assert_eq!(view(&resolve(spans, t)), want);
+        }
+    }
+
+    /// Every pair from a small grid of spans (ties in rank, nesting,
+    /// touching, the LLM's) merges as the reference merges it: the
+    /// shortcut for two spans against the walk.
+    #[test]
+    fn every_small_pair_as_the_reference() {
+        let mut grid = Vec::new();
+        for start in 0..5 {
+            for len in 1..4 {
+                for score in [0.4f32, 0.6] {
+                    for validated in [false, true] {
+                        for det in ["rule:x", "llm"] {
+                            grid.push(Span {
+                                start,
+                                end: start + len,
+                                entity: Name::from(format!("E{}", grid.len()).as_str()),
+                                score,
+                                detector: Name::from(det),
+                                validated,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        for a in &grid {
+            for b in &grid {
+                let pair = vec![a.clone(), b.clone()];
+                let want = view(&reference(pair.clone(), 0.5));
+                assert_eq!(view(&resolve(pair, 0.5)), want, "{a:?} {b:?}");
+            }
         }
     }
 

@@ -29,11 +29,19 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
     });
     let [address, location, det, zip, org] = &*NAMES;
     let mut changed = false;
+    // Which entities the spans hold after this loop, gathered on the way
+    // (the loop reads each entity anyway; separate passes to find them
+    // cost more): places (counted, as one may become an address), and
+    // addresses or postcodes.
+    let (mut places, mut addr_or_zip) = (0usize, false);
     for i in 0..spans.len() {
         let s = &spans[i];
         // Only addresses and word-list names look at their neighbours;
         // everything else (most spans) is left as it is without looking.
-        let is_addr = &*s.entity == "ADDRESS";
+        let e = &*s.entity;
+        let (is_addr, is_place) = (e == "ADDRESS", e == "LOCATION");
+        places += usize::from(is_place);
+        addr_or_zip |= is_addr || e == "ZIP";
         let gaz_name = s.score < 0.9 && s.detector.starts_with("gazetteer:");
         if !is_addr && !gaz_name {
             continue;
@@ -79,20 +87,27 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
                 sp.score = sp.score.max(0.6);
                 changed = true;
             }
+            // No longer a place (if it was one), now an address.
+            places -= usize::from(is_place);
+            addr_or_zip = true;
         }
     }
     if changed {
         // Extensions only grow into gaps, so order and disjointness hold.
         debug_assert!(spans.windows(2).all(|w| w[0].end <= w[1].start));
     }
-    if spans.iter().any(|s| &*s.entity == "LOCATION") {
+    // Tests hold the gathered flags to the passes they replace.
+    #[cfg(test)]
+    assert_eq!(places > 0, plain_flags(spans).0, "{spans:?}");
+    if places > 0 {
         let added = postcodes_before_places(text, spans, zip, det);
+        // What it adds is postcodes.
+        addr_or_zip |= !added.is_empty();
         add_sorted(spans, added);
     }
-    if spans
-        .iter()
-        .any(|s| matches!(&*s.entity, "ADDRESS" | "ZIP"))
-    {
+    #[cfg(test)]
+    assert_eq!(addr_or_zip, plain_flags(spans).1, "{spans:?}");
+    if addr_or_zip {
         city_before_postcode(text, spans, location, det, gaz);
         let added = venue_before_address(text, spans, org, det);
         add_sorted(spans, added);
@@ -103,12 +118,32 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
     }
 }
 
+/// Whether `spans` hold a place, and an address or postcode: what
+/// [`address_context`] gathers in its first loop, by separate passes.
+#[cfg(test)]
+fn plain_flags(spans: &[Span]) -> (bool, bool) {
+    (
+        spans.iter().any(|s| &*s.entity == "LOCATION"),
+        spans
+            .iter()
+            .any(|s| matches!(&*s.entity, "ADDRESS" | "ZIP")),
+    )
+}
+
 /// Add spans found in gaps between existing ones, keeping the order.
+/// The test inline (nearly always nothing is added), the sort not.
+#[inline]
 fn add_sorted(spans: &mut Vec<Span>, added: Vec<Span>) {
     if !added.is_empty() {
-        spans.extend(added);
-        spans.sort_by_key(|s| s.start);
+        add_sorted_some(spans, added);
     }
+}
+
+/// [`add_sorted`] of some spans.
+#[inline(never)]
+fn add_sorted_some(spans: &mut Vec<Span>, added: Vec<Span>) {
+    spans.extend(added);
+    spans.sort_by_key(|s| s.start);
 }
 
 /// Where the text before `spans[i]` may be read: from the end of the
@@ -246,12 +281,7 @@ fn company_line_before_address(
     [org, address, det]: [&Name; 3],
 ) -> Vec<Span> {
     let b = text.as_bytes();
-    let line_start = |end: usize| {
-        b[..end]
-            .iter()
-            .rposition(|&c| c == b'\n')
-            .map_or(0, |p| p + 1)
-    };
+    let line_start = |end: usize| memchr::memrchr(b'\n', &b[..end]).map_or(0, |p| p + 1);
     // A line's text without the bullets and spaces around it.
     let trim = |from: usize, to: usize| {
         let mut a = from;
@@ -937,6 +967,48 @@ mod tests {
                     "{:?} at {}", text, pos
                 );
             }
+        }
+    }
+
+    proptest! {
+        /// Random spans of the kinds [`address_context`] tells apart
+        /// (places that become streets, postcodes, addresses) on a text of
+        /// numbers and names: its gathered flags are checked against
+        /// [`plain_flags`] inside it, on every call.
+        #[test]
+        fn gathered_flags_same_as_passes(
+            picks in proptest::collection::vec((0usize..10, 0usize..4, any::<bool>()), 0..7),
+        ) {
+            let t = "at 12 Stubben 149, 75002 Paris\n9 Oslo 4\nJane";
+            let words: Vec<(usize, usize)> = t
+                .split(|c: char| !c.is_alphanumeric())
+                .scan(0, |at, w| {
+                    let start = t[*at..].find(w).unwrap() + *at;
+                    *at = start + w.len();
+                    Some((start, start + w.len()))
+                })
+                .filter(|&(a, z)| a < z)
+                .collect();
+            let kinds = ["ADDRESS", "ZIP", "LOCATION", "PERSON"];
+            let mut spans: Vec<Span> = Vec::new();
+            let mut sorted = picks;
+            sorted.sort_by_key(|p| p.0);
+            sorted.dedup_by_key(|p| p.0);
+            for (w, kind, gaz_det) in sorted {
+                let (start, end) = words[w];
+                if spans.last().is_some_and(|l: &Span| l.end > start) {
+                    continue;
+                }
+                spans.push(Span {
+                    start,
+                    end,
+                    entity: Name::from(kinds[kind]),
+                    score: 0.55,
+                    detector: Name::from(if gaz_det { "gazetteer:place" } else { "rule:x" }),
+                    validated: false,
+                });
+            }
+            address_context(t, &mut spans, gaz());
         }
     }
 
