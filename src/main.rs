@@ -949,15 +949,7 @@ where
     };
     let results: Vec<Option<Result<Processed, RecordError>>> =
         map_records(window.len(), threads, &one);
-    window
-        .into_iter()
-        .zip(results)
-        .map(|((line, rec), result)| match (rec, result) {
-            (Ok(buf), Some(r)) => (line, buf, r),
-            (Err(e), _) => (line, Vec::new(), Err(e)),
-            (Ok(_), None) => unreachable!("every readable record has a result"),
-        })
-        .collect()
+    pair_results(window, results)
 }
 
 /// [`run_window`] for a rules-only JSONL scan: the selected fields of a
@@ -1046,6 +1038,15 @@ fn scan_window(
             .into_iter()
             .flatten()
             .collect();
+    pair_results(window, results)
+}
+
+/// Each record of `window` with its result (None for an unreadable one,
+/// whose read error becomes its result), as [`run_window`] returns them.
+fn pair_results(
+    window: Vec<(usize, Result<Vec<u8>, RecordError>)>,
+    results: Vec<Option<Result<Processed, RecordError>>>,
+) -> Vec<(usize, Vec<u8>, Result<Processed, RecordError>)> {
     window
         .into_iter()
         .zip(results)
