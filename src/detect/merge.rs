@@ -51,12 +51,7 @@ fn resolve_from(mut spans: Vec<Span>, threshold: f32, tree_from: usize) -> Vec<S
             // Nothing to decide: no span clashes with another, so the walk
             // would keep each one as it is, in order of start.
         } else if rank(&spans, threshold, order) {
-            let order = order.iter().map(|&k| k as u32 as usize);
-            if big {
-                walk_tree(&spans, order, kept);
-            } else {
-                walk(&spans, order, kept);
-            }
+            walk_by(big, &spans, order.iter().map(|&k| k as u32 as usize), kept);
         } else {
             // Offsets past 4 GiB: the same order from wider keys.
             let mut wide: Vec<(u128, u128)> = spans
@@ -70,12 +65,12 @@ fn resolve_from(mut spans: Vec<Span>, threshold: f32, tree_from: usize) -> Vec<S
                 })
                 .collect();
             wide.sort_unstable();
-            let order = wide.iter().map(|&(_, lo)| lo as u64 as usize);
-            if big {
-                walk_tree(&spans, order, kept);
-            } else {
-                walk(&spans, order, kept);
-            }
+            walk_by(
+                big,
+                &spans,
+                wide.iter().map(|&(_, lo)| lo as u64 as usize),
+                kept,
+            );
         }
         if big {
             place_moving(&mut spans, kept);
@@ -114,7 +109,7 @@ fn resolve_pair(spans: &mut Vec<Span>, threshold: f32) {
     let loser = usize::from(key(0) < key(1));
     let lo = spans[0].start.min(spans[1].start);
     let hi = spans[0].end.max(spans[1].end);
-    let widen = !spans[loser].detector.starts_with("llm");
+    let widen = widens_winner(&spans[loser]);
     spans.swap_remove(loser);
     if widen {
         spans[0].start = lo;
@@ -186,6 +181,28 @@ fn rank(spans: &[Span], threshold: f32, order: &mut Vec<u128>) -> bool {
     fits
 }
 
+/// [`walk_tree`] when `big`, else [`walk`].
+fn walk_by(
+    big: bool,
+    spans: &[Span],
+    order: impl Iterator<Item = usize>,
+    kept: &mut Vec<(usize, usize, usize)>,
+) {
+    if big {
+        walk_tree(spans, order, kept);
+    } else {
+        walk(spans, order, kept);
+    }
+}
+
+/// Whether `s`, losing to a span it overlaps, widens the winner over
+/// itself. The LLM's spans never widen another detector's: a model that
+/// proposes "You said your email is a@b.c" must not turn the email span
+/// into a sentence.
+fn widens_winner(s: &Span) -> bool {
+    !s.detector.starts_with("llm")
+}
+
 /// `kept`: the winners as (start, end, index into `spans`), sorted by start.
 /// Generic over `order` (not `dyn`: a call per span, which cost more than
 /// the few steps of a short record's walk).
@@ -199,10 +216,7 @@ fn walk(spans: &[Span], order: impl Iterator<Item = usize>, kept: &mut Vec<(usiz
         let clash_prev = pos > 0 && clashes(&kept[pos - 1]);
         let clash_next = pos < kept.len() && clashes(&kept[pos]);
         if clash_prev || clash_next {
-            // The LLM's spans never widen another detector's: a model that
-            // proposes "You said your email is a@b.c" must not turn the
-            // email span into a sentence.
-            if spans[i].detector.starts_with("llm") {
+            if !widens_winner(&spans[i]) {
                 continue;
             }
             // Widen the (single) winner it overlaps, unless that would
@@ -245,7 +259,7 @@ fn walk_tree(
         let clash_prev = prev.is_some_and(clashes);
         let clash_next = next.is_some_and(clashes);
         if clash_prev || clash_next {
-            if spans[i].detector.starts_with("llm") {
+            if !widens_winner(&spans[i]) {
                 continue;
             }
             let w = if clash_prev { prev } else { next };
