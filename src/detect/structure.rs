@@ -923,14 +923,7 @@ mod tests {
                 {
                     continue;
                 }
-                spans.push(Span {
-                    start,
-                    end,
-                    entity: Name::from(kinds[kind]),
-                    score: 0.55,
-                    detector: Name::from("rule:x"),
-                    validated: false,
-                });
+                spans.push(span_at(start, end, kinds[kind], "rule:x"));
                 floor = end;
             }
             let (loc, det) = (Name::from("LOCATION"), Name::from("structure:address"));
@@ -999,14 +992,8 @@ mod tests {
                 if spans.last().is_some_and(|l: &Span| l.end > start) {
                     continue;
                 }
-                spans.push(Span {
-                    start,
-                    end,
-                    entity: Name::from(kinds[kind]),
-                    score: 0.55,
-                    detector: Name::from(if gaz_det { "gazetteer:place" } else { "rule:x" }),
-                    validated: false,
-                });
+                let det = if gaz_det { "gazetteer:place" } else { "rule:x" };
+                spans.push(span_at(start, end, kinds[kind], det));
             }
             address_context(t, &mut spans, gaz());
         }
@@ -1046,9 +1033,14 @@ mod tests {
 
     fn sp(text: &str, part: &str, entity: &str, det: &str) -> Span {
         let start = text.find(part).unwrap();
+        span_at(start, start + part.len(), entity, det)
+    }
+
+    /// A candidate span at `start..end`, as the tests build them.
+    fn span_at(start: usize, end: usize, entity: &str, det: &str) -> Span {
         Span {
             start,
-            end: start + part.len(),
+            end,
             entity: Name::from(entity),
             score: 0.55,
             detector: Name::from(det),
