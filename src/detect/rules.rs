@@ -612,6 +612,25 @@ mod follow {
     /// A set of DFA states, or a reason to keep every place.
     type States = Option<Vec<LazyStateID>>;
 
+    /// The live states among `states`, sorted and without repeats. None
+    /// when one could not be computed, matches or quits: then the table
+    /// cannot rule a place out.
+    fn live(states: impl Iterator<Item = Option<LazyStateID>>) -> States {
+        let mut set = Vec::new();
+        for sid in states {
+            let sid = sid?;
+            if sid.is_match() || sid.is_quit() {
+                return None;
+            }
+            if !sid.is_dead() {
+                set.push(sid);
+            }
+        }
+        set.sort_unstable();
+        set.dedup();
+        Some(set)
+    }
+
     impl<'a> Builder<'a> {
         pub(super) fn new(dfa: &'a lazy::DFA) -> Self {
             Self {
@@ -625,40 +644,25 @@ mod follow {
         /// look-behind (None: one of them quits).
         fn starts(&mut self, id: usize) -> States {
             let anchored = Anchored::Pattern(PatternID::new(id).ok()?);
-            let mut set = Vec::new();
-            for lb in std::iter::once(None).chain((0..=255u8).map(Some)) {
-                let cfg = start::Config::new().anchored(anchored).look_behind(lb);
-                let sid = self.dfa.start_state(&mut self.cache, &cfg).ok()?;
-                if sid.is_match() || sid.is_quit() {
-                    return None;
-                }
-                if !sid.is_dead() {
-                    set.push(sid);
-                }
-            }
-            set.sort_unstable();
-            set.dedup();
-            Some(set)
+            live(
+                std::iter::once(None)
+                    .chain((0..=255u8).map(Some))
+                    .map(|lb| {
+                        let cfg = start::Config::new().anchored(anchored).look_behind(lb);
+                        self.dfa.start_state(&mut self.cache, &cfg).ok()
+                    }),
+            )
         }
 
         /// The states `set` leads to on any of `bytes`. None: some path
         /// matches or quits on the way (keep every place).
         fn step(&mut self, set: &[LazyStateID], bytes: &[u8]) -> States {
-            let mut out = Vec::new();
-            for &s in set {
-                for &b in bytes {
-                    let t = self.dfa.next_state(&mut self.cache, s, b).ok()?;
-                    if t.is_match() || t.is_quit() {
-                        return None;
-                    }
-                    if !t.is_dead() {
-                        out.push(t);
-                    }
-                }
-            }
-            out.sort_unstable();
-            out.dedup();
-            Some(out)
+            let (dfa, cache) = (self.dfa, &mut self.cache);
+            live(
+                set.iter()
+                    .flat_map(|&s| bytes.iter().map(move |&b| (s, b)))
+                    .map(|(s, b)| dfa.next_state(cache, s, b).ok()),
+            )
         }
 
         /// The states of pattern `id` after `text` read from its start,
@@ -1518,7 +1522,7 @@ impl RuleSet {
                     scratch.cands.extend_from_slice(places);
                     scratch.context.extend_from_slice(context);
                     self.anchors
-                        .walk_places(&self.rules, base, chunk, scratch, &mut raw);
+                        .walk_places(&self.rules, chunk, scratch, &mut raw);
                 } else {
                     self.anchors
                         .matches(&self.rules, base, chunk, scratch, &mut raw);
@@ -2732,19 +2736,12 @@ impl Anchors {
         out: &mut Vec<RawMatch>,
     ) {
         self.places(base, chunk, s);
-        self.walk_places(rules, base, chunk, s, out);
+        self.walk_places(rules, chunk, s, out);
     }
 
     /// The anchored matches at the places in `s.cands` (see
     /// [`Anchors::matches`]).
-    fn walk_places(
-        &self,
-        rules: &[Rule],
-        _base: usize,
-        chunk: &str,
-        s: &mut Scratch,
-        out: &mut Vec<RawMatch>,
-    ) {
+    fn walk_places(&self, rules: &[Rule], chunk: &str, s: &mut Scratch, out: &mut Vec<RawMatch>) {
         if s.cands.is_empty() {
             return;
         }
