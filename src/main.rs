@@ -1009,7 +1009,7 @@ fn scan_window(
             .flatten()
             .flat_map(|(_, fields)| fields.iter().map(|(_, t)| t.as_str()))
             .collect();
-        let Ok(found) = guarded(|| Ok(p.scan_many(&texts, &vec![true; texts.len()]))) else {
+        let Ok(found) = guarded(|| Ok(p.scan_many(&texts))) else {
             return window[range]
                 .iter()
                 .map(|(line, rec)| {

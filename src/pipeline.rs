@@ -206,17 +206,12 @@ impl Pipeline {
         (spans, used)
     }
 
-    /// [`Pipeline::scan_detail`] of each of `texts` (`allow_llm[i]` for
-    /// text `i`), in order. Without the model the texts are detected
-    /// together, stage by stage ([`Detector::detect_many`]: the same
-    /// spans, fewer instruction-cache misses); with it, one by one, as the
+    /// [`Pipeline::scan_detail`] of each of `texts`, in order, the model
+    /// allowed as [`Pipeline::scan`] allows it. Without the model the texts
+    /// are detected together, stage by stage ([`Detector::detect_many`]:
+    /// the same spans, fewer cache misses); with it, one by one, as the
     /// model's budget is spent in input order.
-    pub fn scan_many(
-        &self,
-        texts: &[&str],
-        allow_llm: &[bool],
-    ) -> Vec<(Vec<Span>, Option<LlmUse>)> {
-        debug_assert_eq!(texts.len(), allow_llm.len());
+    pub fn scan_many(&self, texts: &[&str]) -> Vec<(Vec<Span>, Option<LlmUse>)> {
         if self.llm.is_none() {
             return self
                 .detector
@@ -225,11 +220,7 @@ impl Pipeline {
                 .map(|spans| (spans, None))
                 .collect();
         }
-        texts
-            .iter()
-            .zip(allow_llm)
-            .map(|(t, &allow)| self.scan_detail(t, allow))
-            .collect()
+        texts.iter().map(|t| self.scan_detail(t, true)).collect()
     }
 
     /// Which of `texts` get the LLM under the job's budget: the ones the
