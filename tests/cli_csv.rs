@@ -355,3 +355,87 @@ fn threads_give_the_one_thread_output() {
         );
     }
 }
+
+/// A rules-only CSV scan detects rows in batches, as JSONL records. A row
+/// that panics in detection (failpoint `detect`) still costs only itself:
+/// the batch is done again one row at a time, every other row's line is
+/// written in order with its spans, malformed rows are named as always,
+/// and nothing of the row reaches stderr. One thread (batches of 256) and
+/// three (batches of 32) give the same.
+#[cfg(feature = "failpoints")]
+#[test]
+fn scan_batch_with_a_panicking_row_loses_only_that_row() {
+    const MARKER: &str = "PANIC-MARKER-5b7d";
+    let dir = tempfile::tempdir().unwrap();
+    let mut input = String::from("id,notes,other\n");
+    for i in 0..300 {
+        if i == 150 {
+            input.push_str(&format!("p,Karl Strobel {MARKER},x\n"));
+        }
+        if i == 40 {
+            // Two fields under a three-column header.
+            input.push_str("bad,only two\n");
+        }
+        input.push_str(&format!(
+            "r{i},Mail karl{i}@example.com or call Maria Garcia,x\n"
+        ));
+    }
+    let path = dir.path().join("in.csv");
+    std::fs::write(&path, &input).unwrap();
+    let run = |threads: &str| {
+        let mut cmd = common::command(
+            &dir.path().join("state"),
+            &["scan", "--format", "csv", "--column", "notes", "--no-llm"],
+        );
+        cmd.args(["--threads", threads])
+            .arg(&path)
+            .env("GDR_FAILPOINTS", format!("detect={MARKER}"));
+        common::output(&mut cmd, None)
+    };
+    let one = run("1");
+    let err = stderr(&one);
+    assert_eq!(one.status.code(), Some(1), "stderr: {err}");
+    let lines: Vec<Value> = String::from_utf8(one.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    let want: Vec<String> = (0..300).map(|i| format!("r{i}")).collect();
+    assert_eq!(ids, want);
+    for l in &lines {
+        let types: Vec<&Value> = l["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| &s["type"])
+            .collect();
+        assert_eq!(types, ["EMAIL", "PERSON"], "{l}");
+    }
+    // Header on line 1, rows 0..39 on 2..41, the bad row on 42.
+    assert!(
+        err.lines()
+            .any(|l| l.contains(":42:") && l.contains("record skipped")),
+        "{err}"
+    );
+    let panicked = 150 + 3;
+    let bad = err
+        .lines()
+        .find(|l| l.contains(&format!(":{panicked}:")))
+        .unwrap_or_else(|| panic!("stderr does not name line {panicked}:\n{err}"));
+    assert!(bad.contains("internal error"), "{bad}");
+    assert!(
+        !err.contains("Strobel") && !err.contains(MARKER) && !err.contains("karl"),
+        "row content on stderr:\n{err}"
+    );
+    let three = run("3");
+    assert_eq!(three.status.code(), one.status.code());
+    assert_eq!(three.stdout, one.stdout);
+    let records = |e: &str| -> Vec<String> {
+        e.lines()
+            .filter(|l| l.starts_with("gdr: ") && !l.starts_with("gdr: panic in thread"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(records(&stderr(&three)), records(&err));
+}
