@@ -668,6 +668,37 @@ mod tests {
         }
     }
 
+    /// A town right after the comma that closes an address is a place,
+    /// even when the name lists also hold it as a surname: known as a
+    /// city, or nothing but the end of the sentence, a comma or a
+    /// postcode after it. A person after an address stays one.
+    #[test]
+    fn town_after_an_address_is_a_place() {
+        let d = detector();
+        for (text, want) in [
+            (
+                "please send it to 1420 Maple Avenue, Springfield tomorrow.",
+                vec![
+                    ("ADDRESS", "1420 Maple Avenue"),
+                    ("LOCATION", "Springfield"),
+                ],
+            ),
+            (
+                "It's at 64 Schaarsteinweg 97, Hunderdorf",
+                vec![
+                    ("ADDRESS", "64 Schaarsteinweg 97"),
+                    ("LOCATION", "Hunderdorf"),
+                ],
+            ),
+            (
+                "42 Main Street, Maria Garcia called yesterday.",
+                vec![("ADDRESS", "42 Main Street"), ("PERSON", "Maria Garcia")],
+            ),
+        ] {
+            assert_acted_on(d, text, &want);
+        }
+    }
+
     /// Hyphenated words made of ordinary words are no unknown names: HTTP
     /// headers in logs were PERSON spans, and rewriting them broke the
     /// log. Double-barrelled names stay names.

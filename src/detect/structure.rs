@@ -113,6 +113,7 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
         add_sorted(spans, added);
         let added = company_line_before_address(text, spans, [org, address, det]);
         add_sorted(spans, added);
+        city_after_address(text, spans, location, det, gaz);
         trailing_places(text, spans, location, det, gaz);
         block_lines(text, spans, location, det, gaz);
     }
@@ -381,6 +382,45 @@ fn city_before_postcode(
         sp.entity = *location;
         sp.detector = *det;
         sp.score = sp.score.max(0.7);
+    }
+}
+
+/// "1420 Maple Avenue, Springfield tomorrow", "Vibyvej 8, Måløv": a name
+/// from the word lists right after the comma that closes an address is
+/// the address's town, not a person, when the lists know it as a city or
+/// nothing but the end of the line or sentence, a comma or a postcode
+/// follows it. Many towns are surnames too (Springfield, Burgos, Milford),
+/// and typed as a person such a town got a person's name as its
+/// surrogate, the address then reading "1420 Maple Avenue, Martha Klein".
+fn city_after_address(
+    text: &str,
+    spans: &mut [Span],
+    location: &Name,
+    det: &Name,
+    gaz: &Gazetteers,
+) {
+    for i in 1..spans.len() {
+        let (a, p) = (&spans[i - 1], &spans[i]);
+        if &*a.entity != "ADDRESS"
+            || &*p.entity != "PERSON"
+            || p.score >= 0.9
+            || !p.detector.starts_with("gazetteer:")
+            || p.start != a.end + 2
+            || !text[a.end..].starts_with(", ")
+        {
+            continue;
+        }
+        let after = text[p.end..].trim_start_matches(' ');
+        let ends_place = after.is_empty()
+            || after.starts_with(['\n', '\r', ',', '.', ';'])
+            || after.starts_with(|c: char| c.is_ascii_digit());
+        if !ends_place && !gaz.is_city(&text[p.start..p.end]) {
+            continue;
+        }
+        let sp = &mut spans[i];
+        sp.entity = *location;
+        sp.detector = *det;
+        sp.score = sp.score.max(0.6);
     }
 }
 
