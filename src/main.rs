@@ -5,13 +5,14 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use gdr::RecordError;
 use gdr::config::Config;
-use gdr::detect::{CharOffsets, Span, SpanOut, span_out};
+use gdr::detect::{CharOffsets, Span, SpanOut, span_out, span_ref};
 use gdr::formats::csv as csvfmt;
 use gdr::formats::jsonl::{self, FieldPath};
 use gdr::formats::read_line_capped;
 use gdr::formats::text::Paragraphs;
 use gdr::pipeline::{Decision, Pipeline};
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
@@ -994,19 +995,19 @@ fn scan_window(
         .collect();
     let one_batch = |b: usize| -> Vec<Option<Result<Processed, RecordError>>> {
         let range = batches[b].clone();
-        // Each readable record parsed, with its fields' locations and texts.
-        type Fields = (Option<Value>, Vec<(String, String)>);
+        // Each readable record parsed, with its id and its fields'
+        // locations and texts, borrowed from the line where they can be
+        // (`RecordRef::strings`).
+        type Fields<'p, 'w> = (Option<Value>, Vec<(Cow<'p, str>, Cow<'w, str>)>);
         let parsed: Vec<Option<Result<Fields, RecordError>>> = window[range.clone()]
             .iter()
             .map(|(_, rec)| {
                 let buf = rec.as_ref().ok()?;
                 Some(guarded(|| {
-                    let mut v = jsonl::parse_line(buf)?;
+                    let v = jsonl::parse_line_ref(buf)?;
                     let mut fields = Vec::new();
                     for path in paths {
-                        v.for_each_mut(path, &mut |loc, s| {
-                            fields.push((loc.to_string(), s.clone()))
-                        })?;
+                        v.strings(path, &mut fields)?;
                     }
                     Ok((v.id(), fields))
                 }))
@@ -1016,7 +1017,7 @@ fn scan_window(
             .iter()
             .flatten()
             .flatten()
-            .flat_map(|(_, fields)| fields.iter().map(|(_, t)| t.as_str()))
+            .flat_map(|(_, fields)| fields.iter().map(|(_, t)| t.as_ref()))
             .collect();
         let Ok(found) = guarded(|| Ok(p.scan_many(&texts))) else {
             return window[range]
@@ -1027,17 +1028,29 @@ fn scan_window(
                 })
                 .collect();
         };
-        let mut found = found.into_iter();
+        // `found` has one entry per text, the texts of each record in turn.
+        let mut next = 0;
         parsed
             .into_iter()
             .zip(&window[range])
             .map(|(rec, (line, _))| {
                 Some(rec?.map(|(id, fields)| {
-                    let mut acc = FieldAcc::default();
-                    for ((loc, text), (spans, used)) in fields.iter().zip(found.by_ref()) {
-                        acc.add_scan(loc, text, &spans, used, show_values, min_score);
-                    }
-                    acc.finish(p, mode, *line, id, String::new())
+                    let found = &found[next..next + fields.len()];
+                    next += fields.len();
+                    // Rules only: no `llm` key, as `FieldAcc::finish` writes
+                    // without a model.
+                    let out = ScanLine {
+                        line: *line,
+                        id: Some(id.as_ref().unwrap_or(&Value::Null)),
+                        spans: ScanSpans {
+                            fields: &fields,
+                            found,
+                            show_values,
+                            min_score,
+                        },
+                        llm: None,
+                    };
+                    (out.to_line(), None, None)
                 }))
             })
             .collect()
@@ -1210,22 +1223,53 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, RecordError>) -> Result<T, RecordErr
 
 /// One `scan` output line. Serialized from this typed record rather than a
 /// `Value` tree, which cost over a kilobyte a span (see [`SpanOut`]).
+/// `S` is the spans: kept ones (`&[SpanOut]`) or made as they are written
+/// ([`ScanSpans`]).
 #[derive(serde::Serialize)]
-struct ScanLine<'a> {
+struct ScanLine<'a, S = &'a [SpanOut]> {
     line: usize,
     /// JSONL and CSV records say their id (null when they have none);
     /// text paragraphs have no id key.
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a Value>,
-    spans: &'a [SpanOut],
+    spans: S,
     #[serde(skip_serializing_if = "Option::is_none")]
     llm: Option<Value>,
 }
 
-impl ScanLine<'_> {
+impl<S: serde::Serialize> ScanLine<'_, S> {
     fn to_line(&self) -> String {
         // Strings, numbers and names only: serialization cannot fail.
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The spans of one record's fields as written by [`FieldAcc::add_scan`]
+/// (those scoring `min_score` or more, field by field), each made as it is
+/// written and borrowing its field's location and text ([`span_ref`]): a
+/// rules-only JSONL scan copies no location or value per span and keeps no
+/// [`SpanOut`] list.
+struct ScanSpans<'a> {
+    /// Each field's location and text.
+    fields: &'a [(Cow<'a, str>, Cow<'a, str>)],
+    /// Each field's spans.
+    found: &'a [(Vec<Span>, Option<gdr::llm::detect::LlmUse>)],
+    show_values: bool,
+    min_score: f32,
+}
+
+impl serde::Serialize for ScanSpans<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (show_values, min_score) = (self.show_values, self.min_score);
+        s.collect_seq(self.fields.iter().zip(self.found).flat_map(
+            move |((loc, text), (spans, _))| {
+                let mut offsets = CharOffsets::new(text);
+                spans
+                    .iter()
+                    .filter(move |sp| sp.score >= min_score)
+                    .map(move |sp| span_ref(&mut offsets, Some(loc), sp, show_values))
+            },
+        ))
     }
 }
 

@@ -329,10 +329,14 @@ impl<'a> CharOffsets<'a> {
 /// A typed record, serialized straight to the output: as a
 /// `serde_json::Value` map each span took over a kilobyte, and a large
 /// record's spans held hundreds of megabytes until its line was written.
+///
+/// `S` is how the field and the value are held: owned (the default) where
+/// spans are kept, borrowed ([`span_ref`]) where they are written as soon
+/// as made; one definition, so both serialize alike.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct SpanOut {
+pub struct SpanOut<S = String> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
+    pub field: Option<S>,
     #[serde(rename = "type")]
     pub entity: Name,
     pub start: usize,
@@ -343,7 +347,7 @@ pub struct SpanOut {
     pub score: f32,
     pub detector: Name,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
+    pub value: Option<S>,
 }
 
 /// `s` as [`SpanOut`]. `offsets` is over the text the span is in; pass one
@@ -355,8 +359,30 @@ pub fn span_out(
     s: &Span,
     show_value: bool,
 ) -> SpanOut {
+    let r = span_ref(offsets, field, s, show_value);
     SpanOut {
-        field: field.map(str::to_string),
+        field: r.field.map(str::to_string),
+        value: r.value.map(str::to_string),
+        entity: r.entity,
+        start: r.start,
+        end: r.end,
+        char_start: r.char_start,
+        char_end: r.char_end,
+        score: r.score,
+        detector: r.detector,
+    }
+}
+
+/// [`span_out`] borrowing the field and the value: for output written
+/// straight away (`gdr scan` of JSONL), which then copies neither.
+pub fn span_ref<'x, 't: 'x>(
+    offsets: &mut CharOffsets<'t>,
+    field: Option<&'x str>,
+    s: &Span,
+    show_value: bool,
+) -> SpanOut<&'x str> {
+    SpanOut {
+        field,
         entity: s.entity,
         start: s.start,
         end: s.end,
@@ -364,7 +390,7 @@ pub fn span_out(
         char_end: offsets.at(s.end),
         score: (s.score * 1000.0).round() / 1000.0,
         detector: s.detector,
-        value: show_value.then(|| offsets.text()[s.start..s.end].to_string()),
+        value: show_value.then(|| &offsets.text()[s.start..s.end]),
     }
 }
 
