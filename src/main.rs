@@ -1050,7 +1050,19 @@ fn scan_window(
                         },
                         llm: None,
                     };
-                    (out.to_line(), None, None)
+                    // About 140 bytes a span besides its field and value.
+                    let size = fields
+                        .iter()
+                        .zip(found)
+                        .map(|((loc, _), (spans, _))| {
+                            let value = |sp: &Span| if show_values { sp.len() } else { 0 };
+                            spans
+                                .iter()
+                                .map(|sp| 160 + loc.len() + value(sp))
+                                .sum::<usize>()
+                        })
+                        .sum::<usize>();
+                    (out.to_line_sized(64 + size), None, None)
                 }))
             })
             .collect()
@@ -1241,6 +1253,18 @@ impl<S: serde::Serialize> ScanLine<'_, S> {
     fn to_line(&self) -> String {
         // Strings, numbers and names only: serialization cannot fail.
         serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// [`to_line`](Self::to_line) into a buffer of `capacity` bytes: a
+    /// line sized beforehand is written without growing (from 128 bytes,
+    /// a line of a few spans was reallocated and copied twice or more).
+    fn to_line_sized(&self, capacity: usize) -> String {
+        let mut out = Vec::with_capacity(capacity);
+        // As `to_line`: cannot fail, and serde_json writes UTF-8.
+        match serde_json::to_writer(&mut out, self) {
+            Ok(()) => String::from_utf8(out).unwrap_or_default(),
+            Err(_) => String::new(),
+        }
     }
 }
 
