@@ -1037,32 +1037,8 @@ fn scan_window(
                 Some(rec?.map(|(id, fields)| {
                     let found = &found[next..next + fields.len()];
                     next += fields.len();
-                    // Rules only: no `llm` key, as `FieldAcc::finish` writes
-                    // without a model.
-                    let out = ScanLine {
-                        line: *line,
-                        id: Some(id.as_ref().unwrap_or(&Value::Null)),
-                        spans: ScanSpans {
-                            fields: &fields,
-                            found,
-                            show_values,
-                            min_score,
-                        },
-                        llm: None,
-                    };
-                    // About 140 bytes a span besides its field and value.
-                    let size = fields
-                        .iter()
-                        .zip(found)
-                        .map(|((loc, _), (spans, _))| {
-                            let value = |sp: &Span| if show_values { sp.len() } else { 0 };
-                            spans
-                                .iter()
-                                .map(|sp| 160 + loc.len() + value(sp))
-                                .sum::<usize>()
-                        })
-                        .sum::<usize>();
-                    (out.to_line_sized(64 + size), None, None)
+                    let out = scan_line(*line, id.as_ref(), &fields, found, show_values, min_score);
+                    (out, None, None)
                 }))
             })
             .collect()
@@ -1235,66 +1211,75 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, RecordError>) -> Result<T, RecordErr
 
 /// One `scan` output line. Serialized from this typed record rather than a
 /// `Value` tree, which cost over a kilobyte a span (see [`SpanOut`]).
-/// `S` is the spans: kept ones (`&[SpanOut]`) or made as they are written
-/// ([`ScanSpans`]).
 #[derive(serde::Serialize)]
-struct ScanLine<'a, S = &'a [SpanOut]> {
+struct ScanLine<'a> {
     line: usize,
     /// JSONL and CSV records say their id (null when they have none);
     /// text paragraphs have no id key.
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a Value>,
-    spans: S,
+    spans: &'a [SpanOut],
     #[serde(skip_serializing_if = "Option::is_none")]
     llm: Option<Value>,
 }
 
-impl<S: serde::Serialize> ScanLine<'_, S> {
+impl ScanLine<'_> {
     fn to_line(&self) -> String {
         // Strings, numbers and names only: serialization cannot fail.
         serde_json::to_string(self).unwrap_or_default()
     }
-
-    /// [`to_line`](Self::to_line) into a buffer of `capacity` bytes: a
-    /// line sized beforehand is written without growing (from 128 bytes,
-    /// a line of a few spans was reallocated and copied twice or more).
-    fn to_line_sized(&self, capacity: usize) -> String {
-        let mut out = Vec::with_capacity(capacity);
-        // As `to_line`: cannot fail, and serde_json writes UTF-8.
-        match serde_json::to_writer(&mut out, self) {
-            Ok(()) => String::from_utf8(out).unwrap_or_default(),
-            Err(_) => String::new(),
-        }
-    }
 }
 
-/// The spans of one record's fields as written by [`FieldAcc::add_scan`]
-/// (those scoring `min_score` or more, field by field), each made as it is
-/// written and borrowing its field's location and text ([`span_ref`]): a
-/// rules-only JSONL scan copies no location or value per span and keeps no
-/// [`SpanOut`] list.
-struct ScanSpans<'a> {
-    /// Each field's location and text.
-    fields: &'a [(Cow<'a, str>, Cow<'a, str>)],
-    /// Each field's spans.
-    found: &'a [(Vec<Span>, Option<gdr::llm::detect::LlmUse>)],
+/// A rules-only JSONL scan line: the [`ScanLine`] that
+/// [`FieldAcc::add_scan`] and [`FieldAcc::finish`] give for a record of
+/// id `id` whose `fields` (location, text) have the spans `found`, written
+/// straight from the spans. Each span borrows its field's location and text
+/// ([`span_ref`]) and is written with constant keys
+/// ([`SpanOut::write_json`]), into a buffer sized beforehand: no
+/// [`SpanOut`] list, no copy of a location or value per span, no key
+/// escaped, no growing line (the test
+/// `batched_scan_lines_match_the_record_by_record_ones` compares the two).
+fn scan_line(
+    line: usize,
+    id: Option<&Value>,
+    fields: &[(Cow<str>, Cow<str>)],
+    found: &[(Vec<Span>, Option<gdr::llm::detect::LlmUse>)],
     show_values: bool,
     min_score: f32,
-}
-
-impl serde::Serialize for ScanSpans<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (show_values, min_score) = (self.show_values, self.min_score);
-        s.collect_seq(self.fields.iter().zip(self.found).flat_map(
-            move |((loc, text), (spans, _))| {
-                let mut offsets = CharOffsets::new(text);
-                spans
-                    .iter()
-                    .filter(move |sp| sp.score >= min_score)
-                    .map(move |sp| span_ref(&mut offsets, Some(loc), sp, show_values))
-            },
-        ))
+) -> String {
+    // About 140 bytes a span besides its field and value.
+    let size: usize = fields
+        .iter()
+        .zip(found)
+        .flat_map(|((loc, _), (spans, _))| {
+            spans
+                .iter()
+                .map(|sp| 160 + loc.len() + if show_values { sp.len() } else { 0 })
+        })
+        .sum();
+    let mut out = Vec::with_capacity(64 + size);
+    // Writing to a Vec cannot fail.
+    out.extend_from_slice(b"{\"line\":");
+    let _ = serde_json::to_writer(&mut out, &line);
+    out.extend_from_slice(b",\"id\":");
+    let _ = serde_json::to_writer(&mut out, id.unwrap_or(&Value::Null));
+    out.extend_from_slice(b",\"spans\":[");
+    let mut first = true;
+    for ((loc, text), (spans, _)) in fields.iter().zip(found) {
+        let mut offsets = CharOffsets::new(text);
+        for sp in spans.iter().filter(|sp| sp.score >= min_score) {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            span_ref(&mut offsets, Some(loc), sp, show_values).write_json(&mut out);
+        }
     }
+    // No `llm` key: rules only, as `FieldAcc::finish` writes without a
+    // model.
+    out.extend_from_slice(b"]}");
+    // serde_json writes UTF-8, and so do the constants.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// LLM admission for a window of JSONL lines (all admitted without a
