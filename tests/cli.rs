@@ -993,6 +993,66 @@ fn scan_batch_with_a_panicking_record_loses_only_that_record() {
     assert_eq!(records(&err).len(), 6, "{err}");
 }
 
+/// A rules-only JSONL scan writes a batch's lines straight from the
+/// detected spans, borrowing each field's location and text (`ScanSpans`
+/// in src/main.rs); a batch that panics is done again one record at a time
+/// the plain way (`jsonl_record`, `FieldAcc`). Both give the same lines:
+/// escapes, code-point offsets past non-ASCII text, several and nested
+/// fields, null and missing array fields, `--show-values` and
+/// `--min-score`.
+#[cfg(feature = "failpoints")]
+#[test]
+fn batched_scan_lines_match_the_record_by_record_ones() {
+    const MARKER: &str = "PANIC-MARKER-5d2a";
+    let dir = tempfile::tempdir().unwrap();
+    let mut input = String::new();
+    for i in 0..20 {
+        input.push_str(&format!(
+            concat!(
+                r#"{{"id":"r{i}","text":"Mail karl{i}@example.com \u2014 Mar\u00eda Garc\u00eda "#,
+                r#"\u260e (415) 555-0132, \"Jonas Weber\"\nIBAN GB82WEST12345698765432","#,
+                r#""meta":{{"note":"Priya Patel at priya{i}@example.com"}},"#,
+                r#""messages":[{{"content":"hi Ann Smith"}},{{"content":null}},{{"role":"x"}},"#,
+                r#"{{"content":"Sofia Rossi \u00e9 sofia@example.com"}}]}}"#,
+                "\n"
+            ),
+            i = i
+        ));
+        input.push_str(&format!(
+            "{{\"id\":{i}.50,\"te\\u0078t\":\"J\u{f6}rg M\u{fc}ller john{i}@x.com\",\"meta\":{{\"note\":null}},\"messages\":[]}}\n"
+        ));
+    }
+    input.push_str(&format!(
+        "{{\"id\":\"p\",\"text\":\"Karl Strobel {MARKER}\",\"meta\":{{\"note\":\"\"}},\"messages\":[]}}\n"
+    ));
+    let path = dir.path().join("in.jsonl");
+    std::fs::write(&path, &input).unwrap();
+    for extra in [&[][..], &["--show-values", "--min-score", "0.1"][..]] {
+        let run = |armed: bool| {
+            let mut cmd =
+                common::command(&dir.path().join("state"), &["scan", "--format", "jsonl"]);
+            cmd.args(["--no-llm", "--threads", "1"])
+                .args(["--field", "text", "--field", "meta.note"])
+                .args(["--field", "messages[].content"])
+                .args(extra)
+                .arg(&path);
+            if armed {
+                cmd.env("GDR_FAILPOINTS", format!("detect={MARKER}"));
+            }
+            common::output(&mut cmd, None)
+        };
+        let batched = stdout(&run(false));
+        let plain = stdout(&run(true));
+        let batched: Vec<&str> = batched.lines().collect();
+        let plain: Vec<&str> = plain.lines().collect();
+        // Armed, the marked record (the last) fails; every other line is
+        // the one record-by-record processing writes.
+        assert_eq!(batched.len(), 41, "{extra:?}");
+        assert_eq!(plain, batched[..40], "{extra:?}");
+        assert!(batched[0].contains(r#""char_start""#), "{}", batched[0]);
+    }
+}
+
 // Records of a window run on several threads (rules only): the output,
 // the report and the errors are those of one thread, in input order,
 // across several windows.

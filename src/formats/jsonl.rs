@@ -8,43 +8,99 @@
 use crate::RecordError;
 use serde_json::Value;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 
-/// One JSONL record: its top-level fields in order, values as raw JSON.
+/// A JSONL record's top-level fields in order, values as raw JSON. `K` is
+/// the key and `V` the raw value: owned in a [`Record`] (which a rewrite
+/// changes), borrowed from the line in a [`RecordRef`] (which a scan only
+/// reads). One definition, so that both parse a line alike, to the byte
+/// and the error.
 #[derive(Debug)]
-pub struct Record {
-    fields: Vec<(String, Box<RawValue>)>,
+pub struct Fields<K, V> {
+    fields: Vec<(K, V)>,
 }
 
-impl<'de> serde::Deserialize<'de> for Record {
+/// One JSONL record, owned: what rewrites change in place.
+pub type Record = Fields<String, Box<RawValue>>;
+
+/// One JSONL record borrowed from its line: what scans read. Its keys and
+/// raw values are slices of the line (a key is copied only when it has
+/// escapes), so parsing a record allocates one `Vec` and no string.
+pub type RecordRef<'a> = Fields<Key<'a>, &'a RawValue>;
+
+impl<'de, K: serde::Deserialize<'de>, V: serde::Deserialize<'de>> serde::Deserialize<'de>
+    for Fields<K, V>
+{
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Record;
+        struct Visit<K, V>(std::marker::PhantomData<(K, V)>);
+        impl<'de, K: serde::Deserialize<'de>, V: serde::Deserialize<'de>> serde::de::Visitor<'de>
+            for Visit<K, V>
+        {
+            type Value = Fields<K, V>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Record, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Fields<K, V>, A::Error> {
                 let mut fields = Vec::new();
-                while let Some((k, v)) = m.next_entry::<String, Box<RawValue>>()? {
+                while let Some((k, v)) = m.next_entry::<K, V>()? {
                     fields.push((k, v));
                 }
-                Ok(Record { fields })
+                Ok(Fields { fields })
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_map(Visit(std::marker::PhantomData))
     }
 }
 
-impl Record {
+/// A JSON string borrowed from the input when it has no escapes (serde's
+/// own `Cow<str>` always copies), else unescaped into a `String`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key<'a>(pub Cow<'a, str>);
+
+impl std::ops::Deref for Key<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_string())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s)))
+            }
+        }
+        d.deserialize_string(Visit)
+    }
+}
+
+impl<K: std::ops::Deref<Target = str>, V: std::ops::Deref<Target = RawValue>> Fields<K, V> {
     /// The record's `id` when it is a string or number (for reports).
     pub fn id(&self) -> Option<Value> {
-        let (_, raw) = self.fields.iter().find(|(k, _)| k == "id")?;
+        let (_, raw) = self.fields.iter().find(|(k, _)| &**k == "id")?;
         match serde_json::from_str::<Value>(raw.get()).ok()? {
             id @ (Value::String(_) | Value::Number(_)) => Some(id),
             _ => None,
         }
     }
+}
 
+impl Record {
     /// Apply `f` to every string `path` reaches; the touched top-level field
     /// is re-serialised, the others stay as they were.
     pub fn for_each_mut(
@@ -58,10 +114,7 @@ impl Record {
         let Some(slot) = self.fields.iter_mut().find(|(k, _)| k == first) else {
             return Err(RecordError::MissingField(path.raw.clone()));
         };
-        let mut v: Value =
-            serde_json::from_str(slot.1.get()).map_err(|e| RecordError::Json(e.to_string()))?;
-        let mut loc = first.clone();
-        let n = walk(rest, &mut v, &mut loc, false, f, &path.raw)?;
+        let (n, v) = walk_raw(slot.1.get(), first, rest, &path.raw, f)?;
         if n > 0 {
             let text = serde_json::to_string(&v).map_err(|e| RecordError::Json(e.to_string()))?;
             slot.1 = RawValue::from_string(text).map_err(|e| RecordError::Json(e.to_string()))?;
@@ -91,6 +144,64 @@ impl Record {
         out.push('}');
         out
     }
+}
+
+impl<'a> RecordRef<'a> {
+    /// Append to `out` every string `path` reaches with its location: the
+    /// strings and errors of [`Record::for_each_mut`], read only. A
+    /// top-level string field (the usual `text`) is borrowed from the line
+    /// when it has no escapes, and located by the path's own text, so a scan
+    /// copies nothing; other fields are parsed as `for_each_mut` parses them
+    /// and their strings moved out of the parsed value.
+    pub fn strings<'p>(
+        &self,
+        path: &'p FieldPath,
+        out: &mut Vec<(Cow<'p, str>, Cow<'a, str>)>,
+    ) -> Result<usize, RecordError> {
+        let Some((Step::Key(first), rest)) = path.steps.split_first() else {
+            return Err(RecordError::MissingField(path.raw.clone()));
+        };
+        let Some(raw) = self
+            .fields
+            .iter()
+            .find(|(k, _)| **k == **first)
+            .map(|(_, v)| v.get())
+        else {
+            return Err(RecordError::MissingField(path.raw.clone()));
+        };
+        // A one-key path locates its field as the key itself (`path.raw`),
+        // and a JSON string parses to the same text whatever it is parsed
+        // into; anything else (or an error) takes the general way, which
+        // gives the error `for_each_mut` gives.
+        if rest.is_empty()
+            && raw.starts_with('"')
+            && let Ok(Key(text)) = serde_json::from_str::<Key<'a>>(raw)
+        {
+            out.push((Cow::Borrowed(&path.raw), text));
+            return Ok(1);
+        }
+        let (n, _) = walk_raw(raw, first, rest, &path.raw, &mut |loc, s| {
+            out.push((Cow::Owned(loc.to_string()), Cow::Owned(std::mem::take(s))))
+        })?;
+        Ok(n)
+    }
+}
+
+/// Parse `raw`, the value of top-level field `first`, and call `f` on every
+/// string the path's `rest` reaches: what [`Record::for_each_mut`] and
+/// [`RecordRef::strings`] share. Returns the count and the parsed value
+/// (with `f`'s changes).
+fn walk_raw(
+    raw: &str,
+    first: &str,
+    rest: &[Step],
+    path: &str,
+    f: &mut dyn FnMut(&str, &mut String),
+) -> Result<(usize, Value), RecordError> {
+    let mut v: Value = serde_json::from_str(raw).map_err(|e| RecordError::Json(e.to_string()))?;
+    let mut loc = first.to_string();
+    let n = walk(rest, &mut v, &mut loc, false, f, path)?;
+    Ok((n, v))
 }
 
 /// One step of a field path.
@@ -230,6 +341,16 @@ fn walk(
 
 /// Parse one line as a JSON object.
 pub fn parse_line(line: &[u8]) -> Result<Record, RecordError> {
+    parse(line)
+}
+
+/// Parse one line as a JSON object borrowed from the line (for reading
+/// only); the same errors as [`parse_line`].
+pub fn parse_line_ref(line: &[u8]) -> Result<RecordRef<'_>, RecordError> {
+    parse(line)
+}
+
+fn parse<'a, T: serde::Deserialize<'a>>(line: &'a [u8]) -> Result<T, RecordError> {
     let text = std::str::from_utf8(line).map_err(|e| RecordError::InvalidUtf8 {
         offset: e.valid_up_to(),
     })?;
@@ -300,6 +421,100 @@ mod tests {
             v.to_line(),
             r#"{"id":7,"amount":1e3,"rate":2.5E-3,"text":"a b!","nested":{"x": [1 , 2]}}"#
         );
+    }
+
+    /// `RecordRef::strings` (borrowed, with a fast way for top-level
+    /// strings) finds what `Record::for_each_mut` visits, with the same
+    /// locations, counts and errors.
+    #[test]
+    fn borrowed_strings_match_for_each_mut() {
+        let lines: &[&[u8]] = &[
+            br#"{"id":1,"text":"plain text"}"#,
+            br#"{"text":"esc \"q\" \u00e9\ud83d\ude00 \n\t end","id":"a\u0062"}"#,
+            br#"{"text":"lone \ud800 surrogate"}"#,
+            br#"{"text":"bad \u12 escape"}"#,
+            br#"{"text":"a","text":"b"}"#,
+            br#"{"te\u0078t":"escaped key"}"#,
+            br#"{"text":null}"#,
+            br#"{"text":5}"#,
+            br#"{"text":["a",null,"b"]}"#,
+            br#"{"text":{"a":"b"}}"#,
+            br#"{"body":"x"}"#,
+            br#"{"meta":{"note":"n \u0041","tags":["x",{"y":1}]},"text":"t"}"#,
+            br#"{"messages":[{"content":"hi"},{"content":null},{"role":"x"},null,{"content":"yo \u00e9"}]}"#,
+            br#"{"messages":[{"content":"hi"},{"content":5}]}"#,
+            br#"{"messages":{"content":"x"}}"#,
+        ];
+        let paths = [
+            "text",
+            "id",
+            "body",
+            "meta.note",
+            "meta.tags[]",
+            "text[]",
+            "messages[].content",
+            "messages[]",
+        ];
+        for line in lines {
+            for path in paths {
+                let path = p(path);
+                let Ok(mut owned) = parse_line(line) else {
+                    assert!(parse_line_ref(line).is_err());
+                    continue;
+                };
+                let mut want = Vec::new();
+                let want_n = owned
+                    .for_each_mut(&path, &mut |loc, s| want.push((loc.to_string(), s.clone())));
+                let mut got = Vec::new();
+                let got_n = parse_line_ref(line).unwrap().strings(&path, &mut got);
+                let got: Vec<(String, String)> = got
+                    .into_iter()
+                    .map(|(l, t)| (l.into_owned(), t.into_owned()))
+                    .collect();
+                let what = format!("{} at {}", String::from_utf8_lossy(line), path.raw);
+                assert_eq!(got_n, want_n, "{what}");
+                assert_eq!(got, want, "{what}");
+            }
+        }
+        // A plain top-level string is borrowed from the line.
+        let line = br#"{"text":"plain"}"#;
+        let text = p("text");
+        let mut got = Vec::new();
+        parse_line_ref(line)
+            .unwrap()
+            .strings(&text, &mut got)
+            .unwrap();
+        assert!(matches!(got[0].1, Cow::Borrowed("plain")));
+    }
+
+    /// A borrowed record fails where an owned one does, with the same
+    /// error, and finds the same id.
+    #[test]
+    fn borrowed_records_parse_alike() {
+        let lines: &[&[u8]] = &[
+            br#"{"id":1e3,"text":"x"}"#,
+            br#"{"id":"a\"b","id":2}"#,
+            br#"{"id":true}"#,
+            br#"{"id":"x","text":"ok",}"#,
+            br#"{"id":"x" "text":"ok"}"#,
+            br#"{"a":"\u00"}"#,
+            br#"{"a":"\ud800"}"#,
+            br#"{"a":1} trailing"#,
+            b"{\"a\":\"\xff\"}",
+            b"[1]",
+            b"nope",
+            b"  {\"k\\u0065y\":1}  ",
+        ];
+        for line in lines {
+            let owned = parse_line(line).map(|r| r.id());
+            let borrowed = parse_line_ref(line).map(|r| r.id());
+            assert_eq!(
+                format!("{owned:?}"),
+                format!("{borrowed:?}"),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
     }
 
     #[test]

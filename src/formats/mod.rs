@@ -29,7 +29,7 @@ pub fn read_line_capped<R: BufRead>(
             return Ok(if any { Some(total) } else { None });
         }
         any = true;
-        let (take, done) = match memchr(chunk) {
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
             Some(i) => (i, true),
             None => (chunk.len(), false),
         };
@@ -44,10 +44,6 @@ pub fn read_line_capped<R: BufRead>(
             return Ok(Some(total));
         }
     }
-}
-
-fn memchr(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
 }
 
 #[cfg(test)]
