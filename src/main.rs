@@ -984,15 +984,7 @@ fn scan_window(
     else {
         unreachable!("scan_window scans");
     };
-    let per_batch = if threads > 1 {
-        32
-    } else {
-        gdr::detect::SCAN_BATCH
-    };
-    let batches: Vec<std::ops::Range<usize>> = (0..window.len())
-        .step_by(per_batch)
-        .map(|a| a..(a + per_batch).min(window.len()))
-        .collect();
+    let batches = scan_batches(window.len(), threads);
     let one_batch = |b: usize| -> Vec<Option<Result<Processed, RecordError>>> {
         let range = batches[b].clone();
         // Each readable record parsed, with its id and its fields'
@@ -1072,15 +1064,7 @@ fn scan_csv_window(
     else {
         unreachable!("scan_csv_window scans");
     };
-    let per_batch = if threads > 1 {
-        32
-    } else {
-        gdr::detect::SCAN_BATCH
-    };
-    let batches: Vec<std::ops::Range<usize>> = (0..window.len())
-        .step_by(per_batch)
-        .map(|a| a..(a + per_batch).min(window.len()))
-        .collect();
+    let batches = scan_batches(window.len(), threads);
     let one_batch = |b: usize| -> Vec<Option<Result<CsvProcessed, RecordError>>> {
         let items = &window[batches[b].clone()];
         // The selected columns of each readable row, in `for_each_mut`'s
@@ -1129,6 +1113,21 @@ fn scan_csv_window(
     map_records(batches.len(), threads, &one_batch)
         .into_iter()
         .flatten()
+        .collect()
+}
+
+/// The batches a rules-only scan detects a window of `n` records in:
+/// [`SCAN_BATCH`](gdr::detect::SCAN_BATCH) records on one thread, 32 when
+/// several threads share the window (so that each has batches to take).
+fn scan_batches(n: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
+    let per_batch = if threads > 1 {
+        32
+    } else {
+        gdr::detect::SCAN_BATCH
+    };
+    (0..n)
+        .step_by(per_batch)
+        .map(|a| a..(a + per_batch).min(n))
         .collect()
 }
 
