@@ -772,7 +772,8 @@ mod tests {
     /// A town right after the comma that closes an address is a place,
     /// even when the name lists also hold it as a surname: known as a
     /// city, or nothing but the end of the sentence, a comma or a
-    /// postcode after it. A person after an address stays one.
+    /// postcode after it. So is a weak name that is a whole line of the
+    /// postal block below the street. A person after an address stays one.
     #[test]
     fn town_after_an_address_is_a_place() {
         let d = detector();
@@ -794,6 +795,23 @@ mod tests {
             (
                 "42 Main Street, Maria Garcia called yesterday.",
                 vec![("ADDRESS", "42 Main Street"), ("PERSON", "Maria Garcia")],
+            ),
+            // On its own line of the postal block, below the street.
+            (
+                "12 Maple Road\nLepassaare\nEstonia",
+                vec![
+                    ("ADDRESS", "12 Maple Road"),
+                    ("LOCATION", "Lepassaare"),
+                    ("LOCATION", "Estonia"),
+                ],
+            ),
+            (
+                "12 Maple Road\nApt. 305\nMaria Garcia\nUSA",
+                vec![
+                    ("ADDRESS", "12 Maple Road\nApt. 305"),
+                    ("PERSON", "Maria Garcia"),
+                    ("LOCATION", "USA"),
+                ],
             ),
         ] {
             assert_acted_on(d, text, &want);

@@ -678,9 +678,33 @@ fn block_lines(text: &str, spans: &mut Vec<Span>, location: &Name, det: &Name, g
             }
             continue;
         }
+        if !has_addr {
+            town_line(spans, cs, ce, location, det);
+        }
         fill_gaps(text, cs, ce, spans, &mut added, location, det, gaz);
     }
     add_sorted(spans, added);
+}
+
+/// A line of a postal block after the address's line that is all one weak
+/// word-list person ("Lepassaare", "El Tornadizo") is the block's town, as
+/// after an address's comma (see [`city_after_address`]). Below 0.8 only:
+/// a full name the lists know well (0.85) on such a line stays a person.
+fn town_line(spans: &mut [Span], cs: usize, ce: usize, location: &Name, det: &Name) {
+    let i = spans.partition_point(|s| s.start < cs);
+    let Some(sp) = spans.get_mut(i) else {
+        return;
+    };
+    if sp.start == cs
+        && sp.end == ce
+        && &*sp.entity == "PERSON"
+        && sp.score < 0.8
+        && sp.detector.starts_with("gazetteer:")
+    {
+        sp.entity = *location;
+        sp.detector = *det;
+        sp.score = sp.score.max(0.6);
+    }
 }
 
 /// How many bytes of `line` open it as decoration: spaces, tabs, quote
