@@ -366,9 +366,7 @@ fn city_before_postcode(
     for i in 1..spans.len() {
         let p = &spans[i - 1];
         if &*spans[i].entity != "ZIP"
-            || &*p.entity != "PERSON"
-            || p.score >= 0.9
-            || !p.detector.starts_with("gazetteer:")
+            || !weak_list_person(p, 0.9)
             || !state_code_or_nothing(&text[p.end..spans[i].start])
         {
             continue;
@@ -378,11 +376,22 @@ fn city_before_postcode(
         if city.is_empty() || !state_code_or_nothing(&name[city.len()..]) || !gaz.is_city(city) {
             continue;
         }
-        let sp = &mut spans[i - 1];
-        sp.entity = *location;
-        sp.detector = *det;
-        sp.score = sp.score.max(0.7);
+        make_place(&mut spans[i - 1], location, det, 0.7);
     }
+}
+
+/// Whether `s` is a person only by the word lists' guess (scored below
+/// `bound`), which the structure of an address may overrule.
+fn weak_list_person(s: &Span, bound: f32) -> bool {
+    &*s.entity == "PERSON" && s.score < bound && s.detector.starts_with("gazetteer:")
+}
+
+/// Retype `sp` as a place of the address structure, scored at least
+/// `floor`.
+fn make_place(sp: &mut Span, location: &Name, det: &Name, floor: f32) {
+    sp.entity = *location;
+    sp.detector = *det;
+    sp.score = sp.score.max(floor);
 }
 
 /// "1420 Maple Avenue, Springfield tomorrow", "Vibyvej 8, Måløv": a name
@@ -402,9 +411,7 @@ fn city_after_address(
     for i in 1..spans.len() {
         let (a, p) = (&spans[i - 1], &spans[i]);
         if &*a.entity != "ADDRESS"
-            || &*p.entity != "PERSON"
-            || p.score >= 0.9
-            || !p.detector.starts_with("gazetteer:")
+            || !weak_list_person(p, 0.9)
             || p.start != a.end + 2
             || !text[a.end..].starts_with(", ")
         {
@@ -417,10 +424,7 @@ fn city_after_address(
         if !ends_place && !gaz.is_city(&text[p.start..p.end]) {
             continue;
         }
-        let sp = &mut spans[i];
-        sp.entity = *location;
-        sp.detector = *det;
-        sp.score = sp.score.max(0.6);
+        make_place(&mut spans[i], location, det, 0.6);
     }
 }
 
@@ -695,15 +699,8 @@ fn town_line(spans: &mut [Span], cs: usize, ce: usize, location: &Name, det: &Na
     let Some(sp) = spans.get_mut(i) else {
         return;
     };
-    if sp.start == cs
-        && sp.end == ce
-        && &*sp.entity == "PERSON"
-        && sp.score < 0.8
-        && sp.detector.starts_with("gazetteer:")
-    {
-        sp.entity = *location;
-        sp.detector = *det;
-        sp.score = sp.score.max(0.6);
+    if sp.start == cs && sp.end == ce && weak_list_person(sp, 0.8) {
+        make_place(sp, location, det, 0.6);
     }
 }
 
