@@ -1090,23 +1090,29 @@ fn scan_csv_window(
                 })
                 .collect();
         };
-        let mut found = found.into_iter();
+        // `found` has one entry per text, the texts of each row in turn.
+        let mut next = 0;
         items
             .iter()
             .map(|item| {
                 let row = item.result.as_ref().ok()?;
-                let mut acc = FieldAcc::default();
-                for ((name, text), (spans, used)) in
-                    fields(cols, row).into_iter().zip(found.by_ref())
-                {
-                    acc.add_scan(name, text, &spans, used, show_values, min_score);
-                }
+                let fields = fields(cols, row);
+                let found = &found[next..next + fields.len()];
+                next += fields.len();
                 let id = id_col
                     .and_then(|i| row.values().get(i))
                     .map(|s| Value::String(s.clone()));
-                let (mut line, rep, _) = acc.finish(p, mode, item.line, id, String::new());
-                line.push('\n');
-                Some(Ok((line.into_bytes(), rep, None)))
+                let line = scan_line(
+                    item.line,
+                    id.as_ref(),
+                    &fields,
+                    found,
+                    show_values,
+                    min_score,
+                );
+                let mut line = line.into_bytes();
+                line.push(b'\n');
+                Some(Ok((line, None, None)))
             })
             .collect()
     };
@@ -1229,7 +1235,7 @@ impl ScanLine<'_> {
     }
 }
 
-/// A rules-only JSONL scan line: the [`ScanLine`] that
+/// A rules-only scan line (JSONL records, CSV rows): the [`ScanLine`] that
 /// [`FieldAcc::add_scan`] and [`FieldAcc::finish`] give for a record of
 /// id `id` whose `fields` (location, text) have the spans `found`, written
 /// straight from the spans. Each span borrows its field's location and text
@@ -1241,7 +1247,7 @@ impl ScanLine<'_> {
 fn scan_line(
     line: usize,
     id: Option<&Value>,
-    fields: &[(Cow<str>, Cow<str>)],
+    fields: &[(impl AsRef<str>, impl AsRef<str>)],
     found: &[(Vec<Span>, Option<gdr::llm::detect::LlmUse>)],
     show_values: bool,
     min_score: f32,
@@ -1253,7 +1259,7 @@ fn scan_line(
         .flat_map(|((loc, _), (spans, _))| {
             spans
                 .iter()
-                .map(|sp| 160 + loc.len() + if show_values { sp.len() } else { 0 })
+                .map(|sp| 160 + loc.as_ref().len() + if show_values { sp.len() } else { 0 })
         })
         .sum();
     let mut out = Vec::with_capacity(64 + size);
@@ -1265,13 +1271,13 @@ fn scan_line(
     out.extend_from_slice(b",\"spans\":[");
     let mut first = true;
     for ((loc, text), (spans, _)) in fields.iter().zip(found) {
-        let mut offsets = CharOffsets::new(text);
+        let mut offsets = CharOffsets::new(text.as_ref());
         for sp in spans.iter().filter(|sp| sp.score >= min_score) {
             if !first {
                 out.push(b',');
             }
             first = false;
-            span_ref(&mut offsets, Some(loc), sp, show_values).write_json(&mut out);
+            span_ref(&mut offsets, Some(loc.as_ref()), sp, show_values).write_json(&mut out);
         }
     }
     // No `llm` key: rules only, as `FieldAcc::finish` writes without a
