@@ -948,13 +948,7 @@ fn scan_batch_with_a_panicking_record_loses_only_that_record() {
     assert_eq!(ids, want);
     // Each of these records' email and name found.
     for l in lines.iter().filter(|l| l["id"].is_string()) {
-        let types: Vec<&Value> = l["spans"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| &s["type"])
-            .collect();
-        assert_eq!(types, ["EMAIL", "PERSON"], "{l}");
+        assert_eq!(common::span_types(l), ["EMAIL", "PERSON"], "{l}");
     }
     let panicked = 150 + 10 + 1;
     let bad = err
@@ -981,20 +975,15 @@ fn scan_batch_with_a_panicking_record_loses_only_that_record() {
     let three = run("3");
     assert_eq!(three.status.code(), one.status.code());
     assert_eq!(stdout(&three), stdout(&one));
-    // The record lines and the summary; the panic hook's own lines name
-    // the thread and may carry a backtrace.
-    let records = |e: &str| -> Vec<String> {
-        e.lines()
-            .filter(|l| l.starts_with("gdr: ") && !l.starts_with("gdr: panic in thread"))
-            .map(str::to_string)
-            .collect()
-    };
-    assert_eq!(records(&stderr(&three)), records(&err));
-    assert_eq!(records(&err).len(), 6, "{err}");
+    assert_eq!(
+        common::record_lines(&stderr(&three)),
+        common::record_lines(&err)
+    );
+    assert_eq!(common::record_lines(&err).len(), 6, "{err}");
 }
 
 /// A rules-only JSONL scan writes a batch's lines straight from the
-/// detected spans, borrowing each field's location and text (`ScanSpans`
+/// detected spans, borrowing each field's location and text (`scan_line`
 /// in src/main.rs); a batch that panics is done again one record at a time
 /// the plain way (`jsonl_record`, `FieldAcc`). Both give the same lines:
 /// escapes, code-point offsets past non-ASCII text, several and nested

@@ -404,13 +404,7 @@ fn scan_batch_with_a_panicking_row_loses_only_that_row() {
     let want: Vec<String> = (0..300).map(|i| format!("r{i}")).collect();
     assert_eq!(ids, want);
     for l in &lines {
-        let types: Vec<&Value> = l["spans"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| &s["type"])
-            .collect();
-        assert_eq!(types, ["EMAIL", "PERSON"], "{l}");
+        assert_eq!(common::span_types(l), ["EMAIL", "PERSON"], "{l}");
     }
     // Header on line 1, rows 0..39 on 2..41, the bad row on 42.
     assert!(
@@ -431,11 +425,8 @@ fn scan_batch_with_a_panicking_row_loses_only_that_row() {
     let three = run("3");
     assert_eq!(three.status.code(), one.status.code());
     assert_eq!(three.stdout, one.stdout);
-    let records = |e: &str| -> Vec<String> {
-        e.lines()
-            .filter(|l| l.starts_with("gdr: ") && !l.starts_with("gdr: panic in thread"))
-            .map(str::to_string)
-            .collect()
-    };
-    assert_eq!(records(&stderr(&three)), records(&err));
+    assert_eq!(
+        common::record_lines(&stderr(&three)),
+        common::record_lines(&err)
+    );
 }

@@ -79,3 +79,24 @@ pub fn fixed_key(state: &Path) {
         .and_then(|mut f| f.write_all(b"gdr-tests-fixed-key-0123456789ab"))
         .unwrap();
 }
+
+/// The entity types of a scan line's spans, in order.
+pub fn span_types(line: &serde_json::Value) -> Vec<&serde_json::Value> {
+    line["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["type"])
+        .collect()
+}
+
+/// The record lines and the summary gdr writes to stderr, without the
+/// panic hook's own lines (which name the thread and may carry a
+/// backtrace): what runs on different thread counts must agree on.
+pub fn record_lines(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("gdr: ") && !l.starts_with("gdr: panic in thread"))
+        .map(str::to_string)
+        .collect()
+}
