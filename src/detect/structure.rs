@@ -608,23 +608,24 @@ fn block_lines(text: &str, spans: &mut Vec<Span>, location: &Name, det: &Name, g
     let mut added = Vec::new();
     // The address spans, once: lines are many and these are few.
     // (The first few on the stack: most records hold one or two.)
-    let mut first = [(0usize, 0usize); 8];
+    // (start, end, whether a street: not a postcode)
+    let mut first = [(0usize, 0usize, false); 8];
     let (mut n_first, mut all) = (0, Vec::new());
     for s in spans
         .iter()
         .filter(|s| matches!(&*s.entity, "ADDRESS" | "ZIP"))
     {
         if all.is_empty() && n_first < first.len() {
-            first[n_first] = (s.start, s.end);
+            first[n_first] = (s.start, s.end, &*s.entity == "ADDRESS");
             n_first += 1;
         } else {
             if all.is_empty() {
                 all.extend_from_slice(&first[..n_first]);
             }
-            all.push((s.start, s.end));
+            all.push((s.start, s.end, &*s.entity == "ADDRESS"));
         }
     }
-    let addrs: &[(usize, usize)] = if all.is_empty() {
+    let addrs: &[(usize, usize, bool)] = if all.is_empty() {
         &first[..n_first]
     } else {
         &all
@@ -633,8 +634,8 @@ fn block_lines(text: &str, spans: &mut Vec<Span>, location: &Name, det: &Name, g
     // can touch `cs..ce` is the first ending after `cs`. (Looking at all
     // of them per line was lines x addresses.)
     let touches = |cs: usize, ce: usize| {
-        let i = addrs.partition_point(|&(_, e)| e <= cs);
-        addrs.get(i).is_some_and(|&(s, _)| s < ce)
+        let i = addrs.partition_point(|&(_, e, _)| e <= cs);
+        addrs.get(i).is_some_and(|&(s, _, _)| s < ce)
     };
     let b = text.as_bytes();
     let mut after_address = 0usize;
@@ -644,8 +645,8 @@ fn block_lines(text: &str, spans: &mut Vec<Span>, location: &Name, det: &Name, g
         // nothing (no address touches them): go straight to that line
         // rather than reading each of them (most of a long text).
         if after_address == 0 {
-            let i = addrs.partition_point(|&(_, e)| e <= pos);
-            let Some(&(s, _)) = addrs.get(i) else {
+            let i = addrs.partition_point(|&(_, e, _)| e <= pos);
+            let Some(&(s, _, _)) = addrs.get(i) else {
                 break;
             };
             if s > pos {
@@ -682,10 +683,21 @@ fn block_lines(text: &str, spans: &mut Vec<Span>, location: &Name, det: &Name, g
             }
             continue;
         }
-        if !has_addr {
+        // On a street's own line, what comes before the street is what
+        // the line is for ("Ship to", "Address:", "Home"), not a place:
+        // the places of a block follow its street. Before a postcode
+        // ("Assen, Japan 00436", "APO AP 11949") they are the places.
+        let from = if has_addr {
+            let i = addrs.partition_point(|&(_, e, _)| e <= cs);
+            match addrs[i] {
+                (s, _, true) => s.max(cs),
+                _ => cs,
+            }
+        } else {
             town_line(spans, cs, ce, location, det);
-        }
-        fill_gaps(text, cs, ce, spans, &mut added, location, det, gaz);
+            cs
+        };
+        fill_gaps(text, from, ce, spans, &mut added, location, det, gaz);
     }
     add_sorted(spans, added);
 }
@@ -911,12 +923,13 @@ mod tests {
         gaz: &Gazetteers,
     ) {
         let mut added = Vec::new();
-        let addrs: Vec<(usize, usize)> = spans
+        let addrs: Vec<(usize, usize, bool)> = spans
             .iter()
             .filter(|s| matches!(&*s.entity, "ADDRESS" | "ZIP"))
-            .map(|s| (s.start, s.end))
+            .map(|s| (s.start, s.end, &*s.entity == "ADDRESS"))
             .collect();
-        let touches = |cs: usize, ce: usize| addrs.iter().any(|&(s, e)| e > cs && s < ce);
+        let first = |cs: usize, ce: usize| addrs.iter().find(|&&(s, e, _)| e > cs && s < ce);
+        let touches = |cs: usize, ce: usize| first(cs, ce).is_some();
         let mut after_address = 0usize;
         let mut offset = 0usize;
         for line in text.split_inclusive('\n') {
@@ -951,7 +964,11 @@ mod tests {
                 }
                 continue;
             }
-            fill_gaps(text, cs, ce, spans, &mut added, location, det, gaz);
+            let from = match first(cs, ce) {
+                Some(&(s, _, true)) => s.max(cs),
+                _ => cs,
+            };
+            fill_gaps(text, from, ce, spans, &mut added, location, det, gaz);
         }
         add_sorted(spans, added);
     }
@@ -1251,6 +1268,26 @@ mod tests {
             "{got:?}"
         );
         assert!(!got.iter().any(|(_, v)| v.contains("Thanks")), "{got:?}");
+    }
+
+    /// The words before a street on its own line say what the line is
+    /// for; the town and state before a postcode on theirs are places.
+    #[test]
+    fn words_before_a_street_are_no_place_but_before_a_postcode_are() {
+        for lead in ["Ship to ", "SHIP TO ", "Address: ", "Home "] {
+            let t = format!("{lead}12 Maple Road\nSpringfield\nAPO AP 11949\n");
+            let mut v = vec![
+                sp(&t, "12 Maple Road", "ADDRESS", "rule:street_address"),
+                sp(&t, "11949", "ZIP", "rule:zip_after_place"),
+            ];
+            address_context(&t, &mut v, gaz());
+            let got = values(&t, &v);
+            let lead = lead.trim_end_matches([' ', ':']);
+            assert!(!got.iter().any(|(_, v)| v.contains(lead)), "{got:?}");
+            for place in ["Springfield", "APO AP"] {
+                assert!(got.contains(&("LOCATION".into(), place.into())), "{got:?}");
+            }
+        }
     }
 
     #[test]
