@@ -61,11 +61,11 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
         // A name may be the last word of a street whose first words are
         // ordinary ones ("11 Paso Rivero 7301", "17 R Família Marques 19"):
         // looked for only if a number follows, as the street needs.
-        let Some(before) = house_number_before(text, s.start)
+        let Some(before) = house_number_before(text, s.start, prev_end)
             .or_else(|| {
                 after
                     .is_some()
-                    .then(|| street_words_before(text, s.start))
+                    .then(|| street_words_before(text, s.start, prev_end))
                     .flatten()
             })
             .filter(|&b| b >= prev_end)
@@ -497,8 +497,11 @@ fn segment_end(after: &str) -> Option<usize> {
     Some(after.len())
 }
 
-/// Start of "12 " / "12a, " / "46 89 " directly before `pos` on one line.
-fn house_number_before(text: &str, pos: usize) -> Option<usize> {
+/// Start of "12 " / "12a, " / "46 89 " directly before `pos` on one line,
+/// not before `floor` (the end of the span before): in "Apt. 630 39
+/// Rincon 9082" the unit's number is not the street's, and "39" alone is
+/// its house number.
+fn house_number_before(text: &str, pos: usize, floor: usize) -> Option<usize> {
     // Bytes, not chars: every byte looked at must be ASCII (a space, a
     // comma, a letter or digit) and no byte of a multi-byte char is.
     let b = text.as_bytes();
@@ -528,6 +531,7 @@ fn house_number_before(text: &str, pos: usize) -> Option<usize> {
             && word[0].is_ascii_digit()
             && word.iter().filter(|c| c.is_ascii_alphabetic()).count() <= 1;
         if !ok
+            || digits_start < floor
             || text[..digits_start]
                 .chars()
                 .next_back()
@@ -543,8 +547,9 @@ fn house_number_before(text: &str, pos: usize) -> Option<usize> {
 
 /// Where the house number starts before one to three capitalised words
 /// that end right before `pos`, each after a single space ("11 Paso" before
-/// "Rivero", "17 R Família" before "Marques"), or None.
-fn street_words_before(text: &str, pos: usize) -> Option<usize> {
+/// "Rivero", "17 R Família" before "Marques"), or None; the number not
+/// before `floor` (see [`house_number_before`]).
+fn street_words_before(text: &str, pos: usize, floor: usize) -> Option<usize> {
     let mut cur = pos;
     for _ in 0..3 {
         let head = text[..cur].strip_suffix(' ')?;
@@ -557,7 +562,7 @@ fn street_words_before(text: &str, pos: usize) -> Option<usize> {
         if !head[start..].starts_with(char::is_uppercase) {
             return None;
         }
-        if let Some(b) = house_number_before(text, start) {
+        if let Some(b) = house_number_before(text, start, floor) {
             return Some(b);
         }
         cur = start;
@@ -885,10 +890,19 @@ mod tests {
         ) {
             for pos in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
                 prop_assert_eq!(
-                    house_number_before(&text, pos),
+                    house_number_before(&text, pos, 0),
                     house_number_before_chars(&text, pos),
                     "{:?} at {}", text, pos
                 );
+                // A floor only cuts the numbers that start below it.
+                let free = house_number_before(&text, pos, 0);
+                for floor in 0..=pos {
+                    let got = house_number_before(&text, pos, floor);
+                    prop_assert!(got.is_none_or(|b| b >= floor));
+                    if free.is_some_and(|b| b >= floor) {
+                        prop_assert_eq!(got, free);
+                    }
+                }
             }
         }
     }
@@ -1268,6 +1282,30 @@ mod tests {
             "{got:?}"
         );
         assert!(!got.iter().any(|(_, v)| v.contains("Thanks")), "{got:?}");
+    }
+
+    /// A unit's number right before a number–name–number street is the
+    /// unit's: the street starts at its own house number.
+    #[test]
+    fn house_number_after_a_unit_starts_the_street() {
+        let t = "Dr. Megan Sato Apt. 630 39 Rincon 9082\nCarlos";
+        let mut v = vec![
+            sp(t, "Apt. 630", "ADDRESS", "rule:unit"),
+            Span {
+                score: 0.6,
+                ..sp(t, "Rincon", "LOCATION", "gazetteer:place")
+            },
+        ];
+        address_context(t, &mut v, gaz());
+        let got = values(t, &v);
+        assert!(
+            got.contains(&("ADDRESS".into(), "Apt. 630".into())),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&("ADDRESS".into(), "39 Rincon 9082".into())),
+            "{got:?}"
+        );
     }
 
     /// The words before a street on its own line say what the line is
