@@ -638,9 +638,9 @@ fn block_lines(text: &str, spans: &mut Vec<Span>, location: &Name, det: &Name, g
     // Sorted and disjoint, so their ends rise too: the one address that
     // can touch `cs..ce` is the first ending after `cs`. (Looking at all
     // of them per line was lines x addresses.)
-    let touches = |cs: usize, ce: usize| {
+    let touching = |cs: usize, ce: usize| {
         let i = addrs.partition_point(|&(_, e, _)| e <= cs);
-        addrs.get(i).is_some_and(|&(s, _, _)| s < ce)
+        addrs.get(i).filter(|&&(s, _, _)| s < ce)
     };
     let b = text.as_bytes();
     let mut after_address = 0usize;
@@ -673,7 +673,8 @@ fn block_lines(text: &str, spans: &mut Vec<Span>, location: &Name, det: &Name, g
             continue;
         }
         let (cs, ce) = (start + lead, start + lead + content.len());
-        let has_addr = touches(cs, ce);
+        let first = touching(cs, ce);
+        let has_addr = first.is_some();
         if has_addr {
             after_address = 3;
         } else if after_address > 0 {
@@ -692,15 +693,13 @@ fn block_lines(text: &str, spans: &mut Vec<Span>, location: &Name, det: &Name, g
         // the line is for ("Ship to", "Address:", "Home"), not a place:
         // the places of a block follow its street. Before a postcode
         // ("Assen, Japan 00436", "APO AP 11949") they are the places.
-        let from = if has_addr {
-            let i = addrs.partition_point(|&(_, e, _)| e <= cs);
-            match addrs[i] {
-                (s, _, true) => s.max(cs),
-                _ => cs,
+        let from = match first {
+            Some(&(s, _, true)) => s.max(cs),
+            Some(_) => cs,
+            None => {
+                town_line(spans, cs, ce, location, det);
+                cs
             }
-        } else {
-            town_line(spans, cs, ce, location, det);
-            cs
         };
         fill_gaps(text, from, ce, spans, &mut added, location, det, gaz);
     }
