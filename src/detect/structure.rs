@@ -60,16 +60,14 @@ pub fn address_context(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers) {
         let prev_end = if i > 0 { spans[i - 1].end } else { 0 };
         // A name may be the last word of a street whose first words are
         // ordinary ones ("11 Paso Rivero 7301", "17 R Família Marques 19"):
-        // looked for only if a number follows, as the street needs.
-        let Some(before) = house_number_before(text, s.start, prev_end)
-            .or_else(|| {
-                after
-                    .is_some()
-                    .then(|| street_words_before(text, s.start, prev_end))
-                    .flatten()
-            })
-            .filter(|&b| b >= prev_end)
-        else {
+        // looked for only if a number follows, as the street needs. Both
+        // searches stop at the span before (`prev_end`).
+        let Some(before) = house_number_before(text, s.start, prev_end).or_else(|| {
+            after
+                .is_some()
+                .then(|| street_words_before(text, s.start, prev_end))
+                .flatten()
+        }) else {
             continue;
         };
         if is_addr {
