@@ -79,23 +79,24 @@ def main():
     for r in records:
         for i in r.get("identifiers", []):
             types[i["type"]] = types.get(i["type"], 0) + 1
-    variants = [("(none)", None, 0, 0)]
-    tmp = tempfile.mkdtemp(prefix="gdr-idcost-")
-    for name, kinds in [("ALL", None)] + [(t, {t}) for t in sorted(types, key=lambda t: -types[t])]:
-        texts, count, nbytes = blank(records, kinds)
-        path = os.path.join(tmp, re.sub(r"\W", "_", name) + ".jsonl")
-        with open(path, "w", encoding="utf-8") as f:
-            for t in texts:
-                f.write(json.dumps({"text": t}) + "\n")
-        variants.append((name, path, count, nbytes))
-    speeds = {name: [] for name, *_ in variants}
-    for _ in range(rounds):
-        for name, path, _, _ in variants:
-            run = subprocess.run(
-                [prof, path or corpus, passes], capture_output=True, text=True, check=True
-            )
-            m = re.search(r"([\d.]+) MB/s cpu", run.stderr)
-            speeds[name].append(float(m.group(1)))
+    # The blanked copies (a corpus each) go when the timing is done.
+    with tempfile.TemporaryDirectory(prefix="gdr-idcost-") as tmp:
+        variants = [("(none)", None, 0, 0)]
+        for name, kinds in [("ALL", None)] + [(t, {t}) for t in sorted(types, key=lambda t: -types[t])]:
+            texts, count, nbytes = blank(records, kinds)
+            path = os.path.join(tmp, re.sub(r"\W", "_", name) + ".jsonl")
+            with open(path, "w", encoding="utf-8") as f:
+                for t in texts:
+                    f.write(json.dumps({"text": t}) + "\n")
+            variants.append((name, path, count, nbytes))
+        speeds = {name: [] for name, *_ in variants}
+        for _ in range(rounds):
+            for name, path, _, _ in variants:
+                run = subprocess.run(
+                    [prof, path or corpus, passes], capture_output=True, text=True, check=True
+                )
+                m = re.search(r"([\d.]+) MB/s cpu", run.stderr)
+                speeds[name].append(float(m.group(1)))
     base = sum(speeds["(none)"]) / rounds
     base_ms = total / 1e6 / base * 1e3
     print(f"{corpus}: {len(records)} records, {total} bytes, {passes} passes x {rounds} rounds")
