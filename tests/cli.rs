@@ -1134,3 +1134,25 @@ fn text_threads_give_the_one_thread_output() {
         assert_eq!(stderr(&one).matches("record skipped").count(), 16, "{mode}");
     }
 }
+
+/// A rewrite replaces the identifier and nothing around it: institution
+/// names used to be found with the space after them, so the surrogate
+/// swallowed it ("at the Ardmorein 1990").
+#[test]
+fn rewrite_keeps_the_space_after_an_institution() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = "She studied at the University of Vienna in 1990.\n\
+                 The appeal went to the Court of Cassation on Monday.\n";
+    let o = gdr(
+        dir.path(),
+        &["rewrite", "--format", "text", "--no-llm"],
+        Some(input.as_bytes()),
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let out = stdout(&o);
+    assert!(!contains_word(&out, "Vienna"), "{out}");
+    assert!(!contains_word(&out, "Cassation"), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].ends_with(" in 1990."), "{out}");
+    assert!(lines[1].ends_with(" on Monday."), "{out}");
+}

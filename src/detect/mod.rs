@@ -188,6 +188,7 @@ impl Detector {
     pub fn resolve(&self, text: &str, c: Candidates) -> Vec<Span> {
         crate::failpoint::hit("detect", text);
         let mut spans = c.spans;
+        trim_spans(text, &mut spans);
         if !self.allow.is_empty() {
             spans.retain(|s| {
                 let t = text[s.start..s.end].to_lowercase();
@@ -245,6 +246,33 @@ impl Candidates {
         self.spans.splice(at..at, extra);
         self
     }
+}
+
+/// Trim whitespace off both ends of each span, and drop spans that are
+/// whitespace only. Why: a pattern such as `(?:\p{Lu}\w+\s?){1,3}` (or a
+/// user's, or the LLM's) can end on the space after a name; replacing that
+/// span glued the surrogate to the next word ("the Ardmorein 1990").
+fn trim_spans(text: &str, spans: &mut Vec<Span>) {
+    let b = text.as_bytes();
+    // Most spans start and end on a non-space ASCII byte: one test each.
+    let edge_ok = |i: usize| b[i] > b' ' && b[i] < 0x80;
+    if spans
+        .iter()
+        .all(|s| !s.is_empty() && edge_ok(s.start) && edge_ok(s.end - 1))
+    {
+        return;
+    }
+    spans.retain_mut(|s| {
+        let inner = &text[s.start..s.end];
+        let head = inner.len() - inner.trim_start().len();
+        let tail = inner.len() - inner.trim_end().len();
+        if head == inner.len() {
+            return false;
+        }
+        s.start += head;
+        s.end -= tail;
+        true
+    });
 }
 
 /// True when `start..end` is not glued to a letter or digit on either side.
@@ -480,6 +508,53 @@ mod tests {
             let rules = RuleSet::load(true, None, &[]).unwrap();
             Detector::new(rules, Arc::new(Gazetteers::builtin()), 0.5, &[], &[]).unwrap()
         })
+    }
+
+    /// No span starts or ends on whitespace, whoever found it: the
+    /// rewrite replaces the span's bytes, so a trailing space went with
+    /// the name ("at the University of Vienna in 1990" became "at the
+    /// Ardmorein 1990"). Whitespace-only spans are dropped.
+    #[test]
+    fn spans_are_trimmed_of_whitespace() {
+        let text = "Ann  lives\u{a0}at the University of Vienna in 1990.";
+        let at = |s: &str| text.find(s).unwrap();
+        let span = |start: usize, end: usize| Span {
+            start,
+            end,
+            entity: Name::new("PERSON"),
+            score: 0.9,
+            detector: Name::new("llm"),
+            validated: false,
+        };
+        // Extra spans (the LLM's) with whitespace at their edges, and one
+        // of whitespace only.
+        let extra = vec![
+            span(0, at("lives")),
+            span(at(" lives"), at("at")),
+            span(at("  lives"), at(" lives")),
+        ];
+        let spans = detector().detect_with(text, extra);
+        let got: Vec<&str> = spans
+            .iter()
+            .filter(|s| &*s.detector == "llm")
+            .map(|s| &text[s.start..s.end])
+            .collect();
+        assert_eq!(got, ["Ann", "lives"]);
+
+        // The rules' own spans, through the whole detector.
+        let d = detector();
+        for text in [
+            "She studied at the University of Vienna in 1990.",
+            "The Court of Cassation dismissed the appeal.",
+            "An appeal to the Court of First Instance followed",
+        ] {
+            let spans = d.detect(text);
+            assert!(!spans.is_empty(), "{text}");
+            for s in &spans {
+                let v = &text[s.start..s.end];
+                assert_eq!(v, v.trim(), "{text}: {s:?}");
+            }
+        }
     }
 
     /// `detect_many` gives each text what `detect` gives it: texts with
