@@ -701,6 +701,47 @@ fn month_in_date(text: &str, start: usize, end: usize) -> bool {
     rest.len() < after.len() && rest.starts_with(|c: char| c.is_ascii_digit())
 }
 
+/// Whether `text[start..end]` is a month written as a month: in a date
+/// ([`month_in_date`]) or after a word that puts a time ("in April", "by
+/// March", "since June"), not a person called April or June.
+fn month_not_name(text: &str, start: usize, end: usize) -> bool {
+    if month_in_date(text, start, end) {
+        return true;
+    }
+    if !month_lead(&text.as_bytes()[start..end])
+        || crate::months::parse(&text[start..end]).is_none()
+    {
+        return false;
+    }
+    let before = text[..start].trim_end_matches([' ', '\u{a0}']);
+    if before.len() == start {
+        return false;
+    }
+    let word_start = before
+        .rfind(|c: char| !c.is_ascii_alphabetic())
+        .map_or(0, |k| k + 1);
+    const TIME_WORDS: [&str; 16] = [
+        "in",
+        "on",
+        "by",
+        "since",
+        "until",
+        "till",
+        "from",
+        "during",
+        "before",
+        "after",
+        "through",
+        "throughout",
+        "early",
+        "late",
+        "mid",
+        "last",
+    ];
+    let w = &before[word_start..];
+    TIME_WORDS.iter().any(|t| t.eq_ignore_ascii_case(w))
+}
+
 /// Whether `word` may be one that `months::parse` knows: 3 to 9 bytes,
 /// the first two a month's in any case. The people finder asks
 /// `month_in_date` of nearly every name it keeps, and names seldom start
@@ -2096,6 +2137,17 @@ impl Gazetteers {
             if let Some(k) = (i + 1..=j).find(|&k| toks[k].flags & UNIT_WORD != 0) {
                 j = k - 1;
             }
+            // "In April 1995", "by March": a month that ends the run is a
+            // date's, not a name's (the run is "In April", which no check
+            // of the whole run sees as a month). Left out of the run.
+            let end_tok = j;
+            while j > i && month_not_name(text, toks[j].start, toks[j].end) {
+                j -= 1;
+            }
+            if j == i && month_not_name(text, toks[i].start, toks[i].end) {
+                i = end_tok + 1;
+                continue;
+            }
             let run = &toks[i..=j];
             // An organisation or street word in the run: not a person.
             if run
@@ -2399,6 +2451,28 @@ mod tests {
             .filter(|s| &*s.entity == entity && s.score >= min)
             .map(|s| text[s.start..s.end].to_string())
             .collect()
+    }
+
+    /// A month after a word that puts a time, or in a date, is no person
+    /// even at the end of a run of capitalised words ("In April 1995":
+    /// "In" and "April" are both given names). People called April or
+    /// June still are.
+    #[test]
+    fn a_month_after_a_time_word_is_no_person() {
+        for text in [
+            "In April 1995 the applicant was arrested.",
+            "In June the court met.",
+            "By March the case was closed.",
+            "Since July, nothing happened.",
+            "Until August 2001 he lived there.",
+        ] {
+            assert_eq!(found(text, "PERSON", 0.5), Vec::<String>::new(), "{text}");
+        }
+        assert_eq!(
+            found("I met April Jones today.", "PERSON", 0.5),
+            ["April Jones"]
+        );
+        assert_eq!(found("June Smith called.", "PERSON", 0.5), ["June Smith"]);
     }
 
     #[test]
