@@ -208,6 +208,12 @@ pub struct Rule {
     /// one, walked by hand (see [`Rule::edge_hit`]); None where one does
     /// not build, and then the regex answers.
     edge_dfas: [Option<lazy::DFA>; 2],
+    /// Per pattern whose leading `\b` is a Unicode boundary (see
+    /// [`unicode_start_forms`]): its all-ASCII form (what its trigger is
+    /// derived from) and its form without the leading `\b` (what is
+    /// searched anchored, at places where the trigger pass found the
+    /// Unicode boundary).
+    unicode_start: Vec<Option<(String, String)>>,
     min_digits: usize,
     max_digits: usize,
     /// Skip the regexes entirely on text without an ASCII digit.
@@ -989,6 +995,9 @@ struct BeforeTrigger {
     any: Box<[bool; 256]>,
     bound: Box<[bool; 256]>,
     bit: Mask,
+    /// The pattern's leading `\b` is a Unicode boundary, checked here at
+    /// each start (its anchored form has none; see `unicode_start_forms`).
+    unicode: bool,
 }
 
 /// Most [`BeforeTrigger`]s per rule set (a bit each per keyword).
@@ -1286,13 +1295,20 @@ impl RuleSet {
                     )));
                 }
                 let mut patterns = Vec::new();
+                let mut unicode_start = Vec::new();
                 for p in &def.patterns {
+                    let ascii = compile_form(p);
+                    // A leading `\b` before a letter class is a Unicode
+                    // boundary (see `unicode_start_forms`).
+                    let forms = unicode_start_forms(&ascii);
+                    let full = forms.as_ref().map_or(ascii.as_str(), |f| f.0.as_str());
                     patterns.push(
-                        regex::RegexBuilder::new(&compile_form(p))
+                        regex::RegexBuilder::new(full)
                             .size_limit(1 << 24)
                             .build()
                             .map_err(|e| err(format!("bad pattern: {e}")))?,
                     );
+                    unicode_start.push(forms.map(|(_, stripped)| (ascii, stripped)));
                 }
                 let mut exclude = Vec::new();
                 for p in &def.exclude {
@@ -1354,6 +1370,7 @@ impl RuleSet {
                         .collect::<Result<_, _>>()?
                 };
                 rules.push(Rule {
+                    unicode_start,
                     grouped,
                     detector: Name::from(format!("rule:{}", def.id).as_str()),
                     entity: Name::from(def.entity.as_str()),
@@ -2362,6 +2379,8 @@ impl Anchors {
         let mut capturers = Vec::new();
         let mut splits = Vec::new();
         let mut sources = Vec::new();
+        // Per anchored pattern: its text as the rules hold it (to find aliases).
+        let mut keys: Vec<String> = Vec::new();
         let mut any_mask = Box::new([0 as Mask; 256]);
         let mut bound_mask = Box::new([0 as Mask; 256]);
         // Per fold (exact, folded): each keyword once, with the patterns
@@ -2388,25 +2407,32 @@ impl Anchors {
         let parser = regex_syntax::ParserBuilder::new();
         for (ri, r) in rules.iter().enumerate() {
             for (pi, re) in r.patterns.iter().enumerate() {
-                if let Some(id) = sources.iter().position(|s| s == re.as_str()) {
+                if let Some(id) = keys.iter().position(|s| s == re.as_str()) {
                     aliases[id].push((ri, pi));
                     continue;
                 }
+                // The trigger comes from the all-ASCII form; what is
+                // searched at its places may lack the leading `\b` (the
+                // places have the Unicode one: see `unicode_start_forms`).
+                let (derive_src, src, unicode) = match &r.unicode_start[pi] {
+                    Some((ascii, stripped)) => (ascii.as_str(), stripped.as_str(), true),
+                    None => (re.as_str(), re.as_str(), false),
+                };
                 let trig = if single.len() < MAX_ANCHORED {
                     parser
                         .build()
-                        .parse(re.as_str())
+                        .parse(derive_src)
                         .map_or(Trigger::Scan, |h| trigger::derive(&h))
                 } else {
                     Trigger::Scan
                 };
-                if trig == Trigger::Scan {
+                if trig == Trigger::Scan || unicode && !matches!(trig, Trigger::Before { .. }) {
                     scanned.push((ri, pi));
                     continue;
                 }
                 let Ok(m) = meta::Builder::new()
                     .configure(meta::Config::new().nfa_size_limit(Some(1 << 24)))
-                    .build(re.as_str())
+                    .build(src)
                 else {
                     scanned.push((ri, pi));
                     continue;
@@ -2487,6 +2513,7 @@ impl Anchors {
                             any,
                             bound,
                             bit,
+                            unicode,
                         });
                     }
                     Trigger::Scan => unreachable!(),
@@ -2496,16 +2523,17 @@ impl Anchors {
                 aliases.push(Vec::new());
                 grouped.push(r.grouped[pi]);
                 capturers.push(if r.grouped[pi].any() {
-                    Capturer::new(re.as_str())
+                    Capturer::new(src)
                 } else {
                     None
                 });
                 splits.push(if r.grouped[pi].any() {
-                    Splits::new(re.as_str(), r.grouped[pi])
+                    Splits::new(src, r.grouped[pi])
                 } else {
                     None
                 });
-                sources.push(re.as_str().to_string());
+                sources.push(src.to_string());
+                keys.push(re.as_str().to_string());
             }
         }
         let dfas = Dfas::build(&sources);
@@ -2793,7 +2821,13 @@ impl Anchors {
             }
             let start_ok = |st: usize| {
                 let c = bytes[st] as usize;
-                t.any[c] || t.bound[c] && boundary(bytes, st)
+                t.any[c]
+                    || t.bound[c]
+                        && if t.unicode {
+                            unicode_boundary(bytes, st)
+                        } else {
+                            boundary(bytes, st)
+                        }
             };
             if t.empty_ok && start_ok(p) {
                 s.cands.push((p, t.bit));
@@ -3481,9 +3515,95 @@ const WORD_BYTE: [bool; 256] = {
 /// DFA cannot do Unicode word boundaries on non-ASCII text and the search
 /// would fall back to a 30x slower engine. (A letter next to a non-ASCII
 /// letter is then not a boundary; patterns start and end on ASCII or on
-/// explicit classes.)
+/// explicit classes. The exception, a leading `\b` before a letter class,
+/// is made by [`unicode_start_forms`].)
 pub(super) fn compile_form(p: &str) -> String {
     p.replace(r"\b", r"(?-u:\b)")
+}
+
+/// For a pattern that opens with `\b` and then a letter class (`\b\p{Lu}`,
+/// `\b(?:\p{Lu}...`, `\b[\p{L}-]+`), found from a later keyword ("Street",
+/// "Ltd"): its forms with the leading `\b` a Unicode boundary (the
+/// reference search's) and without it (the anchored search's), given its
+/// all-ASCII `compiled` form.
+///
+/// Why: compiled as `(?-u:\b)`, the leading boundary cannot hold before a
+/// non-ASCII capital after a space, so "Ölander Road" and "Çiftçi Street"
+/// were no streets and "Åsa Xyzzy Road" only "Xyzzy Road". The trigger pass
+/// checks the Unicode boundary at each place instead (the lazy DFA cannot,
+/// on non-ASCII text), so the anchored search needs no boundary of its own.
+/// Only a pattern found from a later keyword qualifies: its places are all
+/// checked that way. The others keep the ASCII boundary everywhere.
+fn unicode_start_forms(compiled: &str) -> Option<(String, String)> {
+    const ASCII_B: &str = r"(?-u:\b)";
+    // Inline flags first, if any: "(?i)".
+    let flags = match compiled.strip_prefix("(?") {
+        Some(rest) => match rest.find(')') {
+            Some(k) if rest[..k].chars().all(|c| c.is_ascii_alphabetic()) => k + 3,
+            _ => 0,
+        },
+        None => 0,
+    };
+    let rest = compiled[flags..].strip_prefix(ASCII_B)?;
+    if ![r"\p{L", r"[\p{L", r"(?:\p{L", r"(?:[\p{L"]
+        .iter()
+        .any(|p| rest.starts_with(p))
+    {
+        return None;
+    }
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(compiled)
+        .ok()?;
+    // The boundary must open every match: no top-level choice.
+    let regex_syntax::hir::HirKind::Concat(parts) = hir.kind() else {
+        return None;
+    };
+    if !matches!(
+        parts.first().map(|h| h.kind()),
+        Some(regex_syntax::hir::HirKind::Look(
+            regex_syntax::hir::Look::WordAscii
+        ))
+    ) || !matches!(
+        super::trigger::derive(&hir),
+        super::trigger::Trigger::Before { .. }
+    ) {
+        return None;
+    }
+    let head = &compiled[..flags];
+    Some((format!(r"{head}\b{rest}"), format!("{head}{rest}")))
+}
+
+/// Whether a Unicode word boundary (`\b`) holds at byte `i` of `bytes`
+/// (UTF-8): no boundary inside a character.
+fn unicode_boundary(bytes: &[u8], i: usize) -> bool {
+    // Between ASCII bytes (nearly every place) both boundaries agree.
+    if bytes.get(i).is_none_or(|b| b.is_ascii()) && (i == 0 || bytes[i - 1].is_ascii()) {
+        return boundary(bytes, i);
+    }
+    let word_at = |k: usize| -> bool {
+        let len = match bytes[k] {
+            0x00..=0x7f => return WORD_BYTE[usize::from(bytes[k])],
+            0xc0..=0xdf => 2,
+            0xe0..=0xef => 3,
+            _ => 4,
+        };
+        std::str::from_utf8(&bytes[k..(k + len).min(bytes.len())])
+            .ok()
+            .and_then(|s| s.chars().next())
+            .is_some_and(regex_syntax::is_word_character)
+    };
+    if bytes.get(i).is_some_and(|&b| (0x80..0xc0).contains(&b)) {
+        return false;
+    }
+    let prev = i > 0 && {
+        let mut k = i - 1;
+        while k > 0 && (0x80..0xc0).contains(&bytes[k]) {
+            k -= 1;
+        }
+        word_at(k)
+    };
+    prev != (i < bytes.len() && word_at(i))
 }
 
 /// Texts longer than this are searched paragraph by paragraph.
@@ -4359,6 +4479,54 @@ mod equivalence {
     fn rules() -> &'static RuleSet {
         static R: OnceLock<RuleSet> = OnceLock::new();
         R.get_or_init(|| RuleSet::load(true, None, &[]).unwrap())
+    }
+
+    /// A leading `\b` before a letter class is a Unicode boundary: a name
+    /// that opens with a non-ASCII capital after a space or a line start
+    /// is found whole, and one glued to a letter is not found from inside.
+    /// The anchored search and the reference agree.
+    #[test]
+    fn names_opening_with_a_non_ascii_capital_are_found_whole() {
+        let rs = rules();
+        let cases: [(&str, &str, &[&str]); 7] = [
+            ("Meet at Ölander Road 5.", "ADDRESS", &["Ölander Road"]),
+            (
+                "She lives on Çiftçi Street now.",
+                "ADDRESS",
+                &["Çiftçi Street"],
+            ),
+            ("Åsa Xyzzy Road is closed", "ADDRESS", &["Åsa Xyzzy Road"]),
+            ("Office: Ölstraße 5.", "ADDRESS", &["Ölstraße 5"]),
+            (
+                "The Öztürk Holdings Ltd office.",
+                "ORG",
+                &["Holdings Ltd", "Öztürk Holdings Ltd"],
+            ),
+            (
+                "Şişli Court of First Instance ruled.",
+                "ORG",
+                &["Court of First Instance", "Şişli Court"],
+            ),
+            // Inside a word: no boundary before Ö, and none in ASCII terms
+            // either after it ("lander" follows a letter).
+            ("xÖlander Road", "ADDRESS", &[]),
+        ];
+        for (text, entity, want) in cases {
+            let of = |spans: Vec<super::Span>| -> Vec<String> {
+                let mut v: Vec<String> = spans
+                    .into_iter()
+                    .filter(|s| &*s.entity == entity)
+                    .map(|s| text[s.start..s.end].to_string())
+                    .collect();
+                v.sort();
+                v.dedup();
+                v
+            };
+            let mut want: Vec<String> = want.iter().map(|w| w.to_string()).collect();
+            want.sort();
+            assert_eq!(of(rs.find(text)), want, "{text}");
+            assert_eq!(of(rs.find_reference(text)), want, "{text} (reference)");
+        }
     }
 
     /// `trim_leading`: the words before a name that open a sentence are
