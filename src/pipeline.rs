@@ -177,7 +177,9 @@ impl Pipeline {
         }
         match llm.detect(text) {
             Ok((extra, used)) if !extra.is_empty() => {
-                let merged = self.detector.resolve(text, candidates.with_extra(extra));
+                let merged = self
+                    .detector
+                    .resolve(text, candidates.with_extra(text, extra));
                 (merged, Some(used), rule_spans)
             }
             Ok((_, used)) => (rule_spans.clone(), Some(used), rule_spans),

@@ -90,7 +90,7 @@ impl Detector {
             let ac = aho_corasick::AhoCorasick::builder()
                 .ascii_case_insensitive(true)
                 .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-                .build(deny.iter().map(|d| d.text.as_str()))
+                .build(deny.iter().map(|d| d.text.trim()))
                 .map_err(|e| crate::Error::Config(format!("deny list: {e}")))?;
             let types = deny
                 .iter()
@@ -117,7 +117,7 @@ impl Detector {
     /// merged in. Rule spans are a floor: an extra span can widen an
     /// overlapping rule span or add a new one, never remove one.
     pub fn detect_with(&self, text: &str, extra: Vec<Span>) -> Vec<Span> {
-        self.resolve(text, self.candidates(text).with_extra(extra))
+        self.resolve(text, self.candidates(text).with_extra(text, extra))
     }
 
     /// [`Detector::detect`] of each of `texts`, in order, found stage by
@@ -188,7 +188,6 @@ impl Detector {
     pub fn resolve(&self, text: &str, c: Candidates) -> Vec<Span> {
         crate::failpoint::hit("detect", text);
         let mut spans = c.spans;
-        trim_spans(text, &mut spans);
         if !self.allow.is_empty() {
             spans.retain(|s| {
                 let t = text[s.start..s.end].to_lowercase();
@@ -240,8 +239,10 @@ impl Candidates {
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }
-    /// These candidates plus `extra` (the LLM's spans).
-    pub fn with_extra(mut self, extra: Vec<Span>) -> Self {
+    /// These candidates plus `extra` (the LLM's spans of `text`), trimmed
+    /// of whitespace like every other detector's (see [`trim_spans`]).
+    pub fn with_extra(mut self, text: &str, mut extra: Vec<Span>) -> Self {
+        trim_spans(text, &mut extra);
         let at = self.n_rules;
         self.spans.splice(at..at, extra);
         self
@@ -249,16 +250,28 @@ impl Candidates {
 }
 
 /// Trim whitespace off both ends of each span, and drop spans that are
-/// whitespace only. Why: a pattern such as `(?:\p{Lu}\w+\s?){1,3}` (or a
-/// user's, or the LLM's) can end on the space after a name; replacing that
-/// span glued the surrogate to the next word ("the Ardmorein 1990").
+/// whitespace only. Why: a span can end on the space after a name (the
+/// LLM's, or a pattern such as `(?:\p{Lu}\w+\s?){1,3}`); replacing it
+/// glued the surrogate to the next word ("the Ardmorein 1990"). Rule
+/// spans are trimmed as they are judged (`Rule::trim`), the deny list's
+/// entries when loaded, and word-list spans are words.
 fn trim_spans(text: &str, spans: &mut Vec<Span>) {
     let b = text.as_bytes();
-    // Most spans start and end on a non-space ASCII byte: one test each.
-    let edge_ok = |i: usize| b[i] > b' ' && b[i] < 0x80;
+    // Whether no whitespace character starts at `i` / ends before `i`,
+    // from a byte or three: the non-ASCII ones (U+0085, U+00A0, U+1680,
+    // U+2000..U+205F, U+3000) open with C2, E1, E2 or E3.
+    let head_ok = |i: usize| match b[i] {
+        c @ 0..0x80 => !c.is_ascii_whitespace() && c != 0x0b,
+        0xc2 | 0xe1..=0xe3 => false,
+        _ => true,
+    };
+    let tail_ok = |i: usize| match b[i - 1] {
+        c @ 0..0x80 => !c.is_ascii_whitespace() && c != 0x0b,
+        _ => !(i >= 2 && b[i - 2] == 0xc2 || i >= 3 && (0xe1..=0xe3).contains(&b[i - 3])),
+    };
     if spans
         .iter()
-        .all(|s| !s.is_empty() && edge_ok(s.start) && edge_ok(s.end - 1))
+        .all(|s| !s.is_empty() && head_ok(s.start) && tail_ok(s.end))
     {
         return;
     }

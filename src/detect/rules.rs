@@ -1692,7 +1692,7 @@ impl RuleSet {
                     }
                 });
                 let (start, end) = (base + v.start, base + v.end);
-                let Some(start) = rule.trim_head(text, start, end) else {
+                let Some((start, end)) = rule.trim(text, start, end) else {
                     continue;
                 };
                 let validated = &text[base + n.start..base + n.end];
@@ -1740,7 +1740,7 @@ impl RuleSet {
                 rule.each_match(pi, chunk, false, &mut |_, v, n| {
                     let hits = rule.hits(&mut hits, || self.context_hits(text));
                     let (start, end) = (base + v.start, base + v.end);
-                    let Some(start) = rule.trim_head(text, start, end) else {
+                    let Some((start, end)) = rule.trim(text, start, end) else {
                         return;
                     };
                     if let Some(score) = rule.judge(text, start, end, &chunk[n], hits, None) {
@@ -1896,10 +1896,10 @@ impl RuleSet {
         let mut out = Vec::new();
         for pi in 0..rule.patterns.len() {
             rule.each_match(pi, text, false, &mut |_, v, n| {
-                let Some(start) = rule.trim_head(text, v.start, v.end) else {
+                let Some((start, end)) = rule.trim(text, v.start, v.end) else {
                     return;
                 };
-                if let Some(score) = rule.judge(text, start, v.end, &text[n], &hits, None) {
+                if let Some(score) = rule.judge(text, start, end, &text[n], &hits, None) {
                     out.push(Span {
                         start,
                         end: v.end,
@@ -2064,12 +2064,36 @@ impl Rule {
     }
 
     /// Decide whether a regex match is a span, and its score.
-    /// The start of the match `start..end` after its `trim_leading` words,
-    /// or None when what is left is no match of the rule's patterns.
-    fn trim_head(&self, text: &str, start: usize, end: usize) -> Option<usize> {
+    /// The match `start..end` without whitespace at its ends (a span that
+    /// ended on a space glued its surrogate to the next word) and without
+    /// its `trim_leading` words; None when nothing is left, or what is
+    /// left is no match of the rule's patterns.
+    #[inline]
+    fn trim(&self, text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
+        let b = text.as_bytes();
+        // Nearly every match starts and ends on a letter, digit or sign.
+        let plain = |c: u8| c > b' ' && c < 0x80;
+        let (start, end) = if start < end && plain(b[start]) && plain(b[end - 1]) {
+            (start, end)
+        } else {
+            let inner = &text[start..end];
+            let t = inner.trim_start();
+            if t.is_empty() {
+                return None;
+            }
+            let s = start + (inner.len() - t.len());
+            (s, s + t.trim_end().len())
+        };
         if self.trim_leading.is_empty() {
-            return Some(start);
+            return Some((start, end));
         }
+        Some((self.trim_head_words(text, start, end)?, end))
+    }
+
+    /// The start of `start..end` after its `trim_leading` words (see
+    /// [`Rule::trim`]).
+    #[inline(never)]
+    fn trim_head_words(&self, text: &str, start: usize, end: usize) -> Option<usize> {
         let mut s = start;
         loop {
             let rest = &text[s..end];
