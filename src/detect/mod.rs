@@ -554,6 +554,27 @@ mod tests {
             .collect();
         assert_eq!(got, ["Ann", "lives"]);
 
+        // A deny-list entry written with spaces around it.
+        let d = Detector::new(
+            RuleSet::load(true, None, &[]).unwrap(),
+            Arc::new(Gazetteers::builtin()),
+            0.5,
+            &[],
+            &[DenyEntry {
+                text: " Falcon ".into(),
+                entity: "PROJECT".into(),
+            }],
+        )
+        .unwrap();
+        let text = "Ship Falcon today";
+        let got: Vec<&str> = d
+            .detect(text)
+            .iter()
+            .filter(|s| &*s.entity == "PROJECT")
+            .map(|s| &text[s.start..s.end])
+            .collect();
+        assert_eq!(got, ["Falcon"]);
+
         // The rules' own spans, through the whole detector.
         let d = detector();
         for text in [
