@@ -4505,13 +4505,32 @@ mod equivalence {
         R.get_or_init(|| RuleSet::load(true, None, &[]).unwrap())
     }
 
+    /// `find` and the reference search both give `text` exactly the
+    /// `entity` spans `want` (their texts, in any order).
+    fn assert_finds(text: &str, entity: &str, want: &[&str]) {
+        let rs = rules();
+        let of = |spans: Vec<super::Span>| -> Vec<String> {
+            let mut v: Vec<String> = spans
+                .into_iter()
+                .filter(|s| &*s.entity == entity)
+                .map(|s| text[s.start..s.end].to_string())
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let mut want: Vec<String> = want.iter().map(|w| w.to_string()).collect();
+        want.sort();
+        assert_eq!(of(rs.find(text)), want, "{text}");
+        assert_eq!(of(rs.find_reference(text)), want, "{text} (reference)");
+    }
+
     /// A leading `\b` before a letter class is a Unicode boundary: a name
     /// that opens with a non-ASCII capital after a space or a line start
     /// is found whole, and one glued to a letter is not found from inside.
     /// The anchored search and the reference agree.
     #[test]
     fn names_opening_with_a_non_ascii_capital_are_found_whole() {
-        let rs = rules();
         let cases: [(&str, &str, &[&str]); 7] = [
             ("Meet at Ölander Road 5.", "ADDRESS", &["Ölander Road"]),
             (
@@ -4536,20 +4555,7 @@ mod equivalence {
             ("xÖlander Road", "ADDRESS", &[]),
         ];
         for (text, entity, want) in cases {
-            let of = |spans: Vec<super::Span>| -> Vec<String> {
-                let mut v: Vec<String> = spans
-                    .into_iter()
-                    .filter(|s| &*s.entity == entity)
-                    .map(|s| text[s.start..s.end].to_string())
-                    .collect();
-                v.sort();
-                v.dedup();
-                v
-            };
-            let mut want: Vec<String> = want.iter().map(|w| w.to_string()).collect();
-            want.sort();
-            assert_eq!(of(rs.find(text)), want, "{text}");
-            assert_eq!(of(rs.find_reference(text)), want, "{text} (reference)");
+            assert_finds(text, entity, want);
         }
     }
 
@@ -4558,7 +4564,6 @@ mod equivalence {
     /// that is nothing without them is dropped.
     #[test]
     fn leading_sentence_words_are_trimmed_from_organisations() {
-        let rs = rules();
         let cases: [(&str, &[&str]); 6] = [
             ("The Court notes that the applicant complained.", &[]),
             ("The Council held a vote.", &[]),
@@ -4575,18 +4580,7 @@ mod equivalence {
             ),
         ];
         for (text, want) in cases {
-            let orgs = |spans: Vec<super::Span>| -> Vec<String> {
-                let mut v: Vec<String> = spans
-                    .into_iter()
-                    .filter(|s| &*s.entity == "ORG")
-                    .map(|s| text[s.start..s.end].to_string())
-                    .collect();
-                v.sort();
-                v.dedup();
-                v
-            };
-            assert_eq!(orgs(rs.find(text)), want, "{text}");
-            assert_eq!(orgs(rs.find_reference(text)), want, "{text} (reference)");
+            assert_finds(text, "ORG", want);
         }
     }
 
