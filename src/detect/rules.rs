@@ -1902,7 +1902,7 @@ impl RuleSet {
                 if let Some(score) = rule.judge(text, start, end, &text[n], &hits, None) {
                     out.push(Span {
                         start,
-                        end: v.end,
+                        end,
                         entity: rule.entity,
                         score,
                         detector: rule.detector,
@@ -2063,7 +2063,6 @@ impl Rule {
         re.is_match(hay)
     }
 
-    /// Decide whether a regex match is a span, and its score.
     /// The match `start..end` without whitespace at its ends (a span that
     /// ended on a space glued its surrogate to the next word) and without
     /// its `trim_leading` words; None when nothing is left, or what is
@@ -2116,6 +2115,7 @@ impl Rule {
             .then_some(s)
     }
 
+    /// Decide whether a regex match is a span, and its score.
     fn judge(
         &self,
         text: &str,
