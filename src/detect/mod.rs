@@ -256,36 +256,25 @@ impl Candidates {
 /// spans are trimmed as they are judged (`Rule::trim`), the deny list's
 /// entries when loaded, and word-list spans are words.
 fn trim_spans(text: &str, spans: &mut Vec<Span>) {
-    let b = text.as_bytes();
-    // Whether no whitespace character starts at `i` / ends before `i`,
-    // from a byte or three: the non-ASCII ones (U+0085, U+00A0, U+1680,
-    // U+2000..U+205F, U+3000) open with C2, E1, E2 or E3.
-    let head_ok = |i: usize| match b[i] {
-        c @ 0..0x80 => !c.is_ascii_whitespace() && c != 0x0b,
-        0xc2 | 0xe1..=0xe3 => false,
-        _ => true,
-    };
-    let tail_ok = |i: usize| match b[i - 1] {
-        c @ 0..0x80 => !c.is_ascii_whitespace() && c != 0x0b,
-        _ => !(i >= 2 && b[i - 2] == 0xc2 || i >= 3 && (0xe1..=0xe3).contains(&b[i - 3])),
-    };
-    if spans
-        .iter()
-        .all(|s| !s.is_empty() && head_ok(s.start) && tail_ok(s.end))
-    {
-        return;
-    }
-    spans.retain_mut(|s| {
-        let inner = &text[s.start..s.end];
-        let head = inner.len() - inner.trim_start().len();
-        let tail = inner.len() - inner.trim_end().len();
-        if head == inner.len() {
-            return false;
+    spans.retain_mut(|s| match trim_ws(text, s.start, s.end) {
+        Some((start, end)) => {
+            (s.start, s.end) = (start, end);
+            true
         }
-        s.start += head;
-        s.end -= tail;
-        true
+        None => false,
     });
+}
+
+/// `start..end` of `text` without whitespace at either end; None when
+/// nothing else is there.
+pub(crate) fn trim_ws(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
+    let inner = &text[start..end];
+    let t = inner.trim_start();
+    if t.is_empty() {
+        return None;
+    }
+    let s = start + (inner.len() - t.len());
+    Some((s, s + t.trim_end().len()))
 }
 
 /// True when `start..end` is not glued to a letter or digit on either side.

@@ -2075,13 +2075,7 @@ impl Rule {
         let (start, end) = if start < end && plain(b[start]) && plain(b[end - 1]) {
             (start, end)
         } else {
-            let inner = &text[start..end];
-            let t = inner.trim_start();
-            if t.is_empty() {
-                return None;
-            }
-            let s = start + (inner.len() - t.len());
-            (s, s + t.trim_end().len())
+            super::trim_ws(text, start, end)?
         };
         if self.trim_leading.is_empty() {
             return Some((start, end));
