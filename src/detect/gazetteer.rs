@@ -675,11 +675,14 @@ pub struct GazetteerSources<'a> {
 /// alone would call the date a person, and the merge would widen that
 /// person over the whole date.
 fn month_in_date(text: &str, start: usize, end: usize) -> bool {
-    if !month_lead(&text.as_bytes()[start..end])
-        || crate::months::parse(&text[start..end]).is_none()
-    {
-        return false;
-    }
+    month_lead(&text.as_bytes()[start..end])
+        && crate::months::parse(&text[start..end]).is_some()
+        && in_date(text, start, end)
+}
+
+/// Whether the word `text[start..end]`, a month, stands in a date (see
+/// [`month_in_date`]).
+fn in_date(text: &str, start: usize, end: usize) -> bool {
     let before = text[..start].trim_end_matches([' ', '\u{a0}']);
     let spaced = before.len() < start;
     if spaced && before.ends_with(|c: char| c.is_ascii_digit()) {
@@ -713,11 +716,11 @@ fn month_not_name(text: &str, start: usize, end: usize) -> bool {
 
 #[inline(never)]
 fn month_not_name_slow(text: &str, start: usize, end: usize) -> bool {
-    if month_in_date(text, start, end) {
-        return true;
-    }
     if crate::months::parse(&text[start..end]).is_none() {
         return false;
+    }
+    if in_date(text, start, end) {
+        return true;
     }
     let before = text[..start].trim_end_matches([' ', '\u{a0}']);
     if before.len() == start {
@@ -2146,15 +2149,18 @@ impl Gazetteers {
             // "In April 1995", "by March": a month that ends the run is a
             // date's, not a name's (the run is "In April", which no check
             // of the whole run sees as a month). Left out of the run.
-            if month_not_name(text, toks[j].start, toks[j].end) {
-                let end_tok = j;
-                while j > i && month_not_name(text, toks[j].start, toks[j].end) {
-                    j -= 1;
+            // Each word looked at once; nearly every run stops at its last.
+            let (end_tok, mut months_only) = (j, false);
+            while month_not_name(text, toks[j].start, toks[j].end) {
+                if j == i {
+                    months_only = true;
+                    break;
                 }
-                if j == i && month_not_name(text, toks[i].start, toks[i].end) {
-                    i = end_tok + 1;
-                    continue;
-                }
+                j -= 1;
+            }
+            if months_only {
+                i = end_tok + 1;
+                continue;
             }
             let run = &toks[i..=j];
             // An organisation or street word in the run: not a person.
