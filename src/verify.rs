@@ -1627,15 +1627,6 @@ const STOP: &[&str] = &[
     "such", "s", "t", "d", "ll", "re", "ve", "m", "o", "x", "get", "got", "let", "yes", "oh",
 ];
 
-/// A stop word: `STOP` holds it. One hash and compare, built once: the
-/// linear search compared each word with a hundred others, and a binary
-/// search still made seven string comparisons.
-fn is_stop(w: &str) -> bool {
-    static SET: std::sync::LazyLock<HashSet<&'static str>> =
-        std::sync::LazyLock::new(|| STOP.iter().copied().collect());
-    SET.contains(w)
-}
-
 const NEGATIONS: &[&str] = &[
     "not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "nowhere", "without",
 ];
@@ -1691,7 +1682,50 @@ fn stem(w: &str) -> String {
     w.to_string()
 }
 
+/// What a short word of a profile is: the three lists [`Profile::of`]
+/// looks words up in, in its order of precedence.
+#[derive(Clone, Copy)]
+enum WordKind {
+    Negation,
+    Number(&'static str),
+    Stop,
+}
+
+/// [`NEGATIONS`], [`NUMBER_WORDS`] and [`STOP`] in one map, a word of
+/// two lists taking the first's kind. One hash per word: the three
+/// searches (two linear, one hashed) were a tenth of a profile.
+fn word_kind(w: &str) -> Option<WordKind> {
+    static MAP: std::sync::LazyLock<HashMap<&'static str, WordKind>> =
+        std::sync::LazyLock::new(|| {
+            let mut m = HashMap::new();
+            for w in NEGATIONS {
+                m.entry(*w).or_insert(WordKind::Negation);
+            }
+            for (w, d) in NUMBER_WORDS {
+                m.entry(*w).or_insert(WordKind::Number(d));
+            }
+            for w in STOP {
+                m.entry(*w).or_insert(WordKind::Stop);
+            }
+            m
+        });
+    MAP.get(w).copied()
+}
+
+/// Whether the character at byte `i` of `s` (a char boundary) is
+/// alphabetic; false at the end.
+fn alphabetic_at(s: &str, i: usize) -> bool {
+    match s.as_bytes().get(i) {
+        Some(b) if b.is_ascii() => b.is_ascii_alphabetic(),
+        Some(_) => s[i..].chars().next().is_some_and(char::is_alphabetic),
+        None => false,
+    }
+}
+
 impl Profile {
+    /// Byte by byte where the text is ASCII (most of it: the text is
+    /// folded, lower case), a character at a time elsewhere; the same
+    /// profile as reading every character (a test holds the two equal).
     fn of(text: &str) -> Self {
         let f = Folded::text_of(text);
         let mut content = Vec::new();
@@ -1699,19 +1733,19 @@ impl Profile {
         let mut negations = 0;
         let b = f.as_bytes();
         let mut i = 0;
-        while i < f.len() {
-            let c = f[i..].chars().next().unwrap_or(' ');
-            if c.is_ascii_digit() {
+        while i < b.len() {
+            let x = b[i];
+            if x.is_ascii_digit() {
                 // 1,200.50 -> "1200.50"; 3.5 -> "3.5".
                 let mut j = i;
                 let mut num = String::new();
-                while j < f.len() {
+                while j < b.len() {
                     let d = b[j];
                     if d.is_ascii_digit() {
                         num.push(d as char);
                         j += 1;
                     } else if (d == b'.' || d == b',')
-                        && j + 1 < f.len()
+                        && j + 1 < b.len()
                         && b[j + 1].is_ascii_digit()
                     {
                         if d == b'.' {
@@ -1726,59 +1760,71 @@ impl Profile {
                 i = j;
                 continue;
             }
-            if matches!(c, '$' | '€' | '£' | '¥' | '%') {
-                numbers.push(c.to_string());
-                i += c.len_utf8();
+            let (alpha, len) = if x.is_ascii() {
+                if matches!(x, b'$' | b'%') {
+                    numbers.push(char::from(x).to_string());
+                    i += 1;
+                    continue;
+                }
+                (x.is_ascii_alphabetic(), 1)
+            } else {
+                let c = f[i..].chars().next().unwrap_or(' ');
+                if matches!(c, '€' | '£' | '¥') {
+                    numbers.push(c.to_string());
+                    i += c.len_utf8();
+                    continue;
+                }
+                (c.is_alphabetic(), c.len_utf8())
+            };
+            if !alpha {
+                i += len;
                 continue;
             }
-            if c.is_alphabetic() {
-                let mut j = i;
-                for (k, ch) in f[i..].char_indices() {
-                    if ch.is_alphabetic()
-                        || (ch == '\'' && f[i + k + 1..].starts_with(|x: char| x.is_alphabetic()))
-                    {
-                        j = i + k + ch.len_utf8();
-                    } else {
-                        break;
+            // The word: letters, and apostrophes followed by a letter.
+            let mut j = i + len;
+            while j < b.len() {
+                let y = b[j];
+                if y.is_ascii_alphabetic() || y == b'\'' && alphabetic_at(&f, j + 1) {
+                    j += 1;
+                } else if !y.is_ascii() && alphabetic_at(&f, j) {
+                    j += f[j..].chars().next().map_or(1, char::len_utf8);
+                } else {
+                    break;
+                }
+            }
+            let w = &f[i..j];
+            i = j;
+            let (w, neg) = if let Some(base) = w.strip_suffix("n't") {
+                (
+                    match base {
+                        "ca" => "can",
+                        "wo" => "will",
+                        "sha" => "shall",
+                        b => b,
+                    },
+                    true,
+                )
+            } else if w == "cannot" {
+                ("can", true)
+            } else {
+                (w, false)
+            };
+            if neg {
+                negations += 1;
+            }
+            let w = w.split('\'').next().unwrap_or(w);
+            // The three lists hold words of up to 9 bytes ("seventeen"):
+            // longer words, most content words, skip the lookup.
+            match (w.len() <= 9).then(|| word_kind(w)).flatten() {
+                Some(WordKind::Negation) => negations += 1,
+                Some(WordKind::Number(d)) => numbers.push(d.to_string()),
+                Some(WordKind::Stop) => {}
+                None => {
+                    if w.len() >= 2 && (w.is_ascii() || w.chars().count() >= 2) {
+                        content.push(stem(w));
                     }
                 }
-                let w = &f[i..j];
-                i = j;
-                let (w, neg) = if let Some(base) = w.strip_suffix("n't") {
-                    (
-                        match base {
-                            "ca" => "can",
-                            "wo" => "will",
-                            "sha" => "shall",
-                            b => b,
-                        },
-                        true,
-                    )
-                } else if w == "cannot" {
-                    ("can", true)
-                } else {
-                    (w, false)
-                };
-                if neg {
-                    negations += 1;
-                }
-                let w = w.split('\'').next().unwrap_or(w);
-                // The three lists hold words of up to 9 bytes ("seventeen"):
-                // longer words, most content words, skip the searches.
-                let short = w.len() <= 9;
-                if short && NEGATIONS.contains(&w) {
-                    negations += 1;
-                } else if let Some((_, d)) = short
-                    .then(|| NUMBER_WORDS.iter().find(|(n, _)| *n == w))
-                    .flatten()
-                {
-                    numbers.push(d.to_string());
-                } else if w.chars().count() >= 2 && !(short && is_stop(w)) {
-                    content.push(stem(w));
-                }
-                continue;
             }
-            i += c.len_utf8();
         }
         Self {
             content,
@@ -2057,6 +2103,177 @@ mod tests {
         }
     }
 
+    /// The character-by-character profile `Profile::of` must equal.
+    fn profile_reference(text: &str) -> (Vec<String>, Vec<String>, usize) {
+        let f = Folded::text_of(text);
+        let mut content = Vec::new();
+        let mut numbers = Vec::new();
+        let mut negations = 0;
+        let b = f.as_bytes();
+        let mut i = 0;
+        while i < f.len() {
+            let c = f[i..].chars().next().unwrap_or(' ');
+            if c.is_ascii_digit() {
+                // 1,200.50 -> "1200.50"; 3.5 -> "3.5".
+                let mut j = i;
+                let mut num = String::new();
+                while j < f.len() {
+                    let d = b[j];
+                    if d.is_ascii_digit() {
+                        num.push(d as char);
+                        j += 1;
+                    } else if (d == b'.' || d == b',')
+                        && j + 1 < f.len()
+                        && b[j + 1].is_ascii_digit()
+                    {
+                        if d == b'.' {
+                            num.push('.');
+                        }
+                        j += 1;
+                    } else {
+                        break;
+                    }
+                }
+                numbers.push(num);
+                i = j;
+                continue;
+            }
+            if matches!(c, '$' | '€' | '£' | '¥' | '%') {
+                numbers.push(c.to_string());
+                i += c.len_utf8();
+                continue;
+            }
+            if c.is_alphabetic() {
+                let mut j = i;
+                for (k, ch) in f[i..].char_indices() {
+                    if ch.is_alphabetic()
+                        || (ch == '\'' && f[i + k + 1..].starts_with(|x: char| x.is_alphabetic()))
+                    {
+                        j = i + k + ch.len_utf8();
+                    } else {
+                        break;
+                    }
+                }
+                let w = &f[i..j];
+                i = j;
+                let (w, neg) = if let Some(base) = w.strip_suffix("n't") {
+                    (
+                        match base {
+                            "ca" => "can",
+                            "wo" => "will",
+                            "sha" => "shall",
+                            b => b,
+                        },
+                        true,
+                    )
+                } else if w == "cannot" {
+                    ("can", true)
+                } else {
+                    (w, false)
+                };
+                if neg {
+                    negations += 1;
+                }
+                let w = w.split('\'').next().unwrap_or(w);
+                // The three lists hold words of up to 9 bytes ("seventeen"):
+                // longer words, most content words, skip the searches.
+                let short = w.len() <= 9;
+                if short && NEGATIONS.contains(&w) {
+                    negations += 1;
+                } else if let Some((_, d)) = short
+                    .then(|| NUMBER_WORDS.iter().find(|(n, _)| *n == w))
+                    .flatten()
+                {
+                    numbers.push(d.to_string());
+                } else if w.chars().count() >= 2 && !(short && STOP.contains(&w)) {
+                    content.push(stem(w));
+                }
+                continue;
+            }
+            i += c.len_utf8();
+        }
+        (content, numbers, negations)
+    }
+
+    /// Pieces of text for the profile proptest: contractions, apostrophes,
+    /// list words, numbers with separators, currency signs, non-ASCII
+    /// letters, digits and capitals that fold or lower-case to more bytes.
+    const PROFILE_PIECES: &[&str] = &[
+        "don't",
+        "Can't",
+        "WON'T",
+        "cannot",
+        "o'neil",
+        "' ",
+        "'x",
+        "n't",
+        "seventeen",
+        "Never",
+        "the",
+        "a",
+        "answering",
+        "classes",
+        "1,200.50",
+        "3.5.",
+        "12,",
+        "$",
+        "€5",
+        "%",
+        "¥",
+        "£",
+        "Ölander",
+        "żółw",
+        "ж",
+        "жук",
+        "中文",
+        "é",
+        "\u{2019}s",
+        "ｔｗｏ",
+        "٣",
+        "x",
+        " ",
+        "\n",
+        "-",
+        "[X]",
+        "ǅ",
+        "ßig",
+        "İstanbul",
+    ];
+
+    fn profile_text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(PROFILE_PIECES), 0..24)
+            .prop_map(|v| v.concat())
+    }
+
+    proptest::proptest! {
+        /// The byte-wise profile equals the character-by-character one.
+        #[test]
+        fn profile_equals_the_char_by_char_reference(text in profile_text()) {
+            let p = Profile::of(&text);
+            proptest::prop_assert_eq!((p.content, p.numbers, p.negations), profile_reference(&text));
+        }
+    }
+
+    #[test]
+    fn profile_examples_equal_the_reference() {
+        for text in [
+            "I don't know; it can't be 1,200.50 $ or 3.5% — never, seventeen Answering classes.",
+            "O\u{2019}Neil won't go to Żółw Street in İstanbul (ｔｗｏ times) жук 中文 ǅemal",
+            "",
+            "a",
+            "'",
+            "n't",
+            "x'y'z 12,3,4.5.6",
+        ] {
+            let p = Profile::of(text);
+            assert_eq!(
+                (p.content, p.numbers, p.negations),
+                profile_reference(text),
+                "{text:?}"
+            );
+        }
+    }
+
     /// The sorted index folds every character as the table scanned in
     /// order does: each table character, its capital, and characters in
     /// no set (which lower-case instead).
@@ -2090,8 +2307,23 @@ mod tests {
             .chain(NUMBER_WORDS.iter().map(|(w, _)| w));
         for w in all {
             assert!(w.len() <= 9, "{w}");
-            assert_eq!(is_stop(w), STOP.contains(w), "{w}");
+            // One map, the lists' precedence: negation, number, stop.
+            let want = if NEGATIONS.contains(w) {
+                "negation"
+            } else if let Some((_, d)) = NUMBER_WORDS.iter().find(|(n, _)| n == w) {
+                d
+            } else {
+                "stop"
+            };
+            let got = match word_kind(w) {
+                Some(WordKind::Negation) => "negation",
+                Some(WordKind::Number(d)) => d,
+                Some(WordKind::Stop) => "stop",
+                None => "none",
+            };
+            assert_eq!(got, want, "{w}");
         }
+        assert!(word_kind("answer").is_none());
     }
 
     #[test]
