@@ -1079,11 +1079,8 @@ impl<'a> Indexes<'a> {
         }
         // Values.
         let (values, needles) = slots(preps.iter().map(|p| Some(p.v()).filter(|v| !v.is_empty())));
-        let hits = index::hits_all(&cx.vis.text, &needles);
-        let outside = index::hits_all(cx.orig_out, &needles)
-            .into_iter()
-            .map(|h| h.count)
-            .collect();
+        let [hits, outside] = index::hits_all_in([&cx.vis.text, cx.orig_out], &needles);
+        let outside = outside.into_iter().map(|h| h.count).collect();
         // Digits: runs holding them, and runs one digit off long ones.
         let (digits, dneedles) = slots(
             preps
