@@ -1347,9 +1347,23 @@ fn digit_runs(s: &str) -> Vec<(Range<usize>, String)> {
     let mut out = Vec::new();
     let mut cur: Option<(usize, usize, String)> = None;
     let mut pending_sep = 0usize;
-    for (i, c) in s.char_indices() {
-        let d = fold_digit(c);
-        if let Some(d) = d {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if cur.is_none() {
+            // Outside a run only a digit matters (any other character
+            // leaves the state as it is): skip to the next ASCII digit or
+            // non-ASCII character (a fullwidth digit), not char by char.
+            match bytes[i..]
+                .iter()
+                .position(|b| b.is_ascii_digit() || !b.is_ascii())
+            {
+                Some(k) => i += k,
+                None => break,
+            }
+        }
+        let c = s[i..].chars().next().unwrap_or(' ');
+        if let Some(d) = fold_digit(c) {
             match &mut cur {
                 Some((_, end, digits)) => {
                     digits.push(d);
@@ -1374,6 +1388,7 @@ fn digit_runs(s: &str) -> Vec<(Range<usize>, String)> {
             }
             pending_sep = 0;
         }
+        i += c.len_utf8();
     }
     if let Some((s0, e0, digits)) = cur {
         out.push((s0..e0, digits));
@@ -2220,6 +2235,45 @@ mod tests {
         out
     }
 
+    /// The character-by-character `digit_runs` the skipping one must equal.
+    fn digit_runs_reference(s: &str) -> Vec<(Range<usize>, String)> {
+        let mut out = Vec::new();
+        let mut cur: Option<(usize, usize, String)> = None;
+        let mut pending_sep = 0usize;
+        for (i, c) in s.char_indices() {
+            let d = fold_digit(c);
+            if let Some(d) = d {
+                match &mut cur {
+                    Some((_, end, digits)) => {
+                        digits.push(d);
+                        *end = i + c.len_utf8();
+                    }
+                    None => cur = Some((i, i + c.len_utf8(), d.to_string())),
+                }
+                pending_sep = 0;
+            } else if cur.is_some()
+                && matches!(
+                    c,
+                    ' ' | '-' | '.' | '/' | '(' | ')' | '\u{2010}'..='\u{2015}'
+                )
+                && pending_sep < 2
+            {
+                pending_sep += 1;
+            } else if c == '(' {
+                pending_sep = 0;
+            } else {
+                if let Some((s0, e0, digits)) = cur.take() {
+                    out.push((s0..e0, digits));
+                }
+                pending_sep = 0;
+            }
+        }
+        if let Some((s0, e0, digits)) = cur {
+            out.push((s0..e0, digits));
+        }
+        out
+    }
+
     /// Pieces of text for the profile proptest: contractions, apostrophes,
     /// list words, numbers with separators, currency signs, non-ASCII
     /// letters, digits and capitals that fold or lower-case to more bytes.
@@ -2263,6 +2317,15 @@ mod tests {
         "ǅ",
         "ßig",
         "İstanbul",
+        "(88) ",
+        "684-334",
+        "５５５",
+        "/",
+        ")",
+        "\u{2013}",
+        "..",
+        "( ",
+        "7",
     ];
 
     fn profile_text() -> impl Strategy<Value = String> {
@@ -2284,6 +2347,12 @@ mod tests {
         #[test]
         fn word_spans_equal_the_char_by_char_reference(text in profile_text()) {
             proptest::prop_assert_eq!(word_spans(&text), word_spans_reference(&text));
+        }
+
+        /// Skipping to digits finds the runs reading every character finds.
+        #[test]
+        fn digit_runs_equal_the_char_by_char_reference(text in profile_text()) {
+            proptest::prop_assert_eq!(digit_runs(&text), digit_runs_reference(&text));
         }
     }
 
