@@ -399,8 +399,9 @@ impl Verifier {
         let m_rw = masked(s.rewrite, masked_out);
         let a = Profile::of(&m_orig);
         let b = Profile::of(&m_rw);
-        scores.content_recall = round4(bag_recall(&a.content, &b.content));
-        let (dropped, added) = runs(&a.content, &b.content);
+        let (a_words, b_words) = (a.words(), b.words());
+        scores.content_recall = round4(bag_recall(&a_words, &b_words));
+        let (dropped, added) = runs(&a_words, &b_words);
         scores.dropped_run = dropped;
         scores.added_run = added;
         let (missing, extra) = bag_diff(&a.numbers, &b.numbers);
@@ -1631,8 +1632,11 @@ fn fold_index() -> &'static [(char, char)] {
 
 /// The words of a masked text that carry meaning.
 struct Profile {
-    /// Content words (stemmed), in order.
-    content: Vec<String>,
+    /// The folded text the content words are ranges of.
+    text: String,
+    /// Content words (stemmed: a stem is a prefix of its word), in order,
+    /// as ranges of `text`: a string each was an allocation per word.
+    content: Vec<Range<usize>>,
     /// Numbers (digits, decimal point; words as digits) and currency or
     /// percent signs.
     numbers: Vec<String>,
@@ -1689,7 +1693,7 @@ const NUMBER_WORDS: &[(&str, &str)] = &[
 ];
 
 /// A crude stemmer: enough that "answering" meets "answer" in a paraphrase.
-fn stem(w: &str) -> String {
+fn stem(w: &str) -> &str {
     for (suf, min) in [
         ("ing", 6),
         ("ies", 5),
@@ -1699,10 +1703,10 @@ fn stem(w: &str) -> String {
         ("s", 4),
     ] {
         if w.len() >= min && w.ends_with(suf) && !(suf == "s" && w.ends_with("ss")) {
-            return w[..w.len() - suf.len()].to_string();
+            return &w[..w.len() - suf.len()];
         }
     }
-    w.to_string()
+    w
 }
 
 /// What a short word of a profile is: the three lists [`Profile::of`]
@@ -1816,6 +1820,7 @@ impl Profile {
                 }
             }
             let w = &f[i..j];
+            let word_start = i;
             i = j;
             let (w, neg) = if let Some(base) = w.strip_suffix("n't") {
                 (
@@ -1844,16 +1849,27 @@ impl Profile {
                 Some(WordKind::Stop) => {}
                 None => {
                     if w.len() >= 2 && (w.is_ascii() || w.chars().count() >= 2) {
-                        content.push(stem(w));
+                        // A prefix of the word read: the n't forms that
+                        // are not ("won't" as "will", "shan't" as "shall")
+                        // are stop words, never content.
+                        let end = word_start + stem(w).len();
+                        debug_assert!(f[word_start..end] == *stem(w));
+                        content.push(word_start..end);
                     }
                 }
             }
         }
         Self {
+            text: f,
             content,
             numbers,
             negations,
         }
+    }
+
+    /// The content words, in order.
+    fn words(&self) -> Vec<&str> {
+        self.content.iter().map(|r| &self.text[r.clone()]).collect()
     }
 }
 
@@ -1861,9 +1877,9 @@ impl Profile {
 /// often as it stands in both. Two sorted lists walked side by side: the
 /// lists are a record's words, and a hash map of each (SipHash, an entry
 /// per word) cost more than the rest of the signal check.
-fn common(a: &[String], b: &[String]) -> usize {
-    fn sorted(v: &[String]) -> Vec<&str> {
-        let mut r: Vec<&str> = v.iter().map(String::as_str).collect();
+fn common<S: AsRef<str>>(a: &[S], b: &[S]) -> usize {
+    fn sorted<S: AsRef<str>>(v: &[S]) -> Vec<&str> {
+        let mut r: Vec<&str> = v.iter().map(AsRef::as_ref).collect();
         r.sort_unstable();
         r
     }
@@ -1884,7 +1900,7 @@ fn common(a: &[String], b: &[String]) -> usize {
 }
 
 /// Multiset recall of `a` in `b`.
-fn bag_recall(a: &[String], b: &[String]) -> f32 {
+fn bag_recall<S: AsRef<str>>(a: &[S], b: &[S]) -> f32 {
     if a.is_empty() {
         return 1.0;
     }
@@ -1892,7 +1908,7 @@ fn bag_recall(a: &[String], b: &[String]) -> f32 {
 }
 
 /// (missing from b, extra in b) as multisets.
-fn bag_diff(a: &[String], b: &[String]) -> (usize, usize) {
+fn bag_diff<S: AsRef<str>>(a: &[S], b: &[S]) -> (usize, usize) {
     let n = common(a, b);
     (a.len() - n, b.len() - n)
 }
@@ -1908,7 +1924,7 @@ const MAX_ALIGN_CELLS: usize = 4_000_000;
 /// are missing. A gap counts as a deletion (a dropped clause) only when the
 /// rewrite puts less than half as many words in its place: a paraphrase
 /// replaces words, a dropped clause leaves nothing. Insertions likewise.
-fn runs(a: &[String], b: &[String]) -> (usize, usize) {
+fn runs<'a>(a: &[&'a str], b: &[&'a str]) -> (usize, usize) {
     let pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let suf = a[pre..]
         .iter()
@@ -1932,17 +1948,17 @@ fn runs(a: &[String], b: &[String]) -> (usize, usize) {
         ma[i] = true;
         mb[j] = true;
     }
-    let spare = |x: &[String], mx: &[bool]| {
-        let mut m: HashMap<String, usize> = HashMap::new();
+    let spare = |x: &[&'a str], mx: &[bool]| {
+        let mut m: HashMap<&'a str, usize> = HashMap::new();
         for (w, f) in x.iter().zip(mx) {
             if !f {
-                *m.entry(w.clone()).or_insert(0) += 1;
+                *m.entry(*w).or_insert(0) += 1;
             }
         }
         m
     };
     let (mut spare_a, mut spare_b) = (spare(am, &ma), spare(bm, &mb));
-    let missing = |gap: &[String], other: &mut HashMap<String, usize>| {
+    let missing = |gap: &[&'a str], other: &mut HashMap<&'a str, usize>| {
         gap.iter()
             .filter(|w| match other.get_mut(*w) {
                 Some(n) if *n > 0 => {
@@ -1974,14 +1990,14 @@ fn runs(a: &[String], b: &[String]) -> (usize, usize) {
 }
 
 /// Index pairs a longest common subsequence of `a` and `b` aligns.
-fn lcs_pairs(a: &[String], b: &[String]) -> Vec<(usize, usize)> {
+fn lcs_pairs(a: &[&str], b: &[&str]) -> Vec<(usize, usize)> {
     let mut ids: HashMap<&str, u32> = HashMap::new();
     let mut ai = Vec::with_capacity(a.len());
     let mut bi = Vec::with_capacity(b.len());
     for (src, dst) in [(a, &mut ai), (b, &mut bi)] {
         for w in src {
             let n = ids.len() as u32;
-            dst.push(*ids.entry(w.as_str()).or_insert(n));
+            dst.push(*ids.entry(*w).or_insert(n));
         }
     }
     let (n, m) = (ai.len(), bi.len());
@@ -2209,7 +2225,7 @@ mod tests {
                 {
                     numbers.push(d.to_string());
                 } else if w.chars().count() >= 2 && !(short && STOP.contains(&w)) {
-                    content.push(stem(w));
+                    content.push(stem(w).to_string());
                 }
                 continue;
             }
@@ -2338,7 +2354,8 @@ mod tests {
         #[test]
         fn profile_equals_the_char_by_char_reference(text in profile_text()) {
             let p = Profile::of(&text);
-            proptest::prop_assert_eq!((p.content, p.numbers, p.negations), profile_reference(&text));
+            let words: Vec<String> = p.words().into_iter().map(String::from).collect();
+            proptest::prop_assert_eq!((words, p.numbers, p.negations), profile_reference(&text));
         }
     }
 
@@ -2368,8 +2385,9 @@ mod tests {
             "x'y'z 12,3,4.5.6",
         ] {
             let p = Profile::of(text);
+            let words: Vec<String> = p.words().into_iter().map(String::from).collect();
             assert_eq!(
-                (p.content, p.numbers, p.negations),
+                (words, p.numbers, p.negations),
                 profile_reference(text),
                 "{text:?}"
             );
@@ -2670,7 +2688,7 @@ mod tests {
             }
             let _ = digit_runs(&a);
             let (pa, pb) = (Profile::of(&a), Profile::of(&b));
-            let _ = runs(&pa.content, &pb.content);
+            let _ = runs(&pa.words(), &pb.words());
             let _ = find_bounded(&a, &y);
         }
     }
@@ -2872,17 +2890,21 @@ mod tests {
         let pr = Profile::of("I can't pay 1,200 dollars, won't pay three, and never 5%.");
         assert_eq!(pr.negations, 3);
         assert_eq!(pr.numbers, vec!["1200", "3", "5", "%"]);
-        assert!(pr.content.contains(&"pay".to_string()));
+        assert!(pr.words().contains(&"pay"));
     }
 
     #[test]
     fn deletions_differ_from_replacements() {
-        let w = |s: &str| Profile::of(s).content;
-        let a =
-            w("the court examined the witnesses and rejected the appeal after long deliberation");
-        let replaced =
-            w("the court heard the witnesses and dismissed the appeal following lengthy debate");
-        let deleted = w("the court examined the witnesses");
+        let (a, replaced, deleted) = (
+            Profile::of(
+                "the court examined the witnesses and rejected the appeal after long deliberation",
+            ),
+            Profile::of(
+                "the court heard the witnesses and dismissed the appeal following lengthy debate",
+            ),
+            Profile::of("the court examined the witnesses"),
+        );
+        let (a, replaced, deleted) = (a.words(), replaced.words(), deleted.words());
         assert!(runs(&a, &replaced).0 <= 2, "{:?}", runs(&a, &replaced));
         assert!(runs(&a, &deleted).0 >= 3, "{:?}", runs(&a, &deleted));
     }
