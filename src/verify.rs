@@ -612,9 +612,25 @@ impl Verifier {
         // Where each visible word occurs: a word of an identifier is found
         // at a word boundary exactly where a visible word equals it (both
         // are maximal alphanumeric runs), without searching the text.
-        let mut vis_index: HashMap<&str, Vec<usize>> = HashMap::new();
+        // Each word's indexes, ascending, are a range of one list (a
+        // counting sort by word): a `Vec` per distinct word was a tenth of
+        // a short record's allocations.
+        let mut vis_index: HashMap<&str, Range<usize>> = HashMap::new();
+        for r in &vis_words {
+            vis_index.entry(&vis.text[r.clone()]).or_insert(0..0).end += 1;
+        }
+        let mut at = 0;
+        for r in vis_index.values_mut() {
+            let n = r.end;
+            *r = at..at;
+            at += n;
+        }
+        let mut occurrences = vec![0; vis_words.len()];
         for (i, r) in vis_words.iter().enumerate() {
-            vis_index.entry(&vis.text[r.clone()]).or_default().push(i);
+            if let Some(slot) = vis_index.get_mut(&vis.text[r.clone()]) {
+                occurrences[slot.end] = i;
+                slot.end += 1;
+            }
         }
         // Per visible word, once: its length in chars, whether it holds a
         // letter, and whether the original outside the identifiers has it.
@@ -640,6 +656,7 @@ impl Verifier {
             info: &vis_info,
             out_words: &out_words,
             index: &vis_index,
+            occurrences: &occurrences,
         };
         let preps: Vec<Prepared> = ids.iter().map(|sp| Prepared::new(original, sp)).collect();
         let look = indexed.then(|| Indexes::build(&cx, &preps, &self.cfg));
@@ -767,7 +784,9 @@ impl Verifier {
                 // Each word of a name identifies ("Strobel" alone); for
                 // other types only distinctive words count.
                 if entity == "PERSON" || (!t_weak && n >= 4) {
-                    let hits = vis_index.get(t).map_or(&[][..], Vec::as_slice);
+                    let hits = vis_index
+                        .get(t)
+                        .map_or(&[][..], |r| &occurrences[r.clone()]);
                     let limit = if t_weak {
                         out_words.get(t).copied().unwrap_or(0)
                     } else {
@@ -928,8 +947,10 @@ struct Visible<'a> {
     /// has it.
     info: &'a [(usize, bool, bool)],
     out_words: &'a HashMap<&'a str, usize>,
-    /// Word → its indexes in `words`.
-    index: &'a HashMap<&'a str, Vec<usize>>,
+    /// Word → where its indexes in `words` lie in `occurrences`.
+    index: &'a HashMap<&'a str, Range<usize>>,
+    /// Indexes in `words`, grouped by word, ascending within a word.
+    occurrences: &'a [usize],
 }
 
 impl Visible<'_> {
@@ -1201,7 +1222,8 @@ impl<'a> Indexes<'a> {
         }
         // Words for the fuzzy comparison, distinct, by length.
         let mut by_len: HashMap<usize, Vec<(&str, &[usize])>> = HashMap::new();
-        for (w, occ) in cx.index {
+        for (w, r) in cx.index {
+            let occ = &cx.occurrences[r.clone()];
             let (m, alpha, in_out) = cx.info[occ[0]];
             if m >= cfg.fuzzy_min_chars && alpha && !in_out {
                 by_len.entry(m).or_default().push((w, occ));
