@@ -74,7 +74,7 @@ fn main() -> Result<()> {
         }
     }
     let t0 = gdr::bench::thread_cpu();
-    let spans = scan_all(&p, &texts, n);
+    let spans = scan_all(&p, &texts, n, rewrite);
     let secs = gdr::bench::thread_cpu() - t0;
     eprintln!(
         "{} MB/s cpu, spans {spans}",
@@ -83,11 +83,11 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// The measured loop: `n` passes of scan (or rewrite) over `texts`.
+/// The measured loop: `n` passes of scan (or rewrite, `REWRITE=1`) over
+/// `texts`.
 #[inline(never)]
-fn scan_all(p: &Pipeline, texts: &[String], n: usize) -> usize {
+fn scan_all(p: &Pipeline, texts: &[String], n: usize, rewrite: bool) -> usize {
     let mut spans = 0;
-    let rewrite = std::env::var_os("REWRITE").is_some();
     let stage = std::env::var("STAGE").ok();
     // Scans go in batches, as `gdr scan` and `gdr bench` take JSONL
     // records (BATCH=1: one record at a time).

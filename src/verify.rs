@@ -1659,8 +1659,9 @@ fn fold_char(c: char) -> Fold {
         _ => {}
     }
     let lower = c.to_lowercase().next().unwrap_or(c);
-    match fold_index().binary_search_by_key(&lower, |&(from, _)| from) {
-        Ok(k) => Fold::Char(fold_index()[k].1),
+    let index = fold_index();
+    match index.binary_search_by_key(&lower, |&(from, _)| from) {
+        Ok(k) => Fold::Char(index[k].1),
         Err(_) => Fold::Lower,
     }
 }
@@ -1906,8 +1907,9 @@ impl Profile {
                         // A prefix of the word read: the n't forms that
                         // are not ("won't" as "will", "shan't" as "shall")
                         // are stop words, never content.
-                        let end = word_start + stem(w).len();
-                        debug_assert!(f[word_start..end] == *stem(w));
+                        let stemmed = stem(w);
+                        let end = word_start + stemmed.len();
+                        debug_assert!(f[word_start..end] == *stemmed);
                         content.push(word_start..end);
                     }
                 }
