@@ -1156,3 +1156,58 @@ fn rewrite_keeps_the_space_after_an_institution() {
     assert!(lines[0].ends_with(" in 1990."), "{out}");
     assert!(lines[1].ends_with(" on Monday."), "{out}");
 }
+
+/// What an identifier sits in survives its rewrite: a chat transcript's
+/// role label is no login ("user: can" lost its "can"), "employee ID"
+/// keeps its "ID" (the capitals "ID E" were taken for a name and merged
+/// into the number), and an address's ordinals and units stay ordinals and
+/// units ("3rd" became "3hendon", "4B" "4Aguinaldo").
+#[test]
+fn rewrite_keeps_labels_ordinals_and_units_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = "user: can you help me write to my landlord?\n\
+                 Kwame Mensah (employee ID E-20931) starts Monday.\n\
+                 He lives at 123 3rd Street, Apt 4B, Toronto ON M5H 2M9.\n\
+                 My username is jdoe_1987.\n";
+    let o = gdr(
+        dir.path(),
+        &["rewrite", "--format", "text", "--no-llm"],
+        Some(input.as_bytes()),
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0], "user: can you help me write to my landlord?",
+        "{out}"
+    );
+    assert!(lines[1].contains("(employee ID "), "{out}");
+    assert!(!lines[1].contains("E-20931"), "{out}");
+    for gone in ["Mensah", "123 3rd", "4B", "M5H 2M9", "jdoe_1987"] {
+        assert!(!out.contains(gone), "{gone} in {out}");
+    }
+    // "191 6th Street, Apt 7Y": an ordinal with its ending, a unit of a
+    // digit and a capital.
+    let addr = lines[2];
+    let words: Vec<&str> = addr.split_whitespace().collect();
+    let ordinal = words[4];
+    let n: u32 = ordinal
+        .trim_end_matches(char::is_alphabetic)
+        .parse()
+        .unwrap();
+    let want = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    assert!(ordinal.ends_with(want), "{addr}");
+    let unit = words[7].trim_end_matches(',');
+    assert!(
+        unit.len() == 2
+            && unit.as_bytes()[0].is_ascii_digit()
+            && unit.as_bytes()[1].is_ascii_uppercase(),
+        "{addr}"
+    );
+}

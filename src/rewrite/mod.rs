@@ -238,6 +238,17 @@ impl Rewriter<'_> {
             let lower = word.to_lowercase();
             if word.chars().all(|c| c.is_ascii_digit()) {
                 out.push_str(&self.surrogates.shape(word));
+            } else if let Some((digits, suffix)) = ordinal_parts(word) {
+                // "3rd Street", "21st Ave": a new number with its own
+                // ordinal ending, in the original's case.
+                let n = self.surrogates.shape(digits);
+                out.push_str(&n);
+                out.push_str(&apply_suffix_case(ordinal_suffix(&n), suffix));
+            } else if word.chars().any(|c| c.is_ascii_digit()) {
+                // A unit or house number with letters ("4B", "1200B",
+                // "B2"): letters for letters and digits for digits. As a
+                // name ("4" + surname) it read "4Aguinaldo".
+                out.push_str(&self.surrogates.shape(word));
             } else if KEEP_WORDS.contains(&lower.trim_end_matches('.')) {
                 out.push_str(word);
             } else if let Some(suf) = STREET_SUFFIXES
@@ -432,9 +443,136 @@ fn url_pseudonym(s: &Surrogates, value: &str) -> String {
     format!("{scheme}{host}{}", s.shape(path))
 }
 
+/// A number written as an ordinal ("3rd", "21ST"): its digits and its
+/// ending.
+fn ordinal_parts(word: &str) -> Option<(&str, &str)> {
+    let cut = word.find(|c: char| !c.is_ascii_digit())?;
+    let (digits, suffix) = word.split_at(cut);
+    let known = ["st", "nd", "rd", "th"];
+    (cut > 0 && known.iter().any(|k| suffix.eq_ignore_ascii_case(k))).then_some((digits, suffix))
+}
+
+/// The English ordinal ending of a number written in digits: 1st, 2nd,
+/// 3rd, 4th, 11th-13th, 21st...
+fn ordinal_suffix(digits: &str) -> &'static str {
+    let n: u32 = digits
+        .bytes()
+        .rev()
+        .take(2)
+        .enumerate()
+        .map(|(i, b)| u32::from(b - b'0') * 10u32.pow(i as u32))
+        .sum();
+    match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    }
+}
+
+/// `suffix` in the case of `like` ("TH" for "ST", "th" for "st").
+fn apply_suffix_case(suffix: &str, like: &str) -> String {
+    if like.bytes().all(|b| b.is_ascii_uppercase()) {
+        suffix.to_ascii_uppercase()
+    } else {
+        suffix.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The default pipeline's rewriter under a fixed key.
+    fn pipeline() -> &'static crate::pipeline::Pipeline {
+        static P: std::sync::OnceLock<crate::pipeline::Pipeline> = std::sync::OnceLock::new();
+        P.get_or_init(|| {
+            crate::pipeline::Pipeline::with_key(&crate::config::Config::default(), &[7u8; 32])
+                .unwrap()
+        })
+    }
+
+    fn words(value: &str) -> String {
+        let p = pipeline();
+        let rw = Rewriter {
+            surrogates: &p.surrogates,
+            gazetteers: &p.detector.gazetteers,
+            policy: &p.policy,
+        };
+        rw.words_pseudonym(value)
+    }
+
+    #[test]
+    fn ordinal_endings_follow_the_number() {
+        for (n, want) in [
+            ("1", "st"),
+            ("2", "nd"),
+            ("3", "rd"),
+            ("4", "th"),
+            ("11", "th"),
+            ("12", "th"),
+            ("13", "th"),
+            ("21", "st"),
+            ("102", "nd"),
+            ("111", "th"),
+            ("0", "th"),
+        ] {
+            assert_eq!(ordinal_suffix(n), want, "{n}");
+        }
+        assert_eq!(ordinal_parts("3rd"), Some(("3", "rd")));
+        assert_eq!(ordinal_parts("21ST"), Some(("21", "ST")));
+        assert_eq!(ordinal_parts("rd"), None);
+        assert_eq!(ordinal_parts("4B"), None);
+        assert_eq!(ordinal_parts("12"), None);
+    }
+
+    /// Words of an address that hold digits keep their shape: an ordinal
+    /// stays an ordinal with the right ending, a unit letters and digits.
+    /// As names they became "3hendon Street" and "Apt 4Aguinaldo".
+    #[test]
+    fn address_words_with_digits_keep_their_shape() {
+        for value in [
+            "123 3rd Street, Apt 4B",
+            "55 W 21st St Unit 12A",
+            "500 5TH AVE, Suite 1200B",
+            "Flat B2, 7 Rue de la Paix",
+            "3M Center",
+        ] {
+            let out = words(value);
+            let (a, b): (Vec<&str>, Vec<&str>) = (
+                value.split_whitespace().collect(),
+                out.split_whitespace().collect(),
+            );
+            assert_eq!(a.len(), b.len(), "{value:?} -> {out:?}");
+            for (x, y) in a.iter().zip(&b) {
+                let x = x.trim_end_matches(',');
+                let y = y.trim_end_matches(',');
+                if x.bytes().any(|c| c.is_ascii_digit()) {
+                    if let Some((_, suf)) = ordinal_parts(x) {
+                        let (d, s) = ordinal_parts(y).unwrap_or_else(|| panic!("{x} -> {y}"));
+                        assert_eq!(d.len(), x.len() - suf.len(), "{x} -> {y}");
+                        assert_eq!(s, apply_suffix_case(ordinal_suffix(d), suf), "{x} -> {y}");
+                    } else {
+                        let shape = |w: &str| -> Vec<u8> {
+                            w.bytes()
+                                .map(|c| match c {
+                                    b'0'..=b'9' => b'9',
+                                    b'a'..=b'z' => b'a',
+                                    b'A'..=b'Z' => b'A',
+                                    c => c,
+                                })
+                                .collect()
+                        };
+                        assert_eq!(shape(x), shape(y), "{x} -> {y}");
+                    }
+                    assert_ne!(x, y);
+                }
+            }
+        }
+        // Keyed: the same words, the same rewrite.
+        assert_eq!(words("123 3rd Street"), words("123 3rd Street"));
+    }
 
     #[test]
     fn titles_are_stripped() {
