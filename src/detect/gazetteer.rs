@@ -1304,6 +1304,30 @@ fn plain_ascii_word(bytes: &[u8], start: usize, class: u8) -> Option<Word> {
     })
 }
 
+/// A short word in capitals that no name list holds ("DOB", "PCP", "HPI",
+/// "MRN"): an abbreviation, not part of a name written in mixed case.
+/// Names in capitals ("JOHN", "LI") are in the lists; longer unknown words
+/// in capitals ("DUPONTEL") may be surnames written the French way.
+/// Degrees and generational suffixes are no such abbreviations: they
+/// belong to the name before them ("Sean Vizirov DVM").
+///
+/// The test of a token's fields inline (nearly every word fails it), the
+/// list out of line.
+#[inline(always)]
+fn is_acronym(text: &str, t: &Tok) -> bool {
+    t.all_caps && t.flags & (FIRST | LAST) == 0 && t.end - t.start <= 4 && !postnominal(text, t)
+}
+
+#[inline(never)]
+fn postnominal(text: &str, t: &Tok) -> bool {
+    const POSTNOMINALS: &[&str] = &[
+        "dds", "dvm", "dmd", "cpa", "mba", "mph", "llm", "rn", "np", "lpn", "esq", "phd", "md",
+        "jr", "sr", "ii", "iii", "iv",
+    ];
+    let word = text[t.start..t.end].trim_end_matches('.');
+    POSTNOMINALS.iter().any(|p| word.eq_ignore_ascii_case(p))
+}
+
 /// What `Gazetteers::rare_step` found.
 enum Step {
     /// A word, whether it starts with a capital, and its flags.
@@ -2118,11 +2142,25 @@ impl Gazetteers {
                 i += 1;
                 continue;
             }
+            // "PCP Dr. Nguyen", "HPI": an acronym opens no run of words
+            // written otherwise; the next word opens its own.
+            if is_acronym(text, &t)
+                && toks.get(i + 1).is_some_and(|n| {
+                    n.joined_prev && (n.cap || n.initial) && !n.all_caps && !taken[i + 1]
+                })
+            {
+                i += 1;
+                continue;
+            }
             // Grow a run of capitalised words (particles allowed inside).
             let mut j = i;
             while j + 1 < toks.len() {
                 let n = &toks[j + 1];
                 if !n.joined_prev || taken[j + 1] || j + 1 - i >= 4 {
+                    break;
+                }
+                // "Maria  DOB:": nor does one join a run written otherwise.
+                if is_acronym(text, n) && !toks[i..=j].iter().all(|t| t.all_caps) {
                     break;
                 }
                 if n.cap || n.initial {
@@ -2469,6 +2507,28 @@ mod tests {
             .filter(|s| &*s.entity == entity && s.score >= min)
             .map(|s| text[s.start..s.end].to_string())
             .collect()
+    }
+
+    /// A short word in capitals the lists do not know is an abbreviation:
+    /// it neither opens nor joins a name written in mixed case ("PCP
+    /// Dr. Nguyen", "Maria  DOB:"). Names written all in capitals, known
+    /// names in capitals and degrees after a name still join.
+    #[test]
+    fn abbreviations_are_no_part_of_a_name() {
+        for (text, want) in [
+            ("f/u with PCP Dr. Nguyen next week", vec!["Dr. Nguyen"]),
+            (
+                "Name: Gonzalez, Maria  DOB: 1962-07-19",
+                vec!["Gonzalez", "Maria"],
+            ),
+            ("Seen by HPI Maria Lopez.", vec!["Maria Lopez"]),
+            ("JOHN SMITH signed", vec!["JOHN SMITH"]),
+            ("Jean DUPONTEL signed", vec!["Jean DUPONTEL"]),
+            ("Sean Vizirov DVM called", vec!["Sean Vizirov DVM"]),
+            ("Ann Lee CPA called", vec!["Ann Lee CPA"]),
+        ] {
+            assert_eq!(found(text, "PERSON", 0.5), want, "{text}");
+        }
     }
 
     /// A month after a word that puts a time, or in a date, is no person

@@ -525,7 +525,12 @@ fn all_speaker_labels(text: &str, spans: &mut Vec<Span>, gaz: &Gazetteers, thres
         {
             continue;
         }
-        if !gaz.list_name(&text[start..end]) {
+        let word = &text[start..end];
+        // "HPI:", "PMH:", "ROS:": a clinical note's section heads. A short
+        // label in capitals is a name only if the lists know it ("JOHN:",
+        // as screenplays write speakers).
+        let acronym = word.len() <= 4 && word.bytes().all(|b| b.is_ascii_uppercase());
+        if !gaz.list_name(word) || acronym && !gaz.is_name(word) {
             continue;
         }
         found.push((k, listed_person(start, end, true)));
@@ -827,6 +832,17 @@ mod tests {
             speakers("Note: call back\nSubject: refund\nAt 10:30 see https://x.org").is_empty()
         );
         assert!(speakers("Will: yes\nhttps://example.org\nMay:").len() == 2);
+    }
+
+    /// A clinical note's section heads ("HPI:", "PMH:") open lines as
+    /// speakers do; short capitals the name lists do not know are no
+    /// speakers. Names in capitals, as screenplays write them, still are.
+    #[test]
+    fn section_heads_in_capitals_are_no_speakers() {
+        assert!(speakers("HPI: cough x3 days\nPMH: HTN\nA/P: CXR").is_empty());
+        assert_eq!(speakers("JOHN: hello\nMARY: hi there"), ["JOHN", "MARY"]);
+        // Longer unknown words in capitals may be surnames.
+        assert_eq!(speakers("KOWALCZYK: yes\nAgent: ok"), ["KOWALCZYK"]);
     }
 
     #[test]

@@ -797,7 +797,8 @@ mod tests {
                 "12 George St, Sydney NSW 2000, Australia",
                 vec![
                     ("ADDRESS", "12 George St"),
-                    ("LOCATION", "Sydney NSW"),
+                    // The state stays, as "Springfield, IL" keeps "IL".
+                    ("LOCATION", "Sydney"),
                     ("ZIP", "2000"),
                     ("LOCATION", "Australia"),
                 ],
