@@ -753,9 +753,47 @@ mod tests {
                 "national insurance number QQ 12 34 56 C is on file",
                 "QQ 12 34 56 C",
             ),
+            // The cue's copula in the language of the cue.
+            ("mi DNI es 12345678Z y vivo aquí", "12345678Z"),
         ] {
             assert_acted_on(d, text, &[("ID", id)]);
         }
+    }
+
+    /// Found in texts written for this audit, not in the corpora: a quoted
+    /// password runs to its quote (an `&` cut it: "[SECRET]&3"), a French
+    /// address holds its house number ("12 rue de Rivoli" left the 12), a
+    /// Canadian postal code is a postcode, and an ID word after a name cue
+    /// is no name ("employee ID E-20931" rewrote "ID").
+    #[test]
+    fn identifiers_found_whole_in_new_texts() {
+        let d = detector();
+        assert_acted_on(
+            d,
+            "psycopg2.connect(password=\"Tr0ub4dor&3\", dbname=\"analytics\")",
+            &[("SECRET", "Tr0ub4dor&3")],
+        );
+        // A quoted phrase is a message, not a password.
+        assert_acted_on(d, "{\"password\": \"is required\"}", &[]);
+        assert_acted_on(
+            d,
+            "votre colis arrive au 12 rue de Rivoli, 75001 Paris.",
+            &[
+                ("ADDRESS", "12 rue de Rivoli"),
+                ("ZIP", "75001"),
+                ("LOCATION", "Paris"),
+            ],
+        );
+        assert_acted_on(
+            d,
+            "Send it to 55 Queen St, Toronto ON M5H 2M9 please",
+            &[
+                ("ADDRESS", "55 Queen St"),
+                ("LOCATION", "Toronto"),
+                ("ZIP", "M5H 2M9"),
+            ],
+        );
+        assert_acted_on(d, "employee ID E-20931 starts", &[("ID", "E-20931")]);
     }
 
     /// Case and application numbers are IDs, each number of a list
