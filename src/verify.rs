@@ -739,17 +739,27 @@ impl Verifier {
                     None => cx.digit_events(digits).into(),
                 };
                 for &(r, fuzzy) in events.iter() {
-                    // One digit off a long number still points at it.
+                    // One digit off a long number still points at it; one
+                    // digit off a date is the next day, as in a log whose
+                    // lines carry the day a shipping date names ("on
+                    // 2026-01-06" made "2026-01-05 10:22:13" a leak, and
+                    // the repair rewrote the timestamp). A date of birth
+                    // one digit off still is one.
+                    if fuzzy && entity == "DATE" {
+                        continue;
+                    }
                     let reason = if fuzzy { "leak_fuzzy" } else { "leak_digits" };
                     push(reason, entity, visible[vis_runs[r].0.clone()].to_string());
                 }
             }
             // Codes with letters and digits (IBAN, ids): the same code with
-            // one character changed, in any grouping ("GB82 WEST ...").
+            // one character changed, in any grouping ("GB82 WEST ..."). Not
+            // a date, for the reason above.
             let code = p.code.as_str();
             let code_len = code.chars().count();
             if code_len >= 7
                 && code.chars().any(|c| c.is_ascii_digit())
+                && entity != "DATE"
                 && codes_done.insert((entity, code))
             {
                 let events: Cow<[_]> = match &look {
@@ -2582,6 +2592,29 @@ mod tests {
             .map(|r| r.1)
             .collect();
         assert_eq!(runs, vec!["88684334", "5550100", "12"]);
+    }
+
+    /// A date one digit off another is another day: a log's timestamp
+    /// next to the shipping date it names is no leak of it (the repair
+    /// rewrote the timestamp). A date of birth one digit off still is.
+    #[test]
+    fn a_neighbouring_date_is_no_leak_but_a_near_birth_date_is() {
+        let p = pipeline();
+        let o = "Shipped on 2026-01-06. Log: 2026-01-05 10:22:13 job started.";
+        let v = check(
+            &p,
+            o,
+            "Shipped on January 2026. Log: 2026-01-05 10:22:13 job started.",
+            &["January 2026"],
+        );
+        assert!(v.accept, "{:?}", v.reasons);
+        let o = "Patient DOB: 1962-07-19, seen today.";
+        let v = check(&p, o, "Patient DOB: 1962-07-18, seen today.", &[]);
+        assert!(
+            !v.accept && has(&v, "leak_fuzzy:DATE_OF_BIRTH"),
+            "{:?}",
+            v.reasons
+        );
     }
 
     #[test]

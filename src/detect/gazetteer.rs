@@ -3329,6 +3329,14 @@ mod tests {
             found("Ask Jenkins about the build.", "PERSON", 0.5),
             ["Jenkins"]
         );
+        // The words of logs and configs: "[POST] Traceback:" was a person.
+        for text in [
+            "Exception on /checkout [POST] Traceback: File views.py",
+            "Then Backend said the Healthcheck failed on Localhost.",
+            "See Readme and Changelog; the Dockerfile and Makefile changed.",
+        ] {
+            assert!(found(text, "PERSON", 0.5).is_empty(), "{text}");
+        }
     }
 
     /// A site's gazetteer directory made before `common_words_intl.txt`

@@ -1131,6 +1131,16 @@ impl Surrogates {
                     .map(|(i, &c)| match (i, c) {
                         (0, b'0') => b'0',
                         (0, _) => st.digit_in(b'1', b'9'),
+                        // After the trunk 0 ("06 12 34 56 78"), a second 0
+                        // would read as the international prefix "00".
+                        // Drawn again only then: every other number keeps
+                        // the surrogate it always had.
+                        (1, _) if national[0] == b'0' => loop {
+                            let d = st.digit();
+                            if d != b'0' {
+                                break d;
+                            }
+                        },
                         _ => st.digit(),
                     })
                     .collect()
@@ -1768,6 +1778,23 @@ mod tests {
         assert!(out.starts_with("011 33 "), "{out}");
         let out = s.phone("020 7946 0958");
         assert!(out.starts_with('0') && !out.starts_with("00"), "{out}");
+        // Every national number with its trunk 0 keeps one 0 only: "06 12
+        // 34 56 78" became "00 54 67 17 54", an international prefix.
+        for i in 0..2000u32 {
+            let orig = format!(
+                "0{} {:02} {:02} {:02} {:02}",
+                1 + i % 9,
+                i % 97,
+                i % 89,
+                i % 83,
+                i / 7 % 100
+            );
+            let out = s.phone(&orig);
+            assert!(
+                out.starts_with('0') && !out.starts_with("00"),
+                "{orig} -> {out}"
+            );
+        }
         let out = s.phone("555-0123 x12");
         assert!(
             out.ends_with(|c: char| c.is_ascii_digit()) && out.contains(" x"),
