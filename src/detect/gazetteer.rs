@@ -2049,6 +2049,22 @@ impl Gazetteers {
             } else {
                 0.4
             };
+            // "closer to March", "until March": a month, though March is a
+            // town too. A town when its region follows ("March,
+            // Cambridgeshire") or a postcode comes before it.
+            let score = if score > 0.0
+                && !multi
+                && month_lead(&text.as_bytes()[t.start..t.end])
+                && crate::months::parse(&text[t.start..t.end]).is_some()
+                && !after_postcode(text.as_bytes(), t.start)
+                && !text[t.end..]
+                    .strip_prefix(", ")
+                    .is_some_and(|r| r.starts_with(char::is_uppercase))
+            {
+                0.0
+            } else {
+                score
+            };
             if score > 0.0 {
                 out.push(self.place_span(t.start, toks[j].end, score));
                 for k in taken.iter_mut().take(j + 1).skip(i) {
@@ -3309,6 +3325,30 @@ mod tests {
         ] {
             assert!(found(text, "PERSON", 0.5).is_empty(), "{text}");
         }
+    }
+
+    /// A month that is also a town (March) is a month, unless its region
+    /// follows it or a postcode comes before it.
+    #[test]
+    fn a_month_named_town_needs_its_region() {
+        for text in [
+            "You could ask Bob again closer to March.",
+            "We postponed it to March and then to April.",
+        ] {
+            assert_eq!(found(text, "LOCATION", 0.5), Vec::<String>::new(), "{text}");
+        }
+        assert_eq!(
+            found(
+                "She moved to March, Cambridgeshire in 2019.",
+                "LOCATION",
+                0.5
+            ),
+            ["March"]
+        );
+        assert_eq!(
+            found("She moved to Leeds in 2019.", "LOCATION", 0.5),
+            ["Leeds"]
+        );
     }
 
     /// Software and service names (`not_names.txt`) are no persons or
