@@ -1304,6 +1304,80 @@ fn plain_ascii_word(bytes: &[u8], start: usize, class: u8) -> Option<Word> {
     })
 }
 
+/// Whether `word` (any case) is a job noun that ends a job title ("Senior
+/// Engineer", "Account Manager"). Asked only of the last word of a run of
+/// capitalised words that may be a name, so a sorted list is enough.
+fn is_job_word(word: &str) -> bool {
+    // Sorted: binary search.
+    const JOB_WORDS: &[&str] = &[
+        "accountant",
+        "administrator",
+        "adviser",
+        "advisor",
+        "analyst",
+        "architect",
+        "assistant",
+        "associate",
+        "attorney",
+        "auditor",
+        "ceo",
+        "cfo",
+        "chairman",
+        "chairwoman",
+        "clerk",
+        "consultant",
+        "coordinator",
+        "counsel",
+        "cto",
+        "designer",
+        "developer",
+        "director",
+        "editor",
+        "engineer",
+        "engineers",
+        "executive",
+        "inspector",
+        "instructor",
+        "intern",
+        "lawyer",
+        "lecturer",
+        "manager",
+        "managers",
+        "nurse",
+        "officer",
+        "operator",
+        "pharmacist",
+        "physician",
+        "planner",
+        "producer",
+        "programmer",
+        "recruiter",
+        "representative",
+        "researcher",
+        "scientist",
+        "secretary",
+        "specialist",
+        "strategist",
+        "supervisor",
+        "surgeon",
+        "technician",
+        "therapist",
+        "trainer",
+        "treasurer",
+        "vp",
+        "writer",
+    ];
+    debug_assert!(JOB_WORDS.is_sorted());
+    word.len() <= 14
+        && JOB_WORDS
+            .binary_search_by(|w| {
+                w.bytes()
+                    .map(|b| b.to_ascii_lowercase())
+                    .cmp(word.bytes().map(|b| b.to_ascii_lowercase()))
+            })
+            .is_ok()
+}
+
 /// A short word in capitals that no name list holds ("DOB", "PCP", "HPI",
 /// "MRN"): an abbreviation, not part of a name written in mixed case.
 /// Names in capitals ("JOHN", "LI") are in the lists; longer unknown words
@@ -2222,6 +2296,15 @@ impl Gazetteers {
                 .iter()
                 .any(|t| t.flags & (ORG_WORD | STREET_WORD) != 0 && t.flags & (FIRST | LAST) == 0)
                 || run.last().is_some_and(|t| t.flags & ORG_WORD != 0)
+            {
+                i = j + 1;
+                continue;
+            }
+            // "Promoted to Senior Engineer", "our Lead Developer": a job
+            // title, though Senior and Lead are surnames too.
+            if let [_, .., last] = run
+                && last.flags & (FIRST | LAST) == 0
+                && is_job_word(&text[last.start..last.end])
             {
                 i = j + 1;
                 continue;
@@ -3325,6 +3408,24 @@ mod tests {
         ] {
             assert!(found(text, "PERSON", 0.5).is_empty(), "{text}");
         }
+    }
+
+    /// A job title is no person, though its first word is a surname too
+    /// ("Senior", "Lead"); a person of that name still is one.
+    #[test]
+    fn job_titles_are_no_persons() {
+        for text in [
+            "Promoted to Senior Engineer in 2023.",
+            "Please ask our Lead Developer.",
+            "She joined as Regional Sales Manager last May.",
+        ] {
+            assert_eq!(found(text, "PERSON", 0.5), Vec::<String>::new(), "{text}");
+        }
+        assert_eq!(
+            found("Manager: Anne Dubois, Engineer", "PERSON", 0.5),
+            ["Anne Dubois"]
+        );
+        assert_eq!(found("Ask Tom Baker today.", "PERSON", 0.5), ["Tom Baker"]);
     }
 
     /// A month that is also a town (March) is a month, unless its region
