@@ -80,6 +80,24 @@ const TITLES: &[&str] = &[
     "missus",
     "uncle",
     "aunt",
+    // The same in the letters of other languages: without them "Geachte
+    // heer De Vries" left De Vries (no title, no given name before it).
+    // Not señora, senhora, signora: streets are named after Our Lady
+    // ("R Nossa Senhora Graça 75").
+    "heer",
+    "mevrouw",
+    "mevr",
+    "dhr",
+    "meneer",
+    "monsieur",
+    "madame",
+    "mademoiselle",
+    "sig",
+    "signor",
+    "signorina",
+    "dott",
+    "señorita",
+    "panie",
 ];
 /// Given names that are frequent English words only by a rare lower-case
 /// sense ("john", "maria", "peter out"): capitalised, they are the name,
@@ -2253,6 +2271,16 @@ impl Gazetteers {
                 if is_acronym(text, n) && !toks[i..=j].iter().all(|t| t.all_caps) {
                     break;
                 }
+                // A title opens the name after it ("Gentile Sig. Rossi",
+                // "Police Officer Ann Lee"): what comes before is no part
+                // of it. Not a word title with a dot after it: that dot
+                // ends the sentence ("the University President. On 19
+                // February").
+                if n.flags & TITLE != 0
+                    && (text.as_bytes()[n.end - 1] != b'.' || n.end - n.start <= 5)
+                {
+                    break;
+                }
                 if n.cap || n.initial {
                     j += 1;
                     continue;
@@ -3408,6 +3436,30 @@ mod tests {
         ] {
             assert!(found(text, "PERSON", 0.5).is_empty(), "{text}");
         }
+    }
+
+    /// The titles of letters in other languages open names as "Mr" does,
+    /// and a title opens the name after it: what comes before is another
+    /// word ("Gentile" is Italian for Dear, and a surname).
+    #[test]
+    fn titles_open_names_in_any_language() {
+        for (text, want) in [
+            ("Geachte heer De Vries, bedankt.", vec!["heer De Vries"]),
+            ("Szanowny Panie Kowalski, dziękuję.", vec!["Panie Kowalski"]),
+            ("Bonjour Madame Lefèvre.", vec!["Madame Lefèvre"]),
+            ("Police Officer Ann Lee arrived.", vec!["Officer Ann Lee"]),
+            ("Egregio Signor Bianchi, grazie.", vec!["Signor Bianchi"]),
+        ] {
+            assert_eq!(found(text, "PERSON", 0.5), want, "{text}");
+        }
+        assert!(
+            found("Gentile Sig. Rossi, grazie.", "PERSON", 0.5).contains(&"Sig. Rossi".to_string())
+        );
+        // A word title's dot ends its sentence; Our Lady names streets.
+        let text = "a decision of the University President. On 19 February 1994 it was served.";
+        assert_eq!(found(text, "PERSON", 0.5), Vec::<String>::new(), "{text}");
+        let text = "14 R Nossa Senhora Graça 75";
+        assert_eq!(found(text, "PERSON", 0.5), ["Graça"], "{text}");
     }
 
     /// A job title is no person, though its first word is a surname too

@@ -48,6 +48,39 @@ pub const KEEP_WORDS: &[&str] = &[
     "p",
     "o",
     "rue",
+    // The street types and particles of the Romance, Polish and Croatian
+    // street rules: as names, "ul. Długa" became "bridgham. Rudie".
+    "ul",
+    "al",
+    "os",
+    "trg",
+    "bd",
+    "chemin",
+    "allée",
+    "impasse",
+    "quai",
+    "corso",
+    "largo",
+    "vicolo",
+    "strada",
+    "carrer",
+    "camino",
+    "paseo",
+    "passeig",
+    "avinguda",
+    "avda",
+    "ctra",
+    "pza",
+    "travessa",
+    "praça",
+    "estrada",
+    "alameda",
+    "du",
+    "des",
+    "di",
+    "della",
+    "bis",
+    "ter",
     "via",
     "viale",
     "calle",
@@ -321,8 +354,46 @@ impl Rewriter<'_> {
 }
 
 const HONORIFICS: &[&str] = &[
-    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "madam", "mme", "mlle", "herr",
-    "frau", "sr", "sra", "srta", "rev", "fr", "lord", "lady",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mx",
+    "dr",
+    "prof",
+    "sir",
+    "dame",
+    "madam",
+    "mme",
+    "mlle",
+    "herr",
+    "frau",
+    "sr",
+    "sra",
+    "srta",
+    "rev",
+    "fr",
+    "lord",
+    "lady",
+    "heer",
+    "mevrouw",
+    "mevr",
+    "dhr",
+    "meneer",
+    "monsieur",
+    "madame",
+    "mademoiselle",
+    "sig",
+    "signor",
+    "signora",
+    "signorina",
+    "dott",
+    "señor",
+    "señora",
+    "señorita",
+    "senhor",
+    "senhora",
+    "panie",
 ];
 const SUFFIXES: &[&str] = &[
     "phd", "md", "jr", "sr", "ii", "iii", "iv", "esq", "dds", "rn",
@@ -572,6 +643,17 @@ mod tests {
         }
         // Keyed: the same words, the same rewrite.
         assert_eq!(words("123 3rd Street"), words("123 3rd Street"));
+        // Street types of other languages stay: "ul." was made a name.
+        for (value, kept) in [
+            ("ul. Długa 5", "ul. "),
+            ("12 rue du Bac", " rue du "),
+            ("Passeig de Gràcia 43", "Passeig de "),
+            ("3 bis quai d'Orsay", " bis quai "),
+        ] {
+            let out = words(value);
+            assert!(out.contains(kept), "{value:?} -> {out:?}");
+            assert_ne!(out, value);
+        }
     }
 
     #[test]

@@ -92,7 +92,9 @@ const DOC_V4_NETS: &[[u8; 3]] = &[[192, 0, 2], [198, 51, 100], [203, 0, 113]];
 #[rustfmt::skip]
 const NAME_AFFIXES: &[&str] = &[
     "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "rev", "hon", "jr", "sr",
-    "ii", "iii", "iv", "phd", "md", "esq",
+    "ii", "iii", "iv", "phd", "md", "esq", "heer", "mevrouw", "mevr", "dhr", "meneer",
+    "monsieur", "madame", "mademoiselle", "sig", "signor", "signora", "signorina", "dott",
+    "señor", "señora", "señorita", "senhor", "senhora", "panie",
 ];
 
 /// Well-known credential prefixes. Keeping them lets a reader (and
