@@ -794,6 +794,19 @@ mod tests {
             ],
         );
         assert_acted_on(d, "employee ID E-20931 starts", &[("ID", "E-20931")]);
+        // A display name surname first: the given name after the comma
+        // was left.
+        assert_acted_on(
+            d,
+            "From: \"Chen, Li\" <li.chen@uni-example.edu>",
+            &[("PERSON", "Chen, Li"), ("EMAIL", "li.chen@uni-example.edu")],
+        );
+        // A medical centre is an organisation; a data centre is not.
+        assert_acted_on(
+            d,
+            "She works at Valley Medical Center. The Data Center went down.",
+            &[("ORG", "Valley Medical Center")],
+        );
     }
 
     /// Case and application numbers are IDs, each number of a list
