@@ -1183,7 +1183,15 @@ fn rewrite_keeps_labels_ordinals_and_units_readable() {
     );
     assert!(lines[1].contains("(employee ID "), "{out}");
     assert!(!lines[1].contains("E-20931"), "{out}");
-    for gone in ["Mensah", "123 3rd", "4B", "M5H 2M9", "jdoe_1987"] {
+    // Whole words: the key is fresh on every run, and a surrogate may hold
+    // an original's letters ("K9Q 4B8" holds "4B").
+    for gone in [
+        "Mensah",
+        "123 3rd Street",
+        "Apt 4B,",
+        "M5H 2M9",
+        "jdoe_1987",
+    ] {
         assert!(!out.contains(gone), "{gone} in {out}");
     }
     // "191 6th Street, Apt 7Y": an ordinal with its ending, a unit of a

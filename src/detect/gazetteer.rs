@@ -2195,10 +2195,12 @@ impl Gazetteers {
                     i += 1;
                     continue;
                 }
+                // (A given name is left to the name finder below: "talked
+                // to sarah" made a town of her.)
                 if t.joined_prev
                     && i > 0
                     && toks[i - 1].flags & PLACE_CUE != 0
-                    && t.flags & (DICT | COMMON | PARTICLE) == 0
+                    && t.flags & (DICT | COMMON | PARTICLE | FIRST) == 0
                     && t.end - t.start >= 4
                     && !part_of_identifier(text.as_bytes(), t.end)
                 {
@@ -3460,6 +3462,26 @@ mod tests {
         assert_eq!(found(text, "PERSON", 0.5), Vec::<String>::new(), "{text}");
         let text = "14 R Nossa Senhora Graça 75";
         assert_eq!(found(text, "PERSON", 0.5), ["Graça"], "{text}");
+    }
+
+    /// Chat writing: a given name after "to" is a person, not a town, and
+    /// a lower-case abbreviation after a given name is no surname ("my mac
+    /// addr": Mac is a given name).
+    #[test]
+    fn lower_case_chat_names_and_abbreviations() {
+        assert_eq!(
+            found("i talked to sarah yesterday", "LOCATION", 0.5),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            found("i talked to sarah yesterday", "PERSON", 0.5),
+            ["sarah"]
+        );
+        assert_eq!(found("grew up in lubbeek", "LOCATION", 0.5), ["lubbeek"]);
+        assert_eq!(
+            found("my mac addr is 3c:22:fb:7a:19:c2, pls check", "PERSON", 0.5),
+            Vec::<String>::new()
+        );
     }
 
     /// A job title is no person, though its first word is a surname too
