@@ -801,6 +801,13 @@ mod tests {
             "From: \"Chen, Li\" <li.chen@uni-example.edu>",
             &[("PERSON", "Chen, Li"), ("EMAIL", "li.chen@uni-example.edu")],
         );
+        // An Eircode near an Irish cue; the bare shape is any short code.
+        assert_acted_on(
+            d,
+            "your Eircode is D02 X285, thanks",
+            &[("ZIP", "D02 X285")],
+        );
+        assert_acted_on(d, "ticket D02 X285 closed", &[]);
         // A medical centre is an organisation; a data centre is not.
         assert_acted_on(
             d,
