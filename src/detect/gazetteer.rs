@@ -80,10 +80,14 @@ const TITLES: &[&str] = &[
     "missus",
     "uncle",
     "aunt",
-    // The same in the letters of other languages: without them "Geachte
-    // heer De Vries" left De Vries (no title, no given name before it).
-    // Not señora, senhora, signora: streets are named after Our Lady
-    // ("R Nossa Senhora Graça 75").
+];
+
+/// The titles of letters in other languages, also titles: without them
+/// "Geachte heer De Vries" left De Vries (no title, no given name before
+/// it). Not señora, senhora, signora: streets are named after Our Lady
+/// ("R Nossa Senhora Graça 75"). The rewriter strips them from names as
+/// it does the English ones.
+pub(crate) const SALUTATIONS: &[&str] = &[
     "heer",
     "mevrouw",
     "mevr",
@@ -99,6 +103,7 @@ const TITLES: &[&str] = &[
     "señorita",
     "panie",
 ];
+
 /// Given names that are frequent English words only by a rare lower-case
 /// sense ("john", "maria", "peter out"): capitalised, they are the name,
 /// so the frequent-word list does not make them ambiguous ("Yesterday John
@@ -1590,7 +1595,7 @@ impl Gazetteers {
                 }
             }
         }
-        for w in TITLES {
+        for w in TITLES.iter().chain(SALUTATIONS) {
             add(w, TITLE);
         }
         for w in PARTICLES {

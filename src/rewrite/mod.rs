@@ -5,6 +5,7 @@
 pub mod surrogate;
 
 use crate::detect::Gazetteers;
+use crate::detect::gazetteer::SALUTATIONS;
 use crate::plan::{DateGranularity, Op, Plan, Policy, TitleMode};
 pub use surrogate::Surrogates;
 
@@ -353,47 +354,12 @@ impl Rewriter<'_> {
     }
 }
 
+/// With [`SALUTATIONS`], the other languages' titles.
+#[rustfmt::skip]
 const HONORIFICS: &[&str] = &[
-    "mr",
-    "mrs",
-    "ms",
-    "miss",
-    "mx",
-    "dr",
-    "prof",
-    "sir",
-    "dame",
-    "madam",
-    "mme",
-    "mlle",
-    "herr",
-    "frau",
-    "sr",
-    "sra",
-    "srta",
-    "rev",
-    "fr",
-    "lord",
-    "lady",
-    "heer",
-    "mevrouw",
-    "mevr",
-    "dhr",
-    "meneer",
-    "monsieur",
-    "madame",
-    "mademoiselle",
-    "sig",
-    "signor",
-    "signora",
-    "signorina",
-    "dott",
-    "señor",
-    "señora",
-    "señorita",
-    "senhor",
-    "senhora",
-    "panie",
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "madam", "mme", "mlle", "herr",
+    "frau", "sr", "sra", "srta", "rev", "fr", "lord", "lady", "señor", "señora", "signora",
+    "senhor", "senhora",
 ];
 const SUFFIXES: &[&str] = &[
     "phd", "md", "jr", "sr", "ii", "iii", "iv", "esq", "dds", "rn",
@@ -406,11 +372,11 @@ pub fn strip_titles(value: &str) -> &str {
     loop {
         let word_end = v.find(char::is_whitespace).unwrap_or(v.len());
         let w = v[..word_end].trim_end_matches(['.', ',']).to_lowercase();
-        if word_end < v.len() && HONORIFICS.contains(&w.as_str()) {
+        if word_end < v.len() && is_honorific(&w) {
             v = v[word_end..].trim_start();
             continue;
         }
-        if word_end == v.len() && HONORIFICS.contains(&w.as_str()) {
+        if word_end == v.len() && is_honorific(&w) {
             return "";
         }
         break;
@@ -512,6 +478,11 @@ fn url_pseudonym(s: &Surrogates, value: &str) -> String {
         "example.org"
     };
     format!("{scheme}{host}{}", s.shape(path))
+}
+
+/// A title [`strip_titles`] drops: English or another language's.
+fn is_honorific(w: &str) -> bool {
+    HONORIFICS.contains(&w) || SALUTATIONS.contains(&w)
 }
 
 /// A number written as an ordinal ("3rd", "21ST"): its digits and its
@@ -665,6 +636,10 @@ mod tests {
         assert_eq!(strip_titles("Dr. Kent"), "Kent");
         assert_eq!(strip_titles("Mr."), "");
         assert_eq!(strip_titles("Drake"), "Drake");
+        // The titles of other languages' letters too.
+        assert_eq!(strip_titles("heer De Vries"), "De Vries");
+        assert_eq!(strip_titles("Sig. Rossi"), "Rossi");
+        assert_eq!(strip_titles("Señora Ruiz"), "Ruiz");
     }
 
     #[test]

@@ -92,10 +92,13 @@ const DOC_V4_NETS: &[[u8; 3]] = &[[192, 0, 2], [198, 51, 100], [203, 0, 113]];
 #[rustfmt::skip]
 const NAME_AFFIXES: &[&str] = &[
     "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "rev", "hon", "jr", "sr",
-    "ii", "iii", "iv", "phd", "md", "esq", "heer", "mevrouw", "mevr", "dhr", "meneer",
-    "monsieur", "madame", "mademoiselle", "sig", "signor", "signora", "signorina", "dott",
-    "señor", "señora", "señorita", "senhor", "senhora", "panie",
+    "ii", "iii", "iv", "phd", "md", "esq", "señor", "señora", "signora", "senhor", "senhora",
 ];
+
+/// [`NAME_AFFIXES`] or a title of another language's letters.
+fn is_name_affix(w: &str) -> bool {
+    NAME_AFFIXES.contains(&w) || crate::detect::gazetteer::SALUTATIONS.contains(&w)
+}
 
 /// Well-known credential prefixes. Keeping them lets a reader (and
 /// secret scanners run on the rewritten text) still tell what kind of
@@ -778,7 +781,7 @@ impl Surrogates {
                 let core = split_affixes(tok).1;
                 if core.is_empty() {
                     Role::Other
-                } else if NAME_AFFIXES.contains(&core.to_lowercase().as_str()) {
+                } else if is_name_affix(&core.to_lowercase()) {
                     Role::Keep
                 } else if core.chars().count() == 1 {
                     Role::Initial
