@@ -739,27 +739,28 @@ impl Verifier {
                     None => cx.digit_events(digits).into(),
                 };
                 for &(r, fuzzy) in events.iter() {
-                    // One digit off a long number still points at it; one
-                    // digit off a date is the next day, as in a log whose
+                    // One digit off a long number still points at it. Not
+                    // a date that the original already held outside its
+                    // identifiers: that is another day, as in a log whose
                     // lines carry the day a shipping date names ("on
                     // 2026-01-06" made "2026-01-05 10:22:13" a leak, and
-                    // the repair rewrote the timestamp). A date of birth
-                    // one digit off still is one.
-                    if fuzzy && entity == "DATE" {
+                    // the repair rewrote the timestamp). A date one digit
+                    // off that the rewrite wrote itself still leaks.
+                    let found = &visible[vis_runs[r].0.clone()];
+                    if fuzzy && entity == "DATE" && cx.orig_out.contains(found) {
                         continue;
                     }
                     let reason = if fuzzy { "leak_fuzzy" } else { "leak_digits" };
-                    push(reason, entity, visible[vis_runs[r].0.clone()].to_string());
+                    push(reason, entity, found.to_string());
                 }
             }
             // Codes with letters and digits (IBAN, ids): the same code with
-            // one character changed, in any grouping ("GB82 WEST ..."). Not
-            // a date, for the reason above.
+            // one character changed, in any grouping ("GB82 WEST ..."); for
+            // a date, not one the original held (see above).
             let code = p.code.as_str();
             let code_len = code.chars().count();
             if code_len >= 7
                 && code.chars().any(|c| c.is_ascii_digit())
-                && entity != "DATE"
                 && codes_done.insert((entity, code))
             {
                 let events: Cow<[_]> = match &look {
@@ -767,11 +768,11 @@ impl Verifier {
                     None => cx.code_events(code).into(),
                 };
                 for &(k, end) in events.iter() {
-                    push(
-                        "leak_fuzzy",
-                        entity,
-                        vis.raw(visible, vis_words[k].start..end),
-                    );
+                    let found = vis.raw(visible, vis_words[k].start..end);
+                    if entity == "DATE" && cx.orig_out.contains(found.as_str()) {
+                        continue;
+                    }
+                    push("leak_fuzzy", entity, found);
                 }
             }
             if NUMERIC_TYPES.contains(&entity) || entity == "SECRET" {
@@ -2608,6 +2609,14 @@ mod tests {
             &["January 2026"],
         );
         assert!(v.accept, "{:?}", v.reasons);
+        // A date one digit off that the rewrite wrote itself leaks.
+        let v = check(
+            &p,
+            o,
+            "Shipped on 2026-01-07. Log: 2026-01-05 10:22:13 job started.",
+            &[],
+        );
+        assert!(!v.accept && has(&v, "leak_fuzzy:DATE"), "{:?}", v.reasons);
         let o = "Patient DOB: 1962-07-19, seen today.";
         let v = check(&p, o, "Patient DOB: 1962-07-18, seen today.", &[]);
         assert!(
