@@ -191,6 +191,157 @@ const PERSON_CUES: &[&str] = &[
     "ask",
     "for",
 ];
+/// The British spellings a capitalised word is respelled by (the common
+/// ones: "Labour", "Offences", "Organisation"), a subset of `BRITISH`.
+const BRITISH_COMMON: &[(&str, &str)] = &[
+    ("our", "or"),
+    ("isation", "ization"),
+    ("ise", "ize"),
+    ("ence", "ense"),
+];
+/// British spellings and the American ones the dictionary lists, tried
+/// once each where they occur in a word (`Gazetteers::derives`).
+const BRITISH: &[(&str, &str)] = &[
+    ("our", "or"),
+    ("isation", "ization"),
+    ("ise", "ize"),
+    ("ising", "izing"),
+    ("yse", "yze"),
+    ("tre", "ter"),
+    ("ogue", "og"),
+    ("ence", "ense"),
+    ("lled", "led"),
+    ("lling", "ling"),
+    ("aem", "em"),
+    ("oed", "ed"),
+    ("paed", "ped"),
+];
+/// English suffixes that make a word from a word, longest first within
+/// each ending so that "-ations" is tried before "-s".
+const SUFFIXES_EN: &[&str] = &[
+    "ations", "ation", "itions", "ition", "ities", "ity", "nesses", "ness", "ments", "ment",
+    "ings", "ing", "ers", "er", "ors", "or", "ied", "ed", "ies", "es", "s", "ally", "ly", "ional",
+    "al", "ives", "ive", "ous", "ics", "ic", "isms", "ism", "ists", "ist", "able", "ible", "izes",
+    "ize", "ful", "less", "ship", "hood", "ish", "ions", "ion", "ance", "ence", "ant", "ent",
+    "ure", "age", "ees", "ee", "ery", "ary", "ory", "ify", "en", "y",
+];
+/// English prefixes, as whole hyphenated parts ("pre-trial") or glued on
+/// ("unlawful", "overbilling").
+const PREFIXES: &[&str] = &[
+    "un", "in", "im", "il", "ir", "non", "re", "pre", "post", "over", "under", "dis", "mis",
+    "anti", "hyper", "hypo", "sub", "super", "inter", "intra", "co", "de", "counter", "out",
+    "semi", "multi", "self", "cross", "ex", "mid", "bi", "tri",
+];
+
+/// A lower-case word with the ending of a medical term: diseases and
+/// procedures ("-emia", "-itis", "-ectomy") and drug stems ("-pril",
+/// "-olol", "-statin"). Long enough that a short place name ("Roma") or
+/// a given name ("Pauline") does not qualify.
+fn medical_term(w: &[u8]) -> bool {
+    const ENDINGS: &[&str] = &[
+        "emia",
+        "aemia",
+        "itis",
+        "osis",
+        "pathy",
+        "algia",
+        "ectomy",
+        "otomy",
+        "ostomy",
+        "plasty",
+        "scopy",
+        "graphy",
+        "uria",
+        "pnea",
+        "pnoea",
+        "plegia",
+        "trophy",
+        "megaly",
+        "penia",
+        "cytosis",
+        "statin",
+        "pril",
+        "olol",
+        "sartan",
+        "dipine",
+        "formin",
+        "mab",
+        "tinib",
+        "azole",
+        "cillin",
+        "mycin",
+        "cycline",
+        "prazole",
+        "tidine",
+        "floxacin",
+        "oxacin",
+        "parin",
+        "gliptin",
+        "glitazone",
+        "azepam",
+        "zolam",
+        "triptan",
+        "setron",
+        "lukast",
+        "profen",
+        "codone",
+        "morphine",
+        "pine",
+        "ine",
+        "ide",
+        "vir",
+        "amide",
+        "azine",
+    ];
+    w.len() >= 7 && ENDINGS.iter().any(|e| w.ends_with(e.as_bytes()))
+}
+
+/// Whether a place cue may put a lower-case unknown word in a place:
+/// every cue but "of", which is followed by any noun of a domain's own
+/// vocabulary ("a history of hyperlipidemia", "the version of kubectl")
+/// far more often than by a town written in lower case.
+fn lower_place_cue(cue: &str) -> bool {
+    !cue.eq_ignore_ascii_case("of")
+}
+
+/// Whether lower-case `w` may be an inflection or a British spelling of a
+/// word: it ends as one ("-s", "-ed", "-ing") or holds the start of a
+/// common British spelling (`BRITISH_COMMON`). One pass over the word, so that the
+/// unknown capitalised words of a text (mostly names) are passed over
+/// without a lookup.
+fn may_inflect(w: &[u8]) -> bool {
+    w.ends_with(b"s")
+        || w.ends_with(b"ed")
+        || w.ends_with(b"ing")
+        || w.windows(3).any(|p| matches!(p, b"our" | b"ise" | b"enc"))
+}
+
+/// How many respellings and affixes [`Gazetteers::derives`] takes off a
+/// word ("un-lawful-ness"): each step multiplies the lookups.
+const DERIVE_DEPTH: u8 = 2;
+
+/// Longest word [`Gazetteers::english_like`] looks at.
+const WORD_MAX: usize = 40;
+
+/// `w` with the first `from` in it written `to`, in `buf`; `None` if `w`
+/// holds no `from`.
+fn respell<'a>(
+    w: &[u8],
+    from: &[u8],
+    to: &[u8],
+    buf: &'a mut [u8; WORD_MAX + 8],
+) -> Option<&'a [u8]> {
+    let at = w.windows(from.len()).position(|x| x == from)?;
+    let n = w.len() - from.len() + to.len();
+    if n > buf.len() {
+        return None;
+    }
+    buf[..at].copy_from_slice(&w[..at]);
+    buf[at..at + to.len()].copy_from_slice(to);
+    buf[at + to.len()..n].copy_from_slice(&w[at + from.len()..]);
+    Some(&buf[..n])
+}
+
 const PLACE_CUES: &[&str] = &[
     "in", "at", "from", "to", "near", "of", "visit", "visited", "visiting", "live", "lives",
     "lived", "born", "moved", "city", "town", "village", "via", "toward", "towards", "into",
@@ -1684,15 +1835,20 @@ impl Gazetteers {
     /// True if `word` (any case) can be a name as an item of a list of
     /// names: a first name, even one that is a word too ("Crystal",
     /// "brandy"), a surname that is no word, or a word in no list at all
-    /// ("natalina"); not a title, particle or a word never a name. (The
-    /// surname lists hold words such as "agent" and "then".)
+    /// ("natalina"); not a title, particle or a word never a name, nor an
+    /// unlisted inflection of a word ("Meds:", "Vitals:", a clinical
+    /// note's section heads). (The surname lists hold words such as
+    /// "agent" and "then".)
     pub fn list_name(&self, word: &str) -> bool {
         let mut b = String::new();
         let f = self.flags(word, &mut b);
         if f & (TITLE | PARTICLE | NOT_NAME) != 0 || word.chars().count() < 2 {
             return false;
         }
-        f & FIRST != 0 || f & (DICT | COMMON) == 0 && (f & LAST != 0 || word.chars().count() >= 3)
+        f & FIRST != 0
+            || f & (DICT | COMMON) == 0
+                && (f & LAST != 0
+                    || word.chars().count() >= 3 && !self.english_like_capitalised(word))
     }
 
     /// Whether `word` (one word, any case) is a city or country, and
@@ -1744,6 +1900,163 @@ impl Gazetteers {
     pub fn is_common(&self, word: &str) -> bool {
         let mut b = String::new();
         self.flags(word, &mut b) & COMMON != 0
+    }
+
+    /// Whether a word that no list holds is an English word all the same:
+    /// a British spelling of a listed word ("favour", "organised"), one
+    /// made from a listed word by common affixes ("bots", "blocker",
+    /// "exertional", "unlawfulness", "pensionable"), a hyphenated compound
+    /// of such words ("pre-trial"), or a medical term by its ending
+    /// ("hyperlipidemia", "metformin", "amlodipine"). The dictionary lists
+    /// American base forms; clinical notes, judgments and tickets are full
+    /// of the rest, and an unknown word is otherwise taken for a name or a
+    /// place ("switched to metformin", "resume beta blocker"). Names seldom
+    /// decompose so: "lubbeek", "jessheim", "kowalczyk" do not, and
+    /// anything with a letter beyond ASCII is left alone ("ruše").
+    ///
+    /// Out of line and only on the rare paths that are about to make an
+    /// unknown word a name or a place.
+    #[inline(never)]
+    fn english_like(&self, word: &str) -> bool {
+        self.english_like_in(word, false)
+    }
+
+    /// [`english_like`](Self::english_like) for a capitalised word, which
+    /// is more often a name made of English parts ("Innography",
+    /// "Recipal", "Brown-Weaver", "Prediger"): only a British spelling or
+    /// an inflection of a listed word ("Labour", "Offences", "Meds").
+    #[inline(never)]
+    fn english_like_capitalised(&self, word: &str) -> bool {
+        self.english_like_in(word, true)
+    }
+
+    fn english_like_in(&self, word: &str, strict: bool) -> bool {
+        let w = word.as_bytes();
+        if w.len() < 3
+            || w.len() > WORD_MAX
+            || !w
+                .iter()
+                .all(|b| b.is_ascii_alphabetic() || *b == b'-' || *b == b'\'')
+        {
+            return false;
+        }
+        let mut buf = [0u8; WORD_MAX];
+        let lower = &mut buf[..w.len()];
+        lower.copy_from_slice(w);
+        lower.make_ascii_lowercase();
+        let lower = lower.strip_suffix(b"'s").unwrap_or(lower);
+        let hyphen = lower.contains(&b'-');
+        if strict {
+            return !hyphen && may_inflect(lower) && self.inflects(lower);
+        }
+        if medical_term(lower) {
+            return true;
+        }
+        if hyphen {
+            // Every part a word, a derived word or a prefix ("pre-trial",
+            // "follow-up"; "x-ray" is no such compound: "x" is neither).
+            return lower.split(|&b| b == b'-').all(|p| {
+                PREFIXES.iter().any(|x| x.as_bytes() == p) || self.derives(p, DERIVE_DEPTH)
+            });
+        }
+        self.derives(lower, DERIVE_DEPTH)
+    }
+
+    /// Whether `w` is a listed ordinary word.
+    fn is_word(&self, w: &[u8]) -> bool {
+        w.len() >= 3 && self.words.get(w).is_some_and(|f| f & (DICT | COMMON) != 0)
+    }
+
+    /// Whether lower-case `w` is a listed ordinary word, its common British
+    /// spelling, or one of their plurals, past forms and "-ing" forms.
+    fn inflects(&self, w: &[u8]) -> bool {
+        let inflected = |f: &[u8]| {
+            self.is_word(f)
+                || [&b"s"[..], b"es", b"ed", b"ing", b"ings"]
+                    .iter()
+                    .any(|suf| {
+                        f.strip_suffix(*suf).is_some_and(|stem| {
+                            let mut e = [0u8; WORD_MAX + 1];
+                            e[..stem.len()].copy_from_slice(stem);
+                            e[stem.len()] = b'e';
+                            self.is_word(stem) || self.is_word(&e[..=stem.len()])
+                        })
+                    })
+        };
+        if inflected(w) {
+            return true;
+        }
+        let mut buf = [0u8; WORD_MAX + 8];
+        BRITISH_COMMON.iter().any(|(from, to)| {
+            respell(w, from.as_bytes(), to.as_bytes(), &mut buf).is_some_and(&inflected)
+        })
+    }
+
+    /// Whether lower-case `w` is a listed ordinary word, or one within
+    /// `depth` steps of affix stripping and British-to-American respelling.
+    fn derives(&self, w: &[u8], depth: u8) -> bool {
+        if w.len() < 3 || w.len() > WORD_MAX {
+            return false;
+        }
+        if self.is_word(w) {
+            return true;
+        }
+        if depth == 0 {
+            return false;
+        }
+        let mut buf = [0u8; WORD_MAX + 8];
+        // Respelled as written, before any affix is taken off.
+        if depth == DERIVE_DEPTH {
+            for (from, to) in BRITISH {
+                if let Some(f) = respell(w, from.as_bytes(), to.as_bytes(), &mut buf)
+                    && self.derives(f, depth - 1)
+                {
+                    return true;
+                }
+            }
+        }
+        for suf in SUFFIXES_EN {
+            let Some(stem) = w.strip_suffix(suf.as_bytes()) else {
+                continue;
+            };
+            let n = stem.len();
+            if n < 3 {
+                continue;
+            }
+            // The stem as written, with the "e" a suffix drops
+            // ("herniate-d"), with a doubled consonant undone ("stopp-er"),
+            // and with "i" back to "y" ("happi-ness").
+            if self.derives(stem, depth - 1) {
+                return true;
+            }
+            buf[..n].copy_from_slice(stem);
+            buf[n] = b'e';
+            if self.derives(&buf[..=n], depth - 1) {
+                return true;
+            }
+            if stem[n - 1] == stem[n - 2]
+                && !b"aeiou".contains(&stem[n - 1])
+                && self.derives(&stem[..n - 1], depth - 1)
+            {
+                return true;
+            }
+            if stem[n - 1] == b'i' {
+                buf[..n].copy_from_slice(stem);
+                buf[n - 1] = b'y';
+                if self.derives(&buf[..n], depth - 1) {
+                    return true;
+                }
+            }
+        }
+        for pre in PREFIXES {
+            if let Some(rest) = w.strip_prefix(pre.as_bytes())
+                && rest.len() >= 3
+                && self.derives(rest, depth - 1)
+            {
+                return true;
+            }
+        }
+        false
     }
 
     /// The flags of the word `w` starting at `start`; for a word in no
@@ -2208,9 +2521,14 @@ impl Gazetteers {
                     && t.flags & (DICT | COMMON | PARTICLE | FIRST) == 0
                     && t.end - t.start >= 4
                     && !part_of_identifier(text.as_bytes(), t.end)
+                    && lower_place_cue(&text[toks[i - 1].start..toks[i - 1].end])
+                    && !self.english_like(&text[t.start..t.end])
                 {
                     // "grew up in lubbeek": an unknown lower-case word after a
-                    // place preposition.
+                    // place preposition, unless it is an English word the
+                    // lists lack ("speaking to bots", "switched to metformin")
+                    // or the preposition is "of" ("3 days of exertional
+                    // chest pain").
                     out.push(self.place_span(t.start, t.end, 0.5));
                     i += 1;
                     continue;
@@ -2417,6 +2735,15 @@ impl Gazetteers {
                     || titled
                     || run.iter().any(|t| t.initial)
                     || !part_of_identifier(text.as_bytes(), e))
+                // "Meds:", "Vitals": capitalised words in no list that are
+                // English words all the same are no name without a cue.
+                && (known
+                    || titled
+                    || cued
+                    || !run
+                        .iter()
+                        .filter(|t| t.start >= s && t.end <= e)
+                        .all(|t| self.english_like_capitalised(&text[t.start..t.end])))
             {
                 // Include the title in the span ("Mr. Grimes"): a title is
                 // part of how the person is named.
@@ -2463,8 +2790,15 @@ impl Gazetteers {
         });
         // A common first word ("dawn", "add") needs a next word that can
         // only be a surname.
-        let strong_next = next.is_some_and(|n| n.flags & (DICT | FIRST) == 0);
-        if first && next_surname && (t.flags & COMMON == 0 || strong_next) {
+        // Not one the lists lack only in form ("resume beta blocker").
+        let strong_next = || {
+            next.is_some_and(|n| {
+                n.flags & (DICT | FIRST) == 0
+                    && !std::str::from_utf8(&text[n.start..n.end])
+                        .is_ok_and(|w| self.english_like(w))
+            })
+        };
+        if first && next_surname && (t.flags & COMMON == 0 || strong_next()) {
             return Some((i + 1, 0.6));
         }
         if first && t.flags & (COMMON | DICT) == 0 && t.end - t.start >= 4 {
@@ -3487,6 +3821,95 @@ mod tests {
             found("my mac addr is 3c:22:fb:7a:19:c2, pls check", "PERSON", 0.5),
             Vec::<String>::new()
         );
+    }
+
+    /// Words the dictionary lacks only in form are words, not names:
+    /// British spellings, inflections and derivations, hyphenated
+    /// compounds and medical terms. Names and places do not decompose
+    /// so; capitalised words are held to inflections only, as brand and
+    /// family names are often made of English parts.
+    #[test]
+    fn english_words_missing_from_the_lists_are_recognised() {
+        let g = gaz();
+        for w in [
+            "favour",
+            "recognised",
+            "organisations",
+            "bots",
+            "exertional",
+            "blocker",
+            "unlawfulness",
+            "pensionable",
+            "overbilling",
+            "pre-trial",
+            "metformin",
+            "amlodipine",
+            "hyperlipidemia",
+            "Labour",
+        ] {
+            assert!(g.english_like(w), "{w}");
+        }
+        for w in [
+            "lubbeek",
+            "jessheim",
+            "orrspelsv",
+            "kowalczyk",
+            "kadyrov",
+            "ruše",
+            "x",
+            "Kowalczyk",
+        ] {
+            assert!(!g.english_like(w), "{w}");
+        }
+        for w in ["Meds", "Labour", "Offences", "Vitals"] {
+            assert!(g.english_like_capitalised(w), "{w}");
+        }
+        for w in [
+            "Innography",
+            "Recipal",
+            "Brown-Weaver",
+            "Prediger",
+            "Stubben",
+        ] {
+            assert!(!g.english_like_capitalised(w), "{w}");
+        }
+    }
+
+    /// Clinical and technical prose: a drug, a symptom or a device after
+    /// "to"/"of" is no town, and "beta blocker" no person; a town in
+    /// lower case after "in" still is one, and a lower-case full name
+    /// whose surname is no word still a person.
+    #[test]
+    fn domain_words_are_no_places_or_names() {
+        for text in [
+            "switched to metformin last week",
+            "a dose of amlodipine at night",
+            "history of hyperlipidemia",
+            "presenting with 3 days of exertional chest pain",
+            "My religion does not allow speaking to bots",
+            "a version of kubectl",
+            "started a course of ozempic",
+        ] {
+            assert_eq!(found(text, "LOCATION", 0.3), Vec::<String>::new(), "{text}");
+        }
+        assert_eq!(
+            found("resume beta blocker", "PERSON", 0.3),
+            Vec::<String>::new()
+        );
+        assert_eq!(found("sent to orrspelsv", "LOCATION", 0.5), ["orrspelsv"]);
+        assert_eq!(
+            found("dawn kowalczyk called", "PERSON", 0.5),
+            ["dawn kowalczyk"]
+        );
+        assert_eq!(found("He met Kowalczyk", "PERSON", 0.5), ["Kowalczyk"]);
+        // Capitalised names of English parts stay names.
+        assert_eq!(
+            found("He met Brown-Weaver", "PERSON", 0.5),
+            ["Brown-Weaver"]
+        );
+        // A section head is no speaker; a speaker still is.
+        assert!(!gaz().list_name("Meds"));
+        assert!(gaz().list_name("Natalina"));
     }
 
     /// A job title is no person, though its first word is a surname too

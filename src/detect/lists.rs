@@ -840,6 +840,7 @@ mod tests {
     #[test]
     fn section_heads_in_capitals_are_no_speakers() {
         assert!(speakers("HPI: cough x3 days\nPMH: HTN\nA/P: CXR").is_empty());
+        assert!(speakers("Meds: aspirin 81 mg daily\nVitals: stable\nPlan: troponin").is_empty());
         assert_eq!(speakers("JOHN: hello\nMARY: hi there"), ["JOHN", "MARY"]);
         // Longer unknown words in capitals may be surnames.
         assert_eq!(speakers("KOWALCZYK: yes\nAgent: ok"), ["KOWALCZYK"]);
