@@ -694,6 +694,24 @@ mod tests {
         }
     }
 
+    /// Birth context makes a date of birth of a real date only: a UK sort
+    /// code in the same record stays a bank number ("20-20-15" is no
+    /// day and month in either order).
+    #[test]
+    fn sort_code_beside_a_birth_date_is_no_date() {
+        let text = "Date of birth: 22 August 1990. Sort code 20-20-15, account 71234567.";
+        let got = found(text);
+        assert!(
+            got.contains(&("DATE_OF_BIRTH".into(), "22 August 1990".into())),
+            "{got:?}"
+        );
+        assert!(
+            !got.iter()
+                .any(|(e, v)| v == "20-20-15" && e.starts_with("DATE")),
+            "{got:?}"
+        );
+    }
+
     #[test]
     fn core_identifiers_found() {
         let text = "Contact Maria Gonzalez at maria.g@example.com or +1 (415) 555-0132; \

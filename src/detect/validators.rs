@@ -22,6 +22,7 @@ pub const NAMES: &[&str] = &[
     "mac",
     "nanp",
     "nhs",
+    "date",
 ];
 
 /// Looks up a validator by the name used in rule files.
@@ -40,6 +41,7 @@ pub fn by_name(name: &str) -> Option<fn(&str) -> bool> {
         "mac" => mac_valid,
         "nanp" => nanp_valid,
         "nhs" => nhs_valid,
+        "date" => date_valid,
         _ => return None,
     };
     Some(f)
@@ -425,6 +427,51 @@ pub fn nhs_valid(s: &str) -> bool {
     }
 }
 
+/// A calendar date as written: day 1-31 and month 1-12 in one of the
+/// orders people write (day/month/year, month/day/year, year-month-day),
+/// or a day 1-31 beside a month's name ("12 March 1990", "March 4th,
+/// 1985"). "20-20-15" is a UK sort code, not a date: its first two
+/// numbers are no day and month in either order. Days past a month's end
+/// ("31/02/1990") are let through: a typo in a real date is still one.
+pub fn date_valid(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut nums = [0u32; 3];
+    let mut lens = [0usize; 3];
+    let mut n = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_digit() {
+            let start = i;
+            let mut v = 0u32;
+            while i < b.len() && b[i].is_ascii_digit() {
+                v = v.saturating_mul(10).saturating_add(u32::from(b[i] - b'0'));
+                i += 1;
+            }
+            if n == 3 {
+                return false;
+            }
+            nums[n] = v;
+            lens[n] = i - start;
+            n += 1;
+        } else {
+            i += 1;
+        }
+    }
+    let day = |v: u32| (1..=31).contains(&v);
+    let month = |v: u32| (1..=12).contains(&v);
+    if b.iter().any(u8::is_ascii_alphabetic) {
+        // A month's name: the day is the number that is not the year.
+        return (0..n).any(|k| lens[k] <= 2 && day(nums[k]));
+    }
+    if n != 3 {
+        return false;
+    }
+    if lens[0] == 4 {
+        return month(nums[1]) && day(nums[2]);
+    }
+    day(nums[0]) && month(nums[1]) || month(nums[0]) && day(nums[1])
+}
+
 /// The ASCII digits of `b` on the stack, and how many: `b` may hold
 /// nothing but digits and the separator bytes `seps`, and at most `N`
 /// digits (None otherwise). The validators run on every match of their
@@ -457,6 +504,59 @@ pub(crate) fn nanp_national_ok(n: &[u8]) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A date's numbers must be a day and a month in some written order.
+    #[test]
+    fn dates_have_a_day_and_a_month() {
+        for ok in [
+            "5/19/1937",
+            "19/5/1937",
+            "03.07.1962",
+            "1961-02-07",
+            "31-12-99",
+            "12 March 1990",
+            "March 4th, 1985",
+            "31/02/1990",
+        ] {
+            assert!(date_valid(ok), "{ok}");
+        }
+        for bad in [
+            "20-20-15",
+            "40-47-84",
+            "13/13/2020",
+            "00/12/2020",
+            "2020-13-01",
+            "2020-01-32",
+            "1/2",
+            "41 March 1990",
+        ] {
+            assert!(!date_valid(bad), "{bad}");
+        }
+    }
+
+    proptest! {
+        /// Any real date, in any of the written orders and separators,
+        /// passes; so does a two-digit year.
+        #[test]
+        fn every_real_date_passes(d in 1u32..=31, m in 1u32..=12, y in 1900u32..2100, sep in prop::sample::select(vec!['/', '.', '-'])) {
+            for s in [
+                format!("{d}{sep}{m}{sep}{y}"),
+                format!("{m:02}{sep}{d:02}{sep}{y}"),
+                format!("{y}-{m:02}-{d:02}"),
+                format!("{d}{sep}{m}{sep}{:02}", y % 100),
+            ] {
+                prop_assert!(date_valid(&s), "{}", s);
+            }
+        }
+
+        /// Two leading numbers that are no day and month in either order
+        /// fail, whatever the year.
+        #[test]
+        fn no_month_no_date(a in 13u32..=99, b in 13u32..=99, y in 0u32..10000) {
+            let s = format!("{a}-{b}-{y}");
+            prop_assert!(!date_valid(&s), "{}", s);
+        }
+    }
 
     /// The NHS's own example number and its spellings; one changed digit,
     /// a number whose check would be 10, placeholders and other lengths.
