@@ -84,6 +84,70 @@ const BUILTIN_CITIES: &[&str] = &[
 /// can never reach a real mailbox.
 const EMAIL_DOMAINS: &[&str] = &["example.com", "example.org", "example.net"];
 
+/// An e-mail address in disguise: URL-encoded (`jane%40example.com`), or
+/// written to dodge scrapers (`jsmith[at]outlook[dot]com`, `john dot smith
+/// at gmail dot com`), as the rules `email_urlencoded` and
+/// `email_obfuscated` find them.
+struct Disguised {
+    /// The address written plainly.
+    plain: String,
+    /// How the original wrote "@" (`%40`, `[at]`, ` AT `).
+    at: String,
+    /// How it wrote the dots it disguised, if any (`[dot]`, ` dot `).
+    dot: Option<String>,
+    /// Whether the local part's dots were disguised too (`john dot
+    /// smith`), not only the domain's.
+    local_dots: bool,
+}
+
+impl Disguised {
+    fn parse(orig: &str) -> Option<Self> {
+        use std::sync::LazyLock;
+        static AT: LazyLock<regex::Regex> = LazyLock::new(|| {
+            regex::Regex::new(r"(?i)%40| ?[\[({] ?at ?[\])}] ?| at ").expect("valid")
+        });
+        static DOT: LazyLock<regex::Regex> = LazyLock::new(|| {
+            regex::Regex::new(r"(?i) ?[\[({] ?dot ?[\])}] ?| dot ").expect("valid")
+        });
+        let m = AT.find_iter(orig).last()?;
+        let at = m.as_str().to_string();
+        let (local, domain) = (&orig[..m.start()], &orig[m.end()..]);
+        let dot = DOT.find(orig).map(|d| d.as_str().to_string());
+        let undot = |s: &str| DOT.replace_all(s, ".").into_owned();
+        let mut plain = format!("{}@{}", undot(local), undot(domain));
+        if at == "%40" {
+            // The other escapes a query string holds in an address.
+            for (esc, c) in [("%2B", "+"), ("%2b", "+"), ("%2E", "."), ("%2e", ".")] {
+                plain = plain.replace(esc, c);
+            }
+        }
+        Some(Self {
+            plain,
+            at,
+            local_dots: DOT.is_match(local),
+            dot,
+        })
+    }
+
+    /// `addr` (a plain address) written in this disguise.
+    fn wear(&self, addr: &str) -> String {
+        let Some((local, domain)) = addr.rsplit_once('@') else {
+            return addr.to_string();
+        };
+        let (mut local, mut domain) = (local.to_string(), domain.to_string());
+        if let Some(dot) = &self.dot {
+            domain = domain.replace('.', dot);
+            if self.local_dots {
+                local = local.replace('.', dot);
+            }
+        }
+        if self.at == "%40" {
+            local = local.replace('+', "%2B");
+        }
+        format!("{local}{}{domain}", self.at)
+    }
+}
+
 /// RFC 5737 IPv4 documentation networks (TEST-NET-1/2/3).
 const DOC_V4_NETS: &[[u8; 3]] = &[[192, 0, 2], [198, 51, 100], [203, 0, 113]];
 
@@ -840,7 +904,13 @@ impl Surrogates {
     /// Input without `@` is shape-replaced.
     pub fn email(&self, orig: &str) -> String {
         let Some(at) = orig.rfind('@') else {
-            return self.shape(orig);
+            // Written to dodge scrapers or URL-encoded: an address of the
+            // same disguise ("jsmith[at]outlook[dot]com" becomes
+            // "kdoe[at]example[dot]org", "a%40b.com" stays encoded).
+            return match Disguised::parse(orig) {
+                Some(d) => d.wear(&self.email(&d.plain)),
+                None => self.shape(orig),
+            };
         };
         let (local, domain) = (&orig[..at], &orig[at + 1..]);
         if local.is_empty() || domain.is_empty() {
@@ -1631,6 +1701,46 @@ mod tests {
         assert_eq!(parts[0], s.name_token("Smith", false));
         assert_eq!(parts[1], s.name_token("Jones", false));
         assert_eq!(s.name_token("42", true).len(), 2);
+    }
+
+    /// A disguised address gets a surrogate in the same disguise, never
+    /// the original's parts, and a plain address inside it.
+    #[test]
+    fn disguised_emails_keep_their_disguise() {
+        let s = sg();
+        for (orig, at, dot) in [
+            ("jsmith[at]outlook[dot]com", "[at]", Some("[dot]")),
+            (
+                "anna.berg (at) example (dot) org",
+                " (at) ",
+                Some(" (dot) "),
+            ),
+            ("john dot smith at gmail dot com", " at ", Some(" dot ")),
+            (
+                "JDOE AT MAIL DOT EXAMPLE DOT CO DOT UK",
+                " AT ",
+                Some(" DOT "),
+            ),
+            ("alice.wong%40example.com", "%40", None),
+            ("j.doe%2Btag%40mail.example.co.uk", "%40", None),
+        ] {
+            let out = s.email(orig);
+            assert!(out.contains(at), "{orig} -> {out}");
+            if let Some(dot) = dot {
+                assert!(out.contains(dot), "{orig} -> {out}");
+            }
+            let d = Disguised::parse(&out).expect("still disguised");
+            let (local, domain) = d.plain.rsplit_once('@').expect("an address");
+            assert!(valid_local_part(local), "{orig} -> {out}");
+            assert!(
+                EMAIL_DOMAINS.contains(&domain.to_lowercase().as_str()),
+                "{orig} -> {out}"
+            );
+            for part in ["smith", "outlook", "gmail", "wong", "berg", "jdoe"] {
+                assert!(!out.to_lowercase().contains(part), "{orig} -> {out}");
+            }
+        }
+        assert!(s.email("j.doe%2Btag%40mail.example.co.uk").contains("%2B"));
     }
 
     #[test]
