@@ -2424,8 +2424,15 @@ impl Gazetteers {
                 i += 1;
                 continue;
             };
+            // "Lyon, France", "Amman, Jordan": a country after a place and
+            // a comma is where that place is, even one that is a given
+            // name too.
             let cue = i > 0 && toks[i - 1].flags & PLACE_CUE != 0 && toks[i].joined_prev
-                || after_postcode(text.as_bytes(), t.start);
+                || after_postcode(text.as_bytes(), t.start)
+                || f & COUNTRY != 0
+                    && i > 0
+                    && taken[i - 1]
+                    && text[toks[i - 1].end..t.start].trim() == ",";
             let multi = j > i;
             let common = !multi && t.flags & COMMON != 0;
             let person_like = !multi && t.flags & (FIRST | LAST) != 0;
@@ -3910,6 +3917,23 @@ mod tests {
         // A section head is no speaker; a speaker still is.
         assert!(!gaz().list_name("Meds"));
         assert!(gaz().list_name("Natalina"));
+    }
+
+    /// A country after a place and a comma is a place, though it is a
+    /// given name too ("France", "Jordan"); the same name alone is still
+    /// a person's, and a street after a town keeps to the street rules.
+    #[test]
+    fn country_after_a_place_is_a_place() {
+        let text = "registered at 69003 Lyon, France. Jordan met me in Amman, Jordan.";
+        assert_eq!(
+            found(text, "LOCATION", 0.5),
+            ["Lyon", "France", "Amman", "Jordan"]
+        );
+        assert_eq!(found(text, "PERSON", 0.5), ["Jordan"]);
+        assert_eq!(
+            found("located in Famagusta, Kennedy Avenue", "LOCATION", 0.5),
+            ["Famagusta"]
+        );
     }
 
     /// A job title is no person, though its first word is a surname too
