@@ -296,6 +296,26 @@ fn medical_term(w: &[u8]) -> bool {
     w.len() >= 7 && ENDINGS.iter().any(|e| w.ends_with(e.as_bytes()))
 }
 
+/// A word of the closed classes (auxiliaries, pronouns, prepositions,
+/// conjunctions) or a common verb of speech and motion: after a first
+/// name in lower case it starts the sentence's predicate ("mary will
+/// call", "kevin said", "sarah and i"), though the surname lists hold
+/// many of them.
+fn glue_word(w: &[u8]) -> bool {
+    const GLUE: &[&str] = &[
+        "about", "after", "again", "also", "and", "are", "asked", "back", "been", "before", "but",
+        "called", "came", "can", "could", "did", "does", "done", "down", "from", "gave", "gets",
+        "going", "gone", "got", "had", "has", "have", "her", "here", "him", "his", "home", "into",
+        "just", "knows", "last", "later", "left", "like", "made", "may", "might", "must", "needs",
+        "never", "next", "not", "now", "off", "once", "only", "out", "over", "said", "saw", "says",
+        "sent", "shall", "she", "should", "since", "soon", "still", "than", "that", "the", "then",
+        "there", "they", "this", "told", "too", "took", "under", "until", "very", "wants", "was",
+        "went", "were", "what", "when", "where", "who", "will", "with", "would", "wrote", "yet",
+        "you",
+    ];
+    GLUE.iter().any(|g| g.as_bytes().eq_ignore_ascii_case(w))
+}
+
 /// Whether a place cue may put a lower-case unknown word in a place:
 /// every cue but "of", which is followed by any noun of a domain's own
 /// vocabulary ("a history of hyperlipidemia", "the version of kubectl")
@@ -2808,6 +2828,19 @@ impl Gazetteers {
         if first && next_surname && (t.flags & COMMON == 0 || strong_next()) {
             return Some((i + 1, 0.6));
         }
+        // "my wife mary smith": a first name that is no ordinary word, then
+        // a surname that is one too ("smith", "brown", "king"), unless it
+        // is a word that glues sentences together ("mary will call",
+        // "sarah said").
+        if first
+            && t.flags & (COMMON | DICT) == 0
+            && let Some(n) = next
+            && n.flags & LAST != 0
+            && n.flags & (PARTICLE | TITLE | STREET_WORD | UNIT_WORD | ORG_WORD) == 0
+            && !glue_word(&text[n.start..n.end])
+        {
+            return Some((i + 1, 0.6));
+        }
         if first && t.flags & (COMMON | DICT) == 0 && t.end - t.start >= 4 {
             return Some((i, 0.55));
         }
@@ -3824,6 +3857,22 @@ mod tests {
             ["sarah"]
         );
         assert_eq!(found("grew up in lubbeek", "LOCATION", 0.5), ["lubbeek"]);
+        // A surname that is a word too, after a first name that is not.
+        assert_eq!(
+            found("my wife mary smith might have signed", "PERSON", 0.5),
+            ["mary smith"]
+        );
+        assert_eq!(
+            found("ask sarah brown about it", "PERSON", 0.5),
+            ["sarah brown"]
+        );
+        assert_eq!(found("mary will call you", "PERSON", 0.5), ["mary"]);
+        assert_eq!(found("sarah said hi", "PERSON", 0.5), ["sarah"]);
+        // A street word is no surname (the address rules take the street).
+        assert!(
+            !found("shipped to 12 edmunds street", "PERSON", 0.5)
+                .contains(&"edmunds street".to_string())
+        );
         assert_eq!(
             found("my mac addr is 3c:22:fb:7a:19:c2, pls check", "PERSON", 0.5),
             Vec::<String>::new()
