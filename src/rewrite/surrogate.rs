@@ -730,12 +730,19 @@ impl Surrogates {
     }
 
     /// Picks a pool element that differs (case-insensitively) from `norm`.
+    ///
+    /// An original written in ASCII gets an ASCII pick: the lists hold the
+    /// names and towns of 86 locales, and "Thomas" rewritten "Þórgrímur" or
+    /// "Portland, OR" rewritten "Maghār, OR" reads as a different text
+    /// (and an ASCII-only consumer downstream may choke on it). An original
+    /// with other letters may get any.
     fn pick_distinct(&self, kind: &str, norm: &str, pool: &[String], fallback: &[&str]) -> String {
+        let fits = |c: &str| !holds(c, norm) && (c.is_ascii() || !norm.is_ascii());
         if !pool.is_empty() {
             let mut st = self.stream(kind, norm);
             for _ in 0..MAX_ATTEMPTS {
                 let c = &pool[st.index(pool.len())];
-                if !holds(c, norm) {
+                if fits(c) {
                     return c.clone();
                 }
             }
@@ -743,7 +750,13 @@ impl Surrogates {
         pool.iter()
             .map(String::as_str)
             .chain(fallback.iter().copied())
-            .find(|c| !holds(c, norm))
+            .find(|c| fits(c))
+            .or_else(|| {
+                pool.iter()
+                    .map(String::as_str)
+                    .chain(fallback.iter().copied())
+                    .find(|c| !holds(c, norm))
+            })
             .unwrap_or("Alex")
             .to_string()
     }
@@ -1701,6 +1714,38 @@ mod tests {
         assert_eq!(parts[0], s.name_token("Smith", false));
         assert_eq!(parts[1], s.name_token("Jones", false));
         assert_eq!(s.name_token("42", true).len(), 2);
+    }
+
+    /// With the full lists (names and towns of many scripts), an ASCII
+    /// name or town gets an ASCII surrogate; one written otherwise may get
+    /// any, and still never itself.
+    #[test]
+    fn ascii_originals_get_ascii_surrogates() {
+        let g = crate::detect::Gazetteers::builtin();
+        let s = Surrogates::new(b"ascii key", g.first_names.clone(), g.surnames.clone());
+        let mut other = 0;
+        for (i, w) in g
+            .first_names
+            .iter()
+            .chain(&g.surnames)
+            .step_by(97)
+            .enumerate()
+        {
+            let first = i % 2 == 0;
+            let out = s.name_token(w, first);
+            assert!(!out.eq_ignore_ascii_case(w), "{w} -> {out}");
+            if w.is_ascii() {
+                assert!(out.is_ascii(), "{w} -> {out}");
+            } else {
+                other += usize::from(!out.is_ascii());
+            }
+        }
+        // Non-ASCII originals are not held to ASCII: some get other letters.
+        assert!(other > 0);
+        for town in ["Portland", "Lyon", "Springfield", "Amman"] {
+            let out = s.location(town, &g.cities);
+            assert!(out.is_ascii() && out != town, "{town} -> {out}");
+        }
     }
 
     /// A disguised address gets a surrogate in the same disguise, never
