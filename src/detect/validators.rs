@@ -23,6 +23,7 @@ pub const NAMES: &[&str] = &[
     "nanp",
     "nhs",
     "date",
+    "ie_pps",
 ];
 
 /// Looks up a validator by the name used in rule files.
@@ -42,6 +43,7 @@ pub fn by_name(name: &str) -> Option<fn(&str) -> bool> {
         "nanp" => nanp_valid,
         "nhs" => nhs_valid,
         "date" => date_valid,
+        "ie_pps" => ie_pps_valid,
         _ => return None,
     };
     Some(f)
@@ -427,6 +429,39 @@ pub fn nhs_valid(s: &str) -> bool {
     }
 }
 
+/// An Irish PPS number: seven digits, a check letter and an optional
+/// second letter. The digits weighted 8 down to 2, plus the second
+/// letter's place in the alphabet times 9 (W counts 0), modulo 23 give
+/// the check letter (0 is W, else A = 1 ... V = 22).
+pub fn ie_pps_valid(s: &str) -> bool {
+    let b: Vec<u8> = s.bytes().filter(|c| !matches!(c, b' ' | b'-')).collect();
+    if !(b.len() == 8 || b.len() == 9) || !b[..7].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let letter = |c: u8| -> Option<u32> {
+        let c = c.to_ascii_uppercase();
+        c.is_ascii_uppercase().then(|| {
+            if c == b'W' {
+                0
+            } else {
+                u32::from(c - b'A') + 1
+            }
+        })
+    };
+    let mut sum: u32 = b[..7]
+        .iter()
+        .zip((2..=8u32).rev())
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    if let Some(&second) = b.get(8) {
+        let Some(v) = letter(second) else {
+            return false;
+        };
+        sum += v * 9;
+    }
+    letter(b[7]) == Some(sum % 23)
+}
+
 /// A calendar date as written: day 1-31 and month 1-12 in one of the
 /// orders people write (day/month/year, month/day/year, year-month-day),
 /// or a day 1-31 beside a month's name ("12 March 1990", "March 4th,
@@ -504,6 +539,31 @@ pub(crate) fn nanp_national_ok(n: &[u8]) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// PPS numbers: worked examples of the mod-23 check (with and without
+    /// the second letter); a wrong check letter and wrong shapes fail.
+    #[test]
+    fn irish_pps_numbers() {
+        for ok in ["1234567T", "1234567TW", "1234567FA", "1234567fa"] {
+            assert!(ie_pps_valid(ok), "{ok}");
+        }
+        for bad in [
+            "1234567A",
+            "1234567TA",
+            "123456T",
+            "12345678T",
+            "1234567",
+            "A234567T",
+        ] {
+            assert!(!ie_pps_valid(bad), "{bad}");
+        }
+        // One check letter in 23 passes: every digit change moves it.
+        for i in 0..7 {
+            let mut b = b"1234567T".to_vec();
+            b[i] = if b[i] == b'9' { b'0' } else { b[i] + 1 };
+            assert!(!ie_pps_valid(std::str::from_utf8(&b).unwrap()));
+        }
+    }
 
     /// A date's numbers must be a day and a month in some written order.
     #[test]
