@@ -191,31 +191,27 @@ const PERSON_CUES: &[&str] = &[
     "ask",
     "for",
 ];
-/// The British spellings a capitalised word is respelled by (the common
-/// ones: "Labour", "Offences", "Organisation"), a subset of `BRITISH`.
-const BRITISH_COMMON: &[(&str, &str)] = &[
-    ("our", "or"),
-    ("isation", "ization"),
-    ("ise", "ize"),
-    ("ence", "ense"),
-];
 /// British spellings and the American ones the dictionary lists, tried
-/// once each where they occur in a word (`Gazetteers::derives`).
+/// once each where they occur in a word (`Gazetteers::derives`). The
+/// first `BRITISH_COMMON` are the common ones, the only ones a
+/// capitalised word is respelled by ("Labour", "Offences",
+/// "Organisation").
 const BRITISH: &[(&str, &str)] = &[
     ("our", "or"),
     ("isation", "ization"),
     ("ise", "ize"),
+    ("ence", "ense"),
     ("ising", "izing"),
     ("yse", "yze"),
     ("tre", "ter"),
     ("ogue", "og"),
-    ("ence", "ense"),
     ("lled", "led"),
     ("lling", "ling"),
     ("aem", "em"),
     ("oed", "ed"),
     ("paed", "ped"),
 ];
+const BRITISH_COMMON: usize = 4;
 /// English suffixes that make a word from a word, longest first within
 /// each ending so that "-ations" is tried before "-s".
 const SUFFIXES_EN: &[&str] = &[
@@ -2007,7 +2003,7 @@ impl Gazetteers {
             return true;
         }
         let mut buf = [0u8; WORD_MAX + 8];
-        BRITISH_COMMON.iter().any(|(from, to)| {
+        BRITISH[..BRITISH_COMMON].iter().any(|(from, to)| {
             respell(w, from.as_bytes(), to.as_bytes(), &mut buf).is_some_and(&inflected)
         })
     }
