@@ -184,6 +184,22 @@ pub struct Rewriter<'a> {
     pub policy: &'a Policy,
 }
 
+/// A day's preposition before a date that is now a month or a year: "on"
+/// (a whole word, any case of its first letter) right at the end of
+/// `out` becomes "in".
+fn on_to_in(out: &mut String) {
+    let b = out.as_bytes();
+    let n = b.len();
+    if n >= 3
+        && matches!(&b[n - 3..], b"on " | b"On ")
+        && (n == 3 || !b[n - 4].is_ascii_alphanumeric())
+    {
+        let capital = b[n - 3] == b'O';
+        out.truncate(n - 3);
+        out.push_str(if capital { "In " } else { "in " });
+    }
+}
+
 impl Rewriter<'_> {
     /// The text with every planned mention replaced.
     pub fn apply(&self, text: &str, plan: &Plan) -> String {
@@ -203,8 +219,16 @@ impl Rewriter<'_> {
             let e = &plan.entities[plan.entity_of[i]];
             out.push_str(&text[last..s.start]);
             let value = &text[s.start..s.end];
+            let rep = self.replacement(&e.entity, e.op, e.number, value);
+            if e.op == Op::Generalize
+                && matches!(&*e.entity, "DATE" | "DATE_OF_BIRTH")
+                && !rep.starts_with('[')
+            {
+                // "on 14 November" generalised reads "in November".
+                on_to_in(&mut out);
+            }
             let at = out.len();
-            out.push_str(&self.replacement(&e.entity, e.op, e.number, value));
+            out.push_str(&rep);
             ranges.push(at..out.len());
             last = s.end;
         }
@@ -543,6 +567,32 @@ mod tests {
             policy: &p.policy,
         };
         rw.words_pseudonym(value)
+    }
+
+    /// A date generalised to its month or year takes "in", not "on";
+    /// "on" inside a word or before other words is left alone.
+    #[test]
+    fn day_preposition_follows_the_generalised_date() {
+        let r = pipeline()
+            .rewrite("I was charged twice on 14 November 2025. On 3/14/2024 it happened again.");
+        assert!(
+            r.text.contains("charged twice in November 2025"),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains("In March 2024 it happened"), "{}", r.text);
+        for (before, after) in [
+            ("on ", "in "),
+            ("On ", "In "),
+            ("x (on ", "x (in "),
+            ("Common ", "Common "),
+            ("on or about ", "on or about "),
+            ("", ""),
+        ] {
+            let mut s = before.to_string();
+            on_to_in(&mut s);
+            assert_eq!(s, after);
+        }
     }
 
     #[test]
