@@ -194,8 +194,8 @@ const PERSON_CUES: &[&str] = &[
 /// British spellings and the American ones the dictionary lists, tried
 /// once each where they occur in a word (`Gazetteers::derives`). The
 /// first `BRITISH_COMMON` are the common ones, the only ones a
-/// capitalised word is respelled by ("Labour", "Offences",
-/// "Organisation").
+/// capitalised word is respelled by ("Labour", "Offences"; only when
+/// `may_inflect` lets the word through: "Organisation" is not).
 const BRITISH: &[(&str, &str)] = &[
     ("our", "or"),
     ("isation", "ization"),
@@ -321,10 +321,11 @@ fn lower_place_cue(cue: &str) -> bool {
 }
 
 /// Whether lower-case `w` may be an inflection or a British spelling of a
-/// word: it ends as one ("-s", "-ed", "-ing") or holds the start of a
-/// common British spelling (`BRITISH_COMMON`). One pass over the word, so that the
-/// unknown capitalised words of a text (mostly names) are passed over
-/// without a lookup.
+/// word: it ends as one ("-s", "-ed", "-ing") or holds "our", "ise" or
+/// "enc" (three of the four `BRITISH_COMMON` spellings; "-isation" alone
+/// does not pass). One pass over the word, so that the unknown
+/// capitalised words of a text (mostly names) are passed over without a
+/// lookup.
 fn may_inflect(w: &[u8]) -> bool {
     w.ends_with(b"s")
         || w.ends_with(b"ed")
@@ -1992,7 +1993,8 @@ impl Gazetteers {
                     .iter()
                     .any(|suf| {
                         f.strip_suffix(*suf).is_some_and(|stem| {
-                            let mut e = [0u8; WORD_MAX + 1];
+                            // As long as any respelled form, plus the "e".
+                            let mut e = [0u8; WORD_MAX + 9];
                             e[..stem.len()].copy_from_slice(stem);
                             e[stem.len()] = b'e';
                             self.is_word(stem) || self.is_word(&e[..=stem.len()])
