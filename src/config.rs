@@ -176,6 +176,11 @@ pub struct DetectConfig {
     pub allow: Vec<String>,
     #[serde(default)]
     pub deny: Vec<DenyEntry>,
+    /// Document memory: identifiers found in one part of a document (a
+    /// field of a JSONL record, a column of a CSV row, a paragraph of a
+    /// text file) are looked for in its other parts (see `gdr::memory`).
+    #[serde(default = "yes")]
+    pub memory: bool,
 }
 
 impl Default for DetectConfig {
@@ -188,6 +193,7 @@ impl Default for DetectConfig {
             disable_rules: Vec::new(),
             allow: Vec::new(),
             deny: Vec::new(),
+            memory: true,
         }
     }
 }

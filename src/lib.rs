@@ -15,6 +15,7 @@ pub mod failpoint;
 pub mod formats;
 pub mod keystore;
 pub mod llm;
+pub mod memory;
 pub mod months;
 pub mod pipeline;
 pub mod plan;

@@ -793,6 +793,7 @@ fn process(
             let threads = record_threads(p, io);
             let window_len = if threads > 1 { 64 * threads } else { 1 };
             let mut paragraphs = Paragraphs::new(input, io.max_record_bytes);
+            let mut memory = gdr::memory::Memory::default();
             let mut eof = false;
             while !eof {
                 let window = fill_window(window_len, &mut eof, &mut read_error, || {
@@ -804,10 +805,39 @@ fn process(
                             (para, size)
                         }))
                 });
-                let results = map_records(window.len(), threads, &|i| {
+                // Detection first, in parallel; then the document memory, in
+                // order: each paragraph is searched for the identifiers of
+                // the paragraphs before it and adds its own; then the output,
+                // in parallel. The same result for any number of threads.
+                let found = map_records(window.len(), threads, &|i| {
                     let para = &window[i];
                     let text = para.result.as_ref().ok().filter(|t| !t.is_empty())?;
-                    Some(guarded(|| Ok(text_record(p, text, mode, para.first_line))))
+                    Some(guarded(|| Ok(p.detect_part(text, true))))
+                });
+                let found: Vec<std::sync::Mutex<_>> = window
+                    .iter()
+                    .zip(found)
+                    .map(|(para, mut f)| {
+                        if let (Ok(text), Some(Ok(d))) = (&para.result, &mut f) {
+                            let shared = guarded(|| {
+                                p.recall(text, &mut d.spans, &memory);
+                                p.learn(text, &d.spans, &mut memory);
+                                Ok(())
+                            });
+                            if let Err(e) = shared {
+                                f = Some(Err(e));
+                            }
+                        }
+                        std::sync::Mutex::new(f)
+                    })
+                    .collect();
+                let results = map_records(window.len(), threads, &|i| {
+                    let para = &window[i];
+                    let text = para.result.as_ref().ok()?;
+                    let found = found[i].lock().unwrap_or_else(|e| e.into_inner()).take()?;
+                    Some(found.and_then(|d| {
+                        guarded(|| Ok(text_record(p, text, d, mode, para.first_line)))
+                    }))
                 });
                 for (para, result) in window.into_iter().zip(results) {
                     let text = match para.result {
@@ -1021,14 +1051,16 @@ fn scan_window(
                 .collect();
         };
         // `found` has one entry per text, the texts of each record in turn.
+        let mut found = found;
         let mut next = 0;
         parsed
             .into_iter()
             .zip(&window[range])
             .map(|(rec, (line, _))| {
                 Some(rec?.map(|(id, fields)| {
-                    let found = &found[next..next + fields.len()];
+                    let found = &mut found[next..next + fields.len()];
                     next += fields.len();
+                    share_found(p, fields.iter().map(|(_, t)| t.as_ref()), found);
                     let out = scan_line(*line, id.as_ref(), &fields, found, show_values, min_score);
                     (out, None, None)
                 }))
@@ -1041,6 +1073,22 @@ fn scan_window(
             .flatten()
             .collect();
     pair_results(window, results)
+}
+
+/// [`Pipeline::share`] the spans `found` in a record's `texts` (one entry
+/// per text, as `scan_many` gives them).
+fn share_found<'t>(
+    p: &Pipeline,
+    texts: impl Iterator<Item = &'t str>,
+    found: &mut [(Vec<Span>, Option<gdr::llm::detect::LlmUse>)],
+) {
+    if found.len() < 2 {
+        return;
+    }
+    let mut parts: Vec<(&str, &mut Vec<Span>)> = texts
+        .zip(found.iter_mut().map(|(spans, _)| spans))
+        .collect();
+    p.share(&mut parts);
 }
 
 /// What [`csv_record`] gives for each row of a window (None for an
@@ -1091,14 +1139,16 @@ fn scan_csv_window(
                 .collect();
         };
         // `found` has one entry per text, the texts of each row in turn.
+        let mut found = found;
         let mut next = 0;
         items
             .iter()
             .map(|item| {
                 let row = item.result.as_ref().ok()?;
                 let fields = fields(cols, row);
-                let found = &found[next..next + fields.len()];
+                let found = &mut found[next..next + fields.len()];
                 next += fields.len();
+                share_found(p, fields.iter().map(|(_, t)| *t), found);
                 let id = id_col
                     .and_then(|i| row.values().get(i))
                     .map(|s| Value::String(s.clone()));
@@ -1354,9 +1404,24 @@ fn jsonl_record(
 ) -> Result<Processed, RecordError> {
     let mut v = jsonl::parse_line(line)?;
     let id = v.id();
-    let mut acc = FieldAcc::default();
+    // The selected strings first, all of them: the record's fields share
+    // their identifiers (`Pipeline::share`) before any is rewritten.
+    let mut fields: Vec<(String, String)> = Vec::new();
     for path in paths {
-        v.for_each_mut(path, &mut |loc, s| acc.visit(p, mode, allow_llm, loc, s))?;
+        v.for_each(path, &mut |loc, s| {
+            fields.push((loc.to_string(), s.to_string()))
+        })?;
+    }
+    let mut acc = FieldAcc::default();
+    let mut results = acc.process(p, mode, allow_llm, &fields).into_iter();
+    if matches!(mode, Mode::Rewrite { .. }) {
+        for path in paths {
+            v.for_each_mut(path, &mut |_, s| {
+                if let Some(text) = results.next() {
+                    *s = text;
+                }
+            })?;
+        }
     }
     Ok(acc.finish(p, mode, line_no, id, v.to_line()))
 }
@@ -1379,18 +1444,55 @@ struct FieldAcc {
 }
 
 impl FieldAcc {
-    /// Scan or rewrite (in place) one field's text at location `loc`.
-    fn visit(&mut self, p: &Pipeline, mode: Mode, allow_llm: bool, loc: &str, s: &mut String) {
+    /// Scan or rewrite the `(location, text)` fields of one record, their
+    /// identifiers shared (`Pipeline::scan_parts`, `rewrite_parts`): the
+    /// rewritten texts in order (none for a scan).
+    fn process(
+        &mut self,
+        p: &Pipeline,
+        mode: Mode,
+        allow_llm: bool,
+        fields: &[(impl AsRef<str>, impl AsRef<str>)],
+    ) -> Vec<String> {
+        let texts: Vec<&str> = fields.iter().map(|(_, t)| t.as_ref()).collect();
         match mode {
             Mode::Scan {
                 show_values,
                 min_score,
             } => {
-                let (spans, used) = p.scan_detail(s, allow_llm);
-                self.add_scan(loc, s, &spans, used, show_values, min_score);
+                let found = p.scan_parts(&texts, allow_llm);
+                for ((loc, text), (spans, used)) in fields.iter().zip(found) {
+                    self.add_scan(
+                        loc.as_ref(),
+                        text.as_ref(),
+                        &spans,
+                        used,
+                        show_values,
+                        min_score,
+                    );
+                }
+                Vec::new()
             }
+            Mode::Rewrite { .. } => p
+                .rewrite_parts(&texts, allow_llm)
+                .into_iter()
+                .zip(fields)
+                .map(|(r, (loc, _))| self.add_rewrite(p, mode, loc.as_ref(), r))
+                .collect(),
+        }
+    }
+
+    /// Account for one field's rewrite at location `loc`: its text.
+    fn add_rewrite(
+        &mut self,
+        p: &Pipeline,
+        mode: Mode,
+        loc: &str,
+        r: gdr::pipeline::Rewritten,
+    ) -> String {
+        match mode {
+            Mode::Scan { .. } => unreachable!("a scan rewrites nothing"),
             Mode::Rewrite { report } => {
-                let r = p.rewrite_with(s, allow_llm);
                 self.n_spans += r.plan.spans.len();
                 self.rw_paths.push(r.path);
                 if let Some(u) = r.llm {
@@ -1416,7 +1518,7 @@ impl FieldAcc {
                         self.entities.push(ej);
                     }
                 }
-                *s = r.text;
+                r.text
             }
         }
     }
@@ -1525,7 +1627,17 @@ fn csv_record(
     let mut acc = FieldAcc::default();
     // The record as read, for the quarantine file should no rewrite pass.
     let original = matches!(mode, Mode::Rewrite { .. }).then(|| row.to_bytes());
-    row.for_each_mut(cols, &mut |name, s| acc.visit(p, mode, allow_llm, name, s));
+    // The selected columns the row has, in `for_each_mut`'s order.
+    let fields: Vec<(&str, &str)> = cols
+        .iter()
+        .filter_map(|c| Some((c.name.as_str(), row.values().get(c.index)?.as_str())))
+        .collect();
+    let mut results = acc.process(p, mode, allow_llm, &fields).into_iter();
+    row.for_each_mut(cols, &mut |_, s| {
+        if let Some(text) = results.next() {
+            *s = text;
+        }
+    });
     match mode {
         Mode::Scan { .. } => {
             let (mut line, rep, _) = acc.finish(p, mode, line_no, id, String::new());
@@ -1544,13 +1656,21 @@ fn csv_record(
     }
 }
 
-fn text_record(p: &Pipeline, text: &str, mode: Mode, line: usize) -> Processed {
+/// One paragraph's output from its detection `d` (the document memory
+/// already applied).
+fn text_record(
+    p: &Pipeline,
+    text: &str,
+    d: gdr::pipeline::Detection,
+    mode: Mode,
+    line: usize,
+) -> Processed {
     match mode {
         Mode::Scan {
             show_values,
             min_score,
         } => {
-            let (found, used) = p.scan_detail(text, true);
+            let (found, used) = (d.spans, d.llm);
             let mut offsets = CharOffsets::new(text);
             let spans: Vec<SpanOut> = found
                 .iter()
@@ -1566,7 +1686,7 @@ fn text_record(p: &Pipeline, text: &str, mode: Mode, line: usize) -> Processed {
             (rec.to_line(), None, None)
         }
         Mode::Rewrite { report } => {
-            let r = p.rewrite(text);
+            let r = p.rewrite_detection(text, d);
             let held = (r.decision == Decision::Quarantine).then(|| held_reasons(&r));
             let rep = report.then(|| {
                 let status = if held.is_some() { "quarantined" } else { "ok" };

@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::detect::Name;
 use crate::detect::{Detector, Gazetteers, RuleSet, Span};
 use crate::llm::detect::{Llm, LlmUse, expected_gain};
+use crate::memory::Memory;
 use crate::plan::{self, Op, Plan, Policy};
 use crate::rewrite::{Rewriter, Surrogates};
 use crate::verify::{Leak, Subject, Verdict, Verifier};
@@ -21,6 +22,20 @@ const MAX_REPAIRS: usize = 2;
 /// Merged spans, how the LLM took part, and the spans without the LLM.
 type Detected = (Vec<Span>, Option<LlmUse>, Vec<Span>);
 
+/// What detection found in one text, before the rewrite: lets a caller
+/// share identifiers between the parts of one document
+/// ([`Pipeline::recall`], [`Pipeline::learn`]) before rewriting each.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    /// All spans, merged, sorted, including those below the threshold.
+    pub spans: Vec<Span>,
+    /// Whether and how the LLM took part (None: LLM off).
+    pub llm: Option<LlmUse>,
+    /// The spans of rules and word lists alone (with the model on), which
+    /// the generative check tests against.
+    rule_spans: Vec<Span>,
+}
+
 /// Everything needed to process records, built once and shared read-only.
 pub struct Pipeline {
     pub detector: Detector,
@@ -31,6 +46,9 @@ pub struct Pipeline {
     /// Checks every rewrite before commit (None: `[verify] enabled =
     /// false` or `--no-verify`, the pre-verifier behaviour).
     pub verifier: Option<Verifier>,
+    /// `[detect] memory`: identifiers found in one part of a document are
+    /// looked for in its other parts (see [`crate::memory`]).
+    pub memory: bool,
 }
 
 /// What happens to a record's rewrite.
@@ -128,6 +146,7 @@ impl Pipeline {
             surrogates,
             policy: cfg.policy(),
             llm: None,
+            memory: d.memory,
             verifier: cfg
                 .verify
                 .enabled
@@ -263,9 +282,116 @@ impl Pipeline {
 
     /// [`Pipeline::rewrite`], with the LLM only when `allow_llm`.
     pub fn rewrite_with(&self, text: &str, allow_llm: bool) -> Rewritten {
+        self.rewrite_detection(text, self.detect_part(text, allow_llm))
+    }
+
+    /// Detection of one part of a document (or a whole text), for
+    /// [`Pipeline::rewrite_detection`] or a scan's output, after the
+    /// caller has shared identifiers between parts.
+    pub fn detect_part(&self, text: &str, allow_llm: bool) -> Detection {
+        let (spans, llm, rule_spans) = self.detect_all(text, allow_llm);
+        Detection {
+            spans,
+            llm,
+            rule_spans,
+        }
+    }
+
+    /// Add to `spans` (detected in `text`) the places where `memory`'s
+    /// identifiers occur in `text`, merged with its own spans as the
+    /// detectors' are (the allow list still wins). No-op when the memory
+    /// is off or empty.
+    pub fn recall(&self, text: &str, spans: &mut Vec<Span>, memory: &Memory) {
+        if !self.memory || memory.is_empty() {
+            return;
+        }
+        let mut extra = Vec::new();
+        memory.find(text, &mut extra);
+        if !extra.is_empty() {
+            let own = std::mem::take(spans);
+            *spans = self.detector.merge_extra(text, own, extra);
+        }
+    }
+
+    /// Remember the identifiers among `spans` (detected in `text`) that the
+    /// rewrite acts on: at or above the threshold, an operator other than
+    /// `keep`.
+    pub fn learn(&self, text: &str, spans: &[Span], memory: &mut Memory) {
+        if !self.memory {
+            return;
+        }
+        let acting: Vec<Span> = spans
+            .iter()
+            .filter(|s| s.score >= self.detector.threshold && self.policy.op(&s.entity) != Op::Keep)
+            .cloned()
+            .collect();
+        memory.learn(&self.detector.gazetteers, text, &acting);
+    }
+
+    /// Share identifiers between the detections of the parts of one
+    /// record (the fields of a JSONL record, the columns of a CSV row):
+    /// every part learns what all the parts found, in order. A record is
+    /// bounded, so a mention before the one that was found is covered too.
+    pub fn share(&self, parts: &mut [(&str, &mut Vec<Span>)]) {
+        if !self.memory || parts.len() < 2 {
+            return;
+        }
+        let mut memory = Memory::default();
+        for (text, spans) in parts.iter() {
+            self.learn(text, spans, &mut memory);
+        }
+        for (text, spans) in parts.iter_mut() {
+            self.recall(text, spans, &memory);
+        }
+    }
+
+    /// Rewrite each part of one record, identifiers shared between the
+    /// parts ([`Pipeline::share`]); the model allowed as `allow_llm` says.
+    pub fn rewrite_parts(&self, texts: &[&str], allow_llm: bool) -> Vec<Rewritten> {
+        let mut found: Vec<Detection> = texts
+            .iter()
+            .map(|t| self.detect_part(t, allow_llm))
+            .collect();
+        self.share_detections(texts, &mut found);
+        texts
+            .iter()
+            .zip(found)
+            .map(|(t, d)| self.rewrite_detection(t, d))
+            .collect()
+    }
+
+    /// [`Pipeline::scan_detail`] of each part of one record, identifiers
+    /// shared between the parts ([`Pipeline::share`]).
+    pub fn scan_parts(&self, texts: &[&str], allow_llm: bool) -> Vec<(Vec<Span>, Option<LlmUse>)> {
+        let mut found: Vec<Detection> = texts
+            .iter()
+            .map(|t| self.detect_part(t, allow_llm))
+            .collect();
+        self.share_detections(texts, &mut found);
+        found.into_iter().map(|d| (d.spans, d.llm)).collect()
+    }
+
+    /// [`Pipeline::share`] over parallel lists of texts and detections.
+    pub fn share_detections(&self, texts: &[&str], found: &mut [Detection]) {
+        let mut parts: Vec<(&str, &mut Vec<Span>)> = texts
+            .iter()
+            .copied()
+            .zip(found.iter_mut().map(|d| &mut d.spans))
+            .collect();
+        self.share(&mut parts);
+    }
+
+    /// Rewrite one text from its detection: the model's rewrite when it is
+    /// on and passes verification, else the deterministic rewrite when it
+    /// passes (after repairs), else quarantine.
+    pub fn rewrite_detection(&self, text: &str, d: Detection) -> Rewritten {
         // Test-only (feature `failpoints`): a record that panics here.
         crate::failpoint::hit("record", text);
-        let (spans, used, rule_spans) = self.detect_all(text, allow_llm);
+        let Detection {
+            spans,
+            llm: used,
+            rule_spans,
+        } = d;
         let mut r = self.rewrite_spans(text, &spans);
         let rule_spans = self.detector.actionable(&rule_spans);
         r.llm = used;

@@ -1384,7 +1384,7 @@ fn word_spans(s: &str) -> Vec<Range<usize>> {
 
 /// Digit runs, separators allowed between groups ("(88) 684-334" is one
 /// run "88684334"): raw byte range and the digits.
-fn digit_runs(s: &str) -> Vec<(Range<usize>, String)> {
+pub(crate) fn digit_runs(s: &str) -> Vec<(Range<usize>, String)> {
     let mut out = Vec::new();
     let mut cur: Option<(usize, usize, String)> = None;
     let mut pending_sep = 0usize;

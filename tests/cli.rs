@@ -1219,3 +1219,142 @@ fn rewrite_keeps_labels_ordinals_and_units_readable() {
         "{addr}"
     );
 }
+
+/// A chat record whose first message mentions a reference number that the
+/// second introduces by its label ("MRN"), and whose third repeats the
+/// name, the number and the admission date without any context.
+const CHAT_MEMORY: &str = r#"{"id":"c1","messages":[{"role":"user","content":"Before we start: ref 447-1923 is mine."},{"role":"user","content":"I am Dana Whitlock, MRN 4471923, admitted 11/20/2026."},{"role":"assistant","content":"Thanks whitlock. Record 4471923, note from 11/20/2026 14:32."}]}"#;
+
+/// The messages of the rewrite of [`CHAT_MEMORY`] under the config `cfg`.
+fn chat_memory_rewrite(dir: &Path, cfg: &str) -> Vec<String> {
+    let cfg_path = dir.join("gdr.toml");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let o = gdr(
+        dir,
+        &[
+            "--config",
+            path_str(&cfg_path),
+            "rewrite",
+            "--format",
+            "jsonl",
+            "--no-llm",
+            "--field",
+            "messages[].content",
+        ],
+        Some(CHAT_MEMORY.as_bytes()),
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let v: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Identifiers found in one message of a chat are removed from the other
+/// messages too, before or after it (document memory), and get the same
+/// surrogate there; `scan` reports those mentions (detector `memory`).
+/// With `[detect] memory = false` the context-free repeats are kept, as
+/// they were before: the memory is what removes them.
+#[test]
+fn identifiers_found_in_one_message_are_removed_from_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    fixed_key(dir.path());
+    let msgs = chat_memory_rewrite(dir.path(), "");
+    for m in &msgs {
+        for id in ["4471923", "447-1923", "Whitlock", "whitlock", "11/20/2026"] {
+            assert!(!contains_word(m, id), "{id:?} kept: {msgs:?}");
+        }
+    }
+    // The number has one surrogate in both messages that spell it alike.
+    let seven = regex::Regex::new(r"\b\d{7}\b").unwrap();
+    let in_msg = |i: usize| seven.find(&msgs[i]).map(|m| m.as_str().to_string());
+    assert!(in_msg(1).is_some(), "{msgs:?}");
+    assert_eq!(in_msg(1), in_msg(2), "{msgs:?}");
+
+    let off = chat_memory_rewrite(dir.path(), "[detect]\nmemory = false\n");
+    assert!(contains_word(&off[0], "447-1923"), "{off:?}");
+    assert!(contains_word(&off[2], "4471923"), "{off:?}");
+
+    let o = gdr(
+        dir.path(),
+        &[
+            "scan",
+            "--format",
+            "jsonl",
+            "--no-llm",
+            "--field",
+            "messages[].content",
+        ],
+        Some(CHAT_MEMORY.as_bytes()),
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let v: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let recalled: Vec<(String, String)> = v["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["detector"] == "memory")
+        .map(|s| {
+            (
+                s["field"].as_str().unwrap().to_string(),
+                s["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for want in [
+        ("messages[0].content", "ID"),
+        ("messages[2].content", "PERSON"),
+        ("messages[2].content", "ID"),
+    ] {
+        assert!(
+            recalled.contains(&(want.0.to_string(), want.1.to_string())),
+            "{want:?} not in {recalled:?}"
+        );
+    }
+    assert!(
+        !stdout(&o).contains("4471923"),
+        "no values without --show-values"
+    );
+}
+
+/// In a text file, a paragraph is searched for the identifiers of the
+/// paragraphs before it: the same output on one thread and on three.
+#[test]
+fn text_paragraphs_remember_the_identifiers_before_them() {
+    let dir = tempfile::tempdir().unwrap();
+    fixed_key(dir.path());
+    let mut doc = String::from(
+        "Patient: Dana Whitlock, MRN 4471923, admitted 11/20/2026.\n\n\
+         Seen again today.\n\n",
+    );
+    // Far enough down to be in a later window on three threads.
+    for i in 0..300 {
+        doc.push_str(&format!("Paragraph {i} about the treatment plan.\n\n"));
+    }
+    doc.push_str("Signed 11/20/2026 14:32. whitlock to call about 4471923.\n");
+    let run = |threads: &str| {
+        let o = gdr(
+            dir.path(),
+            &[
+                "rewrite",
+                "--format",
+                "text",
+                "--no-llm",
+                "--threads",
+                threads,
+            ],
+            Some(doc.as_bytes()),
+        );
+        assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+        stdout(&o)
+    };
+    let one = run("1");
+    let last = one.trim_end().lines().last().unwrap();
+    for id in ["4471923", "whitlock", "11/20/2026"] {
+        assert!(!contains_word(last, id), "{id:?} kept: {last}");
+    }
+    assert_eq!(run("3"), one);
+}

@@ -430,3 +430,44 @@ fn scan_batch_with_a_panicking_row_loses_only_that_row() {
         common::record_lines(&err)
     );
 }
+
+/// The selected columns of one row share their identifiers: a name and a
+/// number found in one column are removed from another that repeats them
+/// without context. With `[detect] memory = false` they are kept.
+#[test]
+fn columns_of_a_row_share_their_identifiers() {
+    let dir = tempfile::tempdir().unwrap();
+    fixed_key(dir.path());
+    let input =
+        b"id,name,mrn,notes\n1,Dana Whitlock,MRN 4471923,whitlock called about case 4471923\n";
+    let cfg = dir.path().join("gdr.toml");
+    let run = |config: &str| {
+        std::fs::write(&cfg, config).unwrap();
+        let o = gdr(
+            dir.path(),
+            &[
+                "--config",
+                cfg.to_str().unwrap(),
+                "rewrite",
+                "--format",
+                "csv",
+                "--column",
+                "name",
+                "--column",
+                "mrn",
+                "--column",
+                "notes",
+                "--no-llm",
+            ],
+            Some(input),
+        );
+        assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let out = run("");
+    assert!(!out.to_lowercase().contains("whitlock"), "{out}");
+    assert!(!out.contains("4471923"), "{out}");
+    assert!(out.contains(" called about case "), "{out}");
+    let off = run("[detect]\nmemory = false\n");
+    assert!(off.contains("whitlock called about case 4471923"), "{off}");
+}

@@ -255,6 +255,31 @@ fn api_endpoints_limits_and_path_checks() {
     assert_eq!(v["records"][1], Value::Null);
     assert_eq!(v["errors"][0]["index"], 1);
 
+    // The messages of a chat record share their identifiers (document
+    // memory): the number labelled in one is found in the other, in the
+    // rewrite and in the scan.
+    let chat = json!({"records": [{"messages": [
+        {"role": "user", "content": "MRN 4471923, Dana Whitlock here."},
+        {"role": "assistant", "content": "Thanks whitlock, record 4471923 is open."}
+    ]}], "fields": ["messages[].content"]});
+    let r = d.post_json("/v1/rewrite", &chat);
+    assert_eq!(r.status, 200);
+    let body = String::from_utf8_lossy(&r.body).to_lowercase();
+    assert!(
+        !body.contains("4471923") && !body.contains("whitlock"),
+        "{body}"
+    );
+    let r = d.post_json("/v1/scan", &chat);
+    assert_eq!(r.status, 200);
+    let v = r.json().unwrap();
+    let spans = v["records"][0]["spans"].as_array().unwrap();
+    assert!(
+        spans
+            .iter()
+            .any(|s| s["field"] == "messages[1].content" && s["detector"] == "memory"),
+        "{v}"
+    );
+
     // Scan: offsets, no values.
     let text = "mail karl@example.com";
     let r = d.post_json("/v1/scan", &json!({"text": text}));

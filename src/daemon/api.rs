@@ -612,15 +612,23 @@ async fn scan(AxState(api): St, body: Bytes) -> Response {
         for (i, rec) in req.records.unwrap_or_default().iter().enumerate() {
             let line = record_line(rec);
             let res = jobs::guarded(s, || {
-                let mut v = crate::formats::jsonl::parse_line(&line)?;
-                let mut spans = Vec::new();
+                let v = crate::formats::jsonl::parse_line(&line)?;
+                // All the selected strings, then scanned together: the
+                // fields share their identifiers (`Pipeline::share`).
+                let mut texts: Vec<(String, String)> = Vec::new();
                 for p in &fields {
-                    v.for_each_mut(p, &mut |loc, t| {
-                        let mut offsets = CharOffsets::new(t);
-                        for x in l.pipeline.scan(t).iter().filter(|x| x.score >= min) {
-                            spans.push(span_out(&mut offsets, Some(loc), x, false));
-                        }
+                    v.for_each(p, &mut |loc, t| {
+                        texts.push((loc.to_string(), t.to_string()))
                     })?;
+                }
+                let refs: Vec<&str> = texts.iter().map(|(_, t)| t.as_str()).collect();
+                let found = l.pipeline.scan_parts(&refs, true);
+                let mut spans = Vec::new();
+                for ((loc, t), (found, _)) in texts.iter().zip(found) {
+                    let mut offsets = CharOffsets::new(t);
+                    for x in found.iter().filter(|x| x.score >= min) {
+                        spans.push(span_out(&mut offsets, Some(loc), x, false));
+                    }
                 }
                 Ok(spans)
             });

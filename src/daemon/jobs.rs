@@ -175,9 +175,19 @@ fn describe(
     }
 }
 
-/// Rewrite one text (a paragraph of a text file, or a sync API text).
-pub fn text_record(l: &Loaded, text: &str, idx: usize, line: usize) -> RecordOut {
-    let r = l.pipeline.rewrite(text);
+/// Rewrite one paragraph of a text file: searched for the identifiers of
+/// the paragraphs before it (`memory`), to which it adds its own.
+pub fn text_record(
+    l: &Loaded,
+    text: &str,
+    memory: &mut crate::memory::Memory,
+    idx: usize,
+    line: usize,
+) -> RecordOut {
+    let mut d = l.pipeline.detect_part(text, true);
+    l.pipeline.recall(text, &mut d.spans, memory);
+    l.pipeline.learn(text, &d.spans, memory);
+    let r = l.pipeline.rewrite_detection(text, d);
     let mut row = RecordRow {
         idx,
         line,
@@ -207,11 +217,20 @@ pub fn jsonl_record(
         ..Default::default()
     };
     let mut spans = Vec::new();
+    // All the selected strings first: the fields share their identifiers
+    // (`Pipeline::share`) before any is rewritten.
+    let mut texts: Vec<String> = Vec::new();
+    for path in fields {
+        v.for_each(path, &mut |_, s| texts.push(s.to_string()))?;
+    }
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let mut done = l.pipeline.rewrite_parts(&refs, true).into_iter();
     for path in fields {
         v.for_each_mut(path, &mut |loc, s| {
-            let r = l.pipeline.rewrite(s);
-            describe(l, &r, idx, loc, &mut row, &mut spans);
-            *s = r.text;
+            if let Some(r) = done.next() {
+                describe(l, &r, idx, loc, &mut row, &mut spans);
+                *s = r.text;
+            }
         })?;
     }
     Ok(RecordOut {
@@ -236,10 +255,18 @@ fn csv_record(
         ..Default::default()
     };
     let mut spans = Vec::new();
+    // The selected columns the row has, in `for_each_mut`'s order, share
+    // their identifiers before any is rewritten.
+    let texts: Vec<&str> = cols
+        .iter()
+        .filter_map(|c| Some(row.values().get(c.index)?.as_str()))
+        .collect();
+    let mut done = l.pipeline.rewrite_parts(&texts, true).into_iter();
     row.for_each_mut(cols, &mut |name, s| {
-        let r = l.pipeline.rewrite(s);
-        describe(l, &r, idx, name, &mut rrow, &mut spans);
-        *s = r.text;
+        if let Some(r) = done.next() {
+            describe(l, &r, idx, name, &mut rrow, &mut spans);
+            *s = r.text;
+        }
     });
     // A row the verifier quarantined is not written (empty bytes).
     let bytes = if rrow.error.is_some() {
@@ -446,6 +473,7 @@ fn process_file(
         }
         Format::Text => {
             let mut idx = 0usize;
+            let mut memory = crate::memory::Memory::default();
             for para in Paragraphs::new(reader, max) {
                 if shared.cancel.load(Ordering::Relaxed) {
                     return Err(JobErr::Cancelled);
@@ -465,7 +493,9 @@ fn process_file(
                 }
                 let i = idx;
                 idx += 1;
-                match guarded(shared, || Ok(text_record(l, &text, i, para.first_line))) {
+                match guarded(shared, || {
+                    Ok(text_record(l, &text, &mut memory, i, para.first_line))
+                }) {
                     Ok(r) => {
                         if !r.held() {
                             write(out, r.text.as_bytes())?;

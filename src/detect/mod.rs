@@ -202,6 +202,20 @@ impl Detector {
         spans
     }
 
+    /// `spans` (resolved) with `extra` candidates merged in as the
+    /// detectors' are ([`merge::resolve`]), except those on the allow list:
+    /// the document memory's spans of an identifier found elsewhere.
+    pub fn merge_extra(&self, text: &str, mut spans: Vec<Span>, mut extra: Vec<Span>) -> Vec<Span> {
+        if !self.allow.is_empty() {
+            extra.retain(|s| !self.allow.contains(&text[s.start..s.end].to_lowercase()));
+        }
+        if extra.is_empty() {
+            return spans;
+        }
+        spans.extend(extra);
+        merge::resolve(spans, self.threshold)
+    }
+
     /// Spans at or above the threshold: the ones the rewriter acts on.
     pub fn actionable(&self, spans: &[Span]) -> Vec<Span> {
         spans

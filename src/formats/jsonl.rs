@@ -122,6 +122,25 @@ impl Record {
         Ok(n)
     }
 
+    /// Call `f` with every string `path` reaches, in the order
+    /// [`Record::for_each_mut`] visits them; the record is unchanged.
+    pub fn for_each(
+        &self,
+        path: &FieldPath,
+        f: &mut dyn FnMut(&str, &str),
+    ) -> Result<usize, RecordError> {
+        let Some((Step::Key(first), rest)) = path.steps.split_first() else {
+            return Err(RecordError::MissingField(path.raw.clone()));
+        };
+        let Some(slot) = self.fields.iter().find(|(k, _)| k == first) else {
+            return Err(RecordError::MissingField(path.raw.clone()));
+        };
+        let (n, _) = walk_raw(slot.1.get(), first, rest, &path.raw, &mut |loc, s| {
+            f(loc, s)
+        })?;
+        Ok(n)
+    }
+
     /// The record as one JSON line (compact separators between top-level
     /// fields; field values as they were unless rewritten).
     pub fn to_line(&self) -> String {

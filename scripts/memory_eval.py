@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""How many identifiers repeated without context in a later message leak.
+
+Builds two-message chat records from a labelled corpus (score.py's format):
+message 1 is the record's text; message 2 repeats each of its gold
+identifiers in a short reply with no cue ("noted {value}, thanks"), one
+record per identifier. Rewrites them with `gdr rewrite --field
+'messages[].content'` and counts a leak when the identifier survives in the
+rewritten message 2 (score.py's test: the value, its digits, a word of a
+name). Only identifiers that message 1's rewrite removed are counted: the
+question is whether what was found in one part is removed from another.
+
+Usage: memory_eval.py GDR_BIN CORPUS.jsonl [EXTRA GDR ARGS...]
+"""
+import json, os, re, subprocess, sys, tempfile
+
+
+# The leak test of ../shared/eval/score.py (which runs on import, so it is
+# restated here).
+def norm(s): return re.sub(r"\s+", " ", s).strip().lower()
+def digits(s): return re.sub(r"\D", "", s)
+
+
+def leaked(ident, out_norm, out_digits):
+    t = ident["text"]
+    if norm(t) in out_norm: return True
+    d = digits(t)
+    if len(d) >= 6 and d in out_digits: return True
+    if ident["type"] == "PERSON":
+        for tok in re.findall(r"[A-Za-z][A-Za-z'\-]{2,}", t):
+            if re.search(r"\b" + re.escape(tok.lower()) + r"\b", out_norm): return True
+    return False
+
+
+TEMPLATES = [
+    "noted {v}, thanks",
+    "Follow-up about {v}: confirmed.",
+    "ok so {v} it is",
+    "Re: {v}",
+]
+
+
+def main():
+    gdr, corpus = sys.argv[1], sys.argv[2]
+    extra = sys.argv[3:]
+    recs, gold = [], []
+    for line in open(corpus):
+        r = json.loads(line)
+        for k, ident in enumerate(r["identifiers"]):
+            v = ident["text"]
+            t = TEMPLATES[len(recs) % len(TEMPLATES)].format(v=v)
+            recs.append({"id": f"{r['id']}#{k}", "messages": [
+                {"role": "user", "content": r["text"]},
+                {"role": "user", "content": t}]})
+            gold.append(ident)
+    with tempfile.TemporaryDirectory() as d:
+        inp = os.path.join(d, "in.jsonl")
+        with open(inp, "w") as f:
+            for r in recs:
+                f.write(json.dumps(r) + "\n")
+        out = subprocess.run([gdr, "--state-dir", d, *extra, "rewrite", "--format", "jsonl",
+                              "--no-llm", "--field", "messages[].content", inp],
+                             capture_output=True, text=True)
+    outs = {}
+    for line in out.stdout.splitlines():
+        r = json.loads(line)
+        outs[r["id"]] = [m["content"] for m in r["messages"]]
+    n = leaks = kept = 0
+    for i, (r, ident) in enumerate(zip(recs, gold)):
+        o = outs.get(r["id"])
+        if o is None:
+            continue
+        first = o[0]
+        if leaked(ident, norm(first), digits(first)):
+            continue  # not removed from message 1: not this test's question
+        n += 1
+        second = o[1]
+        # The reply's own words must stay: the memory must not take them.
+        fixed = TEMPLATES[i % len(TEMPLATES)].split("{v}")
+        if all(part.strip() in second for part in fixed):
+            kept += 1
+        if leaked(ident, norm(second), digits(second)):
+            leaks += 1
+            if os.environ.get("SHOW"):
+                # Raw values: for the developer's terminal only.
+                print(ident["type"], repr(ident["text"]), "->", repr(second), file=sys.stderr)
+    print(json.dumps({"records": len(recs), "removed_in_first": n, "leaked_in_second": leaks,
+                      "repeat_leak_rate": round(leaks / n, 4) if n else None,
+                      "reply_words_kept": round(kept / n, 4) if n else None}))
+
+
+if __name__ == "__main__":
+    main()
