@@ -49,26 +49,46 @@ use foldhash::HashMap;
 /// all when they are nothing but digits (as the verifier's `min_digits`).
 pub const MIN_DIGITS: usize = 5;
 
+/// A single word that is an ordinary word or a short acronym ([`risky`]),
+/// or that no name or place list knows, is remembered only from a span of
+/// at least this score, though the rewrite acts on spans from the
+/// threshold (0.5) up. The memory repeats a
+/// value over the whole document, so it multiplies a false positive too:
+/// "Rule" taken for a surname (0.6) in one paragraph of a judgment became
+/// every "(Rule 59 § 1)" after it, "EUR" taken for a place (0.6) every
+/// amount in euros, "Lustration" opening a sentence (0.5) every
+/// "lustration". Such words found by their context score higher ("Mr
+/// Rule" 0.95). Other values are remembered from the threshold: a weakly
+/// found word the lists know as a name ("Tamara", 0.6) is still a name.
+pub const MIN_SCORE: f32 = 0.7;
+
 /// Entries a memory holds by default: far more than the identifiers of any
 /// one chat or letter, and a few hundred kilobytes at most.
 pub const DEFAULT_CAPACITY: usize = 10_000;
-
-/// Honorifics do not identify: "Dr" of "Dr Ravindran" is not remembered.
-const TITLES: &[&str] = &[
-    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "mme", "herr", "frau", "jr",
-    "sr", "phd", "md",
-];
 
 #[derive(Debug, Clone)]
 struct Entry {
     /// The value folded ([`fold`]), starting and ending with a letter or
     /// digit.
     needle: String,
-    /// An ordinary word ("Mark", "Warren", "Bath"): found only capitalised
-    /// and not opening a sentence, where it is a name and not the word.
-    cased: bool,
+    /// How the text must write it to be this value.
+    case: Case,
     entity: Name,
     score: f32,
+}
+
+/// How a remembered value must be written where it is found again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Case {
+    /// In any case ("whitlock" for "Whitlock").
+    Any,
+    /// Capitalised and not opening a sentence, where it is a name: an
+    /// ordinary word ("Mark", "Bath") or words ("Administrative Court").
+    Name,
+    /// Exactly as it was written: a word no list knows that was found
+    /// weakly ("lubbeek" after "grew up in", "PUNKAHARJU" on an address
+    /// line; "Lustration" opening a sentence is no "lustration" after).
+    Exact(String),
 }
 
 /// The identifiers of a document so far (see the module docs).
@@ -78,8 +98,13 @@ pub struct Memory {
     /// Folded needle -> its entry (each needle is remembered once; the
     /// first type given to it stays).
     needles: HashMap<String, u32>,
-    /// Folded first word of a needle -> the entries starting with it.
-    by_word: HashMap<String, Vec<u32>>,
+    /// [`word_hash`] of a needle's first word -> the entries starting
+    /// with it (a collision costs a comparison, never a wrong find).
+    by_word: HashMap<u64, Vec<u32>>,
+    /// One bit per [`word_hash`] of a first word (its top bits): most
+    /// words of a text start no remembered value, and this rules them out
+    /// without a map lookup.
+    bloom: Vec<u64>,
     /// Digits of a number -> its entry.
     by_digits: HashMap<String, u32>,
     capacity: usize,
@@ -98,6 +123,7 @@ impl Memory {
             entries: Vec::new(),
             needles: HashMap::default(),
             by_word: HashMap::default(),
+            bloom: vec![0; BLOOM_WORDS],
             by_digits: HashMap::default(),
             capacity: capacity.max(2),
         }
@@ -118,14 +144,15 @@ impl Memory {
             let Some(value) = text.get(s.start..s.end) else {
                 continue;
             };
-            self.learn_value(g, value, s.entity, s.score);
+            let person = &*s.entity == "PERSON";
+            self.learn_value(g, value, person, s.entity, s.score);
             if &*s.entity == "ADDRESS" {
                 // The lines of an address that hold a number (the street,
                 // the postcode line) come back alone, and a postcode by
                 // itself; the town and the country alone identify little.
                 for part in value.split([',', ';', '\n']) {
                     if part.len() < value.len() && part.chars().any(|c| c.is_ascii_digit()) {
-                        self.learn_value(g, part, s.entity, s.score);
+                        self.learn_value(g, part, false, s.entity, s.score);
                     }
                 }
                 for w in words(value) {
@@ -133,25 +160,27 @@ impl Memory {
                         && w.len() >= MIN_DIGITS
                         && w.bytes().all(|b| b.is_ascii_digit())
                     {
-                        self.learn_value(g, w, s.entity, s.score);
+                        self.learn_value(g, w, false, s.entity, s.score);
                     }
                 }
             }
-            if &*s.entity == "PERSON" {
+            // The words of a name, unless it is all ordinary words, which
+            // is more often a false find ("Clinique Service", "Anti-Terrorist
+            // Branch") than a person.
+            if person && !generic(g, value) {
                 for w in words(value) {
-                    let lower = w.to_lowercase();
-                    if w.chars().count() >= 3
-                        && w.chars().all(char::is_alphabetic)
-                        && !TITLES.contains(&lower.as_str())
-                    {
-                        self.insert(lower, None, g.is_common(w), s.entity, s.score);
+                    if w.len() < value.len() {
+                        self.learn_value(g, w, true, s.entity, s.score);
                     }
                 }
             }
         }
     }
 
-    fn learn_value(&mut self, g: &Gazetteers, value: &str, entity: Name, score: f32) {
+    /// Remember `value` (of type `entity`, found with `score`) unless it is
+    /// weak. `name`: it is (a word of) a person's name, so an ordinary word
+    /// must also be a given name ("Mark", not "Defence" or "Service").
+    fn learn_value(&mut self, g: &Gazetteers, value: &str, name: bool, entity: Name, score: f32) {
         let trimmed = value.trim_matches(|c: char| !c.is_alphanumeric());
         if trimmed.chars().count() < 3 {
             return;
@@ -163,18 +192,52 @@ impl Memory {
         if number && digits.len() < MIN_DIGITS {
             return;
         }
+        let needle = fold(trimmed);
+        if self.needles.contains_key(&needle) {
+            return;
+        }
         let mut single = words(trimmed);
-        let cased = matches!((single.next(), single.next()), (Some(w), None)
-            if w.len() == trimmed.len() && g.is_common(w));
+        let one_word = match (single.next(), single.next()) {
+            (Some(w), None) if w.len() == trimmed.len() => Some(w),
+            _ => None,
+        };
+        // An ordinary word, or a value made of ordinary words ("The
+        // Villages", "Administrative Court"), is found only written as a
+        // name: as a word it is everywhere.
+        let mut case = if generic(g, trimmed) {
+            Case::Name
+        } else {
+            Case::Any
+        };
+        if let Some(w) = one_word {
+            // An ordinary word, a month, a day or an acronym needs a
+            // confident find ("Governor" of "Regional Governor" taken for
+            // a person at 0.6 would be every governor of a judgment). Of a
+            // name, it must be a given name ("Mark", "Warren"): a surname
+            // that is a word ("Rule", "Service", "Ford") is mostly the word.
+            let given = g.place_and_given(w).1 && !calendar(w);
+            if g.is_title(w) || risky(g, w) && score < MIN_SCORE || name && g.is_common(w) && !given
+            {
+                return;
+            }
+            // A word found weakly that no list knows: only as it was
+            // written.
+            if score < MIN_SCORE
+                && w.chars().any(char::is_alphabetic)
+                && !(g.is_name(w) || g.is_city(w) || g.is_country(w))
+            {
+                case = Case::Exact(w.to_string());
+            }
+        }
         let digits = (number && digits.len() >= MIN_DIGITS).then_some(digits);
-        self.insert(fold(trimmed), digits, cased, entity, score);
+        self.insert(needle, digits, case, entity, score);
     }
 
     fn insert(
         &mut self,
         needle: String,
         digits: Option<String>,
-        cased: bool,
+        case: Case,
         entity: Name,
         score: f32,
     ) {
@@ -185,15 +248,17 @@ impl Memory {
             self.forget_oldest_half();
         }
         let id = self.entries.len() as u32;
-        let first = words(&needle).next().unwrap_or(&needle).to_string();
-        self.by_word.entry(first).or_default().push(id);
+        let h = word_hash(words(&needle).next().unwrap_or(&needle));
+        self.by_word.entry(h).or_default().push(id);
+        let bit = bloom_bit(h);
+        self.bloom[bit / 64] |= 1 << (bit % 64);
         if let Some(d) = digits {
             self.by_digits.entry(d).or_insert(id);
         }
         self.needles.insert(needle.clone(), id);
         self.entries.push(Entry {
             needle,
-            cased,
+            case,
             entity,
             score,
         });
@@ -208,9 +273,10 @@ impl Memory {
         let offset = old.len() as u32;
         self.needles.clear();
         self.by_word.clear();
+        self.bloom.fill(0);
         for (i, e) in kept.into_iter().enumerate() {
             let d = digits.get(&(i as u32 + offset)).cloned();
-            self.insert(e.needle, d, e.cased, e.entity, e.score);
+            self.insert(e.needle, d, e.case, e.entity, e.score);
         }
     }
 
@@ -232,18 +298,19 @@ impl Memory {
                 validated: false,
             })
         };
-        let mut key = String::new();
         let mut skip_to = 0;
         // What the whole values covered: a number found there is not
         // found again by its digits.
         let mut covered: Vec<(usize, usize)> = Vec::new();
-        for (ws, w) in word_indices(text) {
+        for (ws, h) in hashed_words(text) {
             if ws < skip_to {
                 continue;
             }
-            key.clear();
-            key.extend(w.chars().flat_map(char::to_lowercase));
-            let Some(ids) = self.by_word.get(key.as_str()) else {
+            let bit = bloom_bit(h);
+            if self.bloom[bit / 64] & (1 << (bit % 64)) == 0 {
+                continue;
+            }
+            let Some(ids) = self.by_word.get(&h) else {
                 continue;
             };
             // The longest remembered value that starts here.
@@ -251,10 +318,16 @@ impl Memory {
                 .iter()
                 .filter_map(|&id| {
                     let e = &self.entries[id as usize];
-                    if e.cased && !name_like_at(text, ws) {
+                    if e.case == Case::Name && !name_like_at(text, ws) {
                         return None;
                     }
-                    matches_at(text, ws, &e.needle).map(|end| (end, e))
+                    let end = matches_at(text, ws, &e.needle)?;
+                    if let Case::Exact(written) = &e.case
+                        && text[ws..end] != *written
+                    {
+                        return None;
+                    }
+                    Some((end, e))
                 })
                 .max_by_key(|&(end, _)| end);
             if let Some((end, e)) = best {
@@ -264,14 +337,14 @@ impl Memory {
             }
         }
         if !self.by_digits.is_empty() {
-            for (r, digits) in crate::verify::digit_runs(text) {
+            crate::verify::for_each_digit_run(text, |r, digits| {
                 if digits.len() >= MIN_DIGITS
                     && !covered.iter().any(|&(s, e)| s < r.end && r.start < e)
-                    && let Some(&id) = self.by_digits.get(&digits)
+                    && let Some(&id) = self.by_digits.get(digits)
                 {
                     push(r.start, r.end, &self.entries[id as usize]);
                 }
-            }
+            });
         }
     }
 }
@@ -292,6 +365,64 @@ fn fold(s: &str) -> String {
 /// and with one or more whitespace characters for each space: the end of
 /// the match, if it ends at a word boundary.
 fn matches_at(text: &str, at: usize, needle: &str) -> Option<usize> {
+    if needle.is_ascii()
+        && let Some(found) = matches_ascii(text, at, needle.as_bytes())
+    {
+        return found;
+    }
+    matches_at_chars(text, at, needle)
+}
+
+/// [`matches_at`] byte by byte for an ASCII needle: the answer, or None
+/// when a non-ASCII character decides it (a Unicode space or letter) and
+/// [`matches_at_chars`] must.
+fn matches_ascii(text: &str, at: usize, needle: &[u8]) -> Option<Option<usize>> {
+    let t = text.as_bytes();
+    // `char::is_whitespace` on ASCII.
+    let space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    // The character at `i` (not ASCII): None when it could still match an
+    // ASCII needle byte (a Unicode space, a letter that lowers to ASCII
+    // such as the Kelvin sign), so the character walk must decide.
+    let other = |i: usize| -> Option<char> {
+        let c = text[i..].chars().next()?;
+        (!c.is_whitespace() && !c.to_lowercase().any(|l| l.is_ascii())).then_some(c)
+    };
+    let mut i = at;
+    for &nb in needle {
+        if nb == b' ' {
+            let from = i;
+            while t.get(i).copied().is_some_and(space) {
+                i += 1;
+            }
+            if t.get(i).is_some_and(|&b| b >= 0x80) {
+                other(i)?;
+            }
+            if i == from {
+                return Some(None);
+            }
+        } else {
+            let Some(&tb) = t.get(i) else {
+                return Some(None);
+            };
+            if tb >= 0x80 {
+                other(i)?;
+                return Some(None);
+            }
+            if tb.to_ascii_lowercase() != nb {
+                return Some(None);
+            }
+            i += 1;
+        }
+    }
+    match t.get(i) {
+        Some(&b) if b >= 0x80 => Some((!other(i)?.is_alphanumeric()).then_some(i)),
+        Some(&b) if b.is_ascii_alphanumeric() => Some(None),
+        _ => Some(Some(i)),
+    }
+}
+
+/// [`matches_at`], character by character.
+fn matches_at_chars(text: &str, at: usize, needle: &str) -> Option<usize> {
     let mut t = text[at..].char_indices().peekable();
     let mut pending: Option<std::char::ToLowercase> = None;
     let mut end = at;
@@ -335,6 +466,40 @@ fn matches_at(text: &str, at: usize, needle: &str) -> Option<usize> {
     (!after.is_some_and(char::is_alphanumeric)).then_some(end)
 }
 
+/// A word that is often something else when the detectors take it for a
+/// name or a place: an ordinary word ("Rule", "Mark"), a month or a day of
+/// the week ("July", which the lists hold as a given name), or a short
+/// acronym ("EUR", "NATO").
+fn risky(g: &Gazetteers, w: &str) -> bool {
+    g.is_ordinary(w) || calendar(w) || (w.chars().count() <= 4 && w.chars().all(char::is_uppercase))
+}
+
+/// A month or a day of the week (which the name lists hold too: "July",
+/// "May").
+fn calendar(w: &str) -> bool {
+    crate::months::parse(w).is_some() || WEEKDAYS.contains(&w.to_lowercase().as_str())
+}
+
+const WEEKDAYS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Whether `value` is words only (no digit) and every one of them is
+/// ordinary ([`risky`] or a title): nothing in it names anyone in
+/// particular. A value with a number ("20 July 2002", "MRN 4471923") is
+/// specific.
+fn generic(g: &Gazetteers, value: &str) -> bool {
+    !value.chars().any(|c| c.is_ascii_digit())
+        && words(value).next().is_some()
+        && words(value).all(|w| risky(g, w) || g.is_title(w))
+}
+
 /// Whether the word at `at` is written as a name: capitalised, and not
 /// the first word of a sentence (after the start of the text, a line
 /// break or ". ! ?", and any quotes or brackets), where any word is.
@@ -354,27 +519,121 @@ fn words(s: &str) -> impl Iterator<Item = &str> {
     word_indices(s).map(|(_, w)| w)
 }
 
-/// [`words`] with their byte offsets.
+/// [`words`] with their byte offsets (ASCII byte by byte, other
+/// characters decoded).
 fn word_indices(s: &str) -> impl Iterator<Item = (usize, &str)> {
-    let mut rest = s.char_indices().peekable();
+    let bytes = s.as_bytes();
+    // Whether the character at `i` is a letter or digit, and its length.
+    let at = move |i: usize| -> (bool, usize) {
+        let b = bytes[i];
+        if b < 0x80 {
+            (b.is_ascii_alphanumeric(), 1)
+        } else {
+            let c = s[i..].chars().next().unwrap_or(' ');
+            (c.is_alphanumeric(), c.len_utf8())
+        }
+    };
+    let mut i = 0;
     std::iter::from_fn(move || {
-        while let Some(&(_, c)) = rest.peek() {
-            if c.is_alphanumeric() {
+        while i < bytes.len() {
+            let (alnum, len) = at(i);
+            if alnum {
                 break;
             }
-            rest.next();
+            i += len;
         }
-        let (start, _) = *rest.peek()?;
-        let mut end = start;
-        while let Some(&(i, c)) = rest.peek() {
-            if !c.is_alphanumeric() {
+        if i >= bytes.len() {
+            return None;
+        }
+        let start = i;
+        while i < bytes.len() {
+            let (alnum, len) = at(i);
+            if !alnum {
                 break;
             }
-            end = i + c.len_utf8();
-            rest.next();
+            i += len;
         }
-        Some((start, &s[start..end]))
+        Some((start, &s[start..i]))
     })
+}
+
+/// The start and [`word_hash`] of each word of `s` ([`word_indices`]),
+/// hashed as it is read: this runs over every byte of every part of a
+/// document, so ASCII is read a byte at a time without decoding.
+fn hashed_words(s: &str) -> impl Iterator<Item = (usize, u64)> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        loop {
+            let &b = bytes.get(i)?;
+            if b < 0x80 {
+                if b.is_ascii_alphanumeric() {
+                    break;
+                }
+                i += 1;
+            } else {
+                let c = s[i..].chars().next()?;
+                if c.is_alphanumeric() {
+                    break;
+                }
+                i += c.len_utf8();
+            }
+        }
+        let start = i;
+        let mut h = FNV_OFFSET;
+        while let Some(&b) = bytes.get(i) {
+            if b >= 0x80 {
+                // Not ASCII: the rest of the word char by char, and the
+                // whole word hashed as `word_hash` does.
+                while let Some(c) = s[i..].chars().next()
+                    && c.is_alphanumeric()
+                {
+                    i += c.len_utf8();
+                }
+                return Some((start, word_hash(&s[start..i])));
+            }
+            if !b.is_ascii_alphanumeric() {
+                break;
+            }
+            h = fnv(h, b.to_ascii_lowercase());
+            i += 1;
+        }
+        Some((start, h))
+    })
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+#[inline]
+fn fnv(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+}
+
+/// Bits of [`Memory::bloom`] (64 Ki: 8 KiB).
+const BLOOM_WORDS: usize = 1 << 10;
+
+fn bloom_bit(h: u64) -> usize {
+    (h >> 48) as usize % (BLOOM_WORDS * 64)
+}
+
+/// A hash of `w` in lower case (FNV-1a over its bytes, ASCII lowered byte
+/// by byte, other characters by `char::to_lowercase`): a word and its
+/// folded form hash alike, without building the folded form.
+fn word_hash(w: &str) -> u64 {
+    let mut h = FNV_OFFSET;
+    if w.is_ascii() {
+        for &b in w.as_bytes() {
+            h = fnv(h, b.to_ascii_lowercase());
+        }
+    } else {
+        let mut buf = [0u8; 4];
+        for c in w.chars().flat_map(char::to_lowercase) {
+            for &b in c.encode_utf8(&mut buf).as_bytes() {
+                h = fnv(h, b);
+            }
+        }
+    }
+    h
 }
 
 #[cfg(test)]
@@ -504,6 +763,64 @@ mod tests {
         assert!(found(&m, "42 2026 Al 1234").is_empty());
     }
 
+    /// An ordinary word or a short acronym found weakly is not remembered;
+    /// a weakly found word that is no ordinary word is.
+    #[test]
+    fn weakly_found_ordinary_words_are_not_remembered() {
+        let g = Gazetteers::builtin();
+        let mut m = Memory::default();
+        let text = "see Rule 59, EUR 1,400 and Tamara";
+        let mut spans = vec![
+            span(text, "Rule", "PERSON"),
+            span(text, "EUR", "LOCATION"),
+            span(text, "Tamara", "PERSON"),
+        ];
+        for s in &mut spans {
+            s.score = 0.6;
+        }
+        m.learn(&g, text, &spans);
+        assert_eq!(
+            found(&m, "under Rule 26, EUR 50 to Tamara"),
+            vec![pair("Tamara", "PERSON")]
+        );
+        // Found with confidence, the acronym is remembered; a surname that
+        // is an ordinary word never is ("Rule" is mostly the word).
+        for s in &mut spans {
+            s.score = MIN_SCORE;
+        }
+        m.learn(&g, text, &spans);
+        assert_eq!(
+            found(&m, "under Rule 26, EUR 50"),
+            vec![pair("EUR", "LOCATION")]
+        );
+    }
+
+    /// A value of ordinary words is found only written as a name; a
+    /// name's words only when the name is not all ordinary words, and an
+    /// ordinary word of a name only when it is a known name.
+    #[test]
+    fn generic_values_are_found_only_capitalised() {
+        let m = learned(&[
+            ("Administrative Court", "ORG"),
+            ("Clinique Service", "PERSON"),
+            ("Professor Warren Strobel", "PERSON"),
+            ("20 July 2002", "DATE"),
+        ]);
+        assert_eq!(
+            found(
+                &m,
+                "the administrative court; an Administrative Court; internal Service; \
+                 a professor; with Warren and strobel on 20 july 2002"
+            ),
+            vec![
+                pair("Administrative Court", "ORG"),
+                pair("Warren", "PERSON"),
+                pair("strobel", "PERSON"),
+                pair("20 july 2002", "DATE"),
+            ]
+        );
+    }
+
     #[test]
     fn a_full_memory_forgets_its_oldest_half() {
         let g = Gazetteers::builtin();
@@ -522,6 +839,53 @@ mod tests {
                 pair("9000-20", "ID")
             ]
         );
+    }
+
+    /// The ASCII fast path answers as the character walk does, or leaves
+    /// the answer to it.
+    #[test]
+    fn ascii_matching_agrees_with_the_character_walk() {
+        let texts = [
+            "Dana  Whitlock, x",
+            "dana\twhitlock",
+            "DANA WHITLOCKS",
+            "dana\u{a0}whitlock",
+            "dana whitlocké",
+            "dana whitlock’s",
+            "dana\u{2003}whitlock",
+            "dana’whitlock",
+            "\u{212a}ana",
+            "danawhitlock",
+            "dana whitlock",
+            "dana",
+            "",
+        ];
+        for t in texts {
+            for n in ["dana whitlock", "dana", "d", "kana"] {
+                assert_eq!(
+                    matches_at(t, 0, n),
+                    matches_at_chars(t, 0, n),
+                    "{t:?} {n:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn words_and_their_hashes() {
+        let ws: Vec<(usize, &str)> = word_indices("Zoë's  café-42,ok").collect();
+        assert_eq!(
+            ws,
+            vec![(0, "Zoë"), (5, "s"), (8, "café"), (14, "42"), (17, "ok")]
+        );
+        let text = "Zoë's  café-42,ok ÉCOLE x";
+        let hashed: Vec<(usize, u64)> = hashed_words(text).collect();
+        let expected: Vec<(usize, u64)> =
+            word_indices(text).map(|(i, w)| (i, word_hash(w))).collect();
+        assert_eq!(hashed, expected);
+        assert_eq!(word_hash("WhItLoCk"), word_hash("whitlock"));
+        assert_eq!(word_hash("ZOË"), word_hash("zoë"));
+        assert_ne!(word_hash("zoe"), word_hash("zoë"));
     }
 
     #[test]

@@ -315,7 +315,7 @@ impl Pipeline {
 
     /// Remember the identifiers among `spans` (detected in `text`) that the
     /// rewrite acts on: at or above the threshold, an operator other than
-    /// `keep`.
+    /// `keep` (the memory asks more of some, see [`Memory::learn`]).
     pub fn learn(&self, text: &str, spans: &[Span], memory: &mut Memory) {
         if !self.memory {
             return;

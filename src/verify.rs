@@ -1386,7 +1386,15 @@ fn word_spans(s: &str) -> Vec<Range<usize>> {
 /// run "88684334"): raw byte range and the digits.
 pub(crate) fn digit_runs(s: &str) -> Vec<(Range<usize>, String)> {
     let mut out = Vec::new();
-    let mut cur: Option<(usize, usize, String)> = None;
+    for_each_digit_run(s, |r, digits| out.push((r, digits.to_string())));
+    out
+}
+
+/// [`digit_runs`] one at a time, the digits in one reused buffer (the
+/// document memory looks at every run of every part).
+pub(crate) fn for_each_digit_run(s: &str, mut f: impl FnMut(Range<usize>, &str)) {
+    let mut digits = String::new();
+    let mut cur: Option<(usize, usize)> = None;
     let mut pending_sep = 0usize;
     let bytes = s.as_bytes();
     let mut i = 0;
@@ -1406,12 +1414,13 @@ pub(crate) fn digit_runs(s: &str) -> Vec<(Range<usize>, String)> {
         let c = s[i..].chars().next().unwrap_or(' ');
         if let Some(d) = fold_digit(c) {
             match &mut cur {
-                Some((_, end, digits)) => {
-                    digits.push(d);
-                    *end = i + c.len_utf8();
+                Some((_, end)) => *end = i + c.len_utf8(),
+                None => {
+                    digits.clear();
+                    cur = Some((i, i + c.len_utf8()));
                 }
-                None => cur = Some((i, i + c.len_utf8(), d.to_string())),
             }
+            digits.push(d);
             pending_sep = 0;
         } else if cur.is_some()
             && matches!(
@@ -1424,17 +1433,16 @@ pub(crate) fn digit_runs(s: &str) -> Vec<(Range<usize>, String)> {
         } else if c == '(' {
             pending_sep = 0;
         } else {
-            if let Some((s0, e0, digits)) = cur.take() {
-                out.push((s0..e0, digits));
+            if let Some((s0, e0)) = cur.take() {
+                f(s0..e0, &digits);
             }
             pending_sep = 0;
         }
         i += c.len_utf8();
     }
-    if let Some((s0, e0, digits)) = cur {
-        out.push((s0..e0, digits));
+    if let Some((s0, e0)) = cur {
+        f(s0..e0, &digits);
     }
-    out
 }
 
 fn fold_digit(c: char) -> Option<char> {

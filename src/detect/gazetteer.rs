@@ -1876,6 +1876,13 @@ impl Gazetteers {
         (f & (CITY | COUNTRY) != 0, f & FIRST != 0)
     }
 
+    /// True if `word` (any case) is a title or honorific ("Dr", "Professor",
+    /// "Judge").
+    pub fn is_title(&self, word: &str) -> bool {
+        let mut b = String::new();
+        self.flags(word, &mut b) & TITLE != 0
+    }
+
     /// True if `word` (any case) is a known first name or surname.
     pub fn is_name(&self, word: &str) -> bool {
         let mut b = String::new();
@@ -1917,6 +1924,23 @@ impl Gazetteers {
     pub fn is_common(&self, word: &str) -> bool {
         let mut b = String::new();
         self.flags(word, &mut b) & COMMON != 0
+    }
+
+    /// True if `word` is an ordinary English word: a common word of the
+    /// lists, or one [`english_like`](Self::english_like) accepts
+    /// ("defence", "organised"); capitalised, only as
+    /// [`english_like_capitalised`](Self::english_like_capitalised) does
+    /// ("Smithers" is no "smith" + "-ers").
+    pub fn is_ordinary(&self, word: &str) -> bool {
+        if self.is_common(word) {
+            return true;
+        }
+        let lower = word.to_lowercase();
+        if word.chars().next().is_some_and(char::is_uppercase) {
+            self.english_like_capitalised(&lower)
+        } else {
+            self.english_like(&lower)
+        }
     }
 
     /// Whether a word that no list holds is an English word all the same:

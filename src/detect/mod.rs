@@ -203,9 +203,20 @@ impl Detector {
     }
 
     /// `spans` (resolved) with `extra` candidates merged in as the
-    /// detectors' are ([`merge::resolve`]), except those on the allow list:
-    /// the document memory's spans of an identifier found elsewhere.
+    /// detectors' are ([`merge::resolve`]): the document memory's spans of
+    /// an identifier found elsewhere. Not those on the allow list, nor those
+    /// that overlap a span the rewriter already acts on: the detectors saw
+    /// that text in its context ("Ankara" inside "Ankara State Security
+    /// Court" stays part of the court, not a town that swallows it).
     pub fn merge_extra(&self, text: &str, mut spans: Vec<Span>, mut extra: Vec<Span>) -> Vec<Span> {
+        // `spans` are resolved: sorted and disjoint, so their ends rise too.
+        extra.retain(|e| {
+            let from = spans.partition_point(|s| s.end <= e.start);
+            !spans[from..]
+                .iter()
+                .take_while(|s| s.start < e.end)
+                .any(|s| s.score >= self.threshold)
+        });
         if !self.allow.is_empty() {
             extra.retain(|s| !self.allow.contains(&text[s.start..s.end].to_lowercase()));
         }
