@@ -538,7 +538,11 @@ fn drop_folder_end_to_end_reload_and_idempotency() {
     drop_file(
         &inbox,
         "note.txt",
-        format!("Dear {PII},\n\nyour card 4111 1111 1111 1111 is blocked.\n").as_bytes(),
+        format!(
+            "Dear {PII},\n\nyour card 4111 1111 1111 1111 is blocked. MRN 4471923.\n\n\
+             Record 4471923 stays open.\n"
+        )
+        .as_bytes(),
     );
     drop_file(
         &inbox,
@@ -571,6 +575,9 @@ fn drop_folder_end_to_end_reload_and_idempotency() {
         !note.contains("Strobel") && !note.contains("4111 1111 1111 1111"),
         "{note}"
     );
+    // The paragraphs of a text file remember the identifiers before them:
+    // the number labelled in one is removed from the next.
+    assert!(!note.contains("4471923"), "{note}");
     assert!(note.contains("\n\n"), "layout kept");
     let recs = std::fs::read_to_string(out.join("recs.jsonl")).unwrap();
     assert_eq!(recs.lines().count(), 2, "bad record skipped");
@@ -639,7 +646,11 @@ fn drop_folder_end_to_end_reload_and_idempotency() {
     drop_file(
         &inbox,
         "again.txt",
-        format!("Dear {PII},\n\nyour card 4111 1111 1111 1111 is blocked.\n").as_bytes(),
+        format!(
+            "Dear {PII},\n\nyour card 4111 1111 1111 1111 is blocked. MRN 4471923.\n\n\
+             Record 4471923 stays open.\n"
+        )
+        .as_bytes(),
     );
     wait_until("again.txt", 30, || out.join("again.txt").exists());
     wait_until("again committed", 30, || job_states(&d)["committed"] == 6);
@@ -672,7 +683,11 @@ fn drop_folder_end_to_end_reload_and_idempotency() {
     drop_file(
         &inbox,
         "third.txt",
-        format!("Dear {PII},\n\nyour card 4111 1111 1111 1111 is blocked.\n").as_bytes(),
+        format!(
+            "Dear {PII},\n\nyour card 4111 1111 1111 1111 is blocked. MRN 4471923.\n\n\
+             Record 4471923 stays open.\n"
+        )
+        .as_bytes(),
     );
     wait_until("third.txt", 30, || out.join("third.txt").exists());
     let third = std::fs::read_to_string(out.join("third.txt")).unwrap();
