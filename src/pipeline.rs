@@ -6,7 +6,7 @@ use crate::detect::Name;
 use crate::detect::{Detector, Gazetteers, RuleSet, Span};
 use crate::llm::detect::{Llm, LlmUse, expected_gain};
 use crate::memory::Memory;
-use crate::plan::{self, Op, Plan, Policy};
+use crate::plan::{self, Numbering, Op, Plan, Policy};
 use crate::rewrite::{Rewriter, Surrogates};
 use crate::verify::{Leak, Subject, Verdict, Verifier};
 use crate::{Error, keystore};
@@ -346,17 +346,19 @@ impl Pipeline {
     }
 
     /// Rewrite each part of one record, identifiers shared between the
-    /// parts ([`Pipeline::share`]); the model allowed as `allow_llm` says.
+    /// parts ([`Pipeline::share`]) and tags numbered across them
+    /// ([`Numbering`]); the model allowed as `allow_llm` says.
     pub fn rewrite_parts(&self, texts: &[&str], allow_llm: bool) -> Vec<Rewritten> {
         let mut found: Vec<Detection> = texts
             .iter()
             .map(|t| self.detect_part(t, allow_llm))
             .collect();
         self.share_detections(texts, &mut found);
+        let mut numbering = Numbering::default();
         texts
             .iter()
             .zip(found)
-            .map(|(t, d)| self.rewrite_detection(t, d))
+            .map(|(t, d)| self.rewrite_detection_in(t, d, Some(&mut numbering)))
             .collect()
     }
 
@@ -385,6 +387,17 @@ impl Pipeline {
     /// on and passes verification, else the deterministic rewrite when it
     /// passes (after repairs), else quarantine.
     pub fn rewrite_detection(&self, text: &str, d: Detection) -> Rewritten {
+        self.rewrite_detection_in(text, d, None)
+    }
+
+    /// [`Pipeline::rewrite_detection`] of one part of a record, its tags
+    /// numbered as the parts before it numbered theirs (`numbering`).
+    fn rewrite_detection_in(
+        &self,
+        text: &str,
+        d: Detection,
+        mut numbering: Option<&mut Numbering>,
+    ) -> Rewritten {
         // Test-only (feature `failpoints`): a record that panics here.
         crate::failpoint::hit("record", text);
         let Detection {
@@ -392,7 +405,7 @@ impl Pipeline {
             llm: used,
             rule_spans,
         } = d;
-        let mut r = self.rewrite_spans(text, &spans);
+        let mut r = self.rewrite_spans_in(text, &spans, numbering.as_deref_mut());
         let rule_spans = self.detector.actionable(&rule_spans);
         r.llm = used;
         if let Some(llm) = &self.llm
@@ -432,7 +445,7 @@ impl Pipeline {
                 }
             }
         }
-        self.settle(text, spans, r)
+        self.settle(text, spans, r, numbering)
     }
 
     /// Verify the model's rewrite: the full verifier when it is on, else the
@@ -479,7 +492,13 @@ impl Pipeline {
     /// failures are leaks of text the plan missed (another mention of a
     /// name, a confident rule hit in a new context), widen the plan to that
     /// text and rewrite again; else quarantine.
-    fn settle(&self, text: &str, spans: Vec<Span>, mut r: Rewritten) -> Rewritten {
+    fn settle(
+        &self,
+        text: &str,
+        spans: Vec<Span>,
+        mut r: Rewritten,
+        mut numbering: Option<&mut Numbering>,
+    ) -> Rewritten {
         let Some(v) = &self.verifier else {
             return r;
         };
@@ -517,7 +536,7 @@ impl Pipeline {
             }
             spans.extend(extra);
             spans.sort_by_key(|s| (s.start, s.end));
-            let n = self.rewrite_spans(text, &spans);
+            let n = self.rewrite_spans_in(text, &spans, numbering.as_deref_mut());
             r.text = n.text;
             r.plan = n.plan;
             r.inserted = n.inserted;
@@ -572,8 +591,22 @@ impl Pipeline {
     /// Rewrite given spans already detected (lets `scan`-then-`rewrite`
     /// callers avoid detecting twice).
     pub fn rewrite_spans(&self, text: &str, spans: &[Span]) -> Rewritten {
+        self.rewrite_spans_in(text, spans, None)
+    }
+
+    /// [`Pipeline::rewrite_spans`], the plan's entities numbered by
+    /// `numbering` when given (a part of a record).
+    fn rewrite_spans_in(
+        &self,
+        text: &str,
+        spans: &[Span],
+        numbering: Option<&mut Numbering>,
+    ) -> Rewritten {
         let actionable = self.detector.actionable(spans);
-        let plan = plan::plan(text, actionable, &self.policy);
+        let mut plan = plan::plan(text, actionable, &self.policy);
+        if let Some(n) = numbering {
+            n.renumber(&mut plan);
+        }
         let rw = Rewriter {
             surrogates: &self.surrogates,
             gazetteers: &self.detector.gazetteers,

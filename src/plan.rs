@@ -153,6 +153,57 @@ pub struct Plan {
     pub entities: Vec<Entity>,
 }
 
+/// The numbers `tag` gives across the parts of one record (the messages of
+/// a chat, the columns of a row): without it each part numbered its own
+/// entities from 1, so `[PERSON_1]` was one person in the first message
+/// and another in the second. Entities are the same across parts as
+/// within one: same type and key, or for a person, words of one name
+/// among the words of the other ("Whitlock" and "Dana Whitlock").
+#[derive(Debug, Default)]
+pub struct Numbering {
+    /// (type, key, name words, number) of each entity numbered so far.
+    known: Vec<(Name, String, Vec<String>, usize)>,
+    per_type: BTreeMap<Name, usize>,
+}
+
+impl Numbering {
+    /// Give `plan`'s entities the numbers of the same entities in earlier
+    /// parts, and the next free numbers of their types to the rest (in
+    /// the plan's order of first appearance).
+    pub fn renumber(&mut self, plan: &mut Plan) {
+        let mut order: Vec<usize> = (0..plan.entities.len()).collect();
+        order.sort_by_key(|&e| plan.entities[e].number);
+        for e in order {
+            let ent = &mut plan.entities[e];
+            let same = self.known.iter_mut().find(|(t, key, words, _)| {
+                *t == ent.entity
+                    && (*key == ent.key
+                        || !words.is_empty()
+                            && !ent.words.is_empty()
+                            && (ent.words.iter().all(|w| words.contains(w))
+                                || words.iter().all(|w| ent.words.contains(w))))
+            });
+            ent.number = match same {
+                Some((_, _, words, n)) => {
+                    for w in &ent.words {
+                        if !words.contains(w) {
+                            words.push(w.clone());
+                        }
+                    }
+                    *n
+                }
+                None => {
+                    let n = self.per_type.entry(ent.entity).or_insert(0);
+                    *n += 1;
+                    self.known
+                        .push((ent.entity, ent.key.clone(), ent.words.clone(), *n));
+                    *n
+                }
+            };
+        }
+    }
+}
+
 const TITLE_WORDS: &[&str] = &[
     "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "mme", "herr", "frau",
 ];
@@ -379,6 +430,42 @@ mod tests {
             detector: Name::from("t"),
             validated: false,
         }
+    }
+
+    /// Parts of one record share their numbers: the same entity keeps its
+    /// number, a new one takes the next of its type.
+    #[test]
+    fn numbering_carries_across_parts() {
+        let policy = Policy::default();
+        let span = |text: &str, v: &str, t: &str| {
+            let start = text.find(v).unwrap();
+            Span {
+                start,
+                end: start + v.len(),
+                entity: Name::new(t),
+                score: 0.9,
+                detector: Name::new("test"),
+                validated: false,
+            }
+        };
+        let mut numbering = Numbering::default();
+        let a = "I am Dana Whitlock.";
+        let mut p1 = plan(a, vec![span(a, "Dana Whitlock", "PERSON")], &policy);
+        numbering.renumber(&mut p1);
+        let b = "Hello John Smith and Whitlock, call 555-0100.";
+        let mut p2 = plan(
+            b,
+            vec![
+                span(b, "John Smith", "PERSON"),
+                span(b, "Whitlock", "PERSON"),
+                span(b, "555-0100", "PHONE"),
+            ],
+            &policy,
+        );
+        numbering.renumber(&mut p2);
+        let num = |p: &Plan, i: usize| p.entities[p.entity_of[i]].number;
+        assert_eq!(num(&p1, 0), 1);
+        assert_eq!((num(&p2, 0), num(&p2, 1), num(&p2, 2)), (2, 1, 1));
     }
 
     #[test]

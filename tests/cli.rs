@@ -1358,3 +1358,34 @@ fn text_paragraphs_remember_the_identifiers_before_them() {
     }
     assert_eq!(run("3"), one);
 }
+
+/// Tags are numbered per record, not per field: `[PERSON_1]` is the same
+/// person in every message of a chat.
+#[test]
+fn tags_are_numbered_across_the_messages_of_a_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("gdr.toml");
+    std::fs::write(&cfg, "[policy.ops]\nPERSON = \"tag\"\n").unwrap();
+    let chat = r#"{"messages":[{"role":"user","content":"I am Dana Whitlock."},{"role":"assistant","content":"Hello John Smith and Dana Whitlock."}]}"#;
+    let o = gdr(
+        dir.path(),
+        &[
+            "--config",
+            path_str(&cfg),
+            "rewrite",
+            "--format",
+            "jsonl",
+            "--no-llm",
+            "--field",
+            "messages[].content",
+        ],
+        Some(chat.as_bytes()),
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let v: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["messages"][0]["content"], "I am [PERSON_1].");
+    assert_eq!(
+        v["messages"][1]["content"],
+        "Hello [PERSON_2] and [PERSON_1]."
+    );
+}
