@@ -1227,6 +1227,12 @@ const CHAT_MEMORY: &str = r#"{"id":"c1","messages":[{"role":"user","content":"Be
 
 /// The messages of the rewrite of [`CHAT_MEMORY`] under the config `cfg`.
 fn chat_memory_rewrite(dir: &Path, cfg: &str) -> Vec<String> {
+    chat_rewrite(dir, cfg, CHAT_MEMORY)
+}
+
+/// The message contents of the rewrite of the one chat record `chat`
+/// (`--field 'messages[].content'`) under the config `cfg`.
+fn chat_rewrite(dir: &Path, cfg: &str, chat: &str) -> Vec<String> {
     let cfg_path = dir.join("gdr.toml");
     std::fs::write(&cfg_path, cfg).unwrap();
     let o = gdr(
@@ -1241,7 +1247,7 @@ fn chat_memory_rewrite(dir: &Path, cfg: &str) -> Vec<String> {
             "--field",
             "messages[].content",
         ],
-        Some(CHAT_MEMORY.as_bytes()),
+        Some(chat.as_bytes()),
     );
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
     let v: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
@@ -1364,28 +1370,10 @@ fn text_paragraphs_remember_the_identifiers_before_them() {
 #[test]
 fn tags_are_numbered_across_the_messages_of_a_record() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("gdr.toml");
-    std::fs::write(&cfg, "[policy.ops]\nPERSON = \"tag\"\n").unwrap();
     let chat = r#"{"messages":[{"role":"user","content":"I am Dana Whitlock."},{"role":"assistant","content":"Hello John Smith and Dana Whitlock."}]}"#;
-    let o = gdr(
-        dir.path(),
-        &[
-            "--config",
-            path_str(&cfg),
-            "rewrite",
-            "--format",
-            "jsonl",
-            "--no-llm",
-            "--field",
-            "messages[].content",
-        ],
-        Some(chat.as_bytes()),
-    );
-    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
-    let v: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
-    assert_eq!(v["messages"][0]["content"], "I am [PERSON_1].");
+    let msgs = chat_rewrite(dir.path(), "[policy.ops]\nPERSON = \"tag\"\n", chat);
     assert_eq!(
-        v["messages"][1]["content"],
-        "Hello [PERSON_2] and [PERSON_1]."
+        msgs,
+        vec!["I am [PERSON_1].", "Hello [PERSON_2] and [PERSON_1]."]
     );
 }
