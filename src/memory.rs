@@ -22,8 +22,9 @@
 //! - its digits, when it is a number (digits and separators only) of at
 //!   least [`MIN_DIGITS`] digits: found again in any grouping ("447-1923"
 //!   for "4471923");
-//! - for a person, each word of the name ("Whitlock"), but not titles or
-//!   words of fewer than three letters;
+//! - for a person, each word of the name ("Whitlock"), but not titles,
+//!   months or words of fewer than three letters, and a surname that is an
+//!   ordinary word ("Ford") only from a strong find ([`STRONG`]);
 //! - for an address, each of its lines (between commas or line breaks)
 //!   that holds a digit ("97 Guildry Street", "CA 92507") and each number
 //!   in it of at least [`MIN_DIGITS`] digits (the ZIP code).
@@ -61,6 +62,12 @@ pub const MIN_DIGITS: usize = 5;
 /// Rule" 0.95). Other values are remembered from the threshold: a weakly
 /// found word the lists know as a name ("Tamara", 0.6) is still a name.
 pub const MIN_SCORE: f32 = 0.7;
+
+/// The score from which a surname that is an ordinary word ("Ford",
+/// "Smith") is remembered from a person's name, and the words of a name
+/// made only of ordinary words are: found by a title, a cue or a full
+/// name the lists know well (0.85 and up), not by a weak guess.
+pub const STRONG: f32 = 0.8;
 
 /// Entries a memory holds by default: far more than the identifiers of any
 /// one chat or letter, and a few hundred kilobytes at most.
@@ -164,10 +171,11 @@ impl Memory {
                     }
                 }
             }
-            // The words of a name, unless it is all ordinary words, which
-            // is more often a false find ("Clinique Service", "Anti-Terrorist
-            // Branch") than a person.
-            if person && !generic(g, value) {
+            // The words of a name; of one made only of ordinary words
+            // ("Anti-Terrorist Branch" at 0.7, more often a false find than
+            // a person) only when it was found with confidence ("Mark
+            // Ford", 0.85).
+            if person && (!generic(g, value) || s.score >= STRONG) {
                 for w in words(value) {
                     if w.len() < value.len() {
                         self.learn_value(g, w, true, s.entity, s.score);
@@ -213,10 +221,15 @@ impl Memory {
             // An ordinary word, a month, a day or an acronym needs a
             // confident find ("Governor" of "Regional Governor" taken for
             // a person at 0.6 would be every governor of a judgment). Of a
-            // name, it must be a given name ("Mark", "Warren"): a surname
-            // that is a word ("Rule", "Service", "Ford") is mostly the word.
+            // name, a surname that is a word ("Rule", "Service", "Ford")
+            // is mostly the word: it needs a strong find ("Mark Ford" at
+            // 0.85, not "Clinique Service" at 0.7); a given name ("Mark")
+            // less so.
             let given = g.place_and_given(w).1 && !calendar(w);
-            if g.is_title(w) || risky(g, w) && score < MIN_SCORE || name && g.is_common(w) && !given
+            if g.is_title(w)
+                || risky(g, w) && score < MIN_SCORE
+                || name && g.is_common(w) && !given && score < STRONG
+                || name && calendar(w)
             {
                 return;
             }
@@ -796,13 +809,11 @@ mod tests {
     }
 
     /// A value of ordinary words is found only written as a name; a
-    /// name's words only when the name is not all ordinary words, and an
-    /// ordinary word of a name only when it is a known name.
+    /// title of a name is not remembered.
     #[test]
     fn generic_values_are_found_only_capitalised() {
         let m = learned(&[
             ("Administrative Court", "ORG"),
-            ("Clinique Service", "PERSON"),
             ("Professor Warren Strobel", "PERSON"),
             ("20 July 2002", "DATE"),
         ]);
@@ -817,6 +828,35 @@ mod tests {
                 pair("Warren", "PERSON"),
                 pair("strobel", "PERSON"),
                 pair("20 july 2002", "DATE"),
+            ]
+        );
+    }
+
+    /// A strongly found name of ordinary words gives its words; a weak
+    /// one does not; a month in a name never.
+    #[test]
+    fn ordinary_names_give_their_words_only_when_strong() {
+        let g = Gazetteers::builtin();
+        let mut m = Memory::default();
+        let text = "Mark Ford, Clinique Service and May Rose";
+        let mut spans = vec![
+            span(text, "Mark Ford", "PERSON"),
+            span(text, "Clinique Service", "PERSON"),
+            span(text, "May Rose", "PERSON"),
+        ];
+        spans[0].score = 0.85;
+        spans[1].score = 0.7;
+        spans[2].score = 0.85;
+        m.learn(&g, text, &spans);
+        assert_eq!(
+            found(
+                &m,
+                "Sorry Mark, ask Ford; the Internal Service; in May; Rose came; ford it"
+            ),
+            vec![
+                pair("Mark", "PERSON"),
+                pair("Ford", "PERSON"),
+                pair("Rose", "PERSON")
             ]
         );
     }
