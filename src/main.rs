@@ -1115,17 +1115,11 @@ fn scan_csv_window(
     let batches = scan_batches(window.len(), threads);
     let one_batch = |b: usize| -> Vec<Option<Result<CsvProcessed, RecordError>>> {
         let items = &window[batches[b].clone()];
-        // The selected columns of each readable row, in `for_each_mut`'s
-        // order (a column the row lacks is skipped, as there).
-        fn fields<'a>(cols: &'a [csvfmt::Column], row: &'a csvfmt::Row) -> Vec<(&'a str, &'a str)> {
-            cols.iter()
-                .filter_map(|c| Some((c.name.as_str(), row.values().get(c.index)?.as_str())))
-                .collect()
-        }
+        // The selected columns of each readable row (`Row::selected`).
         let texts: Vec<&str> = items
             .iter()
             .filter_map(|item| item.result.as_ref().ok())
-            .flat_map(|row| fields(cols, row).into_iter().map(|(_, t)| t))
+            .flat_map(|row| row.selected(cols).into_iter().map(|(_, t)| t))
             .collect();
         let Ok(found) = guarded(|| Ok(p.scan_many(&texts))) else {
             return items
@@ -1145,7 +1139,7 @@ fn scan_csv_window(
             .iter()
             .map(|item| {
                 let row = item.result.as_ref().ok()?;
-                let fields = fields(cols, row);
+                let fields = row.selected(cols);
                 let found = &mut found[next..next + fields.len()];
                 next += fields.len();
                 share_found(p, fields.iter().map(|(_, t)| *t), found);
@@ -1406,22 +1400,11 @@ fn jsonl_record(
     let id = v.id();
     // The selected strings first, all of them: the record's fields share
     // their identifiers (`Pipeline::share`) before any is rewritten.
-    let mut fields: Vec<(String, String)> = Vec::new();
-    for path in paths {
-        v.for_each(path, &mut |loc, s| {
-            fields.push((loc.to_string(), s.to_string()))
-        })?;
-    }
+    let fields = v.texts(paths)?;
     let mut acc = FieldAcc::default();
-    let mut results = acc.process(p, mode, allow_llm, &fields).into_iter();
+    let results = acc.process(p, mode, allow_llm, &fields);
     if matches!(mode, Mode::Rewrite { .. }) {
-        for path in paths {
-            v.for_each_mut(path, &mut |_, s| {
-                if let Some(text) = results.next() {
-                    *s = text;
-                }
-            })?;
-        }
+        v.set_texts(paths, results)?;
     }
     Ok(acc.finish(p, mode, line_no, id, v.to_line()))
 }
@@ -1627,17 +1610,8 @@ fn csv_record(
     let mut acc = FieldAcc::default();
     // The record as read, for the quarantine file should no rewrite pass.
     let original = matches!(mode, Mode::Rewrite { .. }).then(|| row.to_bytes());
-    // The selected columns the row has, in `for_each_mut`'s order.
-    let fields: Vec<(&str, &str)> = cols
-        .iter()
-        .filter_map(|c| Some((c.name.as_str(), row.values().get(c.index)?.as_str())))
-        .collect();
-    let mut results = acc.process(p, mode, allow_llm, &fields).into_iter();
-    row.for_each_mut(cols, &mut |_, s| {
-        if let Some(text) = results.next() {
-            *s = text;
-        }
-    });
+    let results = acc.process(p, mode, allow_llm, &row.selected(cols));
+    row.set_selected(cols, results);
     match mode {
         Mode::Scan { .. } => {
             let (mut line, rep, _) = acc.finish(p, mode, line_no, id, String::new());

@@ -78,6 +78,8 @@ struct Entry {
     /// The value folded ([`fold`]), starting and ending with a letter or
     /// digit.
     needle: String,
+    /// Its digits, when it is a number found by them ([`Memory::by_digits`]).
+    digits: Option<String>,
     /// How the text must write it to be this value.
     case: Case,
     entity: Name,
@@ -193,15 +195,15 @@ impl Memory {
         if trimmed.chars().count() < 3 {
             return;
         }
+        let needle = fold(trimmed);
+        if self.needles.contains_key(&needle) {
+            return;
+        }
         let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
         let number = trimmed
             .chars()
             .all(|c| c.is_ascii_digit() || " -./()+".contains(c));
         if number && digits.len() < MIN_DIGITS {
-            return;
-        }
-        let needle = fold(trimmed);
-        if self.needles.contains_key(&needle) {
             return;
         }
         let mut single = words(trimmed);
@@ -265,12 +267,13 @@ impl Memory {
         self.by_word.entry(h).or_default().push(id);
         let bit = bloom_bit(h);
         self.bloom[bit / 64] |= 1 << (bit % 64);
-        if let Some(d) = digits {
-            self.by_digits.entry(d).or_insert(id);
+        if let Some(d) = &digits {
+            self.by_digits.entry(d.clone()).or_insert(id);
         }
         self.needles.insert(needle.clone(), id);
         self.entries.push(Entry {
             needle,
+            digits,
             case,
             entity,
             score,
@@ -281,15 +284,13 @@ impl Memory {
     /// identifiers more often than to old ones) and re-index it.
     fn forget_oldest_half(&mut self) {
         let kept: Vec<Entry> = self.entries.split_off(self.entries.len() / 2);
-        let digits: HashMap<u32, String> = self.by_digits.drain().map(|(d, id)| (id, d)).collect();
-        let old = std::mem::take(&mut self.entries);
-        let offset = old.len() as u32;
+        self.entries.clear();
         self.needles.clear();
         self.by_word.clear();
+        self.by_digits.clear();
         self.bloom.fill(0);
-        for (i, e) in kept.into_iter().enumerate() {
-            let d = digits.get(&(i as u32 + offset)).cloned();
-            self.insert(e.needle, d, e.case, e.entity, e.score);
+        for e in kept {
+            self.insert(e.needle, e.digits, e.case, e.entity, e.score);
         }
     }
 

@@ -615,12 +615,7 @@ async fn scan(AxState(api): St, body: Bytes) -> Response {
                 let v = crate::formats::jsonl::parse_line(&line)?;
                 // All the selected strings, then scanned together: the
                 // fields share their identifiers (`Pipeline::share`).
-                let mut texts: Vec<(String, String)> = Vec::new();
-                for p in &fields {
-                    v.for_each(p, &mut |loc, t| {
-                        texts.push((loc.to_string(), t.to_string()))
-                    })?;
-                }
+                let texts = v.texts(&fields)?;
                 let refs: Vec<&str> = texts.iter().map(|(_, t)| t.as_str()).collect();
                 let found = l.pipeline.scan_parts(&refs, true);
                 let mut spans = Vec::new();

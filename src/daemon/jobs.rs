@@ -219,20 +219,14 @@ pub fn jsonl_record(
     let mut spans = Vec::new();
     // All the selected strings first: the fields share their identifiers
     // (`Pipeline::share`) before any is rewritten.
-    let mut texts: Vec<String> = Vec::new();
-    for path in fields {
-        v.for_each(path, &mut |_, s| texts.push(s.to_string()))?;
+    let texts = v.texts(fields)?;
+    let refs: Vec<&str> = texts.iter().map(|(_, t)| t.as_str()).collect();
+    let mut new = Vec::with_capacity(texts.len());
+    for ((loc, _), r) in texts.iter().zip(l.pipeline.rewrite_parts(&refs, true)) {
+        describe(l, &r, idx, loc, &mut row, &mut spans);
+        new.push(r.text);
     }
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let mut done = l.pipeline.rewrite_parts(&refs, true).into_iter();
-    for path in fields {
-        v.for_each_mut(path, &mut |loc, s| {
-            if let Some(r) = done.next() {
-                describe(l, &r, idx, loc, &mut row, &mut spans);
-                *s = r.text;
-            }
-        })?;
-    }
+    v.set_texts(fields, new)?;
     Ok(RecordOut {
         text: v.to_line(),
         row,
@@ -255,19 +249,16 @@ fn csv_record(
         ..Default::default()
     };
     let mut spans = Vec::new();
-    // The selected columns the row has, in `for_each_mut`'s order, share
-    // their identifiers before any is rewritten.
-    let texts: Vec<&str> = cols
-        .iter()
-        .filter_map(|c| Some(row.values().get(c.index)?.as_str()))
-        .collect();
-    let mut done = l.pipeline.rewrite_parts(&texts, true).into_iter();
-    row.for_each_mut(cols, &mut |name, s| {
-        if let Some(r) = done.next() {
-            describe(l, &r, idx, name, &mut rrow, &mut spans);
-            *s = r.text;
-        }
-    });
+    // The selected columns share their identifiers before any is
+    // rewritten.
+    let fields = row.selected(cols);
+    let texts: Vec<&str> = fields.iter().map(|(_, t)| *t).collect();
+    let mut new = Vec::with_capacity(texts.len());
+    for ((name, _), r) in fields.iter().zip(l.pipeline.rewrite_parts(&texts, true)) {
+        describe(l, &r, idx, name, &mut rrow, &mut spans);
+        new.push(r.text);
+    }
+    row.set_selected(cols, new);
     // A row the verifier quarantined is not written (empty bytes).
     let bytes = if rrow.error.is_some() {
         Vec::new()

@@ -367,6 +367,25 @@ impl Row {
         &self.values
     }
 
+    /// (column name, value) of each selected column the row has, in the
+    /// order [`Row::for_each_mut`] visits them.
+    pub fn selected<'a>(&'a self, cols: &'a [Column]) -> Vec<(&'a str, &'a str)> {
+        cols.iter()
+            .filter_map(|c| Some((c.name.as_str(), self.values.get(c.index)?.as_str())))
+            .collect()
+    }
+
+    /// Replace the values of [`Row::selected`], in its order, by `new`
+    /// (while it lasts).
+    pub fn set_selected(&mut self, cols: &[Column], new: impl IntoIterator<Item = String>) {
+        let mut new = new.into_iter();
+        self.for_each_mut(cols, &mut |_, s| {
+            if let Some(t) = new.next() {
+                *s = t;
+            }
+        });
+    }
+
     /// Apply `f` (column name, value) to each selected column; a value `f`
     /// changes is re-encoded on output, the rest stay byte for byte.
     pub fn for_each_mut(&mut self, cols: &[Column], f: &mut dyn FnMut(&str, &mut String)) {

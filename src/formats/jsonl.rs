@@ -124,7 +124,7 @@ impl Record {
 
     /// Call `f` with every string `path` reaches, in the order
     /// [`Record::for_each_mut`] visits them; the record is unchanged.
-    pub fn for_each(
+    fn for_each(
         &self,
         path: &FieldPath,
         f: &mut dyn FnMut(&str, &str),
@@ -139,6 +139,37 @@ impl Record {
             f(loc, s)
         })?;
         Ok(n)
+    }
+
+    /// (location, text) of every string `paths` reach, in the order
+    /// [`Record::for_each_mut`] visits them: all the parts of the record,
+    /// read before any is rewritten.
+    pub fn texts(&self, paths: &[FieldPath]) -> Result<Vec<(String, String)>, RecordError> {
+        let mut out = Vec::new();
+        for path in paths {
+            self.for_each(path, &mut |loc, s| {
+                out.push((loc.to_string(), s.to_string()))
+            })?;
+        }
+        Ok(out)
+    }
+
+    /// Replace the strings `paths` reach, in [`Record::texts`]' order, by
+    /// `new` (while it lasts).
+    pub fn set_texts(
+        &mut self,
+        paths: &[FieldPath],
+        new: impl IntoIterator<Item = String>,
+    ) -> Result<(), RecordError> {
+        let mut new = new.into_iter();
+        for path in paths {
+            self.for_each_mut(path, &mut |_, s| {
+                if let Some(t) = new.next() {
+                    *s = t;
+                }
+            })?;
+        }
+        Ok(())
     }
 
     /// The record as one JSON line (compact separators between top-level
