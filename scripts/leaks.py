@@ -1,19 +1,9 @@
 #!/usr/bin/env python3
 """Show leaked gold identifiers with context, for tuning on the dev corpora.
 Usage: leaks.py CORPUS.jsonl OUTPUT.jsonl [TYPE] [N]"""
-import json, re, sys, random
+import json, sys, random
 sys.path.insert(0, sys.argv[0].rsplit('/', 1)[0])
-def norm(s): return re.sub(r"\s+", " ", s).strip().lower()
-def digits(s): return re.sub(r"\D", "", s)
-def leaked(ident, on, od):
-    t = ident["text"]
-    if norm(t) in on: return True
-    d = digits(t)
-    if len(d) >= 6 and d in od: return True
-    if ident["type"] == "PERSON":
-        for tok in re.findall(r"[A-Za-z][A-Za-z'\-]{2,}", t):
-            if re.search(r"\b" + re.escape(tok.lower()) + r"\b", on): return True
-    return False
+from leak_test import norm, digits, leaked
 corpus = [json.loads(l) for l in open(sys.argv[1])]
 outs = {json.loads(l)["id"]: json.loads(l)["text"] for l in open(sys.argv[2]) if l.strip()}
 want = (sys.argv[3] or None) if len(sys.argv) > 3 else None

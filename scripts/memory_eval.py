@@ -12,25 +12,11 @@ question is whether what was found in one part is removed from another.
 
 Usage: memory_eval.py GDR_BIN CORPUS.jsonl [EXTRA GDR ARGS...]
 """
-import json, os, re, subprocess, sys, tempfile
+import json, os, subprocess, sys, tempfile
 
 
-# The leak test of ../shared/eval/score.py (which runs on import, so it is
-# restated here).
-def norm(s): return re.sub(r"\s+", " ", s).strip().lower()
-def digits(s): return re.sub(r"\D", "", s)
-
-
-def leaked(ident, out_norm, out_digits):
-    t = ident["text"]
-    if norm(t) in out_norm: return True
-    d = digits(t)
-    if len(d) >= 6 and d in out_digits: return True
-    if ident["type"] == "PERSON":
-        for tok in re.findall(r"[A-Za-z][A-Za-z'\-]{2,}", t):
-            if re.search(r"\b" + re.escape(tok.lower()) + r"\b", out_norm): return True
-    return False
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from leak_test import norm, digits, leaked  # noqa: E402
 
 TEMPLATES = [
     "noted {v}, thanks",
