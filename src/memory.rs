@@ -332,10 +332,13 @@ impl Memory {
                 .iter()
                 .filter_map(|&id| {
                     let e = &self.entries[id as usize];
-                    if e.case == Case::Name && !name_like_at(text, ws) {
+                    if e.case == Case::Name && !capitalised_at(text, ws) {
                         return None;
                     }
                     let end = matches_at(text, ws, &e.needle)?;
+                    if e.case == Case::Name && !name_like_at(text, ws, end) {
+                        return None;
+                    }
                     if let Case::Exact(written) = &e.case
                         && text[ws..end] != *written
                     {
@@ -351,9 +354,17 @@ impl Memory {
             }
         }
         if !self.by_digits.is_empty() {
+            // Runs and `covered` both go left to right, and the matches in
+            // `covered` do not overlap: one cursor (a scan of the whole
+            // list each run was quadratic in a long text's mentions).
+            let mut c = 0;
             crate::verify::for_each_digit_run(text, |r, digits| {
+                while c < covered.len() && covered[c].1 <= r.start {
+                    c += 1;
+                }
+                let overlaps = covered.get(c).is_some_and(|&(s, _)| s < r.end);
                 if digits.len() >= MIN_DIGITS
-                    && !covered.iter().any(|&(s, e)| s < r.end && r.start < e)
+                    && !overlaps
                     && let Some(&id) = self.by_digits.get(digits)
                 {
                     push(r.start, r.end, &self.entries[id as usize]);
@@ -362,6 +373,85 @@ impl Memory {
         }
     }
 }
+
+/// Whether a value of one of the `spans` of `text` that `acting` keeps
+/// (which scores at least `threshold`, the cheap part of `acting`),
+/// or a word of a person's name among them, occurs again in `text` as it
+/// was written, outside those spans: the cheap test that decides whether
+/// a part's own identifiers are worth a memory
+/// ([`crate::pipeline::Pipeline`] then looks for them in the rest of the
+/// part). It sees what the verifier cannot (a name's word that is an
+/// ordinary word, "Ford", the verifier counts only against the original)
+/// and leaves it what it already finds: a repeat in another case or
+/// grouping ("gonzalez", "447-1923") or of a value that is not a
+/// capitalised word (a number, an e-mail address) is a leak the repair
+/// rewrites. It may
+/// say yes where the memory then finds nothing (a word too weak to be
+/// remembered). Most parts repeat nothing, and this costs a substring
+/// search a value.
+pub fn repeats_within(
+    text: &str,
+    spans: &[Span],
+    threshold: f32,
+    acting: impl Fn(&Span) -> bool,
+) -> bool {
+    // Many spans: the memory itself, whose search is linear in the text
+    // (this one compares every value with every span it finds it in).
+    if spans.len() > WITHIN_SPANS {
+        return true;
+    }
+    let hay = text.as_bytes();
+    // A search without set-up (`memmem` builds a searcher each call, more
+    // than a short record's whole search costs): to each place of the
+    // first byte, then a comparison. The span the needle came from is
+    // skipped whole.
+    let elsewhere = |needle: &str, own: &Span| {
+        let n = needle.as_bytes();
+        let mut from = 0;
+        while let Some(k) = memchr::memchr(n[0], &hay[from..]) {
+            let at = from + k;
+            if at >= own.start && at < own.end {
+                from = own.end;
+                continue;
+            }
+            from = at + 1;
+            let end = at + n.len();
+            if hay[at..].starts_with(n)
+                && !text[..at].ends_with(char::is_alphanumeric)
+                && !text[end..].starts_with(char::is_alphanumeric)
+                && !spans
+                    .iter()
+                    .any(|s| s.start < end && at < s.end && acting(s))
+            {
+                return true;
+            }
+        }
+        false
+    };
+    spans.iter().any(|s| {
+        // Capitalised values only: a number, an address line or an e-mail
+        // address repeated is no ordinary word, so the verifier finds it.
+        let Some(value) = text.get(s.start..s.end) else {
+            return false;
+        };
+        if value.len() < 3 || !value.starts_with(char::is_uppercase) || s.score < threshold {
+            return false;
+        }
+        // A person's name by its words (the whole name repeated repeats
+        // its words too); `acting` (the policy's lookup) last: few values
+        // repeat.
+        let repeated = if &*s.entity == "PERSON" {
+            words(value)
+                .any(|w| w.len() >= 3 && w.starts_with(char::is_uppercase) && elsewhere(w, s))
+        } else {
+            elsewhere(value, s)
+        };
+        repeated && acting(s)
+    })
+}
+
+/// Spans from which [`repeats_within`] answers yes without looking.
+const WITHIN_SPANS: usize = 64;
 
 /// Lower case, whitespace runs as one space, no whitespace at either end.
 fn fold(s: &str) -> String {
@@ -514,19 +604,71 @@ fn generic(g: &Gazetteers, value: &str) -> bool {
         && words(value).all(|w| risky(g, w) || g.is_title(w))
 }
 
-/// Whether the word at `at` is written as a name: capitalised, and not
-/// the first word of a sentence (after the start of the text, a line
-/// break or ". ! ?", and any quotes or brackets), where any word is.
-fn name_like_at(text: &str, at: usize) -> bool {
-    if !text[at..].chars().next().is_some_and(char::is_uppercase) {
-        return false;
-    }
+/// Whether the text at `at` starts with a capital.
+fn capitalised_at(text: &str, at: usize) -> bool {
+    text[at..].chars().next().is_some_and(char::is_uppercase)
+}
+
+/// Whether the capitalised words `at..end` are written as a name: not the
+/// first words of a sentence (after the start of the text, a line break
+/// or ". ! ?", and any quotes or brackets), where any word is capitalised,
+/// unless what follows makes them its subject or its owner: "Brown was
+/// discharged", "Young asked", "Hill's reply", "Ford: ok" are the person
+/// the document named; "Mark the date", "Will you call", "Young people",
+/// "Brown rice" are not.
+fn name_like_at(text: &str, at: usize, end: usize) -> bool {
     let before = text[..at]
         .chars()
         .rev()
         .find(|&c| !(c == ' ' || c == '\t' || "\"'“‘(*-•".contains(c)));
-    !matches!(before, None | Some('.' | '!' | '?' | '\n' | '\r'))
+    !matches!(before, None | Some('.' | '!' | '?' | '\n' | '\r')) || subject_follows(&text[end..])
 }
+
+/// Whether `rest` (the text after a sentence's first words) opens with
+/// what follows a subject: a verb of the lists below or a past tense
+/// ("-ed"), a possessive, or a colon or comma ("Ford, please call").
+fn subject_follows(rest: &str) -> bool {
+    if let Some(after) = rest.strip_prefix("'s").or_else(|| rest.strip_prefix("’s"))
+        && !after.starts_with(char::is_alphanumeric)
+    {
+        return true;
+    }
+    if rest.starts_with([':', ',']) {
+        return true;
+    }
+    let Some(tail) = rest.strip_prefix(' ') else {
+        return false;
+    };
+    let word: &str = tail
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or_default();
+    // Lower case only: "Brown Street", "Will Smith" are other words.
+    if word.is_empty() || !word.bytes().all(|b| b.is_ascii_lowercase()) {
+        return false;
+    }
+    (word.len() >= 5 && word.ends_with("ed") && !NOT_PAST.contains(&word))
+        || SUBJECT_VERBS.binary_search(&word).is_ok()
+}
+
+/// Verbs that follow a person opening a sentence, present and past ("-ed"
+/// past tenses of five letters and more are taken by their ending).
+/// Sorted: looked up by binary search.
+const SUBJECT_VERBS: &[&str] = &[
+    "added", "agrees", "answered", "arrived", "asked", "asks", "became", "called", "calls", "came",
+    "can", "cannot", "could", "denies", "did", "does", "feels", "felt", "found", "gave", "goes",
+    "got", "had", "has", "is", "knew", "knows", "left", "likes", "made", "makes", "may", "might",
+    "must", "needs", "noted", "notes", "paid", "ran", "reports", "said", "sat", "saw", "says",
+    "seems", "sent", "shall", "should", "spoke", "still", "stood", "takes", "thinks", "thought",
+    "told", "took", "wants", "was", "went", "will", "works", "would", "wrote",
+];
+
+/// Words ending in "ed" that are not a past tense ("Brown bed", "Young
+/// seed" are the word).
+const NOT_PAST: &[&str] = &[
+    "breed", "creed", "greed", "speed", "steed", "hundred", "sacred", "naked", "wicked", "kindred",
+    "rugged",
+];
 
 /// The maximal runs of letters and digits of `s`.
 fn words(s: &str) -> impl Iterator<Item = &str> {
@@ -663,6 +805,13 @@ mod tests {
             score: 0.9,
             detector: Name::new("test"),
             validated: false,
+        }
+    }
+
+    fn span_scored(text: &str, value: &str, entity: &str, score: f32) -> Span {
+        Span {
+            score,
+            ..span(text, value, entity)
         }
     }
 
@@ -938,5 +1087,72 @@ mod tests {
         assert_eq!(matches_at("a\t\n b", 0, "a b"), Some(5));
         assert_eq!(matches_at("ab", 0, "a b"), None);
         assert_eq!(matches_at("abc", 0, "ab"), None);
+    }
+
+    #[test]
+    fn a_sentence_may_open_with_the_name_as_its_subject() {
+        // "Ford" remembered from "Mark Ford" (an ordinary word: as a name).
+        let g = Gazetteers::builtin();
+        let text = "Mark Ford";
+        let mut m = Memory::default();
+        m.learn(&g, text, &[span_scored(text, "Mark Ford", "PERSON", 0.85)]);
+        let found = |t: &str| -> Vec<String> {
+            let mut out = Vec::new();
+            m.find(t, &mut out);
+            out.iter().map(|s| t[s.start..s.end].to_string()).collect()
+        };
+        for yes in [
+            "Ford said no.",
+            "Ok. Ford was late.",
+            "Ford agreed.",
+            "Ford's car.",
+            "Ford: ok",
+            "Ford, call me.",
+            "Fine.\nFord will call.",
+            "thanks Ford",
+        ] {
+            assert_eq!(found(yes), ["Ford"], "{yes:?}");
+        }
+        for no in [
+            "Ford the river.",
+            "Ford rivers.",
+            "Ford Street is closed.",
+            "Ford speed.",
+            "Ford",
+            "ford said no",
+            "Fords said",
+        ] {
+            assert!(found(no).is_empty(), "{no:?}");
+        }
+        assert!(SUBJECT_VERBS.windows(2).all(|w| w[0] < w[1]), "sorted");
+    }
+
+    #[test]
+    fn repeats_within_a_part_are_seen_cheaply() {
+        let all = |_: &Span| true;
+        let text = "I spoke to Mark Ford today. Later Ford said no.";
+        let name = span_scored(text, "Mark Ford", "PERSON", 0.85);
+        assert!(repeats_within(text, std::slice::from_ref(&name), 0.5, all));
+        // Not acted on: below the threshold, or not by the policy.
+        assert!(!repeats_within(text, std::slice::from_ref(&name), 0.9, all));
+        assert!(!repeats_within(
+            text,
+            std::slice::from_ref(&name),
+            0.5,
+            |_| false
+        ));
+        // Covered by another acted-on span, or part of a longer word.
+        let later = span_scored(text, "Ford said", "ORG", 0.6);
+        assert!(!repeats_within(text, &[name.clone(), later], 0.5, all));
+        let text2 = "I spoke to Mark Ford today. Later Fordham said no.";
+        let name2 = span_scored(text2, "Mark Ford", "PERSON", 0.85);
+        assert!(!repeats_within(text2, &[name2], 0.5, all));
+        // Whole values of other types, as written and capitalised.
+        let text3 = "Lives in Springfield. Springfield is far.";
+        let town = span_scored(text3, "Springfield", "LOCATION", 0.8);
+        assert!(repeats_within(text3, &[town], 0.5, all));
+        let text4 = "Call 5551234567 or 555-123-4567.";
+        let phone = span_scored(text4, "5551234567", "PHONE", 0.9);
+        assert!(!repeats_within(text4, &[phone], 0.5, all), "the verifier's");
     }
 }

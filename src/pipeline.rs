@@ -182,6 +182,17 @@ impl Pipeline {
     /// tests against. Rules
     /// run once: their candidates are merged with and without the model's.
     fn detect_all(&self, text: &str, allow_llm: bool) -> Detected {
+        let (mut spans, used, mut rule_spans) = self.detect_alone(text, allow_llm);
+        self.recall_within(text, &mut spans);
+        if !rule_spans.is_empty() {
+            self.recall_within(text, &mut rule_spans);
+        }
+        (spans, used, rule_spans)
+    }
+
+    /// [`Pipeline::detect_all`] before the part's identifiers are looked
+    /// for in the rest of it.
+    fn detect_alone(&self, text: &str, allow_llm: bool) -> Detected {
         let candidates = self.detector.candidates(text);
         let Some(llm) = &self.llm else {
             // Without the model nothing reads the third part: no copy.
@@ -238,7 +249,11 @@ impl Pipeline {
                 .detector
                 .detect_many(texts)
                 .into_iter()
-                .map(|spans| (spans, None))
+                .zip(texts)
+                .map(|(mut spans, text)| {
+                    self.recall_within(text, &mut spans);
+                    (spans, None)
+                })
                 .collect();
         }
         texts.iter().map(|t| self.scan_detail(t, true)).collect()
@@ -320,12 +335,39 @@ impl Pipeline {
         if !self.memory {
             return;
         }
-        let acting: Vec<Span> = spans
-            .iter()
-            .filter(|s| s.score >= self.detector.threshold && self.policy.op(&s.entity) != Op::Keep)
-            .cloned()
-            .collect();
-        memory.learn(&self.detector.gazetteers, text, &acting);
+        memory.learn(&self.detector.gazetteers, text, &self.acting(spans));
+    }
+
+    /// The spans the rewrite acts on: at or above the threshold, an
+    /// operator other than `keep`.
+    fn acting(&self, spans: &[Span]) -> Vec<Span> {
+        spans.iter().filter(|s| self.acts_on(s)).cloned().collect()
+    }
+
+    fn acts_on(&self, s: &Span) -> bool {
+        s.score >= self.detector.threshold && self.policy.op(&s.entity) != Op::Keep
+    }
+
+    /// Look for a part's own identifiers in the rest of it, as the memory
+    /// looks for them in the other parts: a name's words and a number in
+    /// another grouping are often found only once, by their context
+    /// ("Mark Ford called ... Later Ford said", "Mr. Baker ... Baker
+    /// wants a refund"), and the rewrite kept the bare repeat next to the
+    /// rewritten name. The verifier cannot see those: a repeat that is an
+    /// ordinary word ("Ford", "Baker") is as often the word, so it counts
+    /// them only against the original. Cheap when the part repeats
+    /// nothing ([`memory::repeats_within`]), as most do.
+    fn recall_within(&self, text: &str, spans: &mut Vec<Span>) {
+        if !self.memory {
+            return;
+        }
+        let acting = |s: &Span| self.acts_on(s);
+        if !crate::memory::repeats_within(text, spans, self.detector.threshold, acting) {
+            return;
+        }
+        let mut memory = Memory::default();
+        memory.learn(&self.detector.gazetteers, text, &self.acting(spans));
+        self.recall(text, spans, &memory);
     }
 
     /// Share identifiers between the detections of the parts of one
@@ -355,6 +397,9 @@ impl Pipeline {
             .collect();
         self.share_detections(texts, &mut found);
         let mut numbering = Numbering::default();
+        for (t, d) in texts.iter().zip(&found) {
+            numbering.learn_names(t, &self.detector.actionable(&d.spans));
+        }
         texts
             .iter()
             .zip(found)
@@ -606,6 +651,7 @@ impl Pipeline {
         let mut plan = plan::plan(text, actionable, &self.policy);
         if let Some(n) = numbering {
             n.renumber(&mut plan);
+            n.fill_names(&mut plan);
         }
         let rw = Rewriter {
             surrogates: &self.surrogates,
@@ -869,6 +915,60 @@ mod tests {
         assert_eq!(r.decision, Decision::Commit);
         assert!(r.checks.is_empty());
         assert!(r.text.to_lowercase().contains("gonzalez"));
+    }
+
+    #[test]
+    fn a_repeat_in_the_same_part_is_found_before_the_plan() {
+        let p = Pipeline::with_key(&Config::default(), &[1u8; 32]).unwrap();
+        // A surname that is an ordinary word and a given name, repeated
+        // alone, opening a sentence as the subject: the person's surname,
+        // rendered as the full name's surname. "Mark the date" and the
+        // lower-case word stay.
+        let text = "I spoke to Mark Ford today. Ford said it was fine. Mark the date. \
+                    The ford was flooded. Later Ford agreed.";
+        let spans = p.scan(text);
+        let found: Vec<(&str, &str)> = spans
+            .iter()
+            .filter(|s| s.score >= p.detector.threshold)
+            .map(|s| (&text[s.start..s.end], &*s.detector))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("Mark Ford", "gazetteer:name"),
+                ("Ford", "memory"),
+                ("Ford", "memory")
+            ]
+        );
+        let r = p.rewrite(text);
+        assert_eq!(r.decision, Decision::Commit);
+        assert_eq!(r.checks.len(), 1, "accepted as planned, no repair");
+        assert_eq!(r.plan.entities.len(), 1);
+        let words: Vec<&str> = r.text.split_whitespace().collect();
+        let (first, last) = (words[3], words[4].trim_end_matches('.'));
+        assert_ne!(last, "Ford");
+        assert_eq!(words[6], last, "{}", r.text);
+        assert_eq!(words[19], last, "{}", r.text);
+        assert!(r.text.contains("Mark the date. The ford was"), "{}", r.text);
+        assert_ne!(first, "Mark");
+
+        // The batched scan finds the same.
+        let batch = p.scan_many(&[text]);
+        assert_eq!(batch[0].0, p.scan(text));
+        assert_eq!(
+            batch[0]
+                .0
+                .iter()
+                .filter(|s| &*s.detector == "memory")
+                .count(),
+            2
+        );
+
+        // Memory off: the repeats stay.
+        let mut cfg = Config::default();
+        cfg.detect.memory = false;
+        let off = Pipeline::with_key(&cfg, &[1u8; 32]).unwrap();
+        assert!(off.rewrite(text).text.contains("Ford said"));
     }
 
     #[test]

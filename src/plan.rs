@@ -142,6 +142,12 @@ pub struct Entity {
     /// later partial mentions.
     #[serde(skip)]
     pub words: Vec<String>,
+    /// PERSON known here only by one word ("Ford"): the full name of the
+    /// same person in another part of the record ("Mark Ford"), whose
+    /// roles the word takes when it is pseudonymised (see
+    /// [`Numbering::fill_names`]).
+    #[serde(skip)]
+    pub full: Option<String>,
 }
 
 /// The spans to act on, grouped into entities.
@@ -164,9 +170,47 @@ pub struct Numbering {
     /// (type, key, name words, number) of each entity numbered so far.
     known: Vec<(Name, String, Vec<String>, usize)>,
     per_type: BTreeMap<Name, usize>,
+    /// The full names (two name words or more) of persons anywhere in the
+    /// record, with their name words ([`Numbering::learn_names`]).
+    names: Vec<(String, Vec<String>)>,
 }
 
 impl Numbering {
+    /// Remember the full person names among `spans` (the spans of `text`
+    /// the rewrite acts on), before any part is rewritten: a part that
+    /// names someone only by a word ("Ford") may come before the part
+    /// that names them in full ("Mark Ford").
+    pub fn learn_names(&mut self, text: &str, spans: &[Span]) {
+        for s in spans.iter().filter(|s| &*s.entity == "PERSON") {
+            let Some(value) = text.get(s.start..s.end) else {
+                continue;
+            };
+            let words = name_words(value);
+            if words.len() >= 2 && !self.names.iter().any(|(_, w)| *w == words) {
+                self.names.push((value.to_string(), words));
+            }
+        }
+    }
+
+    /// Give each person of `plan` named only by one word the first full
+    /// name of the record with that word ([`Entity::full`]).
+    pub fn fill_names(&self, plan: &mut Plan) {
+        if self.names.is_empty() {
+            return;
+        }
+        for e in &mut plan.entities {
+            if &*e.entity == "PERSON"
+                && let [word] = e.words.as_slice()
+            {
+                e.full = self
+                    .names
+                    .iter()
+                    .find(|(_, words)| words.contains(word))
+                    .map(|(name, _)| name.clone());
+            }
+        }
+    }
+
     /// Give `plan`'s entities the numbers of the same entities in earlier
     /// parts, and the next free numbers of their types to the rest (in
     /// the plan's order of first appearance).
@@ -365,6 +409,7 @@ fn plan_with(text: &str, spans: Vec<Span>, policy: &Policy, indexed: bool) -> Pl
                     mentions: Vec::new(),
                     key,
                     words,
+                    full: None,
                 });
                 let idx = entities.len() - 1;
                 if let Some(l) = &mut lookup {

@@ -1377,3 +1377,24 @@ fn tags_are_numbered_across_the_messages_of_a_record() {
         vec!["I am [PERSON_1].", "Hello [PERSON_2] and [PERSON_1]."]
     );
 }
+
+/// A person named in full once and by a word elsewhere in the same
+/// message or in another message of the record: every bare mention is
+/// rewritten, a sentence opened by the person as its subject too, and the
+/// word becomes the same word of the full name's pseudonym (a surname
+/// that the lists also hold as a given name, such as "Ford", was rendered
+/// as a given name before: another person in the rewrite).
+#[test]
+fn a_person_named_by_one_word_takes_the_full_names_pseudonym() {
+    let dir = tempfile::tempdir().unwrap();
+    let chat = r#"{"messages":[{"role":"assistant","content":"Ford, your refund is approved."},{"role":"user","content":"I spoke to Mark Ford today. Ford said it was fine. Mark the date."},{"role":"assistant","content":"Thanks. Ford will get an email."}]}"#;
+    let msgs = chat_rewrite(dir.path(), "", chat);
+    let full: Vec<&str> = msgs[1].split_whitespace().skip(3).take(2).collect();
+    let (first, last) = (full[0], full[1]);
+    assert_ne!(last, "Ford", "{msgs:?}");
+    assert_ne!(first, "Mark", "{msgs:?}");
+    assert_eq!(msgs[0], format!("{last}, your refund is approved."));
+    assert!(msgs[1].contains(&format!(" {last} said it")), "{msgs:?}");
+    assert!(msgs[1].ends_with("Mark the date."), "{msgs:?}");
+    assert_eq!(msgs[2], format!("Thanks. {last} will get an email."));
+}

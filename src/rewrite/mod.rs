@@ -200,6 +200,25 @@ fn on_to_in(out: &mut String) {
     }
 }
 
+/// The name that person entity `e`'s mentions are parts of: its mention
+/// with the most words, or when each is one word, the full name another
+/// part of the record gave it ([`crate::plan::Entity::full`]).
+fn full_name<'t>(text: &'t str, plan: &Plan, e: &'t crate::plan::Entity) -> Option<&'t str> {
+    if &*e.entity != "PERSON" {
+        return None;
+    }
+    let own = e
+        .mentions
+        .iter()
+        .map(|&m| &text[plan.spans[m].start..plan.spans[m].end])
+        .max_by_key(|v| (strip_titles(v).split_whitespace().count(), v.len()))
+        .filter(|_| e.mentions.len() > 1);
+    match (&e.full, own) {
+        (Some(full), _) if e.words.len() == 1 => Some(full.as_str()),
+        (_, own) => own,
+    }
+}
+
 impl Rewriter<'_> {
     /// The text with every planned mention replaced.
     pub fn apply(&self, text: &str, plan: &Plan) -> String {
@@ -215,11 +234,18 @@ impl Rewriter<'_> {
         let mut out = String::with_capacity(text.len() + 16);
         let mut ranges = Vec::with_capacity(plan.spans.len());
         let mut last = 0;
+        // Each entity's fullest name, found once: a long text mentions one
+        // person thousands of times.
+        let mut full: Vec<Option<Option<&str>>> = vec![None; plan.entities.len()];
         for (i, s) in plan.spans.iter().enumerate() {
             let e = &plan.entities[plan.entity_of[i]];
             out.push_str(&text[last..s.start]);
             let value = &text[s.start..s.end];
-            let rep = self.replacement(&e.entity, e.op, e.number, value);
+            let rep = match *full[plan.entity_of[i]].get_or_insert_with(|| full_name(text, plan, e))
+            {
+                Some(full) if e.op == Op::Pseudonym => self.person_in(value, full),
+                _ => self.replacement(&e.entity, e.op, e.number, value),
+            };
             if e.op == Op::Generalize
                 && matches!(&*e.entity, "DATE" | "DATE_OF_BIRTH")
                 && !rep.starts_with('[')
@@ -245,6 +271,24 @@ impl Rewriter<'_> {
             Op::Mask => mask(value, self.policy.mask_keep_last),
             Op::Generalize => self.generalize(entity, number, value),
             Op::Pseudonym => self.pseudonym(entity, value),
+        }
+    }
+
+    /// The pseudonym of `value`, a mention of the person whose fullest
+    /// mention is `full` ([`Surrogates::person_in`]), titles as for any
+    /// person.
+    fn person_in(&self, value: &str, full: &str) -> String {
+        let s = self.surrogates;
+        match self.policy.person_titles {
+            TitleMode::Keep => s.person_in(value, full),
+            TitleMode::Drop => {
+                let core = strip_titles(value);
+                if core.is_empty() {
+                    String::new()
+                } else {
+                    s.person_in(core, strip_titles(full))
+                }
+            }
         }
     }
 

@@ -642,6 +642,17 @@ fn valid_local_part(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-.".contains(c))
 }
 
+/// What each piece of a person's name becomes ([`Surrogates::person`]).
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    Space,
+    Keep,
+    Initial,
+    Other,
+    First,
+    Last,
+}
+
 /// Keyed generator of realistic, format-preserving fake values.
 ///
 /// Cloning is cheap enough for per-thread use; the struct holds no mutable
@@ -839,16 +850,49 @@ impl Surrogates {
     /// Input without letters or digits is returned unchanged because it
     /// contains nothing identifying.
     pub fn person(&self, orig: &str) -> String {
-        #[derive(Clone, Copy, PartialEq)]
-        enum Role {
-            Space,
-            Keep,
-            Initial,
-            Other,
-            First,
-            Last,
-        }
         let pieces = ws_pieces(orig);
+        let roles = self.person_roles(&pieces);
+        self.render_person(&pieces, roles)
+    }
+
+    /// [`Surrogates::person`] of a mention of the person whose fullest
+    /// mention in the document is `full` ("Ford" of "Mark Ford", "Mr.
+    /// Smith" of "John Smith"). A lone name word takes the role it has in
+    /// `full`; [`Surrogates::person`] guesses it from the lists, and a
+    /// surname that is also a given name ("Ford", "Smith", "Young") was
+    /// rendered as a given name: a different person in the rewrite.
+    pub fn person_in(&self, orig: &str, full: &str) -> String {
+        let pieces = ws_pieces(orig);
+        let mut roles = self.person_roles(&pieces);
+        let named: Vec<usize> = (0..roles.len())
+            .filter(|&i| matches!(roles[i], Role::First | Role::Last))
+            .collect();
+        if let [only] = named.as_slice() {
+            let full_pieces = ws_pieces(full);
+            let full_roles = self.person_roles(&full_pieces);
+            let core = |tok: &str| split_affixes(tok).1.to_lowercase();
+            let word = core(pieces[*only].1);
+            let names = full_roles
+                .iter()
+                .filter(|r| matches!(r, Role::First | Role::Last))
+                .count();
+            if names >= 2
+                && let Some(role) = full_pieces
+                    .iter()
+                    .zip(&full_roles)
+                    .find(|((_, tok), r)| {
+                        matches!(r, Role::First | Role::Last) && core(tok) == word
+                    })
+                    .map(|(_, r)| *r)
+            {
+                roles[*only] = role;
+            }
+        }
+        self.render_person(&pieces, roles)
+    }
+
+    /// The role of each piece of a name (see [`Surrogates::person`]).
+    fn person_roles(&self, pieces: &[(bool, &str)]) -> Vec<Role> {
         let mut roles: Vec<Role> = pieces
             .iter()
             .map(|(ws, tok)| {
@@ -893,6 +937,10 @@ impl Surrogates {
                 }
             }
         }
+        roles
+    }
+
+    fn render_person(&self, pieces: &[(bool, &str)], roles: Vec<Role>) -> String {
         pieces
             .iter()
             .zip(roles)
@@ -1681,6 +1729,42 @@ mod tests {
         assert_ne!(s.person("Dr."), "Dr.");
         assert!(s.person("Mr Smith Jr.").starts_with("Mr "));
         assert!(s.person("Mr Smith Jr.").ends_with(" Jr."));
+    }
+
+    #[test]
+    fn a_partial_mention_takes_its_role_in_the_full_name() {
+        // "Ford" and "Smith" are in the given-name list too (as in the
+        // built-in gazetteer's): alone, they are guessed given names.
+        let given = ["Mark", "John", "Ford", "Smith"].map(String::from).to_vec();
+        let s = Surrogates::new(b"test key", given, Vec::new());
+        assert!(s.looks_like_first_name("Ford") && s.looks_like_first_name("Smith"));
+        assert_ne!(s.person("Smith"), s.name_token("Smith", false));
+        for (full, part) in [
+            ("Mark Ford", "Ford"),
+            ("John Smith", "Smith"),
+            ("John Smith", "SMITH,"),
+            ("Smith, John", "Smith"),
+        ] {
+            let whole = s.person(full);
+            let last = s.name_token(part, false);
+            let bare = last.trim_end_matches(',').to_lowercase();
+            assert!(
+                whole.to_lowercase().contains(&bare),
+                "{full} {part} {whole}"
+            );
+            assert_eq!(s.person_in(part, full), last, "{full} {part}");
+        }
+        // A given name stays a given name; a word not in the full name,
+        // or a full name of one word, leaves the guess to the lists.
+        assert_eq!(s.person_in("Mark", "Mark Ford"), s.name_token("Mark", true));
+        assert_eq!(s.person_in("Smith", "Mark Ford"), s.person("Smith"));
+        assert_eq!(s.person_in("Smith", "Smith"), s.person("Smith"));
+        assert_eq!(s.person_in("Smith", "Dr. Smith"), s.person("Smith"));
+        // More than one name word: as written.
+        assert_eq!(
+            s.person_in("John Smith", "John Smith"),
+            s.person("John Smith")
+        );
     }
 
     #[test]
