@@ -374,40 +374,67 @@ impl Memory {
     }
 }
 
-/// Whether a value of one of the `spans` of `text` that `acting` keeps
-/// (which scores at least `threshold`, the cheap part of `acting`),
-/// or a word of a person's name among them, occurs again in `text` as it
-/// was written, outside those spans: the cheap test that decides whether
-/// a part's own identifiers are worth a memory
+/// The `spans` of `text` that `acting` keeps (they score at least
+/// `threshold`, the cheap part of `acting`) whose value, or for a person
+/// a word of the name, occurs again in `text` as it was written, outside
+/// those spans: what a part's own memory must learn
 /// ([`crate::pipeline::Pipeline`] then looks for them in the rest of the
 /// part). It sees what the verifier cannot (a name's word that is an
 /// ordinary word, "Ford", the verifier counts only against the original)
 /// and leaves it what it already finds: a repeat in another case or
 /// grouping ("gonzalez", "447-1923") or of a value that is not a
 /// capitalised word (a number, an e-mail address) is a leak the repair
-/// rewrites. It may
-/// say yes where the memory then finds nothing (a word too weak to be
-/// remembered). Most parts repeat nothing, and this costs a substring
-/// search a value.
-pub fn repeats_within(
-    text: &str,
+/// rewrites. A span it returns may still teach the memory nothing (a word
+/// too weak to be remembered). Most parts repeat nothing, and this costs a
+/// substring search a distinct value; learning only the spans that repeat
+/// keeps the memory's checks off the other values of a long text.
+pub fn repeats_within<'t>(
+    text: &'t str,
     spans: &[Span],
     threshold: f32,
     acting: impl Fn(&Span) -> bool,
-) -> bool {
-    // Many spans: the memory itself, whose search is linear in the text
-    // (this one compares every value with every span it finds it in).
-    if spans.len() > WITHIN_SPANS {
-        return true;
-    }
+) -> Vec<Span> {
     let hay = text.as_bytes();
-    // A search without set-up (`memmem` builds a searcher each call, more
-    // than a short record's whole search costs): to each place of the
-    // first byte, then a comparison. The span the needle came from is
-    // skipped whole.
-    let elsewhere = |needle: &str, own: &Span| {
+    // The ranges of the spans acted on, sorted, built on the first match
+    // (most texts have none): a match inside one is no repeat.
+    let mut covered: Option<Vec<(usize, usize)>> = None;
+    let mut inside = |at: usize, end: usize| {
+        let c = covered.get_or_insert_with(|| {
+            let mut c: Vec<(usize, usize)> = spans
+                .iter()
+                .filter(|s| s.score >= threshold && acting(s))
+                .map(|s| (s.start, s.end))
+                .collect();
+            c.sort_unstable();
+            // Overlapping ranges merged, so that one search answers.
+            let mut merged: Vec<(usize, usize)> = Vec::with_capacity(c.len());
+            for (s, e) in c {
+                match merged.last_mut() {
+                    Some(last) if s < last.1 => last.1 = last.1.max(e),
+                    _ => merged.push((s, e)),
+                }
+            }
+            merged
+        });
+        let k = c.partition_point(|&(s, _)| s < end);
+        k > 0 && c[k - 1].1 > at
+    };
+    // Each needle is searched once (a long text repeats its values as
+    // spans too), and without set-up (`memmem` builds a searcher each
+    // call, more than a short record's whole search costs): to each place
+    // of the first byte, then a comparison.
+    let mut searched: HashMap<&str, bool> = HashMap::default();
+    // A short record's few needles are cheaper searched again than hashed.
+    let cache = spans.len() > 16;
+    // `own`: the span the needle came from, skipped whole without a look
+    // at the others (it is acted on, so the answer is the same).
+    let mut elsewhere = |needle: &'t str, own: &Span| -> bool {
+        if cache && let Some(&found) = searched.get(needle) {
+            return found;
+        }
         let n = needle.as_bytes();
         let mut from = 0;
+        let mut found = false;
         while let Some(k) = memchr::memchr(n[0], &hay[from..]) {
             let at = from + k;
             if at >= own.start && at < own.end {
@@ -419,39 +446,48 @@ pub fn repeats_within(
             if hay[at..].starts_with(n)
                 && !text[..at].ends_with(char::is_alphanumeric)
                 && !text[end..].starts_with(char::is_alphanumeric)
-                && !spans
-                    .iter()
-                    .any(|s| s.start < end && at < s.end && acting(s))
+                && !inside(at, end)
             {
-                return true;
+                found = true;
+                break;
             }
         }
-        false
-    };
-    spans.iter().any(|s| {
-        // Capitalised values only: a number, an address line or an e-mail
-        // address repeated is no ordinary word, so the verifier finds it.
-        let Some(value) = text.get(s.start..s.end) else {
-            return false;
-        };
-        if value.len() < 3 || !value.starts_with(char::is_uppercase) || s.score < threshold {
-            return false;
+        if cache {
+            searched.insert(needle, found);
         }
+        found
+    };
+    let mut out = Vec::new();
+    for s in spans {
+        if s.score < threshold || !within_candidate(text, s) {
+            continue;
+        }
+        let value = &text[s.start..s.end];
         // A person's name by its words (the whole name repeated repeats
         // its words too); `acting` (the policy's lookup) last: few values
         // repeat.
         let repeated = if &*s.entity == "PERSON" {
             words(value)
-                .any(|w| w.len() >= 3 && w.starts_with(char::is_uppercase) && elsewhere(w, s))
+                .filter(|w| w.len() >= 3 && w.starts_with(char::is_uppercase))
+                .any(|w| elsewhere(w, s))
         } else {
             elsewhere(value, s)
         };
-        repeated && acting(s)
-    })
+        if repeated && acting(s) {
+            out.push(s.clone());
+        }
+    }
+    out
 }
 
-/// Spans from which [`repeats_within`] answers yes without looking.
-const WITHIN_SPANS: usize = 64;
+/// Whether span `s` of `text` is one whose repeats within its own part
+/// are looked for ([`repeats_within`]): a capitalised value of three bytes
+/// or more. A number, an address line or an e-mail address repeated is no
+/// ordinary word, so the verifier finds it, and the repair rewrites it.
+pub fn within_candidate(text: &str, s: &Span) -> bool {
+    text.get(s.start..s.end)
+        .is_some_and(|v| v.len() >= 3 && v.starts_with(char::is_uppercase))
+}
 
 /// Lower case, whitespace runs as one space, no whitespace at either end.
 fn fold(s: &str) -> String {
@@ -1132,27 +1168,31 @@ mod tests {
         let all = |_: &Span| true;
         let text = "I spoke to Mark Ford today. Later Ford said no.";
         let name = span_scored(text, "Mark Ford", "PERSON", 0.85);
-        assert!(repeats_within(text, std::slice::from_ref(&name), 0.5, all));
+        let one = std::slice::from_ref(&name);
+        assert_eq!(repeats_within(text, one, 0.5, all), one);
         // Not acted on: below the threshold, or not by the policy.
-        assert!(!repeats_within(text, std::slice::from_ref(&name), 0.9, all));
-        assert!(!repeats_within(
-            text,
-            std::slice::from_ref(&name),
-            0.5,
-            |_| false
-        ));
+        assert!(repeats_within(text, one, 0.9, all).is_empty());
+        assert!(repeats_within(text, one, 0.5, |_| false).is_empty());
         // Covered by another acted-on span, or part of a longer word.
         let later = span_scored(text, "Ford said", "ORG", 0.6);
-        assert!(!repeats_within(text, &[name.clone(), later], 0.5, all));
+        assert!(repeats_within(text, &[name.clone(), later], 0.5, all).is_empty());
         let text2 = "I spoke to Mark Ford today. Later Fordham said no.";
         let name2 = span_scored(text2, "Mark Ford", "PERSON", 0.85);
-        assert!(!repeats_within(text2, &[name2], 0.5, all));
-        // Whole values of other types, as written and capitalised.
-        let text3 = "Lives in Springfield. Springfield is far.";
+        assert!(repeats_within(text2, &[name2], 0.5, all).is_empty());
+        // Whole values of other types, as written and capitalised; only
+        // the spans that repeat.
+        let text3 = "Lives in Springfield near Ohio. Springfield is far.";
         let town = span_scored(text3, "Springfield", "LOCATION", 0.8);
-        assert!(repeats_within(text3, &[town], 0.5, all));
+        let state = span_scored(text3, "Ohio", "LOCATION", 0.8);
+        assert_eq!(
+            repeats_within(text3, &[town.clone(), state], 0.5, all),
+            [town]
+        );
         let text4 = "Call 5551234567 or 555-123-4567.";
         let phone = span_scored(text4, "5551234567", "PHONE", 0.9);
-        assert!(!repeats_within(text4, &[phone], 0.5, all), "the verifier's");
+        assert!(
+            repeats_within(text4, &[phone], 0.5, all).is_empty(),
+            "the verifier's"
+        );
     }
 }

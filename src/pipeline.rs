@@ -362,11 +362,12 @@ impl Pipeline {
             return;
         }
         let acting = |s: &Span| self.acts_on(s);
-        if !crate::memory::repeats_within(text, spans, self.detector.threshold, acting) {
+        let repeating = crate::memory::repeats_within(text, spans, self.detector.threshold, acting);
+        if repeating.is_empty() {
             return;
         }
         let mut memory = Memory::default();
-        memory.learn(&self.detector.gazetteers, text, &self.acting(spans));
+        memory.learn(&self.detector.gazetteers, text, &repeating);
         self.recall(text, spans, &memory);
     }
 
