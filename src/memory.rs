@@ -31,8 +31,13 @@
 //!
 //! A value that is one ordinary word ("Mark" of "Mark Ford", a town called
 //! "Bath") is found only where it is written as a name: capitalised, and
-//! not the first word of a sentence ("noted Mark, thanks", not "mark the
-//! date" or "Mark the date"). Weak values are not remembered at all: fewer
+//! not the first word of a sentence unless a verb, a possessive or a colon
+//! makes it the sentence's subject ("noted Mark, thanks", "Ford said no",
+//! not "mark the date" or "Mark the date").
+//!
+//! The memory also runs within one part ([`repeats_within`]): a person
+//! named in full once and by a word of the name elsewhere in the same text
+//! ("Mr. Baker called. Baker wants a refund"). Weak values are not remembered at all: fewer
 //! than three characters, or a number of fewer than [`MIN_DIGITS`] digits
 //! (an age "42" found by its context is not every 42 of the document). The
 //! verifier judges such needles by counting them; the memory has no count
@@ -374,17 +379,15 @@ impl Memory {
     }
 }
 
-/// The `spans` of `text` that `acting` keeps (they score at least
-/// `threshold`, the cheap part of `acting`) whose value, or for a person
-/// a word of the name, occurs again in `text` as it was written, outside
-/// those spans: what a part's own memory must learn
+/// The person `spans` of `text` that `acting` keeps (they score at least
+/// `threshold`, the cheap part of `acting`) a word of whose name occurs
+/// again in `text` as it was written, outside those spans: what a part's own memory must learn
 /// ([`crate::pipeline::Pipeline`] then looks for them in the rest of the
 /// part). It sees what the verifier cannot (a name's word that is an
 /// ordinary word, "Ford", the verifier counts only against the original)
 /// and leaves it what it already finds: a repeat in another case or
-/// grouping ("gonzalez", "447-1923") or of a value that is not a
-/// capitalised word (a number, an e-mail address) is a leak the repair
-/// rewrites. A span it returns may still teach the memory nothing (a word
+/// grouping ("gonzalez", "447-1923") or of a value that is no
+/// name (a number, an e-mail address) is a leak the repair rewrites. A span it returns may still teach the memory nothing (a word
 /// too weak to be remembered). Most parts repeat nothing, and this costs a
 /// substring search a distinct value; learning only the spans that repeat
 /// keeps the memory's checks off the other values of a long text.
@@ -481,12 +484,17 @@ pub fn repeats_within<'t>(
 }
 
 /// Whether span `s` of `text` is one whose repeats within its own part
-/// are looked for ([`repeats_within`]): a capitalised value of three bytes
-/// or more. A number, an address line or an e-mail address repeated is no
-/// ordinary word, so the verifier finds it, and the repair rewrites it.
+/// are looked for ([`repeats_within`]): a person's name, capitalised, of
+/// three bytes or more. A number, an address line or an e-mail address
+/// repeated is no ordinary word, so the verifier finds it, and the repair
+/// rewrites it; a place repeated was as often signal: spread within its
+/// part, "Turkey" of "the Republic of Turkey" took the country from
+/// every sentence of a judgment that opened with it.
 pub fn within_candidate(text: &str, s: &Span) -> bool {
-    text.get(s.start..s.end)
-        .is_some_and(|v| v.len() >= 3 && v.starts_with(char::is_uppercase))
+    &*s.entity == "PERSON"
+        && text
+            .get(s.start..s.end)
+            .is_some_and(|v| v.len() >= 3 && v.starts_with(char::is_uppercase))
 }
 
 /// Lower case, whitespace runs as one space, no whitespace at either end.
@@ -1179,14 +1187,17 @@ mod tests {
         let text2 = "I spoke to Mark Ford today. Later Fordham said no.";
         let name2 = span_scored(text2, "Mark Ford", "PERSON", 0.85);
         assert!(repeats_within(text2, &[name2], 0.5, all).is_empty());
-        // Whole values of other types, as written and capitalised; only
-        // the spans that repeat.
-        let text3 = "Lives in Springfield near Ohio. Springfield is far.";
+        // Only the names that repeat; persons only: a town or a country
+        // repeated is as often signal ("Turkey" of "the Republic of
+        // Turkey" in a judgment), and the verifier finds the repeats of a
+        // value that is no ordinary word.
+        let text3 = "Ann Lee met Bob Ray in Springfield. Lee and Springfield again.";
+        let ann = span_scored(text3, "Ann Lee", "PERSON", 0.85);
+        let bob = span_scored(text3, "Bob Ray", "PERSON", 0.85);
         let town = span_scored(text3, "Springfield", "LOCATION", 0.8);
-        let state = span_scored(text3, "Ohio", "LOCATION", 0.8);
         assert_eq!(
-            repeats_within(text3, &[town.clone(), state], 0.5, all),
-            [town]
+            repeats_within(text3, &[ann.clone(), bob, town], 0.5, all),
+            [ann]
         );
         let text4 = "Call 5551234567 or 555-123-4567.";
         let phone = span_scored(text4, "5551234567", "PHONE", 0.9);
