@@ -33,15 +33,16 @@
 //! "Bath") is found only where it is written as a name: capitalised, and
 //! not the first word of a sentence unless a verb, a possessive or a colon
 //! makes it the sentence's subject ("noted Mark, thanks", "Ford said no",
-//! not "mark the date" or "Mark the date").
+//! not "mark the date" or "Mark the date"). Weak values are not
+//! remembered at all: fewer than three characters, or a number of fewer
+//! than [`MIN_DIGITS`] digits (an age "42" found by its context is not
+//! every 42 of the document). The verifier judges such needles by
+//! counting them; the memory has no count to compare with.
 //!
-//! The memory also runs within one part ([`repeats_within`]): a person
-//! named in full once and by a word of the name elsewhere in the same text
-//! ("Mr. Baker called. Baker wants a refund"). Weak values are not remembered at all: fewer
-//! than three characters, or a number of fewer than [`MIN_DIGITS`] digits
-//! (an age "42" found by its context is not every 42 of the document). The
-//! verifier judges such needles by counting them; the memory has no count
-//! to compare with.
+//! The memory also runs within one part, for persons
+//! ([`repeats_within`]): a person named in full once and by a word of the
+//! name elsewhere in the same text ("Mr. Baker called. Baker wants a
+//! refund").
 //!
 //! Raw values are held in memory only for the document at hand and never
 //! written anywhere. The memory is bounded ([`Memory::with_capacity`]):
@@ -381,16 +382,17 @@ impl Memory {
 
 /// The person `spans` of `text` that `acting` keeps (they score at least
 /// `threshold`, the cheap part of `acting`) a word of whose name occurs
-/// again in `text` as it was written, outside those spans: what a part's own memory must learn
-/// ([`crate::pipeline::Pipeline`] then looks for them in the rest of the
-/// part). It sees what the verifier cannot (a name's word that is an
-/// ordinary word, "Ford", the verifier counts only against the original)
-/// and leaves it what it already finds: a repeat in another case or
-/// grouping ("gonzalez", "447-1923") or of a value that is no
-/// name (a number, an e-mail address) is a leak the repair rewrites. A span it returns may still teach the memory nothing (a word
-/// too weak to be remembered). Most parts repeat nothing, and this costs a
-/// substring search a distinct value; learning only the spans that repeat
-/// keeps the memory's checks off the other values of a long text.
+/// again in `text` as it was written, outside those spans: what a part's
+/// own memory must learn ([`crate::pipeline::Pipeline`] then looks for
+/// them in the rest of the part). It sees what the verifier cannot (a
+/// name's word that is an ordinary word, "Ford", the verifier counts only
+/// against the original) and leaves it what it already finds: a repeat in
+/// another case or grouping ("gonzalez", "447-1923") or of a value that is
+/// no name (a number, an e-mail address) is a leak the repair rewrites. A
+/// span it returns may still teach the memory nothing (a word too weak to
+/// be remembered). Most parts repeat nothing, and this costs a substring
+/// search a distinct word; learning only the spans that repeat keeps the
+/// memory's checks off the other values of a long text.
 pub fn repeats_within<'t>(
     text: &'t str,
     spans: &[Span],
@@ -465,17 +467,11 @@ pub fn repeats_within<'t>(
         if s.score < threshold || !within_candidate(text, s) {
             continue;
         }
-        let value = &text[s.start..s.end];
-        // A person's name by its words (the whole name repeated repeats
-        // its words too); `acting` (the policy's lookup) last: few values
-        // repeat.
-        let repeated = if &*s.entity == "PERSON" {
-            words(value)
-                .filter(|w| w.len() >= 3 && w.starts_with(char::is_uppercase))
-                .any(|w| elsewhere(w, s))
-        } else {
-            elsewhere(value, s)
-        };
+        // A name by its words (the whole name repeated repeats its words
+        // too); `acting` (the policy's lookup) last: few names repeat.
+        let repeated = words(&text[s.start..s.end])
+            .filter(|w| w.len() >= 3 && w.starts_with(char::is_uppercase))
+            .any(|w| elsewhere(w, s));
         if repeated && acting(s) {
             out.push(s.clone());
         }
@@ -977,14 +973,11 @@ mod tests {
         let g = Gazetteers::builtin();
         let mut m = Memory::default();
         let text = "see Rule 59, EUR 1,400 and Tamara";
-        let mut spans = vec![
-            span(text, "Rule", "PERSON"),
-            span(text, "EUR", "LOCATION"),
-            span(text, "Tamara", "PERSON"),
+        let mut spans = [
+            span_scored(text, "Rule", "PERSON", 0.6),
+            span_scored(text, "EUR", "LOCATION", 0.6),
+            span_scored(text, "Tamara", "PERSON", 0.6),
         ];
-        for s in &mut spans {
-            s.score = 0.6;
-        }
         m.learn(&g, text, &spans);
         assert_eq!(
             found(&m, "under Rule 26, EUR 50 to Tamara"),
@@ -1033,14 +1026,11 @@ mod tests {
         let g = Gazetteers::builtin();
         let mut m = Memory::default();
         let text = "Mark Ford, Clinique Service and May Rose";
-        let mut spans = vec![
-            span(text, "Mark Ford", "PERSON"),
-            span(text, "Clinique Service", "PERSON"),
-            span(text, "May Rose", "PERSON"),
+        let spans = [
+            span_scored(text, "Mark Ford", "PERSON", 0.85),
+            span_scored(text, "Clinique Service", "PERSON", 0.7),
+            span_scored(text, "May Rose", "PERSON", 0.85),
         ];
-        spans[0].score = 0.85;
-        spans[1].score = 0.7;
-        spans[2].score = 0.85;
         m.learn(&g, text, &spans);
         assert_eq!(
             found(
@@ -1140,11 +1130,7 @@ mod tests {
         let text = "Mark Ford";
         let mut m = Memory::default();
         m.learn(&g, text, &[span_scored(text, "Mark Ford", "PERSON", 0.85)]);
-        let found = |t: &str| -> Vec<String> {
-            let mut out = Vec::new();
-            m.find(t, &mut out);
-            out.iter().map(|s| t[s.start..s.end].to_string()).collect()
-        };
+        let ford = vec![("Ford".to_string(), "PERSON".to_string())];
         for yes in [
             "Ford said no.",
             "Ok. Ford was late.",
@@ -1155,7 +1141,7 @@ mod tests {
             "Fine.\nFord will call.",
             "thanks Ford",
         ] {
-            assert_eq!(found(yes), ["Ford"], "{yes:?}");
+            assert_eq!(found(&m, yes), ford, "{yes:?}");
         }
         for no in [
             "Ford the river.",
@@ -1166,7 +1152,7 @@ mod tests {
             "ford said no",
             "Fords said",
         ] {
-            assert!(found(no).is_empty(), "{no:?}");
+            assert!(found(&m, no).is_empty(), "{no:?}");
         }
         assert!(SUBJECT_VERBS.windows(2).all(|w| w[0] < w[1]), "sorted");
     }

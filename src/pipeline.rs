@@ -183,8 +183,12 @@ impl Pipeline {
     /// run once: their candidates are merged with and without the model's.
     fn detect_all(&self, text: &str, allow_llm: bool) -> Detected {
         let (mut spans, used, mut rule_spans) = self.detect_alone(text, allow_llm);
+        // Without the model's spans the two lists are one: looked in once.
+        let same = rule_spans == spans;
         self.recall_within(text, &mut spans);
-        if !rule_spans.is_empty() {
+        if same {
+            rule_spans.clone_from(&spans);
+        } else if !rule_spans.is_empty() {
             self.recall_within(text, &mut rule_spans);
         }
         (spans, used, rule_spans)
@@ -348,15 +352,15 @@ impl Pipeline {
         s.score >= self.detector.threshold && self.policy.op(&s.entity) != Op::Keep
     }
 
-    /// Look for a part's own identifiers in the rest of it, as the memory
-    /// looks for them in the other parts: a name's words and a number in
-    /// another grouping are often found only once, by their context
+    /// Look for a part's own person names in the rest of it, as the
+    /// memory looks for identifiers in the other parts: a name is often
+    /// found only once, by its context, and its words come back alone
     /// ("Mark Ford called ... Later Ford said", "Mr. Baker ... Baker
     /// wants a refund"), and the rewrite kept the bare repeat next to the
     /// rewritten name. The verifier cannot see those: a repeat that is an
     /// ordinary word ("Ford", "Baker") is as often the word, so it counts
-    /// them only against the original. Cheap when the part repeats
-    /// nothing ([`memory::repeats_within`]), as most do.
+    /// them only against the original. Cheap when the part repeats no
+    /// name ([`memory::repeats_within`]), as most do.
     fn recall_within(&self, text: &str, spans: &mut Vec<Span>) {
         if !self.memory {
             return;

@@ -207,16 +207,18 @@ fn full_name<'t>(text: &'t str, plan: &Plan, e: &'t crate::plan::Entity) -> Opti
     if &*e.entity != "PERSON" {
         return None;
     }
-    let own = e
-        .mentions
+    if let Some(full) = &e.full
+        && e.words.len() == 1
+    {
+        return Some(full);
+    }
+    if e.mentions.len() < 2 {
+        return None;
+    }
+    e.mentions
         .iter()
         .map(|&m| &text[plan.spans[m].start..plan.spans[m].end])
         .max_by_key(|v| (strip_titles(v).split_whitespace().count(), v.len()))
-        .filter(|_| e.mentions.len() > 1);
-    match (&e.full, own) {
-        (Some(full), _) if e.words.len() == 1 => Some(full.as_str()),
-        (_, own) => own,
-    }
 }
 
 impl Rewriter<'_> {
@@ -243,7 +245,7 @@ impl Rewriter<'_> {
             let value = &text[s.start..s.end];
             let rep = match *full[plan.entity_of[i]].get_or_insert_with(|| full_name(text, plan, e))
             {
-                Some(full) if e.op == Op::Pseudonym => self.person_in(value, full),
+                Some(full) if e.op == Op::Pseudonym => self.person(value, Some(full)),
                 _ => self.replacement(&e.entity, e.op, e.number, value),
             };
             if e.op == Op::Generalize
@@ -274,39 +276,27 @@ impl Rewriter<'_> {
         }
     }
 
-    /// The pseudonym of `value`, a mention of the person whose fullest
-    /// mention is `full` ([`Surrogates::person_in`]), titles as for any
-    /// person.
-    fn person_in(&self, value: &str, full: &str) -> String {
+    /// The pseudonym of person mention `value`, titles kept or dropped as
+    /// the policy says; with `full`, the person's fullest mention, whose
+    /// roles a lone name word takes ([`Surrogates::person_in`]).
+    fn person(&self, value: &str, full: Option<&str>) -> String {
         let s = self.surrogates;
-        match self.policy.person_titles {
-            TitleMode::Keep => s.person_in(value, full),
-            TitleMode::Drop => {
-                let core = strip_titles(value);
-                if core.is_empty() {
-                    String::new()
-                } else {
-                    s.person_in(core, strip_titles(full))
-                }
-            }
+        let (value, full) = match self.policy.person_titles {
+            TitleMode::Keep => (value, full),
+            TitleMode::Drop => (strip_titles(value), full.map(strip_titles)),
+        };
+        match full {
+            // Only a title was found: replace it by nothing.
+            _ if value.is_empty() => String::new(),
+            Some(full) => s.person_in(value, full),
+            None => s.person(value),
         }
     }
 
     fn pseudonym(&self, entity: &str, value: &str) -> String {
         let s = self.surrogates;
         match entity {
-            "PERSON" => match self.policy.person_titles {
-                TitleMode::Keep => s.person(value),
-                TitleMode::Drop => {
-                    let core = strip_titles(value);
-                    if core.is_empty() {
-                        // Only a title was found: replace it by nothing.
-                        String::new()
-                    } else {
-                        s.person(core)
-                    }
-                }
-            },
+            "PERSON" => self.person(value, None),
             "EMAIL" => s.email(value),
             "PHONE" => s.phone(value),
             "CREDIT_CARD" => s.credit_card(value),
