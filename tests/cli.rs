@@ -1389,11 +1389,19 @@ fn a_person_named_by_one_word_takes_the_full_names_pseudonym() {
     let dir = tempfile::tempdir().unwrap();
     let chat = r#"{"messages":[{"role":"assistant","content":"Ford, your refund is approved."},{"role":"user","content":"I spoke to Mark Ford today. Ford said it was fine. Mark the date."},{"role":"assistant","content":"Thanks. Ford will get an email."}]}"#;
     let msgs = chat_rewrite(dir.path(), "", chat);
-    let full: Vec<&str> = msgs[1].split_whitespace().skip(3).take(2).collect();
-    let (first, last) = (full[0], full[1]);
+    // Read by the fixed text around them: a surrogate may be more than
+    // one word ("van Nederlotharingen"), and the key is a fresh one.
+    let last = msgs[0]
+        .strip_suffix(", your refund is approved.")
+        .unwrap_or_else(|| panic!("{msgs:?}"));
+    let full = msgs[1]
+        .strip_prefix("I spoke to ")
+        .and_then(|m| m.split_once(" today."))
+        .map(|(name, _)| name)
+        .unwrap_or_else(|| panic!("{msgs:?}"));
     assert_ne!(last, "Ford", "{msgs:?}");
-    assert_ne!(first, "Mark", "{msgs:?}");
-    assert_eq!(msgs[0], format!("{last}, your refund is approved."));
+    assert!(full.ends_with(&format!(" {last}")), "{msgs:?}");
+    assert!(!full.starts_with("Mark"), "{msgs:?}");
     assert!(msgs[1].contains(&format!(" {last} said it")), "{msgs:?}");
     assert!(msgs[1].ends_with("Mark the date."), "{msgs:?}");
     assert_eq!(msgs[2], format!("Thanks. {last} will get an email."));
