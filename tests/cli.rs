@@ -703,6 +703,51 @@ fn text_note_keeps_layout() {
     }
 }
 
+/// A support ticket's identifiers that only a cue right before them
+/// names: a login in prose, a password and a PIN given in a sentence, a
+/// seven- or eight-digit local phone number, long and letter-prefixed
+/// claim numbers, vehicle and device identifiers, and a connection
+/// string's password that holds an @. The sentences that name none stay.
+#[test]
+fn a_tickets_cued_identifiers_are_rewritten() {
+    let state = tempfile::tempdir().unwrap();
+    fixed_key(state.path());
+    let input = fixture("ticket.txt");
+    let o = gdr(
+        state.path(),
+        &["rewrite", "--format", "text", "--no-llm", path_str(&input)],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let out = stdout(&o);
+    for id in [
+        "bob.smith",
+        "10.2.3.4",
+        "Hunter2024",
+        "4417",
+        "4471923",
+        "88104417",
+        "2291884",
+        "CLM-2291-884",
+        "1HGCM82633A004352",
+        "KX19 PLO",
+        "490154203237518",
+        "S3cr3tP@ss",
+        "S3cr3tP",
+    ] {
+        assert!(!contains_word(&out, id), "{id:?} survived:\n{out}");
+    }
+    for keep in [
+        "Subject: cannot log in since Monday",
+        "Ticket #48213: user ",
+        "@db.internal:5432/prod",
+        "The password is incorrect, the PIN is wrong, and the password must be 8-16 characters.",
+        "In case CVE-2021-44228 is exploited, see ticket INC-0042313.",
+    ] {
+        assert!(out.contains(keep), "{keep:?} lost:\n{out}");
+    }
+}
+
 #[test]
 fn contains_word_matches_whole_words_only() {
     assert!(contains_word("Dear Karl,", "Karl"));
