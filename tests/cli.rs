@@ -734,6 +734,7 @@ fn a_tickets_cued_identifiers_are_rewritten() {
         "490154203237518",
         "S3cr3tP@ss",
         "S3cr3tP",
+        "bsmith77",
     ] {
         assert!(!contains_word(&out, id), "{id:?} survived:\n{out}");
     }
@@ -741,6 +742,7 @@ fn a_tickets_cued_identifiers_are_rewritten() {
         "Subject: cannot log in since Monday",
         "Ticket #48213: user ",
         "@db.internal:5432/prod",
+        "/profile HTTP/1.1 200, then GET /users/me 200.",
         "The password is incorrect, the PIN is wrong, and the password must be 8-16 characters.",
         "In case CVE-2021-44228 is exploited, see ticket INC-0042313.",
     ] {
