@@ -1454,11 +1454,23 @@ impl Surrogates {
             .collect()
     }
 
-    /// Surrogate ID number: [`Surrogates::shape`], except that an NHS
-    /// number that passes its mod-11 check gets one that passes it too
-    /// (same layout, a fresh check digit), as a card keeps its Luhn digit:
-    /// systems that load the rewritten records validate the field.
+    /// Surrogate ID number: [`Surrogates::shape`], except that a number
+    /// whose check holds gets one whose check holds too, as a card keeps
+    /// its Luhn digit: systems that load the rewritten records validate
+    /// the field. That is an NHS number (mod 11), an Irish PPS number
+    /// (mod 23 check letter) and fifteen digits under Luhn (an IMEI).
     pub fn id(&self, orig: &str) -> String {
+        if validators::ie_pps_valid(orig) {
+            return self.ie_pps(orig);
+        }
+        if validators::digits(orig).len() == 15
+            && orig
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b' ' || b == b'-')
+            && validators::luhn_valid(orig)
+        {
+            return self.luhn_id(orig);
+        }
         if !validators::nhs_valid(orig) {
             return self.shape(orig);
         }
@@ -1489,6 +1501,48 @@ impl Surrogates {
             // different number follows within a few: this ends.
             if v != d.as_bytes() && validators::nhs_valid(&out) {
                 return out;
+            }
+        }
+    }
+
+    /// A PPS number's surrogate: seven fresh digits, the second letter
+    /// kept (it marks the issue series, not the person), and the check
+    /// letter that makes the whole pass mod 23; layout and case kept.
+    fn ie_pps(&self, orig: &str) -> String {
+        let d = validators::digits(orig);
+        let at = orig.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(0);
+        let lower = orig[at..].starts_with(|c: char| c.is_ascii_lowercase());
+        let mut st = self.stream("ID", &d);
+        loop {
+            let v: Vec<u8> = (0..7).map(|_| st.digit()).collect();
+            if v == d.as_bytes() {
+                continue;
+            }
+            let mut out = fill_digits(orig, &v);
+            // Seven digits and a second letter have one check letter, in
+            // A..W: trying each finds it.
+            for l in b'A'..=b'W' {
+                let l = if lower { l.to_ascii_lowercase() } else { l };
+                out.replace_range(at..at + 1, char::from(l).encode_utf8(&mut [0; 4]));
+                if validators::ie_pps_valid(&out) {
+                    return out;
+                }
+            }
+        }
+    }
+
+    /// Fifteen digits whose Luhn check holds (an IMEI): fresh digits, the
+    /// layout kept, and a check digit that holds.
+    fn luhn_id(&self, orig: &str) -> String {
+        let d = validators::digits(orig);
+        let mut st = self.stream("ID", &d);
+        loop {
+            let mut v: Vec<u8> = (0..14).map(|_| st.digit()).collect();
+            v.push(b'0');
+            let check = (10 - validators::luhn_sum(&v) % 10) % 10;
+            v[14] = b'0' + check as u8;
+            if v != d.as_bytes() {
+                return fill_digits(orig, &v);
             }
         }
     }
@@ -2336,6 +2390,47 @@ mod tests {
                 prop_assert_eq!(a.is_ascii_alphabetic(), b.is_ascii_alphabetic());
                 prop_assert_eq!(a.is_ascii_lowercase(), b.is_ascii_lowercase());
             }
+        }
+
+        /// A PPS number keeps its mod-23 check letter, its second letter
+        /// and its layout; fifteen digits under Luhn (an IMEI) keep Luhn.
+        #[test]
+        fn prop_pps_and_imei(seven in proptest::collection::vec(0u8..10, 7), second in proptest::option::of(b'A'..=b'W'), lower: bool, fourteen in proptest::collection::vec(0u8..10, 14), dashed: bool) {
+            let mut pps: String = seven.iter().map(|d| char::from(b'0' + d)).collect();
+            let at = pps.len();
+            pps.push('A');
+            if let Some(c) = second {
+                pps.push(char::from(c));
+            }
+            let check = (b'A'..=b'W').find(|&l| {
+                pps.replace_range(at..at + 1, char::from(l).encode_utf8(&mut [0; 4]));
+                validators::ie_pps_valid(&pps)
+            });
+            prop_assert!(check.is_some(), "no check letter for {}", pps);
+            if lower {
+                pps = pps.to_ascii_lowercase();
+            }
+            let s = sg();
+            let out = s.id(&pps);
+            prop_assert!(validators::ie_pps_valid(&out), "{} -> {}", pps, out);
+            prop_assert_eq!(out.len(), pps.len());
+            prop_assert_eq!(&out[at + 1..], &pps[at + 1..], "second letter kept");
+            prop_assert_eq!(out.chars().any(|c| c.is_ascii_uppercase()), pps.chars().any(|c| c.is_ascii_uppercase()));
+            prop_assert_ne!(validators::digits(&out), validators::digits(&pps));
+
+            let mut v: Vec<u8> = fourteen.iter().map(|d| b'0' + d).collect();
+            v.push(b'0');
+            v[14] = b'0' + ((10 - validators::luhn_sum(&v) % 10) % 10) as u8;
+            let plain = String::from_utf8(v).unwrap();
+            let imei = if dashed {
+                format!("{}-{}-{}-{}", &plain[..2], &plain[2..8], &plain[8..14], &plain[14..])
+            } else {
+                plain.clone()
+            };
+            let out = s.id(&imei);
+            prop_assert!(validators::luhn_valid(&out), "{} -> {}", imei, out);
+            prop_assert_eq!(non_digit_layout(&out), non_digit_layout(&imei));
+            prop_assert_ne!(validators::digits(&out), plain);
         }
 
         /// An NHS number keeps its mod-11 check and its layout; any
