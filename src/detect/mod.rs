@@ -862,6 +862,35 @@ mod tests {
     /// Case and application numbers are IDs, each number of a list
     /// after its cue too; order and ticket numbers, counts and years after
     /// the list are not.
+    /// A company name ends at its line and at a comma that no "and" or
+    /// "&" closes: "Jordan Blake, Acme Corp" is a person and a company
+    /// (the company had widened over the person, who was then rewritten
+    /// as a company), and "Accounts Payable.\nAcme Corp" two lines. A
+    /// letter's "Att:" is no name.
+    #[test]
+    fn a_company_name_stays_on_its_line_and_off_the_person_before_it() {
+        let d = detector();
+        assert_acted_on(
+            d,
+            "Att: Jordan Blake, Accounts Payable, Acme Corp, 100 Main St",
+            &[
+                ("PERSON", "Jordan Blake"),
+                ("ORG", "Acme Corp"),
+                ("ADDRESS", "100 Main St"),
+            ],
+        );
+        assert_acted_on(
+            d,
+            "Please send it to Accounts Payable.\nAcme Corp sent it.",
+            &[("ORG", "Acme Corp")],
+        );
+        assert_acted_on(
+            d,
+            "Counsel: Skadden, Arps, Slate, Meagher & Flom LLP.",
+            &[("ORG", "Skadden, Arps, Slate, Meagher & Flom LLP.")],
+        );
+    }
+
     #[test]
     fn case_numbers_and_lists_of_them() {
         let d = detector();
