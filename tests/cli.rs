@@ -706,8 +706,9 @@ fn text_note_keeps_layout() {
 /// A support ticket's identifiers that only a cue right before them
 /// names: a login in prose, a password and a PIN given in a sentence, a
 /// seven- or eight-digit local phone number, long and letter-prefixed
-/// claim numbers, vehicle and device identifiers, and a connection
-/// string's password that holds an @. The sentences that name none stay.
+/// claim numbers, vehicle and device identifiers, the user of an SSH
+/// key, and a connection string's password that holds an @. The
+/// sentences that name none stay, and so does the key itself.
 #[test]
 fn a_tickets_cued_identifiers_are_rewritten() {
     let state = tempfile::tempdir().unwrap();
@@ -735,6 +736,7 @@ fn a_tickets_cued_identifiers_are_rewritten() {
         "S3cr3tP@ss",
         "S3cr3tP",
         "bsmith77",
+        "kpatel",
     ] {
         assert!(!contains_word(&out, id), "{id:?} survived:\n{out}");
     }
@@ -742,6 +744,8 @@ fn a_tickets_cued_identifiers_are_rewritten() {
         "Subject: cannot log in since Monday",
         "Ticket #48213: user ",
         "@db.internal:5432/prod",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ",
+        "@laptop\n",
         "/profile HTTP/1.1 200, then GET /users/me 200.",
         "The password is incorrect, the PIN is wrong, and the password must be 8-16 characters.",
         "In case CVE-2021-44228 is exploited, see ticket INC-0042313.",

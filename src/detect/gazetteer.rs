@@ -1121,6 +1121,19 @@ fn part_of_identifier(bytes: &[u8], end: usize) -> bool {
     }
 }
 
+/// Whether the word starting at `start` is run into by digits or a `_`
+/// that a letter is glued to in turn ("l9GKJl" of a base64 blob,
+/// "4f9_Wombel"): the letters of a key, a hash or an identifier, not a
+/// word of their own. A name that only opens with digits ("5Psolutions",
+/// "3Com") stays a name.
+fn runs_into_identifier(bytes: &[u8], start: usize) -> bool {
+    let mut i = start;
+    while i > 0 && matches!(bytes[i - 1], b'0'..=b'9' | b'_') {
+        i -= 1;
+    }
+    i < start && i > 0 && bytes[i - 1].is_ascii_alphabetic()
+}
+
 /// The length of `first`, a space and `next` as the text holds them, if
 /// that is the key `find_places` would build of the two words (their
 /// lower-cased text joined by one space) and at most `INLINE` bytes: then
@@ -2804,11 +2817,14 @@ impl Gazetteers {
                 // "IPv6", "Win32", "Ubuntu_22": an unknown word glued to
                 // digits or an identifier is a product or a name of a
                 // thing, not of a person. (Not so a title or initials:
-                // "Ms A.-M. Mendiboure".)
+                // "Ms A.-M. Mendiboure".) Nor is one that digits or a `_`
+                // run into: the letters inside a key, hash or base64 blob
+                // ("...dh2l9GKJl" of an SSH key), rewritten, broke it.
                 && (known
                     || titled
                     || run.iter().any(|t| t.initial)
-                    || !part_of_identifier(text.as_bytes(), e))
+                    || !(part_of_identifier(text.as_bytes(), e)
+                        || runs_into_identifier(text.as_bytes(), s)))
                 // "Meds:", "Vitals": capitalised words in no list that are
                 // English words all the same are no name without a cue.
                 && (known
@@ -3177,6 +3193,19 @@ mod tests {
         assert_eq!(
             found("IPv6 and Win32 builds", "PERSON", 0.0),
             Vec::<String>::new()
+        );
+        // Nor the letters that digits run into, inside a key or a hash.
+        for text in [
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+            "token 4f9Xyzzq_Wombel end",
+            "build v20240305Zorbatek",
+        ] {
+            assert_eq!(found(text, "PERSON", 0.0), Vec::<String>::new(), "{text}");
+        }
+        // A name that only opens with digits is still one.
+        assert_eq!(
+            found("a year at 5Psolutions as", "PERSON", 0.0),
+            ["Psolutions"]
         );
         assert_eq!(
             found("represented by Ms A.-M. Mendiboure", "PERSON", 0.5)[0],
