@@ -655,20 +655,26 @@ fn hard_negatives_are_untouched() {
     }
 }
 
-// 8. Plain text keeps its layout and loses its identifiers.
-#[test]
-fn text_note_keeps_layout() {
+/// `gdr rewrite --format text --no-llm` of a fixture under a fixed key:
+/// its output, after checking that it exited 0.
+fn rewrite_text_fixture(name: &str) -> String {
     let state = tempfile::tempdir().unwrap();
     fixed_key(state.path());
-    let input = fixture("note.txt");
-    let original = std::fs::read_to_string(&input).unwrap();
+    let input = fixture(name);
     let o = gdr(
         state.path(),
         &["rewrite", "--format", "text", "--no-llm", path_str(&input)],
         None,
     );
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
-    let out = stdout(&o);
+    stdout(&o)
+}
+
+// 8. Plain text keeps its layout and loses its identifiers.
+#[test]
+fn text_note_keeps_layout() {
+    let original = std::fs::read_to_string(fixture("note.txt")).unwrap();
+    let out = rewrite_text_fixture("note.txt");
     assert_eq!(
         out.lines().count(),
         original.lines().count(),
@@ -711,16 +717,7 @@ fn text_note_keeps_layout() {
 /// sentences that name none stay, and so does the key itself.
 #[test]
 fn a_tickets_cued_identifiers_are_rewritten() {
-    let state = tempfile::tempdir().unwrap();
-    fixed_key(state.path());
-    let input = fixture("ticket.txt");
-    let o = gdr(
-        state.path(),
-        &["rewrite", "--format", "text", "--no-llm", path_str(&input)],
-        None,
-    );
-    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
-    let out = stdout(&o);
+    let out = rewrite_text_fixture("ticket.txt");
     for id in [
         "bob.smith",
         "10.2.3.4",
