@@ -213,16 +213,13 @@ def inner(args):
 
     names_dir = os.path.dirname(names_pkg.__file__)
 
-    def census(fname, limit=None):
-        out = []
+    def census_rows(fname):
+        """(name, percent of people) per line of a census list, in order."""
         with open(os.path.join(names_dir, fname), encoding="ascii") as f:
-            for i, line in enumerate(f):
-                if limit is not None and i >= limit:
-                    break
-                parts = line.split()
-                if parts:
-                    out.append(parts[0])
-        return out
+            return [(p[0], float(p[1])) for p in (line.split() for line in f) if p]
+
+    def census(fname, limit=None):
+        return [name for name, _ in census_rows(fname)[:limit]]
 
     first_attr = re.compile(r"^first_(romanized_)?names(_[a-z_]+)?$")
     last_attr = re.compile(r"^((male|female|unisex)_)?last_(romanized_)?names(_[a-z_]+)?$")
@@ -290,13 +287,10 @@ def inner(args):
     # ---------------- given names by gender ----------------
     def census_freq(fname):
         out = {}
-        with open(os.path.join(names_dir, fname), encoding="ascii") as f:
-            for line in f:
-                parts = line.split()
-                if parts:
-                    c = clean_person(parts[0])
-                    if c:
-                        out[c] = float(parts[1])
+        for name, freq in census_rows(fname):
+            c = clean_person(name)
+            if c:
+                out[c] = freq
         return out
 
     census_male, census_female = census_freq("dist.male.first"), census_freq("dist.female.first")

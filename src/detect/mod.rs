@@ -859,9 +859,6 @@ mod tests {
         );
     }
 
-    /// Case and application numbers are IDs, each number of a list
-    /// after its cue too; order and ticket numbers, counts and years after
-    /// the list are not.
     /// A company name ends at its line and at a comma that no "and" or
     /// "&" closes: "Jordan Blake, Acme Corp" is a person and a company
     /// (the company had widened over the person, who was then rewritten
@@ -891,6 +888,9 @@ mod tests {
         );
     }
 
+    /// Case and application numbers are IDs, each number of a list
+    /// after its cue too; order and ticket numbers, counts and years after
+    /// the list are not.
     #[test]
     fn case_numbers_and_lists_of_them() {
         let d = detector();

@@ -334,6 +334,17 @@ fn eq_ci(a: &str, b: &str) -> bool {
         }
 }
 
+/// `v` (ASCII digits) with a Luhn check digit appended: a card, or an
+/// IMEI, whose check holds.
+fn with_luhn_check(mut v: Vec<u8>) -> Vec<u8> {
+    v.push(b'0');
+    let check = (10 - validators::luhn_sum(&v) % 10) % 10;
+    if let Some(last) = v.last_mut() {
+        *last = b'0' + check as u8;
+    }
+    v
+}
+
 /// Replaces the ASCII digits of `template` in order with `new_digits`,
 /// keeping every other character, so separators and layout survive.
 fn fill_digits(template: &str, new_digits: &[u8]) -> String {
@@ -750,23 +761,24 @@ impl Surrogates {
             }
         }
         // Each pool: the first names (as configured) of that gender.
-        let pool = |g: Gender| -> Vec<String> {
-            self.first_names
-                .iter()
-                .filter(|n| gender.get(&n.to_lowercase()) == Some(&g))
-                .cloned()
-                .collect()
-        };
-        self.female_names = pool(Gender::Female);
-        self.male_names = pool(Gender::Male);
+        let (mut female_names, mut male_names) = (Vec::new(), Vec::new());
+        for n in &self.first_names {
+            match gender.get(&n.to_lowercase()) {
+                Some(Gender::Female) => female_names.push(n.clone()),
+                Some(Gender::Male) => male_names.push(n.clone()),
+                None => {}
+            }
+        }
+        self.female_names = female_names;
+        self.male_names = male_names;
         self.gender = gender;
         self
     }
 
-    /// The first names a surrogate for given name `part` is drawn from:
-    /// those of its gender, if it has one and some are listed.
-    fn first_pool(&self, part: &str) -> &[String] {
-        let pool = match self.gender.get(&part.to_lowercase()) {
+    /// The first names a surrogate for given name `norm` (lower case) is
+    /// drawn from: those of its gender, if it has one and some are listed.
+    fn first_pool(&self, norm: &str) -> &[String] {
+        let pool = match self.gender.get(norm) {
             Some(Gender::Female) => &self.female_names,
             Some(Gender::Male) => &self.male_names,
             None => &self.first_names,
@@ -866,12 +878,13 @@ impl Surrogates {
                 if part.is_empty() {
                     String::new()
                 } else {
+                    let norm = part.to_lowercase();
                     let pool = if first {
-                        self.first_pool(part)
+                        self.first_pool(&norm)
                     } else {
                         &self.surnames
                     };
-                    let picked = self.pick_distinct(kind, &part.to_lowercase(), pool, fallback);
+                    let picked = self.pick_distinct(kind, &norm, pool, fallback);
                     apply_case(&picked, case_of(part))
                 }
             })
@@ -1152,21 +1165,13 @@ impl Surrogates {
         let keep = rule.map_or(1, |r| r.prefix_len);
         let brand = rule.map(|r| r.brand);
         let orig_valid = validators::credit_card_valid(&d);
-        let with_check = |mut v: Vec<u8>| {
-            v.push(b'0');
-            let check = (10 - validators::luhn_sum(&v) % 10) % 10;
-            if let Some(last) = v.last_mut() {
-                *last = b'0' + check as u8;
-            }
-            v
-        };
         let mut st = self.stream("CREDIT_CARD", &d);
         for _ in 0..MAX_ATTEMPTS {
             let mut v = db[..keep].to_vec();
             while v.len() + 1 < db.len() {
                 v.push(st.digit());
             }
-            let v = with_check(v);
+            let v = with_luhn_check(v);
             let Ok(s) = std::str::from_utf8(&v) else {
                 continue;
             };
@@ -1181,7 +1186,7 @@ impl Surrogates {
         // recomputed, so the result is Luhn-valid and differs from `d`.
         let mut v = db[..db.len() - 1].to_vec();
         v[0] = b'0' + (v[0] - b'0' + 1) % 10;
-        fill_digits(orig, &with_check(v))
+        fill_digits(orig, &with_luhn_check(v))
     }
 
     /// Surrogate IBAN: same country, same length, letters where the
@@ -1606,10 +1611,7 @@ impl Surrogates {
         let d = validators::digits(orig);
         let mut st = self.stream("ID", &d);
         loop {
-            let mut v: Vec<u8> = (0..14).map(|_| st.digit()).collect();
-            v.push(b'0');
-            let check = (10 - validators::luhn_sum(&v) % 10) % 10;
-            v[14] = b'0' + check as u8;
+            let v = with_luhn_check((0..14).map(|_| st.digit()).collect());
             if v != d.as_bytes() {
                 return fill_digits(orig, &v);
             }
@@ -2436,12 +2438,7 @@ mod tests {
             |((p, len), body, sep)| {
                 let mut d: Vec<u8> = p.bytes().collect();
                 d.extend(body.iter().map(|x| b'0' + x).take(len - 1 - p.len()));
-                d.push(b'0');
-                let check = (10 - validators::luhn_sum(&d) % 10) % 10;
-                if let Some(l) = d.last_mut() {
-                    *l = b'0' + check as u8;
-                }
-                let plain = String::from_utf8(d).ok()?;
+                let plain = String::from_utf8(with_luhn_check(d)).ok()?;
                 let sep = ["", " ", "-"][sep];
                 let out: String = plain
                     .chars()
@@ -2561,9 +2558,7 @@ mod tests {
             prop_assert_eq!(out.chars().any(|c| c.is_ascii_uppercase()), pps.chars().any(|c| c.is_ascii_uppercase()));
             prop_assert_ne!(validators::digits(&out), validators::digits(&pps));
 
-            let mut v: Vec<u8> = fourteen.iter().map(|d| b'0' + d).collect();
-            v.push(b'0');
-            v[14] = b'0' + ((10 - validators::luhn_sum(&v) % 10) % 10) as u8;
+            let v = with_luhn_check(fourteen.iter().map(|d| b'0' + d).collect());
             let plain = String::from_utf8(v).unwrap();
             let imei = if dashed {
                 format!("{}-{}-{}-{}", &plain[..2], &plain[2..8], &plain[8..14], &plain[14..])
