@@ -1921,6 +1921,11 @@ impl Gazetteers {
         self.flags(word, &mut b) & TITLE != 0
     }
 
+    /// The entity types of this detector's person and place spans.
+    pub fn person_and_place(&self) -> (Name, Name) {
+        (self.person, self.location)
+    }
+
     /// True if `word` (any case) is a known first name or surname.
     pub fn is_name(&self, word: &str) -> bool {
         let mut b = String::new();
@@ -2515,7 +2520,19 @@ impl Gazetteers {
                     && text[toks[i - 1].end..t.start].trim() == ",";
             let multi = j > i;
             let common = !multi && t.flags & COMMON != 0;
-            let person_like = !multi && t.flags & (FIRST | LAST) != 0;
+            // A country that is only a surname ("Germany", "Austria",
+            // "England" are all in the surname lists) is the country unless
+            // a title, an initial or a given name comes right before it
+            // ("Mr Poland", "J. England", "Paul England"). "Jordan" and
+            // "Georgia" are given names too: the name detector decides.
+            let surname_country = f & COUNTRY != 0
+                && t.flags & (FIRST | LAST) == LAST
+                && !(t.joined_prev
+                    && i > 0
+                    && (toks[i - 1].initial
+                        || toks[i - 1].flags & TITLE != 0
+                        || toks[i - 1].cap && toks[i - 1].flags & FIRST != 0));
+            let person_like = !multi && !surname_country && t.flags & (FIRST | LAST) != 0;
             let cap = t.cap && !t.all_caps || t.all_caps && (multi || t.end - t.start > 3);
             let country = f & COUNTRY != 0;
             let score: f32 = if cap {
@@ -2834,6 +2851,14 @@ impl Gazetteers {
                         .iter()
                         .filter(|t| t.start >= s && t.end <= e)
                         .all(|t| self.english_like_capitalised(&text[t.start..t.end])))
+                // "Rule 44", "Page 12", "Article 6 and Rule 39": an
+                // ordinary word that is a surname too, then a number, is a
+                // reference to a part of something, however it is cued.
+                && (titled
+                    || !number_follows(text.as_bytes(), e)
+                    || !run
+                        .iter()
+                        .any(|t| t.start == s && t.end == e && t.flags & COMMON != 0))
             {
                 // Include the title in the span ("Mr. Grimes"): a title is
                 // part of how the person is named.
@@ -3046,6 +3071,22 @@ impl Gazetteers {
     fn place_span(&self, start: usize, end: usize, score: f32) -> Span {
         span(start, end, &self.location, score, &self.det_place)
     }
+}
+
+/// Whether a space and a short number follow `end` ("Rule 44", "Page
+/// 12"): one to three digits that go on as no longer number does (a
+/// phone number after a name, "call Baker 555 1234", is no reference).
+fn number_follows(bytes: &[u8], end: usize) -> bool {
+    if bytes.get(end) != Some(&b' ') {
+        return false;
+    }
+    let digits = bytes[end + 1..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let rest = &bytes[end + 1 + digits..];
+    (1..=3).contains(&digits)
+        && !matches!(rest, [b'-' | b'.' | b'/', d, ..] | [b' ', d, ..] if d.is_ascii_digit())
 }
 
 /// A word-list span (never validated: no checksum backs a name).
@@ -4059,6 +4100,60 @@ mod tests {
             found("located in Famagusta, Kennedy Avenue", "LOCATION", 0.5),
             ["Famagusta"]
         );
+    }
+
+    /// A country that is a surname only ("Germany", "Austria", "England")
+    /// is the country, in parentheses, after a verb or opening a sentence;
+    /// a title, an initial or a given name right before it makes it a
+    /// person's surname.
+    #[test]
+    fn a_country_that_is_a_surname_is_the_country() {
+        for (text, place) in [
+            (
+                "He lives in Laupheim (Germany).",
+                vec!["Laupheim", "Germany"],
+            ),
+            ("She entered Austria on a visa.", vec!["Austria"]),
+            ("Austria ratified the Protocol.", vec!["Austria"]),
+            (
+                "a Magistrates' Court in Newcastle (England)",
+                vec!["Newcastle", "England"],
+            ),
+        ] {
+            assert_eq!(found(text, "LOCATION", 0.5), place, "{text}");
+            assert_eq!(found(text, "PERSON", 0.5), Vec::<String>::new(), "{text}");
+        }
+        for (text, person) in [
+            ("Mr Poland said no.", "Mr Poland"),
+            ("Paul England called.", "Paul England"),
+            ("J. England called.", "J. England"),
+        ] {
+            assert_eq!(found(text, "PERSON", 0.5), [person], "{text}");
+            assert_eq!(found(text, "LOCATION", 0.5), Vec::<String>::new(), "{text}");
+        }
+    }
+
+    /// An ordinary word that is a surname too, then a short number, is a
+    /// reference ("Rule 44"), even after a cue ("and"); with a title it is
+    /// a person, and a longer number after a name (a phone) changes
+    /// nothing.
+    #[test]
+    fn a_word_and_a_number_is_a_reference() {
+        for text in [
+            "Article 36 of the Convention and Rule 44 § 1 (b)",
+            "under Article 6 and Rule 39.",
+        ] {
+            assert_eq!(found(text, "PERSON", 0.5), Vec::<String>::new(), "{text}");
+        }
+        assert_eq!(found("Mr Rule 44 said", "PERSON", 0.5), ["Mr Rule"]);
+        assert_eq!(found("ask Smith 3.5 times", "PERSON", 0.5), ["Smith"]);
+        assert_eq!(found("and Rule asked", "PERSON", 0.5), ["Rule"]);
+        assert!(number_follows(b"Rule 44 ", 4));
+        assert!(number_follows(b"Rule 1", 4));
+        assert!(!number_follows(b"Baker 555 1234", 5));
+        assert!(!number_follows(b"Baker 555-1234", 5));
+        assert!(!number_follows(b"Baker 5551", 5));
+        assert!(!number_follows(b"Baker  44", 5));
     }
 
     /// A job title is no person, though its first word is a surname too

@@ -10,7 +10,7 @@
 //! detectors found something sensitive there, and the union leaks less
 //! than either.
 
-use super::Span;
+use super::{Name, Span};
 
 /// Resolve overlapping spans; the result is sorted by start and disjoint.
 ///
@@ -335,6 +335,106 @@ fn total_order(score: f32) -> u32 {
     (b ^ ((((b >> 31) as u32) >> 1) as i32)) as u32 ^ 0x8000_0000
 }
 
+/// Give a name that one text reads both as a person and as a place one
+/// type: the type its mentions, weighed by score, lean to. A long text
+/// ("lives in Nicosia", then "the road linking Nicosia and Famagusta")
+/// has some mentions with a cue and others the detectors only guess at,
+/// and a guess can go the other way. Two types made two surrogates of one
+/// name, a town in one sentence and a person in the next: a reader of
+/// the output could no longer tell they were one, and the person read as
+/// nonsense ("the road linking Holtsoi and Layla"). A mention typed by a
+/// strong cue (a score of [`SURE`] or more: a title, a given name, a
+/// place preposition before a known town) keeps its type; so does every
+/// mention of a name whose weights are equal. Retyped mentions keep their
+/// score and take `detector`, so a report says why.
+///
+/// Mentions are the same name when their texts are equal ignoring case.
+/// Cheap when a text does not name both a person and a place, as most
+/// short records do not.
+pub fn one_type_per_name(
+    text: &str,
+    spans: &mut [Span],
+    threshold: f32,
+    (person, place): (Name, Name),
+    detector: Name,
+) {
+    let acting = |s: &Span| s.score >= threshold;
+    let is = |s: &Span, n: Name| s.entity.same(n);
+    let (mut people, mut places) = (0usize, 0usize);
+    for s in spans.iter().filter(|s| acting(s)) {
+        people += usize::from(is(s, person));
+        places += usize::from(is(s, place));
+    }
+    if people == 0 || places == 0 {
+        return;
+    }
+    // Most texts that name both name no one thing both ways: said by
+    // comparing the pairs, without a map or a lower-cased copy, while
+    // they are few (a short record's one or two).
+    if people * places <= PAIRS {
+        let same = |a: &Span, b: &Span| same_name(&text[a.start..a.end], &text[b.start..b.end]);
+        let clash = spans.iter().any(|a| {
+            acting(a)
+                && is(a, person)
+                && spans
+                    .iter()
+                    .any(|b| acting(b) && is(b, place) && same(a, b))
+        });
+        if !clash {
+            return;
+        }
+    }
+    // Per lower-cased name: (person weight, place weight).
+    let mut weights: std::collections::HashMap<String, (f32, f32)> = Default::default();
+    let key = |s: &Span| text[s.start..s.end].to_lowercase();
+    for s in spans.iter().filter(|s| acting(s)) {
+        if is(s, person) {
+            weights.entry(key(s)).or_default().0 += s.score;
+        } else if is(s, place) {
+            weights.entry(key(s)).or_default().1 += s.score;
+        }
+    }
+    weights.retain(|_, (p, l)| *p > 0.0 && *l > 0.0 && p != l);
+    if weights.is_empty() {
+        return;
+    }
+    for s in spans.iter_mut() {
+        if !acting(s) || s.score >= SURE || !(is(s, person) || is(s, place)) {
+            continue;
+        }
+        let Some(&(p, l)) = weights.get(&key(s)) else {
+            continue;
+        };
+        let winner = if p > l { person } else { place };
+        if !s.entity.same(winner) {
+            s.entity = winner;
+            s.detector = detector;
+        }
+    }
+}
+
+/// Up to this many (person, place) pairs [`one_type_per_name`] compares
+/// them before it builds its map.
+const PAIRS: usize = 256;
+
+/// Whether two mentions are one name ignoring case, as the lower-cased
+/// keys of [`one_type_per_name`] compare them.
+fn same_name(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        // Char by char: stops at the first that differs, no copies.
+        fn lower(s: &str) -> impl Iterator<Item = char> + '_ {
+            s.chars().flat_map(char::to_lowercase)
+        }
+        lower(a).eq(lower(b))
+    }
+}
+
+/// From this score a person or place mention's type is taken as proven
+/// by its own context ([`one_type_per_name`]).
+const SURE: f32 = 0.85;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -633,5 +733,49 @@ mod tests {
             0.5,
         );
         assert_eq!(&*out[0].entity, "CREDIT_CARD");
+    }
+
+    /// The mentions of a name read both ways take the type their scores
+    /// lean to, unless a mention's own cue is sure or the weights tie;
+    /// case does not matter, and other names and types are left alone.
+    #[test]
+    fn a_name_read_as_person_and_place_takes_one_type() {
+        //          0         1         2         3         4         5
+        //          0123456789012345678901234567890123456789012345678901234
+        let text = "in Wronki, Wronki, wronki. Wronki Sztum Sztum Paris Paris";
+        let pp = (Name::from("PERSON"), Name::from("LOCATION"));
+        let doc = Name::from("document");
+        let mut spans = vec![
+            sp(3, 9, 0.5, false, "LOCATION"),
+            sp(11, 17, 0.5, false, "LOCATION"),
+            sp(19, 25, 0.5, false, "LOCATION"),
+            sp(27, 33, 0.7, false, "PERSON"),
+            sp(34, 39, 0.5, false, "PERSON"),
+            sp(40, 45, 0.5, false, "LOCATION"),
+            sp(46, 51, 0.95, false, "PERSON"),
+            sp(52, 57, 0.85, false, "LOCATION"),
+        ];
+        one_type_per_name(text, &mut spans, 0.5, pp, doc);
+        let types: Vec<&str> = spans.iter().map(|s| s.entity.as_str()).collect();
+        assert_eq!(
+            types,
+            [
+                "LOCATION", "LOCATION", "LOCATION", "LOCATION", // 1.5 against 0.7
+                "PERSON", "LOCATION", // a tie
+                "PERSON", "LOCATION", // each sure of its own
+            ]
+        );
+        assert_eq!(spans[3].detector.as_str(), "document");
+        assert_eq!(spans[3].score, 0.7);
+        assert_eq!(spans[0].detector.as_str(), "t");
+        // Below the threshold a mention neither weighs nor is retyped.
+        let mut spans = vec![
+            sp(3, 9, 0.4, false, "LOCATION"),
+            sp(27, 33, 0.7, false, "PERSON"),
+            sp(11, 17, 0.3, false, "LOCATION"),
+        ];
+        one_type_per_name(text, &mut spans, 0.5, pp, doc);
+        let types: Vec<&str> = spans.iter().map(|s| s.entity.as_str()).collect();
+        assert_eq!(types, ["LOCATION", "PERSON", "LOCATION"]);
     }
 }

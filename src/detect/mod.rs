@@ -235,6 +235,21 @@ impl Detector {
             .cloned()
             .collect()
     }
+
+    /// One type for a name `spans` (of `text`) read both as a person and
+    /// as a place ([`merge::one_type_per_name`]); a retyped mention's
+    /// detector is `document`, the rest of the text having decided.
+    pub fn one_type_per_name(&self, text: &str, spans: &mut [Span]) {
+        static DOCUMENT: std::sync::LazyLock<Name> =
+            std::sync::LazyLock::new(|| Name::new("document"));
+        merge::one_type_per_name(
+            text,
+            spans,
+            self.threshold,
+            self.gazetteers.person_and_place(),
+            *DOCUMENT,
+        );
+    }
 }
 
 /// How many texts [`Detector::detect_many`] callers hand over at once when
