@@ -890,7 +890,7 @@ mod tests {
         // original text the plan missed. The verifier finds it in the
         // deterministic output, the plan is widened and the record committed.
         let p = Pipeline::with_key(&Config::default(), &[1u8; 32]).unwrap();
-        let text = "Contact Maria Gonzalez today. The file says gonzalez owes nothing.";
+        let text = "Contact Maria Gonzalez today. The file lists gonzalez as owing nothing.";
         let r = p.rewrite(text);
         assert_eq!(r.decision, Decision::Commit);
         let stages: Vec<(Stage, bool)> = r

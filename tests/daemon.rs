@@ -1320,7 +1320,7 @@ fn verifier_quarantine_withholds_records_in_files_and_api() {
             "[daemon]\nsettle_ms = 100\nrescan_secs = 1\n[verify]\nrepair = false\nembed = false\n",
         ),
     );
-    let held = "Contact Maria Gonzalez today. The file says gonzalez owes nothing.";
+    let held = "Contact Maria Gonzalez today. The file lists gonzalez as owing nothing.";
     drop_file(
         &dir.join("inbox"),
         "mixed.jsonl",

@@ -279,7 +279,7 @@ fn quarantined_records_are_withheld_and_named() {
     let q = dir.path().join("quarantine.jsonl");
     let rep = dir.path().join("report.jsonl");
     let input = concat!(
-        r#"{"id": 1, "text": "Contact Maria Gonzalez today. The file says gonzalez owes nothing."}"#,
+        r#"{"id": 1, "text": "Contact Maria Gonzalez today. The file lists gonzalez as owing nothing."}"#,
         "\n",
         r#"{"id": 2, "text": "Patient Karl Strobel was seen today."}"#,
         "\n",
@@ -345,7 +345,7 @@ fn a_quarantined_paragraph_is_withheld_from_text_output() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("gdr.toml");
     std::fs::write(&cfg, "[verify]\nrepair = false\nembed = false\n").unwrap();
-    let input = "Contact Maria Gonzalez today.\nThe file says gonzalez owes nothing.\n\nPatient Karl Strobel was seen today.\n";
+    let input = "Contact Maria Gonzalez today.\nThe file lists gonzalez as owing nothing.\n\nPatient Karl Strobel was seen today.\n";
     let o = gdr(
         dir.path(),
         &[
@@ -373,7 +373,7 @@ fn a_quarantined_csv_row_is_withheld_and_kept_verbatim() {
     let cfg = dir.path().join("gdr.toml");
     std::fs::write(&cfg, "[verify]\nrepair = false\nembed = false\n").unwrap();
     let q = dir.path().join("held.csv");
-    let input = "id,text\r\n1,\"Contact Maria Gonzalez today. The file says gonzalez owes nothing.\"\r\n2,Patient Karl Strobel was seen today.\r\n";
+    let input = "id,text\r\n1,\"Contact Maria Gonzalez today. The file lists gonzalez as owing nothing.\"\r\n2,Patient Karl Strobel was seen today.\r\n";
     let o = gdr(
         dir.path(),
         &[

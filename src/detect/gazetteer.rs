@@ -190,6 +190,7 @@ const PERSON_CUES: &[&str] = &[
     "per",
     "ask",
     "for",
+    "starring",
 ];
 /// British spellings and the American ones the dictionary lists, tried
 /// once each where they occur in a word (`Gazetteers::derives`). The
@@ -1095,8 +1096,13 @@ fn lower_titled_name(text: &[u8], toks: &[Tok], i: usize) -> Option<usize> {
     if name.flags & FIRST == 0 && (name.flags & LAST == 0 || name.flags & (COMMON | DICT) != 0) {
         return None;
     }
+    // After a title and a given name, a surname that is a word too
+    // ("mr. chad farmer", "dr. john smith") unless it glues the sentence
+    // on ("mr. john will call").
     let surname = |n: &Tok| {
-        n.flags & LAST != 0 && n.flags & (COMMON | DICT) == 0
+        n.flags & LAST != 0
+            && (n.flags & (COMMON | DICT) == 0
+                || name.flags & FIRST != 0 && !glue_word(&text[n.start..n.end]))
             || n.flags & (DICT | COMMON | FIRST | LAST) == 0
     };
     Some(if word(i + 2).is_some_and(surname) {
@@ -1104,6 +1110,48 @@ fn lower_titled_name(text: &[u8], toks: &[Tok], i: usize) -> Option<usize> {
     } else {
         i + 1
     })
+}
+
+/// Whether token `i` comes right after a speech verb ("says X", "asked
+/// X") or after "name is" ("my name is X").
+fn speech_or_name_cue(text: &str, toks: &[Tok], i: usize) -> bool {
+    let is = |k: usize, words: &[&str]| {
+        let w = &text.as_bytes()[toks[k].start..toks[k].end];
+        words.iter().any(|x| x.as_bytes().eq_ignore_ascii_case(w))
+    };
+    i > 0
+        && toks[i].joined_prev
+        && (is(
+            i - 1,
+            &[
+                "says", "said", "asks", "asked", "replied", "replies", "wrote",
+            ],
+        ) || i >= 2 && toks[i - 1].joined_prev && is(i - 1, &["is"]) && is(i - 2, &["name"]))
+}
+
+/// Whether token `i` is the name given in "named him X", "call her X",
+/// "nicknamed them X": the person cue is two words back, past the pronoun.
+fn named_object(text: &str, toks: &[Tok], i: usize) -> bool {
+    let is = |k: usize, words: &[&str]| {
+        let w = &text.as_bytes()[toks[k].start..toks[k].end];
+        words.iter().any(|x| x.as_bytes().eq_ignore_ascii_case(w))
+    };
+    i >= 2
+        && toks[i].joined_prev
+        && toks[i - 1].joined_prev
+        && is(i - 1, &["him", "her", "them"])
+        && is(
+            i - 2,
+            &[
+                "named",
+                "name",
+                "names",
+                "called",
+                "call",
+                "calls",
+                "nicknamed",
+            ],
+        )
 }
 
 /// Whether the word ending at `end` runs on into a host, file or
@@ -2637,6 +2685,31 @@ impl Gazetteers {
                     i += 1;
                     continue;
                 }
+                // "says jonsson", "my name is jonsson": a surname in lower
+                // case, one that is no word, after a speech verb or a name
+                // cue. (A given name is the name finder's below.)
+                if t.flags & (FIRST | LAST) == LAST
+                    && t.flags & (DICT | COMMON | PARTICLE | NOT_NAME) == 0
+                    && t.end - t.start >= 3
+                    && speech_or_name_cue(text, toks, i)
+                    && !part_of_identifier(text.as_bytes(), t.end)
+                {
+                    out.push(self.person_span(t.start, t.end, 0.6));
+                    i += 1;
+                    continue;
+                }
+                // "she named him randy": a given name that is a word too,
+                // after naming someone.
+                if t.flags & FIRST != 0
+                    && t.flags & NOT_NAME == 0
+                    && t.end - t.start >= 3
+                    && named_object(text, toks, i)
+                    && !part_of_identifier(text.as_bytes(), t.end)
+                {
+                    out.push(self.person_span(t.start, t.end, 0.7));
+                    i += 1;
+                    continue;
+                }
                 // "mr. martin", "dr. hurst": a lower-case title with its
                 // dot, then a name, even one that is a word too.
                 if t.flags & TITLE != 0
@@ -2811,7 +2884,8 @@ impl Gazetteers {
                 i = j + 1;
                 continue;
             }
-            let cued = prev.is_some_and(|p| p.flags & PERSON_CUE != 0);
+            let cued =
+                prev.is_some_and(|p| p.flags & PERSON_CUE != 0) || named_object(text, toks, i);
             let place_cued = prev.is_some_and(|p| p.flags & PLACE_CUE != 0 && !p.cap);
             // "29 January 2002", "Sent June 5": a month, however many people
             // are called April or June; nor is "in FEBRUARY 2003" a place.
@@ -2955,16 +3029,17 @@ impl Gazetteers {
         let cue_word = |t: &Tok| t.flags & PERSON_CUE != 0 && !plain(t);
         // A common word opening a sentence ("Then Kowalczyk") is not part of
         // the name unless it is a first name before another name ("Will
-        // Smith"); a preposition or an article never is, though "In" and
-        // "An" are given names too ("In Kevin Brown we trust", "In Smith
-        // v. Jones").
+        // Smith") or before a word no list knows ("Mark Muslija", "Dawn
+        // Njivar": the given name was kept next to the rewritten surname);
+        // a preposition or an article never is, though "In" and "An" are
+        // given names too ("In Kevin Brown we trust", "In Smith v. Jones").
         let opener = |k: usize| {
             let t = &run[k];
             t.sentence_start
                 && !plain(t)
                 && k + 1 < b
                 && (t.flags & FIRST == 0
-                    || !is_name(&run[k + 1])
+                    || !is_name(&run[k + 1]) && !unknown(&run[k + 1])
                     || t.flags & (PLACE_CUE | ARTICLE) != 0)
         };
         while a < b
@@ -3915,7 +3990,7 @@ mod tests {
             ("mr. martin is a 50 year old man", "mr. martin"),
             ("dr. hurst is a 50 year old man", "dr. hurst"),
             ("mrs. anna kowalska called", "mrs. anna kowalska"),
-            ("hello, this is mr. chad farmer.", "mr. chad"),
+            ("hello, this is mr. chad farmer.", "mr. chad farmer"),
             (
                 "follow up with tracy wiśniewska in 2 months.",
                 "tracy wiśniewska",
@@ -4154,6 +4229,46 @@ mod tests {
         assert!(!number_follows(b"Baker 555-1234", 5));
         assert!(!number_follows(b"Baker 5551", 5));
         assert!(!number_follows(b"Baker  44", 5));
+    }
+
+    /// Names that their cue gives away though they are ordinary words or
+    /// in lower case: the name given ("named him Mark"), a film's cast
+    /// ("starring Morrow"), a surname after a titled given name ("mr. chad
+    /// farmer") or after a speech verb ("says jonsson"), a given name
+    /// opening a sentence before a word no list knows ("Mark Muslija").
+    /// The same words without the cue stay words.
+    #[test]
+    fn names_given_away_by_their_cue() {
+        for (text, person) in [
+            ("She named him Mark.", "Mark"),
+            ("she named him randy", "randy"),
+            ("they named her Grace", "Grace"),
+            ("a film starring Morrow", "Morrow"),
+            (
+                "hello, this is mr. chad farmer. who are you?",
+                "mr. chad farmer",
+            ),
+            ("dr. john smith is here", "dr. john smith"),
+            ("mr. john will call", "mr. john"),
+            ("\"this is great,\" says jonsson.", "jonsson"),
+            ("my name is jonsson", "jonsson"),
+            ("Mark Muslija", "Mark Muslija"),
+            ("Dawn Njivar lives here.", "Dawn Njivar"),
+            ("Then Kowalczyk left.", "Kowalczyk"),
+        ] {
+            assert_eq!(found(text, "PERSON", 0.5), [person], "{text}");
+        }
+        for text in [
+            "I will call her tomorrow",
+            "call her Mum",
+            "they called him lazy",
+            "he said nothing",
+            "it says jonsson2 on the tag",
+            "Will Google win?",
+            "featuring Apple Music",
+        ] {
+            assert_eq!(found(text, "PERSON", 0.5), Vec::<String>::new(), "{text}");
+        }
     }
 
     /// A job title is no person, though its first word is a surname too
