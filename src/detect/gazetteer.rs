@@ -4271,6 +4271,27 @@ mod tests {
         }
     }
 
+    /// A nationality or an ethnic group ("a Cypriot national", "the
+    /// Kurdish question") and the label of a phone number ("Tél :",
+    /// "Mobil:") are no persons: as unknown capitalised words they were,
+    /// and the rewrite made "a Nikolic national".
+    #[test]
+    fn nationalities_and_phone_labels_are_no_persons() {
+        for text in [
+            "by a Cypriot national, who lives in the north",
+            "he made a speech on the Kurdish question",
+            "the Greek-Cypriot community and the Kurds",
+            "Tél : 01 42 68 53 00",
+            "Mobil: 0171 1234567",
+        ] {
+            assert_eq!(found(text, "PERSON", 0.5), Vec::<String>::new(), "{text}");
+        }
+        assert_eq!(
+            found("by a Cypriot national, Mrs Anna Evagorou", "PERSON", 0.5),
+            ["Mrs Anna Evagorou"]
+        );
+    }
+
     /// A job title is no person, though its first word is a surname too
     /// ("Senior", "Lead"); a person of that name still is one.
     #[test]
