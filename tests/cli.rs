@@ -751,6 +751,37 @@ fn a_tickets_cued_identifiers_are_rewritten() {
     }
 }
 
+/// Letters in French, German and Italian lose their names and phone
+/// numbers (a French number needs no cue) and keep their ordinary words:
+/// "les" before a French noun, "leider", "Damen und Herren", "Grazie
+/// mille" were persons, and "les" then became a surname everywhere.
+#[test]
+fn european_letters_keep_their_words() {
+    let out = rewrite_text_fixture("letters_eu.txt");
+    for id in [
+        "01 42 68 53 00",
+        "06.12.34.56.78",
+        "030 1234 5678",
+        "Julien",
+        "Moreau",
+        "Karl",
+        "Becker",
+        "Giulia",
+        "Romano",
+    ] {
+        assert!(!contains_word(&out, id), "{id:?} survived:\n{out}");
+    }
+    for keep in [
+        "Les chiffres du trimestre montrent une baisse. Nous avons reçu les factures hier, \
+         mais les montants ne correspondent pas. Pouvez-vous vérifier les remboursements? \
+         Merci de nous appeler au ",
+        "Sehr geehrte Damen und Herren, leider ist meine Bestellung nicht angekommen.",
+        "Ciao, ho ricevuto la fattura ma l'importo è sbagliato. Grazie mille, ",
+    ] {
+        assert!(out.contains(keep), "{keep:?} lost:\n{out}");
+    }
+}
+
 #[test]
 fn contains_word_matches_whole_words_only() {
     assert!(contains_word("Dear Karl,", "Karl"));

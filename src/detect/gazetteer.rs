@@ -123,6 +123,31 @@ const PARTICLES: &[&str] = &[
     "van", "der", "den", "de", "da", "von", "del", "della", "la", "le", "di", "du", "dos", "das",
     "do", "bin", "ibn", "al", "el", "ter", "ten", "y", "zu", "st", "st.", "'s",
 ];
+/// Given names in the lists that are also among the 1,000 most frequent
+/// words of German, French, Spanish, Italian, Dutch or Portuguese
+/// (wordfreq), and so left out of `common_words_intl.txt` to stay names
+/// when capitalised ("Les Paul", "Dan Brown"). In lower case they are
+/// mostly those words, an article, an adverb, a verb ("les factures",
+/// "della casa", "dan komt", "leider nicht"). Of the 151 such names,
+/// the ones that are given names in English writing too (michael, paul,
+/// bella, vera) are left out.
+const FOREIGN_WORD_NAMES: &[&str] = &[
+    "les", "della", "dan", "ben", "han", "mai", "ora", "mia", "ella", "hoy", "leider", "mille",
+    "davon", "darin", "eben", "beste", "niks", "deja", "tal", "eres", "gusta", "kam", "lage",
+    "tage", "bett", "jaren", "versie", "landen", "vorm", "kort", "tien", "cas", "bas", "ami",
+    "amico", "cielo", "dessa", "devi", "estes", "giovani", "leva", "levar", "mala", "mei", "mie",
+    "nam", "nello", "sai", "sair", "salud", "tali", "tierra", "toma", "tre", "vino", "vero",
+    "ville",
+];
+/// Whether `word` (any case) is in [`FOREIGN_WORD_NAMES`].
+fn foreign_word_name(word: &str) -> bool {
+    // Every entry is 3 to 7 ASCII letters: most words are out by length.
+    (3..=7).contains(&word.len())
+        && FOREIGN_WORD_NAMES
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(word))
+}
+
 /// Words right before a name: "my name is X", "Dear X", "signed X".
 const PERSON_CUES: &[&str] = &[
     "name",
@@ -2903,6 +2928,24 @@ impl Gazetteers {
                 i = j + 1;
                 continue;
             }
+            // "Les chiffres montrent", "Ben voyons": one of these words
+            // opening a sentence before a lower-case word that is no
+            // English word is that language's word ("Les said", "Dan
+            // called" stay names). Found as a name, the memory then took
+            // every "les" of the text for it.
+            if let [w] = run
+                && w.sentence_start
+                && w.flags & FIRST != 0
+                && !titled
+                && !cued
+                && toks
+                    .get(j + 1)
+                    .is_some_and(|n| n.joined_prev && !n.cap && n.flags & (DICT | COMMON) == 0)
+                && foreign_word_name(&text[w.start..w.end])
+            {
+                i = j + 1;
+                continue;
+            }
             if let Some((s, e, score, known)) = self.judge_run(run, titled, cued)
                 && !month_in_date(text, s, e)
                 // "IPv6", "Win32", "Ubuntu_22": an unknown word glued to
@@ -2968,6 +3011,13 @@ impl Gazetteers {
             return None;
         }
         let first = t.flags & FIRST != 0;
+        // "les factures", "della casa", "dan komt": a given name that is a
+        // frequent word of another language starts a lower-case name only
+        // before a listed surname ("ben smith"); before a word no list
+        // knows, or alone, it is that language's word.
+        // (Asked only where it decides: most lower-case given names end
+        // at a listed surname or no name at all.)
+        let foreign = || std::str::from_utf8(&text[t.start..t.end]).is_ok_and(foreign_word_name);
         // A next word that runs on into a URL or host ("see https://...",
         // "ping dbhost01") is no surname.
         let next = toks.get(i + 1).filter(|n| {
@@ -2976,6 +3026,7 @@ impl Gazetteers {
         let next_surname = next.is_some_and(|n| {
             n.flags & LAST != 0 && n.flags & COMMON == 0
                 || n.flags & (DICT | COMMON | FIRST | PARTICLE | TITLE) == 0
+                    && !(first && foreign())
         });
         // A common first word ("dawn", "add") needs a next word that can
         // only be a surname.
@@ -3003,7 +3054,7 @@ impl Gazetteers {
         {
             return Some((i + 1, 0.6));
         }
-        if first && t.flags & (COMMON | DICT) == 0 && t.end - t.start >= 4 {
+        if first && t.flags & (COMMON | DICT) == 0 && t.end - t.start >= 4 && !foreign() {
             return Some((i, 0.55));
         }
         None
@@ -4290,6 +4341,32 @@ mod tests {
             found("by a Cypriot national, Mrs Anna Evagorou", "PERSON", 0.5),
             ["Mrs Anna Evagorou"]
         );
+    }
+
+    /// A given name that is a frequent word of another language ("les",
+    /// "dan", "leider") is that word in lower case before a word no list
+    /// knows, and opening a sentence before a lower-case word that is no
+    /// English word; before a listed surname, or an English word, it is
+    /// still a name.
+    #[test]
+    fn foreign_words_that_are_given_names() {
+        for text in [
+            "nous avons reçu les factures hier",
+            "Les chiffres du trimestre montrent une baisse.",
+            "Ben voyons, ce n'est pas grave.",
+            "ist leider nicht angekommen",
+        ] {
+            assert_eq!(found(text, "PERSON", 0.5), Vec::<String>::new(), "{text}");
+        }
+        for (text, person) in [
+            ("talked to ben smith today", "ben smith"),
+            ("ask dan kowalczyk", "dan kowalczyk"),
+            ("Les said he would come.", "Les"),
+            ("Dan called me.", "Dan"),
+            ("Les Paul played.", "Les Paul"),
+        ] {
+            assert_eq!(found(text, "PERSON", 0.5), [person], "{text}");
+        }
     }
 
     /// A job title is no person, though its first word is a surname too
