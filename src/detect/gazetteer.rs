@@ -1140,10 +1140,7 @@ fn lower_titled_name(text: &[u8], toks: &[Tok], i: usize) -> Option<usize> {
 /// Whether token `i` comes right after a speech verb ("says X", "asked
 /// X") or after "name is" ("my name is X").
 fn speech_or_name_cue(text: &str, toks: &[Tok], i: usize) -> bool {
-    let is = |k: usize, words: &[&str]| {
-        let w = &text.as_bytes()[toks[k].start..toks[k].end];
-        words.iter().any(|x| x.as_bytes().eq_ignore_ascii_case(w))
-    };
+    let is = |k: usize, words: &[&str]| word_among(text, &toks[k], words);
     i > 0
         && toks[i].joined_prev
         && (is(
@@ -1157,10 +1154,7 @@ fn speech_or_name_cue(text: &str, toks: &[Tok], i: usize) -> bool {
 /// Whether token `i` is the name given in "named him X", "call her X",
 /// "nicknamed them X": the person cue is two words back, past the pronoun.
 fn named_object(text: &str, toks: &[Tok], i: usize) -> bool {
-    let is = |k: usize, words: &[&str]| {
-        let w = &text.as_bytes()[toks[k].start..toks[k].end];
-        words.iter().any(|x| x.as_bytes().eq_ignore_ascii_case(w))
-    };
+    let is = |k: usize, words: &[&str]| word_among(text, &toks[k], words);
     i >= 2
         && toks[i].joined_prev
         && toks[i - 1].joined_prev
@@ -1177,6 +1171,12 @@ fn named_object(text: &str, toks: &[Tok], i: usize) -> bool {
                 "nicknamed",
             ],
         )
+}
+
+/// Whether token `t` of `text` is one of `words` (ASCII, any case).
+fn word_among(text: &str, t: &Tok, words: &[&str]) -> bool {
+    let w = &text.as_bytes()[t.start..t.end];
+    words.iter().any(|x| x.as_bytes().eq_ignore_ascii_case(w))
 }
 
 /// Whether the word ending at `end` runs on into a host, file or
