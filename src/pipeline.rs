@@ -354,10 +354,14 @@ impl Pipeline {
     }
 
     /// Settle a part's spans against the rest of the part: its own person
-    /// names looked for in the rest of it (below), then one type for a
-    /// name read both as a person and as a place
-    /// ([`Detector::one_type_per_name`]).
-    ///
+    /// names looked for in the rest of it ([`Pipeline::recall_repeats`]),
+    /// then one type for a name read both as a person and as a place
+    /// ([`Detector::one_type_per_name`]), the repeats included.
+    fn recall_within(&self, text: &str, spans: &mut Vec<Span>) {
+        self.recall_repeats(text, spans);
+        self.detector.one_type_per_name(text, spans);
+    }
+
     /// Look for a part's own person names in the rest of it, as the
     /// memory looks for identifiers in the other parts: a name is often
     /// found only once, by its context, and its words come back alone
@@ -367,12 +371,6 @@ impl Pipeline {
     /// ordinary word ("Ford", "Baker") is as often the word, so it counts
     /// them only against the original. Cheap when the part repeats no
     /// name ([`memory::repeats_within`]), as most do.
-    fn recall_within(&self, text: &str, spans: &mut Vec<Span>) {
-        self.recall_repeats(text, spans);
-        self.detector.one_type_per_name(text, spans);
-    }
-
-    /// The part of [`Pipeline::recall_within`] that looks for repeats.
     fn recall_repeats(&self, text: &str, spans: &mut Vec<Span>) {
         if !self.memory {
             return;
