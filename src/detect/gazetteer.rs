@@ -140,12 +140,9 @@ const FOREIGN_WORD_NAMES: &[&str] = &[
     "ville",
 ];
 /// Whether `word` (any case) is in [`FOREIGN_WORD_NAMES`].
-fn foreign_word_name(word: &str) -> bool {
+fn foreign_word_name(word: &[u8]) -> bool {
     // Every entry is 3 to 7 ASCII letters: most words are out by length.
-    (3..=7).contains(&word.len())
-        && FOREIGN_WORD_NAMES
-            .iter()
-            .any(|w| w.eq_ignore_ascii_case(word))
+    (3..=7).contains(&word.len()) && among(word, FOREIGN_WORD_NAMES)
 }
 
 /// Words right before a name: "my name is X", "Dear X", "signed X".
@@ -335,7 +332,7 @@ fn glue_word(w: &[u8]) -> bool {
         "went", "were", "what", "when", "where", "who", "will", "with", "would", "wrote", "yet",
         "you",
     ];
-    GLUE.iter().any(|g| g.as_bytes().eq_ignore_ascii_case(w))
+    among(w, GLUE)
 }
 
 /// Whether a place cue may put a lower-case unknown word in a place:
@@ -976,7 +973,7 @@ fn month_not_name_slow(text: &str, start: usize, end: usize) -> bool {
         "last",
     ];
     let w = &before[word_start..];
-    TIME_WORDS.iter().any(|t| t.eq_ignore_ascii_case(w))
+    among(w.as_bytes(), &TIME_WORDS)
 }
 
 /// Whether `word` may be one that `months::parse` knows: 3 to 9 bytes,
@@ -1140,7 +1137,7 @@ fn lower_titled_name(text: &[u8], toks: &[Tok], i: usize) -> Option<usize> {
 /// Whether token `i` comes right after a speech verb ("says X", "asked
 /// X") or after "name is" ("my name is X").
 fn speech_or_name_cue(text: &str, toks: &[Tok], i: usize) -> bool {
-    let is = |k: usize, words: &[&str]| word_among(text, &toks[k], words);
+    let is = |k: usize, words: &[&str]| among(&text.as_bytes()[toks[k].start..toks[k].end], words);
     i > 0
         && toks[i].joined_prev
         && (is(
@@ -1154,7 +1151,7 @@ fn speech_or_name_cue(text: &str, toks: &[Tok], i: usize) -> bool {
 /// Whether token `i` is the name given in "named him X", "call her X",
 /// "nicknamed them X": the person cue is two words back, past the pronoun.
 fn named_object(text: &str, toks: &[Tok], i: usize) -> bool {
-    let is = |k: usize, words: &[&str]| word_among(text, &toks[k], words);
+    let is = |k: usize, words: &[&str]| among(&text.as_bytes()[toks[k].start..toks[k].end], words);
     i >= 2
         && toks[i].joined_prev
         && toks[i - 1].joined_prev
@@ -1173,10 +1170,13 @@ fn named_object(text: &str, toks: &[Tok], i: usize) -> bool {
         )
 }
 
-/// Whether token `t` of `text` is one of `words` (ASCII, any case).
-fn word_among(text: &str, t: &Tok, words: &[&str]) -> bool {
-    let w = &text.as_bytes()[t.start..t.end];
-    words.iter().any(|x| x.as_bytes().eq_ignore_ascii_case(w))
+/// Whether `word` is one of `words` (ASCII case ignored): the check of
+/// every short word list here.
+#[inline]
+fn among(word: &[u8], words: &[&str]) -> bool {
+    words
+        .iter()
+        .any(|x| x.as_bytes().eq_ignore_ascii_case(word))
 }
 
 /// Whether the word ending at `end` runs on into a host, file or
@@ -1687,7 +1687,7 @@ fn postnominal(text: &str, t: &Tok) -> bool {
         "jr", "sr", "ii", "iii", "iv",
     ];
     let word = text[t.start..t.end].trim_end_matches('.');
-    POSTNOMINALS.iter().any(|p| word.eq_ignore_ascii_case(p))
+    among(word.as_bytes(), POSTNOMINALS)
 }
 
 /// What `Gazetteers::rare_step` found.
@@ -2941,7 +2941,7 @@ impl Gazetteers {
                 && toks
                     .get(j + 1)
                     .is_some_and(|n| n.joined_prev && !n.cap && n.flags & (DICT | COMMON) == 0)
-                && foreign_word_name(&text[w.start..w.end])
+                && foreign_word_name(&text.as_bytes()[w.start..w.end])
             {
                 i = j + 1;
                 continue;
@@ -3017,7 +3017,7 @@ impl Gazetteers {
         // knows, or alone, it is that language's word.
         // (Asked only where it decides: most lower-case given names end
         // at a listed surname or no name at all.)
-        let foreign = || std::str::from_utf8(&text[t.start..t.end]).is_ok_and(foreign_word_name);
+        let foreign = || foreign_word_name(&text[t.start..t.end]);
         // A next word that runs on into a URL or host ("see https://...",
         // "ping dbhost01") is no surname.
         let next = toks.get(i + 1).filter(|n| {
